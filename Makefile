@@ -1,0 +1,60 @@
+# Two commands: `make run` serves the portal, `make test` runs the whole suite.
+# Every step is idempotent and skipped when its inputs have not changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi.py
+
+.PHONY: run test setup db vendor translations lint bench clean
+
+run: setup db
+	$(BIN)/flask seed-demo --if-empty
+	FLASK_DEBUG=$${FLASK_DEBUG-1} $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed static/vendor/.installed translations
+
+# Python packages: reinstalled only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Front-end packages from the npm registry (lock file), copied into static/vendor.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/vendor/.installed: node_modules/.package-lock.json
+	rm -rf static/vendor
+	mkdir -p static/vendor/htmx static/vendor/bootstrap-italia static/vendor/axe-core
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
+	cp -r node_modules/bootstrap-italia/dist/css node_modules/bootstrap-italia/dist/js \
+	      node_modules/bootstrap-italia/dist/svg node_modules/bootstrap-italia/dist/fonts \
+	      static/vendor/bootstrap-italia/
+	cp node_modules/axe-core/axe.min.js static/vendor/axe-core/
+	touch $@
+
+# Compiled translations (build output, not committed).
+TRANSLATIONS_PO := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
+TRANSLATIONS_MO := $(TRANSLATIONS_PO:.po=.mo)
+translations: $(TRANSLATIONS_MO)
+portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -f -d portal/translations -l $* >/dev/null
+
+db: setup
+	$(BIN)/flask db upgrade
+
+lint: setup
+	$(BIN)/ruff check portal tests bench
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache

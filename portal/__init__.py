@@ -1,0 +1,78 @@
+"""The Rete dei Comuni Amici della Famiglia portal."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from portal.config import DEV_SECRET, Config
+
+log = logging.getLogger(__name__)
+
+#: Every module package; each exports a blueprint `bp` and may be absent while being built.
+MODULES = (
+    "core",
+    "accounts",
+    "network",
+    "catalogue",
+    "proposals",
+    "voting",
+    "tables",
+    "api",
+)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; `config` overrides the environment (tests use it)."""
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=False,
+    )
+    app.config.from_object(Config())
+    if config:
+        app.config.update(config)
+    if not app.debug and not app.testing and app.config["SECRET_KEY"] == DEV_SECRET:
+        raise RuntimeError(
+            "SECRET_KEY is the development default: set SECRET_KEY in the environment "
+            "(or FLASK_DEBUG=1 for local development)."
+        )
+
+    from portal import authz, db_setup, i18n, models, security
+    from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+    models.import_all()
+    db.init_app(app)
+    db_setup.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    # Authorization runs before CSRF so that an anonymous POST is sent to log in first.
+    authz.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+
+    import importlib
+
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"portal.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"portal.{name}":
+                raise
+            continue
+        if hasattr(module, "bp"):
+            app.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+
+    from portal import cli
+
+    cli.init_app(app)
+    # Templates link to a module's pages only when the module is installed.
+    app.jinja_env.globals["url_endpoints"] = frozenset(app.view_functions)
+    return app

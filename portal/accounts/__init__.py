@@ -1,0 +1,13 @@
+"""Accounts: users, login sessions, households and their verification."""
+
+from flask import Blueprint
+
+bp = Blueprint("accounts", __name__)
+
+from portal.accounts import policies, views  # noqa: E402,F401
+
+
+def init_app(app):
+    from portal.accounts.services import init_login
+
+    init_login(app)

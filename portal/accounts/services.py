@@ -1,0 +1,554 @@
+"""Accounts and households: every rule about them lives here; views only call these."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, request, url_for
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from portal.accounts.models import (
+    Household,
+    HouseholdInvitation,
+    HouseholdMember,
+    HouseholdStatus,
+    LoginSession,
+    User,
+)
+from portal.core.services import audit, send_mail
+from portal.db_setup import utcnow
+from portal.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
+
+
+
+@cache
+def _hasher(time_cost: int, memory_cost: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost)  # argon2id
+
+
+def hasher() -> PasswordHasher:
+    """argon2id; the library's recommended cost unless the configuration lowers it (tests)."""
+    config = current_app.config
+    return _hasher(config.get("ARGON2_TIME_COST", 3), config.get("ARGON2_MEMORY_COST", 65536))
+
+
+@cache
+def _dummy_hash(time_cost: int, memory_cost: int) -> str:
+    """Verified against when the e-mail is unknown, so that timing does not reveal accounts."""
+    return _hasher(time_cost, memory_cost).hash("not-a-real-password-0000")
+
+MIN_PASSWORD = 10
+INVITATION_DAYS = 14
+
+
+class AccountError(ValueError):
+    """A rule was broken; the message is shown to the user (already translated).
+
+    `field` names the form field the message belongs to, when there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    path = Path(__file__).with_name("common_passwords.txt")
+    return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
+def password_problem(password: str, email: str = "", name: str = "") -> str | None:
+    """Why `password` is not acceptable, or None."""
+    if len(password) < MIN_PASSWORD:
+        return _("La password deve avere almeno %(n)s caratteri.", n=MIN_PASSWORD)
+    if len(password) > 200:
+        return _("La password può avere al massimo 200 caratteri.")
+    lowered = password.lower()
+    if lowered in _common_passwords() or len(set(lowered)) < 4:
+        return _("Questa password è troppo comune o facile da indovinare: scegline un'altra.")
+    local = email.split("@")[0].lower()
+    if len(local) >= 4 and local in lowered:
+        return _("La password non deve contenere il tuo indirizzo e-mail.")
+    return None
+
+
+def hash_password(password: str) -> str:
+    return hasher().hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        hasher().verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hasher().hash(password)
+    return True
+
+
+# --------------------------------------------------------------------------- signed tokens
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def make_token(salt: str, payload: dict) -> str:
+    return _serializer(salt).dumps(payload)
+
+
+def read_token(salt: str, token: str, max_age: int) -> dict:
+    try:
+        data = _serializer(salt).loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise AccountError(_("Il link è scaduto: richiedine uno nuovo.")) from exc
+    except BadSignature as exc:
+        raise AccountError(_("Il link non è valido.")) from exc
+    if not isinstance(data, dict):
+        raise AccountError(_("Il link non è valido."))
+    return data
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- users
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(
+        db.select(User).where(User.email == normalise_email(email), User.deleted_at.is_(None))
+    )
+
+
+def register(name: str, email: str, password: str) -> User | None:
+    """Create an account and mail the confirmation link.
+
+    If the address is taken, nothing is created and the owner is told by mail instead, so the
+    form never reveals which addresses have an account. Returns the new user or None.
+    """
+    email = normalise_email(email)
+    existing = db.session.scalar(db.select(User).where(User.email == email))
+    if existing is not None:
+        send_mail(
+            email,
+            _("Tentativo di registrazione con il tuo indirizzo"),
+            _(
+                "Qualcuno ha provato a registrarsi al portale della Rete con questo indirizzo, "
+                "che ha già un account. Se eri tu, accedi o reimposta la password: %(url)s",
+                url=url_for("accounts.forgot_password", _external=True),
+            ),
+        )
+        return None
+    problem = password_problem(password, email, name)
+    if problem:
+        raise AccountError(problem)
+    user = User(name=name.strip(), email=email, password_hash=hash_password(password))
+    db.session.add(user)
+    db.session.flush()
+    send_confirmation(user)
+    audit("user.registered", user, actor=user)
+    log.info("user %s registered", user.id)
+    return user
+
+
+def send_confirmation(user: User) -> None:
+    token = make_token("confirm-email", {"u": user.id, "e": user.email})
+    send_mail(
+        user.email,
+        _("Conferma il tuo indirizzo e-mail"),
+        _(
+            "Ciao %(name)s,\n\nper completare la registrazione al portale della Rete dei Comuni "
+            "Amici della Famiglia apri questo link e premi \"Conferma\":\n\n%(url)s\n\n"
+            "Il link vale tre giorni. Se non ti sei registrato, ignora questo messaggio.",
+            name=user.name,
+            url=url_for("accounts.confirm_email", token=token, _external=True),
+        ),
+    )
+
+
+def confirm_email(token: str) -> User:
+    data = read_token("confirm-email", token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
+    user = db.session.get(User, data.get("u"))
+    if user is None or user.deleted_at is not None or user.email != data.get("e"):
+        raise AccountError(_("Il link non è valido."))
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = utcnow()
+        audit("user.email_confirmed", user, actor=user)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = find_user_by_email(email)
+    if user is None:
+        config = current_app.config
+        try:
+            hasher().verify(_dummy_hash(config.get("ARGON2_TIME_COST", 3),
+                                        config.get("ARGON2_MEMORY_COST", 65536)), password)
+        except VerificationError:
+            pass
+        return None
+    return user if check_password(user, password) else None
+
+
+def start_session(user: User) -> str:
+    """Create a server-side login session and return its token (kept in the cookie)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        LoginSession(
+            token_hash=_sha(token),
+            user_id=user.id,
+            ip=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:200],
+        )
+    )
+    user._session_token = token
+    audit("user.login", user, actor=user)
+    return token
+
+
+def end_session(token: str | None) -> None:
+    if token:
+        db.session.execute(db.delete(LoginSession).where(LoginSession.token_hash == _sha(token)))
+
+
+def end_other_sessions(user: User, keep_token: str | None) -> None:
+    query = db.delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_token:
+        query = query.where(LoginSession.token_hash != _sha(keep_token))
+    db.session.execute(query)
+
+
+def load_user(token: str) -> User | None:
+    """Flask-Login's loader: the session token names a live LoginSession."""
+    row = db.session.execute(
+        db.select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == _sha(token), User.deleted_at.is_(None))
+    ).scalar_one_or_none()
+    if row is not None:
+        row._session_token = token
+    return row
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if the address has an account; say nothing either way."""
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    token = make_token("reset-password", {"u": user.id, "h": user.password_hash[-16:]})
+    send_mail(
+        user.email,
+        _("Reimposta la password"),
+        _(
+            "Ciao %(name)s,\n\nhai chiesto di reimpostare la password del portale della Rete. "
+            "Apri questo link entro un'ora:\n\n%(url)s\n\nSe non sei stato tu, ignora questo "
+            "messaggio: la password resta quella di prima.",
+            name=user.name,
+            url=url_for("accounts.reset_password", token=token, _external=True),
+        ),
+    )
+    audit("user.reset_requested", user, actor=user)
+
+
+def user_from_reset_token(token: str) -> User:
+    data = read_token("reset-password", token, current_app.config["RESET_TOKEN_MAX_AGE"])
+    user = db.session.get(User, data.get("u"))
+    # The token carries a piece of the current hash: once used, it stops working.
+    if user is None or user.deleted_at is not None or user.password_hash[-16:] != data.get("h"):
+        raise AccountError(_("Il link non è valido o è già stato usato."))
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    user = user_from_reset_token(token)
+    problem = password_problem(password, user.email, user.name)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = hash_password(password)
+    if user.email_confirmed_at is None:  # the mail reached them: the address works
+        user.email_confirmed_at = utcnow()
+    end_other_sessions(user, None)
+    audit("user.password_reset", user, actor=user)
+    return user
+
+
+def change_password(user: User, current: str, new: str, keep_token: str | None) -> None:
+    if not check_password(user, current):
+        raise AccountError(_("La password attuale non è corretta."), field="current")
+    problem = password_problem(new, user.email, user.name)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = hash_password(new)
+    end_other_sessions(user, keep_token)
+    audit("user.password_changed", user)
+
+
+def request_email_change(user: User, password: str, new_email: str) -> None:
+    new_email = normalise_email(new_email)
+    if not check_password(user, password):
+        raise AccountError(_("La password non è corretta."), field="password")
+    if new_email == user.email:
+        raise AccountError(_("È già il tuo indirizzo attuale."))
+    if db.session.scalar(db.select(User.id).where(User.email == new_email)) is not None:
+        raise AccountError(_("Questo indirizzo è già usato da un altro account."))
+    token = make_token("change-email", {"u": user.id, "e": new_email, "old": user.email})
+    send_mail(
+        new_email,
+        _("Conferma il nuovo indirizzo e-mail"),
+        _(
+            "Ciao %(name)s,\n\nper usare questo indirizzo sul portale della Rete apri il link e "
+            "premi \"Conferma\":\n\n%(url)s",
+            name=user.name,
+            url=url_for("accounts.confirm_new_email", token=token, _external=True),
+        ),
+    )
+    send_mail(
+        user.email,
+        _("Richiesta di cambio indirizzo e-mail"),
+        _("È stato chiesto di cambiare l'indirizzo del tuo account in %(new)s. Se non sei stato "
+          "tu, cambia subito la password.", new=new_email),
+    )
+
+
+def confirm_email_change(token: str) -> User:
+    data = read_token("change-email", token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
+    user = db.session.get(User, data.get("u"))
+    if user is None or user.deleted_at is not None or user.email != data.get("old"):
+        raise AccountError(_("Il link non è valido o è già stato usato."))
+    new_email = data.get("e", "")
+    if db.session.scalar(db.select(User.id).where(User.email == new_email)) is not None:
+        raise AccountError(_("Questo indirizzo è già usato da un altro account."))
+    audit("user.email_changed", user, {"old": user.email, "new": new_email}, actor=user)
+    user.email = new_email
+    user.email_confirmed_at = utcnow()
+    return user
+
+
+# --------------------------------------------------------------------------- households
+
+
+def create_household(user: User, name: str, comune_id: int, birth_year: int,
+                     first_name: str | None = None) -> Household:
+    if user.household_id is not None:
+        raise AccountError(_("Fai già parte di un nucleo familiare."))
+    if not user.email_confirmed:
+        raise AccountError(_("Conferma prima il tuo indirizzo e-mail."))
+    household = Household(name=name.strip(), comune_id=comune_id)
+    household.members.append(
+        HouseholdMember(kind="adult", birth_year=birth_year, first_name=first_name or user.name)
+    )
+    db.session.add(household)
+    db.session.flush()
+    user.household_id = household.id
+    audit("household.created", household)
+    return household
+
+
+def add_member(household: Household, kind: str, birth_year: int, first_name: str | None,
+               disability: bool) -> HouseholdMember:
+    if len(household.members) >= 20:
+        raise AccountError(_("Un nucleo può avere al massimo 20 componenti."))
+    this_year = utcnow().year
+    if kind == "child" and this_year - birth_year >= 18:
+        raise AccountError(_("Un figlio minore deve avere meno di 18 anni."))
+    if kind == "adult" and this_year - birth_year < 18:
+        raise AccountError(_("Un adulto deve avere almeno 18 anni."))
+    member = HouseholdMember(kind=kind, birth_year=birth_year, first_name=first_name or None,
+                             disability=disability)
+    household.members.append(member)
+    db.session.flush()
+    audit("household.member_added", household)
+    return member
+
+
+def remove_member(household: Household, member_id: int) -> None:
+    member = next((m for m in household.members if m.id == member_id), None)
+    if member is None:
+        raise AccountError(_("Componente non trovato."))
+    adults = [m for m in household.members if m.kind == "adult"]
+    if member.kind == "adult" and len(adults) == 1:
+        raise AccountError(_("Il nucleo deve avere almeno un adulto."))
+    household.members.remove(member)
+    audit("household.member_removed", household)
+
+
+def invite_to_household(user: User) -> str:
+    """Create an invitation link; returns the token (only its hash is stored)."""
+    if user.household_id is None:
+        raise AccountError(_("Crea prima il tuo nucleo familiare."))
+    token = secrets.token_urlsafe(24)
+    db.session.add(
+        HouseholdInvitation(
+            household_id=user.household_id,
+            token_hash=_sha(token),
+            created_by_id=user.id,
+            expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
+        )
+    )
+    audit("household.invitation_created", user.household)
+    return token
+
+
+def invitation_for(token: str) -> HouseholdInvitation:
+    invitation = db.session.scalar(
+        db.select(HouseholdInvitation).where(HouseholdInvitation.token_hash == _sha(token))
+    )
+    if invitation is None or invitation.used_at is not None or invitation.expires_at < utcnow():
+        raise AccountError(_("L'invito non è valido, è scaduto o è già stato usato."))
+    return invitation
+
+
+def join_household(user: User, token: str) -> Household:
+    invitation = invitation_for(token)
+    if user.household_id is not None:
+        raise AccountError(_("Fai già parte di un nucleo familiare: esci prima da quello."))
+    invitation.used_at = utcnow()
+    invitation.used_by_id = user.id
+    user.household_id = invitation.household_id
+    audit("household.joined", invitation.household)
+    return invitation.household
+
+
+def leave_household(user: User) -> None:
+    household = user.household
+    if household is None:
+        raise AccountError(_("Non fai parte di alcun nucleo."))
+    user.household_id = None
+    db.session.flush()
+    audit("household.left", household)
+    if not household.users:
+        _anonymise_household(household)
+
+
+def _anonymise_household(household: Household) -> None:
+    """Keep the row (counted votes point to it) but drop every personal detail."""
+    household.name = _("Nucleo rimosso")
+    household.members.clear()
+    household.anonymised_at = utcnow()
+    db.session.execute(
+        db.delete(HouseholdInvitation).where(HouseholdInvitation.household_id == household.id)
+    )
+
+
+def pending_households(comune_ids: set[int] | None, limit: int = 200) -> list[Household]:
+    """The verification queue: oldest first; None means every Comune (coordinator)."""
+    query = (
+        db.select(Household)
+        .where(Household.status == HouseholdStatus.PENDING, Household.anonymised_at.is_(None))
+        .order_by(Household.created_at, Household.id)
+        .limit(limit)
+    )
+    if comune_ids is not None:
+        query = query.where(Household.comune_id.in_(comune_ids or {-1}))
+    return list(db.session.scalars(query))
+
+
+def review_household(officer: User, household: Household, approve: bool, note: str | None) -> None:
+    if household.anonymised_at is not None:
+        raise AccountError(_("Questo nucleo non esiste più."))
+    if not approve and not (note or "").strip():
+        raise AccountError(_("Indica il motivo per cui la residenza non è verificata."))
+    household.status = HouseholdStatus.VERIFIED if approve else HouseholdStatus.REJECTED
+    household.verified_by_id = officer.id
+    household.verified_at = utcnow()
+    household.review_note = (note or "").strip() or None
+    audit("household.verified" if approve else "household.rejected", household,
+          {"note": household.review_note})
+    for member in household.users:
+        send_mail(
+            member.email,
+            _("Residenza verificata") if approve else _("Residenza non verificata"),
+            _("La residenza del nucleo \"%(name)s\" è stata verificata dal Comune: ora potete "
+              "votare e richiedere la Family Card.", name=household.name) if approve else
+            _("Il Comune non ha potuto verificare la residenza del nucleo \"%(name)s\". "
+              "Motivo: %(note)s", name=household.name, note=household.review_note),
+        )
+
+
+# --------------------------------------------------------------------------- GDPR
+
+
+def export_data(user: User) -> dict[str, Any]:
+    """Everything the portal holds about `user` and their household, as plain data."""
+    household = user.household
+    data: dict[str, Any] = {
+        "account": {
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "created_at": user.created_at.isoformat(),
+            "email_confirmed_at": user.email_confirmed_at.isoformat()
+            if user.email_confirmed_at else None,
+        },
+        "household": None,
+        "sessions": [
+            {"created_at": s.created_at.isoformat(), "ip": s.ip, "user_agent": s.user_agent}
+            for s in db.session.scalars(
+                db.select(LoginSession).where(LoginSession.user_id == user.id)
+            )
+        ],
+    }
+    if household is not None:
+        data["household"] = {
+            "id": household.id,
+            "name": household.name,
+            "comune": household.comune.name,
+            "status": household.status,
+            "verified_at": household.verified_at.isoformat() if household.verified_at else None,
+            "members": [
+                {"first_name": m.first_name, "kind": m.kind, "birth_year": m.birth_year,
+                 "disability": m.disability}
+                for m in household.members
+            ],
+        }
+    for hook in current_app.extensions.get("gdpr_export", []):
+        data.update(hook(user))
+    return data
+
+
+def delete_account(user: User, password: str) -> None:
+    """Delete the account: personal data goes, what must stay (counted votes) stays anonymous."""
+    if not check_password(user, password):
+        raise AccountError(_("La password non è corretta."))
+    for hook in current_app.extensions.get("gdpr_delete", []):
+        hook(user)
+    if user.household is not None:
+        leave_household(user)
+    audit("user.deleted", user, actor=user)
+    db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == user.id))
+    user.name = _("Utente eliminato")
+    user.email = f"deleted-{user.id}-{secrets.token_hex(4)}@invalid.example"
+    user.password_hash = "!"  # matches no password
+    user.deleted_at = utcnow()
+    from portal.network.models import RoleAssignment
+
+    db.session.execute(db.delete(RoleAssignment).where(RoleAssignment.user_id == user.id))
+
+
+def init_login(app: Flask) -> None:
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    app.extensions.setdefault("gdpr_export", [])
+    app.extensions.setdefault("gdpr_delete", [])

@@ -1,0 +1,1 @@
+"""Family Card: merchants, offers, purchases (merchants only, so far)."""

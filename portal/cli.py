@@ -1,0 +1,44 @@
+"""`flask` commands: demo data, mail outbox, scheduled work. Safe to run twice or on any node."""
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from portal.extensions import db
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Only when the database holds no Comune yet.")
+@with_appcontext
+def seed_demo(if_empty: bool) -> None:
+    """Fill the database with the demo Rete: Comuni, associations, households, accounts."""
+    from portal.network.models import Comune
+    from portal.seed import seed_all
+
+    if if_empty and db.session.scalar(db.select(Comune.id).limit(1)) is not None:
+        click.echo("Database già popolato: dati dimostrativi non caricati.")
+        return
+    seed_all()
+    db.session.commit()
+    click.echo("Dati dimostrativi caricati.")
+
+
+@click.group("outbox")
+def outbox() -> None:
+    """The mail outbox."""
+
+
+@outbox.command("send")
+@click.option("--limit", default=100, show_default=True)
+@with_appcontext
+def outbox_send(limit: int) -> None:
+    """Deliver queued mail over SMTP (MAIL_SERVER)."""
+    from portal.core.services import deliver_outbox
+
+    sent, failed = deliver_outbox(limit)
+    click.echo(f"sent {sent}, failed {failed}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(outbox)

@@ -1,0 +1,76 @@
+"""Configuration read from the environment; nothing secret lives in the repository."""
+
+import os
+from pathlib import Path
+
+DEV_SECRET = "dev-secret-not-for-production"  # noqa: S105 - refused outside debug
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _sqlite_default() -> str:
+    instance = BASE_DIR / "instance"
+    instance.mkdir(exist_ok=True)
+    return f"sqlite:///{instance / 'portal.db'}"
+
+
+class Config:
+    """Settings for every environment; values come from environment variables."""
+
+    def __init__(self) -> None:
+        self.DEBUG = _bool("FLASK_DEBUG")
+        self.SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_default()
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;60 per hour")
+        self.RATELIMIT_RESET = os.environ.get("RATELIMIT_RESET", "5 per minute;20 per hour")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
+        self.MAX_FORM_MEMORY_SIZE = 1024 * 1024
+        self.UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+        self.BABEL_DEFAULT_LOCALE = "it"
+        self.BABEL_DEFAULT_TIMEZONE = "Europe/Rome"
+        self.LANGUAGES = ("it", "en")
+        self.WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
+        self.WTF_CSRF_SSL_STRICT = False
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = not self.DEBUG and not _bool("PORTAL_INSECURE_COOKIES")
+        self.SESSION_COOKIE_NAME = "rete_session"
+        self.PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http" if self.DEBUG else "https")
+        self.SERVER_NAME = os.environ.get("SERVER_NAME") or None
+        self.MAIL_SENDER = os.environ.get("MAIL_SENDER", "Rete dei Comuni Amici della Famiglia <noreply@example.org>")
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", True)
+        # In debug mail is printed to the console; in production it waits in the outbox
+        # until `flask outbox send` delivers it over SMTP.
+        self.MAIL_PRINT = _bool("MAIL_PRINT", self.DEBUG)
+        self.EMAIL_TOKEN_MAX_AGE = 3 * 24 * 3600
+        self.RESET_TOKEN_MAX_AGE = 3600
+        self.PAGE_SIZE = 20
+        self.TESTING = False
+
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgres://"):
+            self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
+                "postgres://", "postgresql+psycopg://", 1
+            )
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql://"):
+            self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
+                "postgresql://", "postgresql+psycopg://", 1
+            )
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+        else:
+            self.SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"timeout": 30}}

@@ -1,0 +1,96 @@
+"""Audit log, mail outbox and activity: the services every module calls."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import sys
+from email.message import EmailMessage
+from typing import Any
+
+from flask import current_app, has_request_context, request
+from flask_login import current_user
+
+from portal.core.models import Activity, AuditLog, OutboxMessage
+from portal.db_setup import utcnow
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def audit(action: str, obj: Any = None, details: dict | None = None, actor=None) -> AuditLog:
+    """Write who did `action` on `obj` to the audit log (flushed with the request's commit)."""
+    if actor is None and has_request_context() and current_user.is_authenticated:
+        actor = current_user
+    entry = AuditLog(
+        actor_id=getattr(actor, "id", None),
+        action=action,
+        object_type=type(obj).__name__.lower() if obj is not None else None,
+        object_id=getattr(obj, "id", None),
+        ip=request.remote_addr if has_request_context() else None,
+        details=details or {},
+    )
+    db.session.add(entry)
+    return entry
+
+
+def activity(kind: str, title: str, link: str, comune_id: int | None = None) -> Activity:
+    """Add a public event to the activity stream."""
+    event = Activity(kind=kind, title=title[:300], link=link, comune_id=comune_id)
+    db.session.add(event)
+    return event
+
+
+def send_mail(to: str, subject: str, body: str) -> OutboxMessage:
+    """Queue a message in the outbox; in debug it is also printed to the console."""
+    message = OutboxMessage(to=to, subject=subject[:200], body=body)
+    db.session.add(message)
+    if current_app.config.get("MAIL_PRINT"):
+        print(f"\n--- mail to {to}: {subject}\n{body}\n---", file=sys.stderr)  # noqa: T201
+    return message
+
+
+def deliver_outbox(limit: int = 100) -> tuple[int, int]:
+    """Send queued messages over SMTP; safe to run on several nodes at once or twice.
+
+    Returns (sent, failed). Each message is claimed with a row lock (SKIP LOCKED on
+    PostgreSQL) and marked sent in the same transaction as its delivery.
+    """
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        raise RuntimeError("MAIL_SERVER is not set: nothing can be delivered")
+    sent = failed = 0
+    for _ in range(limit):
+        query = (
+            db.select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < 5)
+            .order_by(OutboxMessage.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        message = db.session.scalars(query).first()
+        if message is None:
+            break
+        email = EmailMessage()
+        email["From"] = config["MAIL_SENDER"]
+        email["To"] = message.to
+        email["Subject"] = message.subject
+        email.set_content(message.body)
+        try:
+            with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
+                if config["MAIL_USE_TLS"]:
+                    smtp.starttls()
+                if config["MAIL_USERNAME"]:
+                    smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+                smtp.send_message(email)
+        except (OSError, smtplib.SMTPException) as exc:
+            message.attempts += 1
+            message.last_error = str(exc)[:500]
+            failed += 1
+            log.warning("outbox message %s not sent: %s", message.id, exc)
+        else:
+            message.sent_at = utcnow()
+            message.attempts += 1
+            sent += 1
+        db.session.commit()
+    return sent, failed

@@ -1,0 +1,338 @@
+"""Comuni, associations and roles: queries and changes."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func
+from sqlalchemy.orm import joinedload
+
+from portal import authz
+from portal.accounts.models import Household, HouseholdStatus, User
+from portal.accounts.services import find_user_by_email
+from portal.authz import NETWORK_ID, ROLE_SCOPE, Role, Scope
+from portal.card.models import Merchant
+from portal.core.services import activity, audit, send_mail
+from portal.db_setup import utcnow
+from portal.extensions import db
+from portal.network import istat
+from portal.network.models import (
+    Association,
+    Comune,
+    JoinApplication,
+    JoinStatus,
+    RoleAssignment,
+)
+from portal.tables.models import Table
+
+
+@dataclass
+class NetworkSummary:
+    comuni: list[Comune]
+    comuni_count: int
+    associations_count: int
+    households_count: int
+    population: int
+
+
+def network_summary() -> NetworkSummary:
+    """The figures on the home page; three cheap aggregate queries."""
+    comuni = db.session.scalars(db.select(Comune).order_by(Comune.joined_on, Comune.name).limit(12)).all()
+    comuni_count, population = db.session.execute(
+        db.select(func.count(Comune.id), func.coalesce(func.sum(Comune.population), 0))
+    ).one()
+    associations_count = db.session.scalar(db.select(func.count(Association.id)))
+    households_count = db.session.scalar(
+        db.select(func.count(Household.id)).where(Household.status == HouseholdStatus.VERIFIED)
+    )
+    return NetworkSummary(
+        comuni=list(comuni),
+        comuni_count=comuni_count,
+        associations_count=associations_count or 0,
+        households_count=households_count or 0,
+        population=int(population or 0),
+    )
+
+
+# --------------------------------------------------------------------------- Comuni
+
+
+class NetworkError(ValueError):
+    """A rule about the Network was broken; the message is for the user."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def slugify(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def comuni_list() -> list[Comune]:
+    return list(db.session.scalars(db.select(Comune).order_by(Comune.name)))
+
+
+def comune_by_slug(slug: str) -> Comune | None:
+    return db.session.scalar(db.select(Comune).where(Comune.slug == slug))
+
+
+def comune_stats(comune: Comune) -> dict[str, int]:
+    households = db.session.scalar(
+        db.select(func.count(Household.id)).where(
+            Household.comune_id == comune.id, Household.status == HouseholdStatus.VERIFIED
+        )
+    )
+    return {"households": households or 0}
+
+
+def create_comune(name: str, istat_code: str, province: str, population: int | None,
+                  joined_on: date) -> Comune:
+    """Add a Comune to the Rete together with its municipal table."""
+    if db.session.scalar(db.select(Comune.id).where(Comune.istat_code == istat_code)):
+        raise NetworkError(_("Questo Comune fa già parte della Rete."), "istat_code")
+    comune = Comune(name=name, slug=slugify(name), istat_code=istat_code, province=province,
+                    population=population, joined_on=joined_on)
+    db.session.add(comune)
+    db.session.flush()
+    db.session.add(Table(
+        # content, not interface: stored in Italian whatever the officer's language
+        name=f"Tavolo delle famiglie in rete di {name}",
+        slug=f"tavolo-{comune.slug}", comune_id=comune.id, constituted_on=joined_on,
+    ))
+    return comune
+
+
+# --------------------------------------------------------------------------- joining the Rete
+
+
+def submit_application(data: dict) -> JoinApplication:
+    """Record a Comune's application; the ISTAT code must exist and not be a member yet."""
+    found = istat.lookup(data["istat_code"])
+    if found is None:
+        raise NetworkError(_("Nessun Comune italiano ha questo codice ISTAT."), "istat_code")
+    if slugify(found.name) != slugify(data["comune_name"]):
+        raise NetworkError(
+            _("Il codice ISTAT %(code)s corrisponde a %(name)s: controlla nome e codice.",
+              code=found.code, name=found.name), "istat_code")
+    if db.session.scalar(db.select(Comune.id).where(Comune.istat_code == found.code)):
+        raise NetworkError(_("%(name)s fa già parte della Rete.", name=found.name), "istat_code")
+    pending = db.session.scalar(
+        db.select(JoinApplication.id).where(
+            JoinApplication.istat_code == found.code, JoinApplication.status == JoinStatus.PENDING
+        )
+    )
+    if pending:
+        raise NetworkError(_("C'è già una richiesta di adesione in esame per %(name)s.",
+                             name=found.name), "istat_code")
+    application = JoinApplication(
+        comune_name=found.name, istat_code=found.code, province=found.province,
+        population=found.population, contact_name=data["contact_name"],
+        contact_role=data["contact_role"], contact_email=data["contact_email"].lower(),
+        council_act=data["council_act"], message=data.get("message") or None,
+    )
+    db.session.add(application)
+    db.session.flush()
+    audit("network.application_submitted", application, {"comune": found.name})
+    for email in coordinator_emails():
+        send_mail(email, _("Nuova richiesta di adesione: %(name)s", name=found.name),
+                  _("%(name)s chiede di aderire alla Rete. Referente: %(contact)s (%(role)s).",
+                    name=found.name, contact=application.contact_name,
+                    role=application.contact_role))
+    return application
+
+
+def coordinator_emails() -> list[str]:
+    return list(db.session.scalars(
+        db.select(User.email).join(RoleAssignment, RoleAssignment.user_id == User.id).where(
+            RoleAssignment.role == Role.COORDINATOR, User.deleted_at.is_(None))
+    ))
+
+
+def pending_applications() -> list[JoinApplication]:
+    return list(db.session.scalars(
+        db.select(JoinApplication).order_by(
+            (JoinApplication.status == JoinStatus.PENDING).desc(), JoinApplication.created_at.desc()
+        ).limit(200)
+    ))
+
+
+def decide_application(coordinator, application: JoinApplication, approve: bool,
+                       note: str | None) -> Comune | None:
+    if application.status != JoinStatus.PENDING:
+        raise NetworkError(_("Questa richiesta è già stata decisa."))
+    if not approve and not (note or "").strip():
+        raise NetworkError(_("Indica il motivo del rifiuto."), "note")
+    application.decided_at = utcnow()
+    application.decided_by_id = coordinator.id
+    application.decision_note = (note or "").strip() or None
+    comune = None
+    if approve:
+        comune = create_comune(application.comune_name, application.istat_code,
+                               application.province, application.population, date.today())
+        application.comune_id = comune.id
+        application.status = JoinStatus.APPROVED
+        activity("comune.joined", _("%(name)s entra nella Rete", name=comune.name),
+                 url_for("network.comune", slug=comune.slug), comune.id)
+    else:
+        application.status = JoinStatus.REJECTED
+    audit("network.application_" + application.status, application,
+          {"comune": application.comune_name, "note": application.decision_note})
+    send_mail(
+        application.contact_email,
+        _("Adesione alla Rete: %(name)s", name=application.comune_name),
+        _("La richiesta di adesione di %(name)s è stata approvata: benvenuti nella Rete!",
+          name=application.comune_name) if approve else
+        _("La richiesta di adesione di %(name)s non è stata accolta. Motivo: %(note)s",
+          name=application.comune_name, note=application.decision_note),
+    )
+    return comune
+
+
+# --------------------------------------------------------------------------- roles
+
+ROLE_LABELS = {
+    Role.COORDINATOR: _l("Coordinatore della Rete"),
+    Role.COMUNE_OFFICER: _l("Referente del Comune"),
+    Role.MODERATOR: _l("Moderatore dell'associazione"),
+    Role.TABLE_CHAIR: _l("Presidente del tavolo"),
+    Role.TABLE_SECRETARY: _l("Segretario del tavolo"),
+    Role.TABLE_MEMBER: _l("Componente del tavolo"),
+    Role.MERCHANT_OPERATOR: _l("Operatore dell'esercizio convenzionato"),
+    Role.FUND_MANAGER: _l("Gestore del fondo solidale"),
+    Role.FACILITATOR: _l("Facilitatore di comunità"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS[Role(role)]) if role in Role._value2member_map_ else role
+
+
+def scope_choices(user) -> list[tuple[str, str]]:
+    """Scopes on which `user` may grant roles, as ("type:id", label)."""
+    coordinator = authz.is_coordinator(user)
+    comune_ids = None if coordinator else authz.scope_ids(user, Role.COMUNE_OFFICER)
+    choices: list[tuple[str, str]] = []
+    if coordinator:
+        choices.append((f"{Scope.NETWORK}:{NETWORK_ID}", _("La Rete")))
+    comuni = db.select(Comune).order_by(Comune.name)
+    tables = db.select(Table).order_by(Table.name)
+    merchants = db.select(Merchant).order_by(Merchant.name)
+    if comune_ids is not None:
+        comuni = comuni.where(Comune.id.in_(comune_ids or {-1}))
+        tables = tables.where(Table.comune_id.in_(comune_ids or {-1}))
+        merchants = merchants.where(Merchant.comune_id.in_(comune_ids or {-1}))
+    choices += [(f"{Scope.COMUNE}:{c.id}", _("Comune di %(n)s", n=c.name))
+                for c in db.session.scalars(comuni)]
+    choices += [(f"{Scope.TABLE}:{t.id}", t.name) for t in db.session.scalars(tables)]
+    choices += [(f"{Scope.MERCHANT}:{m.id}", m.name) for m in db.session.scalars(merchants)]
+    if coordinator:
+        choices += [(f"{Scope.ASSOCIATION}:{a.id}", a.name)
+                    for a in db.session.scalars(db.select(Association).order_by(Association.name))]
+    return choices
+
+
+def grantable_roles(user) -> list[Role]:
+    if authz.is_coordinator(user):
+        return list(Role)
+    return [r for r in Role if r not in (Role.COORDINATOR, Role.MODERATOR)]
+
+
+def _scope_in_reach(user, scope_type: str, scope_id: int) -> bool:
+    return f"{scope_type}:{scope_id}" in {value for value, _label in scope_choices(user)}
+
+
+def grant_role(granter, email: str, role: str, scope: str) -> RoleAssignment:
+    if role not in Role._value2member_map_ or Role(role) not in grantable_roles(granter):
+        raise NetworkError(_("Non puoi assegnare questo ruolo."), "role")
+    role_enum = Role(role)
+    try:
+        scope_type, raw_id = scope.split(":", 1)
+        scope_id = int(raw_id)
+    except ValueError as exc:
+        raise NetworkError(_("Ambito non valido."), "scope") from exc
+    if scope_type != ROLE_SCOPE[role_enum]:
+        raise NetworkError(_("Questo ruolo non vale su questo tipo di ambito."), "scope")
+    if not _scope_in_reach(granter, scope_type, scope_id):
+        raise NetworkError(_("Non puoi assegnare ruoli su questo ambito."), "scope")
+    user = find_user_by_email(email)
+    if user is None:
+        raise NetworkError(_("Nessun account con questo indirizzo e-mail."), "email")
+    exists = db.session.scalar(db.select(RoleAssignment).where(
+        RoleAssignment.user_id == user.id, RoleAssignment.role == role,
+        RoleAssignment.scope_type == scope_type, RoleAssignment.scope_id == scope_id))
+    if exists:
+        raise NetworkError(_("La persona ha già questo ruolo."), "role")
+    assignment = RoleAssignment(user_id=user.id, role=role, scope_type=scope_type,
+                                scope_id=scope_id, granted_by_id=granter.id)
+    db.session.add(assignment)
+    db.session.flush()
+    audit("role.granted", assignment, {"user": user.id, "role": role, "scope": scope})
+    authz.forget_roles(user)
+    return assignment
+
+
+def revoke_role(revoker, assignment: RoleAssignment) -> None:
+    if not can_manage_assignment(revoker, assignment):
+        raise NetworkError(_("Non puoi revocare questo ruolo."))
+    if assignment.user_id == revoker.id and assignment.role == Role.COORDINATOR:
+        raise NetworkError(_("Non puoi revocare a te stesso il ruolo di coordinatore."))
+    audit("role.revoked", assignment, {"user": assignment.user_id, "role": assignment.role,
+                                       "scope": f"{assignment.scope_type}:{assignment.scope_id}"})
+    db.session.delete(assignment)
+
+
+def can_manage_assignment(user, assignment: RoleAssignment) -> bool:
+    return (Role(assignment.role) in grantable_roles(user)
+            and _scope_in_reach(user, assignment.scope_type, assignment.scope_id))
+
+
+def assignments_visible_to(user) -> list[RoleAssignment]:
+    reach = {value for value, _label in scope_choices(user)}
+    rows = db.session.scalars(
+        db.select(RoleAssignment).options(joinedload(RoleAssignment.user))
+        .order_by(RoleAssignment.scope_type, RoleAssignment.scope_id, RoleAssignment.role)
+    ).all()
+    return [r for r in rows if f"{r.scope_type}:{r.scope_id}" in reach]
+
+
+def scope_labels() -> dict[str, str]:
+    """Every scope's label, for showing assignments."""
+    labels = {f"{Scope.NETWORK}:{NETWORK_ID}": _("La Rete")}
+    labels.update({f"{Scope.COMUNE}:{i}": _("Comune di %(n)s", n=n)
+                   for i, n in db.session.execute(db.select(Comune.id, Comune.name))})
+    labels.update({f"{Scope.TABLE}:{i}": n for i, n in db.session.execute(db.select(Table.id, Table.name))})
+    labels.update({f"{Scope.MERCHANT}:{i}": n
+                   for i, n in db.session.execute(db.select(Merchant.id, Merchant.name))})
+    labels.update({f"{Scope.ASSOCIATION}:{i}": n
+                   for i, n in db.session.execute(db.select(Association.id, Association.name))})
+    return labels
+
+
+def comune_panels(comune: Comune) -> list[tuple[str, dict]]:
+    """Sections other modules add to a Comune's page: (template, context) pairs.
+
+    A module registers a provider with `register_comune_panel(fn)`; fn(comune) returns
+    (template, context) or None. Keeps this module free of imports from later modules.
+    """
+    panels = []
+    for provider in _COMUNE_PANELS:
+        panel = provider(comune)
+        if panel is not None:
+            panels.append(panel)
+    return panels
+
+
+_COMUNE_PANELS: list = []
+
+
+def register_comune_panel(provider) -> None:
+    if provider not in _COMUNE_PANELS:
+        _COMUNE_PANELS.append(provider)

@@ -1,0 +1,168 @@
+"""Public pages of the Network, the application to join, and role management."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal import authz
+from portal.authz import Role
+from portal.core.models import Activity
+from portal.extensions import db
+from portal.network import bp, services
+from portal.network.forms import DecideApplicationForm, GrantRoleForm, JoinForm
+from portal.network.models import JoinApplication, RoleAssignment
+from portal.forms import EmptyForm
+
+
+@bp.get("/comuni")
+@authz.public
+def comuni():
+    return render_template("network/comuni.html", comuni=services.comuni_list(),
+                           breadcrumbs=[(_("Comuni"), None)])
+
+
+@bp.get("/comuni/<slug>")
+@authz.public
+def comune(slug: str):
+    comune = services.comune_by_slug(slug)
+    if comune is None:
+        abort(404)
+    events = db.session.scalars(
+        db.select(Activity).where(Activity.comune_id == comune.id)
+        .order_by(Activity.at.desc(), Activity.id.desc()).limit(8)
+    ).all()
+    return render_template(
+        "network/comune.html", comune=comune, stats=services.comune_stats(comune), events=events,
+        panels=services.comune_panels(comune),
+        breadcrumbs=[(_("Comuni"), url_for("network.comuni")), (comune.name, None)],
+    )
+
+
+# --------------------------------------------------------------------------- joining
+
+
+@bp.route("/aderisci", methods=["GET", "POST"])
+@authz.public
+def join():
+    form = JoinForm()
+    crumbs = [(_("Aderisci alla Rete"), None)]
+    if form.validate_on_submit():
+        try:
+            services.submit_application(form.data)
+        except services.NetworkError as exc:
+            form[exc.field or "istat_code"].errors.append(str(exc))
+            db.session.rollback()
+            return render_template("network/join.html", form=form, breadcrumbs=crumbs), 422
+        db.session.commit()
+        return redirect(url_for("network.join_sent"), code=303)
+    if form.is_submitted():
+        return render_template("network/join.html", form=form, breadcrumbs=crumbs), 422
+    return render_template("network/join.html", form=form, breadcrumbs=crumbs)
+
+
+@bp.get("/aderisci/inviata")
+@authz.public
+def join_sent():
+    return render_template("network/join_sent.html", breadcrumbs=[(_("Aderisci alla Rete"), None)])
+
+
+@bp.get("/rete/adesioni")
+@authz.roles(Role.COORDINATOR)
+def applications():
+    return render_template("network/applications.html",
+                           applications=services.pending_applications(),
+                           form=DecideApplicationForm(),
+                           breadcrumbs=[(_("Richieste di adesione"), None)])
+
+
+@bp.post("/rete/adesioni/<int:application_id>")
+@authz.roles(Role.COORDINATOR)
+def decide_application(application_id: int):
+    application = db.get_or_404(JoinApplication, application_id)
+    authz.require("network.decide_application", application)
+    form = DecideApplicationForm()
+    if form.validate_on_submit():
+        try:
+            comune = services.decide_application(current_user, application,
+                                                 form.decision.data == "approve", form.note.data)
+        except services.NetworkError as exc:
+            form[exc.field or "decision"].errors.append(str(exc))
+            db.session.rollback()
+        else:
+            db.session.commit()
+            if comune is not None:
+                flash(_("%(name)s è entrato nella Rete, con il suo tavolo.", name=comune.name),
+                      "success")
+            else:
+                flash(_("Richiesta respinta."), "info")
+            return redirect(url_for("network.applications"), code=303)
+    return render_template("network/applications.html",
+                           applications=services.pending_applications(), form=form,
+                           failed_id=application.id,
+                           breadcrumbs=[(_("Richieste di adesione"), None)]), 422
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def _grant_form() -> GrantRoleForm:
+    form = GrantRoleForm()
+    form.role.choices = [("", _("— scegli —"))] + [
+        (r.value, services.role_label(r)) for r in services.grantable_roles(current_user)]
+    form.scope.choices = [("", _("— scegli —"))] + services.scope_choices(current_user)
+    return form
+
+
+def _roles_page(form: GrantRoleForm, status: int = 200):
+    assignments = services.assignments_visible_to(current_user)
+    return render_template(
+        "network/roles.html", form=form, assignments=assignments,
+        labels=services.scope_labels(), role_label=services.role_label,
+        revoke_form=EmptyForm(), breadcrumbs=[(_("Ruoli e incarichi"), None)],
+    ), status
+
+
+@bp.get("/rete/ruoli")
+@authz.roles(Role.COORDINATOR, Role.COMUNE_OFFICER)
+def roles():
+    return _roles_page(_grant_form())
+
+
+@bp.post("/rete/ruoli")
+@authz.roles(Role.COORDINATOR, Role.COMUNE_OFFICER)
+def grant_role():
+    authz.require("network.manage_roles")
+    form = _grant_form()
+    if form.validate_on_submit():
+        try:
+            services.grant_role(current_user, form.email.data, form.role.data, form.scope.data)
+        except services.NetworkError as exc:
+            form[exc.field or "role"].errors.append(str(exc))
+            db.session.rollback()
+            return _roles_page(form, 422)
+        db.session.commit()
+        flash(_("Ruolo assegnato."), "success")
+        return redirect(url_for("network.roles"), code=303)
+    return _roles_page(form, 422)
+
+
+@bp.post("/rete/ruoli/<int:assignment_id>/revoca")
+@authz.roles(Role.COORDINATOR, Role.COMUNE_OFFICER)
+def revoke_role(assignment_id: int):
+    assignment = db.get_or_404(RoleAssignment, assignment_id)
+    if not services.can_manage_assignment(current_user, assignment):
+        abort(403)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.revoke_role(current_user, assignment)
+    except services.NetworkError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("Ruolo revocato."), "success")
+    if request.htmx:
+        return _roles_page(_grant_form())
+    return redirect(url_for("network.roles"), code=303)

@@ -1,0 +1,321 @@
+"""Shared fixtures: the app on SQLite and PostgreSQL, a clean database per test, real logins.
+
+Every test that uses the `app` fixture (directly or through `client`, `db`, factories...) runs
+once per database backend: SQLite always, PostgreSQL when TEST_POSTGRESQL_URL is set (and then a
+PostgreSQL that cannot be reached is an error, not a skip).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from portal import create_app
+from portal.extensions import db as _db
+from portal.extensions import limiter
+
+PG_URL = os.environ.get("TEST_POSTGRESQL_URL", "").strip()
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+PASSWORD = "una-password-sicura-42"
+CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key",
+    "SERVER_NAME": None,
+    "SESSION_COOKIE_SECURE": False,
+    "MAIL_PRINT": False,
+    # Real argon2id, at a lower cost so that the suite stays fast.
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 1024,
+    "RATELIMIT_STORAGE_URI": "memory://",
+}
+
+
+def pytest_report_header(config):
+    pg = "PostgreSQL at " + make_url(PG_URL).render_as_string(hide_password=True) if PG_URL else (
+        "PostgreSQL not configured (set TEST_POSTGRESQL_URL)")
+    return [f"database backends: {', '.join(BACKENDS)} — {pg}"]
+
+
+# --------------------------------------------------------------------------- databases
+
+
+def _pg_database_url(worker: str) -> str:
+    """A fresh database next to the configured one (created here, dropped at the end)."""
+    base = make_url(PG_URL)
+    name = f"{base.database}_portal_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_app(database_url: str, **overrides) -> Flask:
+    config = dict(TEST_CONFIG, SQLALCHEMY_DATABASE_URI=database_url, **overrides)
+    if database_url.startswith("postgresql"):
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": 5, "max_overflow": 10}
+    else:
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    return create_app(config)
+
+
+def upgrade(app: Flask) -> None:
+    from flask_migrate import upgrade as alembic_upgrade
+
+    with app.app_context():
+        alembic_upgrade()
+
+
+class Backend:
+    """One database for the whole session, emptied before each test."""
+
+    def __init__(self, name: str, tmp: Path):
+        self.name = name
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        if name == "sqlite":
+            self.path = tmp / "portal.db"
+            self.template = tmp / "template.db"
+            self.url = f"sqlite:///{self.path}"
+        else:
+            self.url = _pg_database_url(worker)
+        self.app = make_app(self.url)
+        upgrade(self.app)
+        with self.app.app_context():
+            _db.engine.dispose()
+            if name == "sqlite":
+                shutil.copy(self.path, self.template)
+            else:
+                self.tables = [t.name for t in _db.metadata.sorted_tables]
+
+    def clean(self) -> None:
+        with self.app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+            if self.name == "sqlite":
+                for suffix in ("-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                shutil.copy(self.template, self.path)
+            else:
+                names = ", ".join(f'"{t}"' for t in self.tables)
+                with _db.engine.begin() as conn:
+                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+    def close(self) -> None:
+        with self.app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+        if self.name == "postgresql":
+            _drop_pg_database(self.url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request, tmp_path_factory):
+    b = Backend(request.param, tmp_path_factory.mktemp(request.param))
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def app(backend):
+    """The application with an empty, migrated database and an app context pushed."""
+    backend.clean()
+    limiter.reset()
+    with backend.app.app_context():
+        yield backend.app
+        _db.session.remove()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+# --------------------------------------------------------------------------- client
+
+
+class PortalClient(FlaskClient):
+    """A test client that speaks like the browser: CSRF tokens, forms and htmx requests."""
+
+    def csrf(self) -> str:
+        page = self.get("/privacy")
+        match = CSRF_RE.search(page.get_data(as_text=True))
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def form(self, url: str, data: dict | None = None, htmx: bool = False, **kwargs):
+        """POST a form with a valid CSRF token (as the browser, or as htmx with the header)."""
+        data = dict(data or {})
+        headers = dict(kwargs.pop("headers", {}))
+        token = self.csrf()
+        if htmx:
+            headers.update({"HX-Request": "true", "X-CSRFToken": token})
+        else:
+            data.setdefault("csrf_token", token)
+        return self.post(url, data=data, headers=headers, **kwargs)
+
+    def htmx(self, url: str, **kwargs):
+        headers = dict(kwargs.pop("headers", {}), **{"HX-Request": "true"})
+        return self.get(url, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def client(app) -> PortalClient:
+    app.test_client_class = PortalClient
+    return app.test_client()
+
+
+# --------------------------------------------------------------------------- factories
+
+
+class Factory:
+    """Builders of real rows; each commits, so requests see them."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.n = 0
+
+    def _next(self) -> int:
+        self.n += 1
+        return self.n
+
+    def comune(self, name: str | None = None, istat_code: str | None = None, **kw):
+        from portal.network.services import create_comune
+
+        n = self._next()
+        comune = create_comune(name or f"Comune {n}", istat_code or f"{900000 + n}",
+                               kw.pop("province", "Monza e della Brianza"),
+                               kw.pop("population", 10000 + n), kw.pop("joined_on", date(2015, 11, 12)))
+        for key, value in kw.items():
+            setattr(comune, key, value)
+        _db.session.commit()
+        return comune
+
+    def association(self, comuni=(), name: str | None = None, kind: str = "family"):
+        from portal.network.models import Association
+
+        n = self._next()
+        association = Association(name=name or f"Associazione {n}", slug=f"associazione-{n}",
+                                  kind=kind)
+        association.comuni = list(comuni)
+        _db.session.add(association)
+        _db.session.commit()
+        return association
+
+    def user(self, email: str | None = None, name: str | None = None, password: str = PASSWORD,
+             confirmed: bool = True):
+        from portal.accounts.models import User
+        from portal.accounts.services import hash_password
+        from portal.db_setup import utcnow
+
+        n = self._next()
+        user = User(email=(email or f"utente{n}@example.org").lower(), name=name or f"Utente {n}",
+                    password_hash=hash_password(password),
+                    email_confirmed_at=utcnow() if confirmed else None)
+        _db.session.add(user)
+        _db.session.commit()
+        return user
+
+    def household(self, user=None, comune=None, verified: bool = True, name: str | None = None,
+                  members: int = 2):
+        from portal.accounts.models import Household, HouseholdMember, HouseholdStatus
+        from portal.db_setup import utcnow
+
+        comune = comune or self.comune()
+        household = Household(name=name or f"Famiglia {self._next()}", comune_id=comune.id)
+        for i in range(members):
+            household.members.append(HouseholdMember(kind="adult" if i == 0 else "child",
+                                                     birth_year=1980 if i == 0 else 2015))
+        if verified:
+            household.status = HouseholdStatus.VERIFIED
+            household.verified_at = utcnow()
+        _db.session.add(household)
+        _db.session.flush()
+        if user is not None:
+            user.household_id = household.id
+        _db.session.commit()
+        return household
+
+    def grant(self, user, role, scope_id: int = 0):
+        from portal.authz import ROLE_SCOPE
+        from portal.network.models import RoleAssignment
+
+        _db.session.add(RoleAssignment(user_id=user.id, role=role, scope_type=ROLE_SCOPE[role],
+                                       scope_id=scope_id))
+        _db.session.commit()
+        return user
+
+    def table(self, comune):
+        from portal.tables.models import Table
+
+        return _db.session.scalar(_db.select(Table).where(Table.comune_id == comune.id))
+
+
+@pytest.fixture
+def factory(app) -> Factory:
+    return Factory(app)
+
+
+def login(client: PortalClient, email: str, password: str = PASSWORD):
+    """Log in through the real form (CSRF, argon2, session rotation)."""
+    response = client.form("/accedi", {"email": email, "password": password})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return response
+
+
+@pytest.fixture
+def login_as(client, factory):
+    """Log the client in as a new user holding `role` on `scope_id` (or as a plain user).
+
+    `login_as()` -> a user with no role; `login_as("family", comune=c)` -> a user whose verified
+    household lives in `c`; `login_as(Role.X, scope_id)` -> a user with that role.
+    """
+    from portal.authz import Role
+
+    def _login(role=None, scope_id: int = 0, comune=None, user=None):
+        user = user or factory.user()
+        if role == "family":
+            factory.household(user=user, comune=comune)
+        elif role is not None:
+            factory.grant(user, Role(role), scope_id)
+        login(client, user.email)
+        return user
+
+    return _login
+
+
+def outbox(to: str | None = None):
+    """Messages in the mail outbox, newest last."""
+    from portal.core.models import OutboxMessage
+
+    query = _db.select(OutboxMessage).order_by(OutboxMessage.id)
+    if to:
+        query = query.where(OutboxMessage.to == to.lower())
+    return list(_db.session.scalars(query))
+
+
+def link_in(message, path_prefix: str) -> str:
+    """The first portal link in a mail body starting with `path_prefix`, as a local path."""
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"[^\s]*)", message.body)
+    assert match, f"no link {path_prefix} in: {message.body}"
+    return match.group(1)
