@@ -92,7 +92,8 @@ class Backend:
 
     def __init__(self, name: str, tmp: Path):
         self.name = name
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        # Unique per process: several suites may run at once on one PostgreSQL.
+        worker = f'{os.environ.get("PYTEST_XDIST_WORKER", "main")}_{os.getpid()}'
         if name == "sqlite":
             self.path = tmp / "portal.db"
             self.template = tmp / "template.db"

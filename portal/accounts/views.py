@@ -33,6 +33,7 @@ from portal.accounts.forms import (
 )
 from portal.accounts.models import Household
 from portal.authz import Role
+from portal.core.services import dashboard_panels
 from portal.core.views import safe_next
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
@@ -204,7 +205,7 @@ ACCOUNT_CRUMB = (_l("La mia area"), "/account")
 @authz.login_required
 def dashboard():
     return render_template("accounts/dashboard.html", breadcrumbs=[(_("La mia area"), None)],
-                           form=EmptyForm())
+                           form=EmptyForm(), dashboard_panels=dashboard_panels(current_user))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

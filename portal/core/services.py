@@ -94,3 +94,21 @@ def deliver_outbox(limit: int = 100) -> tuple[int, int]:
             sent += 1
         db.session.commit()
     return sent, failed
+
+
+# --------------------------------------------------------------------------- extension points
+
+#: Sections that modules add to the account area ("La mia area"): (template, predicate) pairs.
+#: The template is included inside the dashboard's card grid; the predicate(user) says whether
+#: the user sees it.
+_DASHBOARD_PANELS: list[tuple[str, Any]] = []
+
+
+def register_dashboard_panel(template: str, predicate=None) -> None:
+    entry = (template, predicate)
+    if entry not in _DASHBOARD_PANELS:
+        _DASHBOARD_PANELS.append(entry)
+
+
+def dashboard_panels(user) -> list[str]:
+    return [t for t, pred in _DASHBOARD_PANELS if pred is None or pred(user)]

@@ -1,0 +1,1 @@
+"""API routes of the catalogue module (filled in by that module)."""

@@ -1,0 +1,1 @@
+"""API routes of the proposals module (filled in by that module)."""

@@ -1,0 +1,1 @@
+"""API routes of the tables module (filled in by that module)."""
