@@ -77,3 +77,24 @@ class Activity(db.Model):
 
     def __repr__(self) -> str:
         return f"<Activity {self.kind} {self.title!r}>"
+
+
+class Notification(db.Model):
+    """A message for one user in the portal ("le mie notifiche"); mail goes via the outbox."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: e.g. proposal.published, proposal.changes_requested, meeting.convened
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(300))
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+
+    def __repr__(self) -> str:
+        return f"<Notification {self.kind} to {self.user_id}>"

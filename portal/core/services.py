@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app, has_request_context, request
 from flask_login import current_user
 
-from portal.core.models import Activity, AuditLog, OutboxMessage
+from portal.core.models import Activity, AuditLog, Notification, OutboxMessage
 from portal.db_setup import utcnow
 from portal.extensions import db
 
@@ -48,6 +48,41 @@ def send_mail(to: str, subject: str, body: str) -> OutboxMessage:
     if current_app.config.get("MAIL_PRINT"):
         print(f"\n--- mail to {to}: {subject}\n{body}\n---", file=sys.stderr)  # noqa: T201
     return message
+
+
+def notify(users, kind: str, title: str, link: str | None = None, body: str | None = None,
+           mail: bool = True) -> list[Notification]:
+    """Tell each of `users` (deduplicated, deleted accounts skipped) in the portal and by mail.
+
+    `link` is a path inside the portal; the mail carries it as an absolute URL.
+    """
+    from flask import url_for
+
+    seen: set[int] = set()
+    created = []
+    for user in users:
+        if user is None or user.id in seen or getattr(user, "deleted_at", None) is not None:
+            continue
+        seen.add(user.id)
+        note = Notification(user_id=user.id, kind=kind, title=title[:300], body=body, link=link)
+        db.session.add(note)
+        created.append(note)
+        if mail:
+            text = body or title
+            if link:
+                root = url_for("core.home", _external=True).rstrip("/")
+                text = f"{text}\n\n{root}{link}"
+            send_mail(user.email, title, text)
+    return created
+
+
+def unread_count(user) -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(
+        db.select(func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None))
+    ) or 0
 
 
 def deliver_outbox(limit: int = 100) -> tuple[int, int]:

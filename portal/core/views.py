@@ -2,11 +2,15 @@
 
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from portal import authz
 from portal.core import bp
-from portal.core.models import Activity, OutboxMessage
+from portal.core.models import Activity, Notification, OutboxMessage
+from portal.db_setup import utcnow
+from portal.forms import EmptyForm
 from portal.extensions import db
 from portal.i18n import LANG_COOKIE
 
@@ -70,3 +74,30 @@ def dev_mail():
         db.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(50)
     ).all()
     return render_template("core/dev_mail.html", messages=messages)
+
+
+@bp.get("/account/notifiche")
+@authz.login_required
+def notifications():
+    items = db.session.scalars(
+        db.select(Notification).where(Notification.user_id == current_user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(100)
+    ).all()
+    return render_template("core/notifications.html", items=items, form=EmptyForm(),
+                           breadcrumbs=[(_("La mia area"), url_for("accounts.dashboard")),
+                                        (_("Notifiche"), None)])
+
+
+@bp.post("/account/notifiche/lette")
+@authz.login_required
+def notifications_read():
+    """Mark every notification of the user as read."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    db.session.execute(
+        db.update(Notification)
+        .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    db.session.commit()
+    return redirect(url_for("core.notifications"), code=303)
