@@ -7,6 +7,7 @@ PostgreSQL that cannot be reached is an error, not a skip).
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import shutil
@@ -156,7 +157,19 @@ def db(app):
 
 
 class PortalClient(FlaskClient):
-    """A test client that speaks like the browser: CSRF tokens, forms and htmx requests."""
+    """A test client that speaks like the browser: CSRF tokens, forms and htmx requests.
+
+    Each request runs in its own application context, as in production: its own `g` (so the
+    logged-in user of one request never leaks into the next, nor into another client) and its
+    own database session. The test's session does not see the request's changes until
+    `db.session.expire_all()`.
+    """
+
+    def open(self, *args, **kwargs):
+        if self.preserve_context:  # `with client:` keeps the contexts for inspection
+            return super().open(*args, **kwargs)
+        # An empty contextvars.Context has no current app context: the request pushes its own.
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
     def csrf(self) -> str:
         page = self.get("/privacy")
