@@ -1,0 +1,5 @@
+"""Voting rounds: verified households support proposals or share a participatory budget."""
+
+from flask import Blueprint
+
+bp = Blueprint("voting", __name__)
