@@ -1,1 +1,1 @@
-"""Benchmark modules: each file defines ORDER, generate(ctx) and targets(ctx); see bench/README.md."""
+"""Benchmark modules: each defines ORDER, generate(ctx) and targets(ctx); see bench/README."""

@@ -1,0 +1,504 @@
+"""Load every bench target against gunicorn and compare it with the floor.
+
+    python -m bench.run [--db sqlite|postgresql | --url URL] [--duration 10] [--warmup 2]
+                        [--connections 16] [--only comune,home] [--port 5301]
+
+Starts gunicorn (2 sync workers, 127.0.0.1) on the generated database and on bench/floor.py,
+loads each target with wrk, prints a table and writes bench/results/<timestamp>-<db>.json|md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, make_url
+
+from bench.context import Context, Target
+from bench.generate import DEFAULT_URLS, REPO, bench_app, load_modules, state_path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+USER_AGENT = "rete-bench/1.0"
+GUNICORN = REPO / ".venv" / "bin" / "gunicorn"
+
+
+@dataclass
+class Measure:
+    name: str
+    path: str
+    method: str = "GET"
+    module: str = ""
+    requests: int = 0
+    seconds: float = 0.0
+    rps: float = 0.0
+    p50: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+    max: float = 0.0
+    errors: int = 0  # non-2xx/3xx answers
+    socket_errors: int = 0
+    status: int | None = None  # status of a single request sent before the load
+    size: int | None = None  # its body size in bytes
+    queries: int | None = None  # SQL statements it ran (in-process, GET only)
+    ratio: float | None = None
+    min_ratio: float = 0.25
+    max_p95_ms: float = 25.0
+    verdict: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def free_port(preferred: int) -> int:
+    for port in range(preferred, 5400):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("no free port in 5301-5399")
+
+
+class Server:
+    """A gunicorn with 2 sync workers on 127.0.0.1; stopped on exit."""
+
+    def __init__(self, app: str, port: int, env: dict[str, str], workers: int, log: Path):
+        self.port = port
+        self.log = log
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+            [str(GUNICORN), "--workers", str(workers), "--worker-class", "sync",
+             "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+             "--error-logfile", str(log), "--timeout", "30", app],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"gunicorn exited; see {self.log}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"gunicorn on port {self.port} did not start; see {self.log}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str | None
+
+
+def expand(target: Target, sessions: dict[int, tuple[str, str]], cookie_name: str
+           ) -> list[Request]:
+    """The concrete requests of a target, in rotation order."""
+    variants = target.variants or [(target.path, target.body)]
+    users = target.as_users or []
+    out = []
+    for i, (path, body) in enumerate(variants):
+        headers = {"User-Agent": USER_AGENT, **(target.headers or {})}
+        if users:
+            cookie, csrf = sessions[users[i % len(users)]]
+            headers["Cookie"] = f"{cookie_name}={cookie}"
+            headers["X-CSRFToken"] = csrf
+            if body is not None:
+                body = body.replace("{csrf}", csrf)
+        if body is not None and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        out.append(Request(target.method.upper(), path, headers, body))
+    # When users outnumber variants, rotate through every user too.
+    if users and len(users) > len(variants):
+        base = out[0]
+        path, body = variants[0]
+        for uid in users[1:]:
+            cookie, csrf = sessions[uid]
+            headers = {**base.headers, "Cookie": f"{cookie_name}={cookie}", "X-CSRFToken": csrf}
+            out.append(Request(base.method, path, headers,
+                               body.replace("{csrf}", csrf) if body is not None else None))
+    return out
+
+
+def mint_sessions(app, user_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """Log users in without HTTP: a login session row, a signed cookie, a CSRF token."""
+    from flask import session
+    from flask_login import login_user
+    from flask_wtf.csrf import generate_csrf
+
+    from portal.accounts.models import User
+    from portal.accounts.services import start_session
+    from portal.extensions import db
+
+    out: dict[int, tuple[str, str]] = {}
+    serializer = app.session_interface.get_signing_serializer(app)
+    with app.app_context():
+        for uid in sorted(user_ids):
+            with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                          headers={"User-Agent": USER_AGENT}):
+                user = db.session.get(User, uid)
+                if user is None:
+                    raise SystemExit(f"bench target logs in as user {uid}, who does not exist")
+                start_session(user)
+                login_user(user)
+                csrf = generate_csrf()
+                out[uid] = (serializer.dumps(dict(session)), csrf)
+        db.session.commit()
+        db.engine.dispose()
+    return out
+
+
+def lua_string(value: str) -> str:
+    out = []
+    for byte in value.encode("utf-8"):
+        ch = chr(byte)
+        if ch.isalnum() or ch in " /?=&.,:;-_%+*()[]{}<>!@#$^|~'":
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def lua_script(requests: list[Request], threads: int) -> str:
+    """A wrk script rotating the requests and printing its figures as JSON."""
+    items = []
+    for r in requests:
+        headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in r.headers.items())
+        body = lua_string(r.body) if r.body is not None else "nil"
+        items.append(f"  {{{lua_string(r.method)}, {lua_string(r.path)}, {{{headers}}}, {body}}},")
+    return "\n".join([
+        "local specs = {", *items, "}",
+        f"local nthreads = {threads}",
+        "local counter = 0",
+        "function setup(thread) thread:set('tid', counter); counter = counter + 1 end",
+        "local reqs, i, n = {}, 0, 0",
+        "function init(args)",
+        "  for k, s in ipairs(specs) do reqs[k] = wrk.format(s[1], s[2], s[3], s[4]) end",
+        "  n = #reqs; i = tid or 0",
+        "end",
+        "function request()",
+        "  local r = reqs[(i % n) + 1]; i = i + nthreads; return r",
+        "end",
+        "function done(summary, latency, requests)",
+        "  local e = summary.errors",
+        "  io.write(string.format('BENCHJSON {\"requests\": %d, \"duration_us\": %d, "
+        "\"status\": %d, \"connect\": %d, \"read\": %d, \"write\": %d, \"timeout\": %d, "
+        "\"p50\": %d, \"p95\": %d, \"p99\": %d, \"max\": %d}\\n', summary.requests, "
+        "summary.duration, e.status, e.connect, e.read, e.write, e.timeout, "
+        "latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))",
+        "end",
+    ]) + "\n"
+
+
+def wrk(base: str, requests: list[Request], seconds: float, connections: int, threads: int,
+        workdir: Path) -> dict:
+    script = workdir / f"t{random.randrange(1 << 30)}.lua"
+    script.write_text(lua_script(requests, threads), encoding="utf-8")
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+           "--timeout", "5s", "-s", str(script), base]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,  # noqa: S603
+                          check=False)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCHJSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {done.stdout}\n{done.stderr}")
+    return json.loads(line.removeprefix("BENCHJSON "))
+
+
+def probe(base: str, r: Request) -> tuple[int | None, int | None]:
+    """Send one request (no redirect following); return its status and body size."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    req = urllib.request.Request(base + r.path, method=r.method, headers=r.headers,  # noqa: S310
+                                 data=r.body.encode() if r.body is not None else None)
+    try:
+        with opener.open(req, timeout=10) as resp:
+            return resp.status, len(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, len(exc.read())
+    except OSError:
+        return None, None
+
+
+def count_queries(app, paths: dict[str, Request]) -> dict[str, int]:
+    """How many SQL statements each GET runs, in-process with the test client."""
+    from portal.extensions import db
+
+    counts: dict[str, int] = {}
+    with app.app_context():
+        engine = db.engine
+        seen = [0]
+
+        def before(*_args, **_kwargs):
+            seen[0] += 1
+
+        event.listen(engine, "before_cursor_execute", before)
+        client = app.test_client()
+        try:
+            for name, r in paths.items():
+                headers = {k: v for k, v in r.headers.items() if k != "Cookie"}
+                cookie = r.headers.get("Cookie")
+                if cookie:
+                    key, _, value = cookie.partition("=")
+                    client.set_cookie(key, value)
+                client.get(r.path, headers=headers)  # first: warms caches
+                seen[0] = 0
+                client.get(r.path, headers=headers)
+                counts[name] = seen[0]
+                if cookie:
+                    client.delete_cookie(key)
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+            engine.dispose()
+    return counts
+
+
+# --------------------------------------------------------------------------- report
+
+
+def verdict(m: Measure) -> str:
+    if m.requests == 0:
+        return "FAIL"
+    ok = m.errors == 0 and (m.ratio or 0) >= m.min_ratio and m.p95 < m.max_p95_ms
+    return "PASS" if ok else "FAIL"
+
+
+def table(rows: list[Measure], floor_rps: float) -> str:
+    head = (f"{'page':<34} {'req/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'ratio':>6} "
+            f"{'bar':>11} {'err':>5} {'SQL':>4}  result")
+    lines = [head, "-" * len(head)]
+    for m in rows:
+        bar = f"{m.min_ratio:.0%}/{m.max_p95_ms:.0f}ms" if m.module != "floor" else ""
+        ratio = f"{m.ratio:.0%}" if m.ratio is not None else ""
+        sql = "" if m.queries is None else str(m.queries)
+        lines.append(f"{m.name[:34]:<34} {m.rps:>8.0f} {m.p50:>7.1f} {m.p95:>7.1f} {m.p99:>7.1f} "
+                     f"{ratio:>6} {bar:>11} {m.errors + m.socket_errors:>5} {sql:>4}  {m.verdict}")
+    lines.append(f"floor: {floor_rps:.0f} req/s (mean of the runs before and after); "
+                 "latencies in ms; bar = minimum ratio / maximum p95")
+    return "\n".join(lines)
+
+
+def markdown(meta: dict, rows: list[Measure]) -> str:
+    out = [f"# Benchmark {meta['started']} on {meta['db']}", "",
+           f"- database: `{meta['url']}`; scale: {meta['scale']}",
+           f"- gunicorn {meta['workers']} sync workers; wrk {meta['threads']} threads, "
+           f"{meta['connections']} connections, {meta['duration']} s per page after "
+           f"{meta['warmup']} s warm-up; git {meta['git']}; load average before "
+           f"{meta['loadavg']}", "",
+           "| page | path | req/s | p50 ms | p95 ms | p99 ms | ratio | bar | errors | SQL "
+           "| result |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+    for m in rows:
+        bar = f"{m.min_ratio:.0%} / {m.max_p95_ms:.0f} ms" if m.module != "floor" else ""
+        out.append(f"| {m.name} | `{m.method} {m.path}` | {m.rps:.0f} | {m.p50:.1f} | "
+                   f"{m.p95:.1f} | {m.p99:.1f} | "
+                   f"{'' if m.ratio is None else f'{m.ratio:.0%}'} | {bar} | "
+                   f"{m.errors + m.socket_errors} | {'' if m.queries is None else m.queries} | "
+                   f"{m.verdict} |")
+    notes = [f"- {m.name}: {n}" for m in rows for n in m.notes]
+    return "\n".join(out + ([""] + notes if notes else [])) + "\n"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def git_head() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,  # noqa: S607
+                              capture_output=True, check=False, timeout=10).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=sorted(DEFAULT_URLS), default="sqlite")
+    parser.add_argument("--url", help="database URL (default: the generator's)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per page")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per page")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--port", type=int, default=5301, help="first port tried (5301-5399)")
+    parser.add_argument("--only", help="comma-separated substrings of page or module names")
+    parser.add_argument("--no-queries", action="store_true", help="skip the SQL count")
+    args = parser.parse_args(argv)
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    url = args.url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URLS[args.db]
+    state_file = state_path(url)
+    if not state_file.exists():
+        raise SystemExit(f"no generated database for {url}: run python -m bench.generate "
+                         f"--db {args.db} first")
+    with state_file.open("rb") as fh:
+        state = pickle.load(fh)  # noqa: S301 - our own file
+    dialect = make_url(url).get_backend_name()
+    secret = secrets.token_hex(32)
+    app = bench_app(url, secret)
+
+    # ---- the targets of every module
+    engine = create_engine(url)
+    wanted = [w.strip().lower() for w in args.only.split(",")] if args.only else None
+    planned: list[tuple[str, Target]] = []
+    with engine.connect() as conn:
+        ctx = Context(conn=conn, url=url, dialect=dialect, scale=state["scale"],
+                      rng=random.Random(state["seed"]), ids=state["ids"], now=state["now"])
+        for module in load_modules():
+            if module.__name__ not in state["modules"]:
+                print(f"skipping {module.__name__}: not in the generated database "
+                      "(generate again)")
+                continue
+            short = module.__name__.rsplit(".", 1)[-1]
+            for target in module.targets(ctx):
+                if wanted and not any(w in target.name.lower() or w == short for w in wanted):
+                    continue
+                planned.append((short, target))
+    engine.dispose()
+    user_ids = {u for _, t in planned for u in (t.as_users or [])}
+    sessions = mint_sessions(app, user_ids) if user_ids else {}
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    expanded = [(short, t, expand(t, sessions, cookie_name)) for short, t in planned]
+
+    queries: dict[str, int] = {}
+    if not args.no_queries:
+        queries = count_queries(app, {t.name: reqs[0] for _, t, reqs in expanded
+                                      if t.method.upper() == "GET"})
+
+    # ---- servers
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    workdir = Path(tempfile.mkdtemp(prefix="rete-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "WERKZEUG_"))}
+    env.update({"DATABASE_URL": url, "SECRET_KEY": secret, "PORTAL_INSECURE_COOKIES": "1",
+                "FLASK_DEBUG": "0", "PYTHONDONTWRITEBYTECODE": "1"})
+    if (REPO / "_site").is_dir():  # a copy made by bench.snapshot
+        env["PYTHONPATH"] = str(REPO / "_site")
+    floor_port = free_port(args.port)
+    portal_port = free_port(floor_port + 1)
+    servers = [Server("bench.floor:app", floor_port, env, args.workers, workdir / "floor.log"),
+               Server("wsgi:app", portal_port, env, args.workers, workdir / "portal.log")]
+    loadavg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    rows: list[Measure] = []
+    try:
+        for server in servers:
+            server.wait_ready()
+        floor, portal = servers
+
+        def measure(name: str, module: str, reqs: list[Request], base: str,
+                    target: Target | None) -> Measure:
+            m = Measure(name=name, path=reqs[0].path, method=reqs[0].method, module=module)
+            if target is not None:
+                m.min_ratio, m.max_p95_ms = target.min_ratio, target.max_p95_ms
+                m.queries = queries.get(name)
+                if m.method == "GET":
+                    m.status, m.size = probe(base, reqs[0])
+                    if m.status is None or m.status >= 400:
+                        m.notes.append(f"{m.method} {m.path} answered {m.status}")
+            print(f"  {name} ...", end="", flush=True)
+            if args.warmup > 0:
+                wrk(base, reqs, args.warmup, args.connections, args.threads, workdir)
+            r = wrk(base, reqs, args.duration, args.connections, args.threads, workdir)
+            m.requests = r["requests"]
+            m.seconds = r["duration_us"] / 1e6
+            m.rps = m.requests / m.seconds if m.seconds else 0.0
+            m.p50, m.p95, m.p99, m.max = (r[k] / 1000 for k in ("p50", "p95", "p99", "max"))
+            m.errors = r["status"]
+            m.socket_errors = r["connect"] + r["read"] + r["write"] + r["timeout"]
+            if m.socket_errors:
+                m.notes.append(f"socket errors: connect {r['connect']}, read {r['read']}, "
+                               f"write {r['write']}, timeout {r['timeout']}")
+            print(f" {m.rps:.0f} req/s, p95 {m.p95:.1f} ms", flush=True)
+            return m
+
+        floor_req = [Request("GET", "/", {"User-Agent": USER_AGENT}, None)]
+        print(f"floor on :{floor.port}, portal on :{portal.port}; {len(expanded)} pages, "
+              f"{args.duration:g} s each after {args.warmup:g} s warm-up")
+        first_floor = measure("floor (before)", "floor", floor_req, floor.base, None)
+        for short, target, reqs in expanded:
+            rows.append(measure(target.name, short, reqs, portal.base, target))
+        last_floor = measure("floor (after)", "floor", floor_req, floor.base, None)
+    finally:
+        for server in servers:
+            server.stop()
+    floor_rps = (first_floor.rps + last_floor.rps) / 2
+    for m in rows:
+        m.ratio = m.rps / floor_rps if floor_rps else None
+        m.verdict = verdict(m)
+        if m.errors:
+            m.notes.append(f"{m.errors} answers were not 2xx/3xx")
+    for m in (first_floor, last_floor):
+        m.ratio = m.rps / floor_rps if floor_rps else None
+    everything = [first_floor, *rows, last_floor]
+    print()
+    print(table(everything, floor_rps))
+    for m in rows:
+        for note in m.notes:
+            print(f"  ! {m.name}: {note}")
+    for server in servers:
+        log = server.log
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        if "Traceback" in text or "ERROR" in text:
+            kept = RESULTS / f"{stamp}-{dialect}-{server.log.name}"
+            kept.write_text(text, encoding="utf-8")
+            print(f"  ! server errors logged: {kept.relative_to(REPO)}")
+
+    meta = {"started": stamp, "db": dialect,
+            "url": make_url(url).render_as_string(hide_password=True),
+            "scale": state["scale"], "workers": args.workers, "threads": args.threads,
+            "connections": args.connections, "duration": args.duration, "warmup": args.warmup,
+            "git": git_head(), "loadavg": loadavg, "cpus": os.cpu_count(),
+            "floor_rps": floor_rps}
+    base = RESULTS / f"{stamp}-{dialect}"
+    base.with_suffix(".json").write_text(
+        json.dumps({"meta": meta, "rows": [asdict(m) for m in everything]}, indent=2),
+        encoding="utf-8")
+    base.with_suffix(".md").write_text(markdown(meta, everything), encoding="utf-8")
+    print(f"results: {base.with_suffix('.md').relative_to(REPO)} (.json)")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if all(m.verdict == "PASS" for m in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
