@@ -1,0 +1,45 @@
+"""Tables (tavoli): members, meetings, agendas, minutes, decisions and the projects after."""
+
+from datetime import date
+
+from flask import Blueprint, Flask
+from flask_babel import lazy_gettext as _l
+
+bp = Blueprint("tables", __name__)
+
+OUTCOME_LABELS = {
+    "approved": _l("Approvata"),
+    "approved_amended": _l("Approvata con modifiche"),
+    "rejected": _l("Respinta"),
+    "postponed": _l("Rinviata"),
+}
+ATTENDANCE_LABELS = {"present": _l("presente"), "absent": _l("assente"),
+                     "delegated": _l("con delega")}
+MEMBER_ROLE_LABELS = {"chair": _l("Presidente"), "secretary": _l("Segretario"),
+                      "member": _l("Componente")}
+MINUTES_STATUS_LABELS = {"draft": _l("bozza"), "approved": _l("approvato, da pubblicare"),
+                         "published": _l("pubblicato")}
+
+
+def _label(labels):
+    return lambda value: str(labels.get(value, value or ""))
+
+
+def init_app(app: Flask) -> None:
+    """Show the table on each Comune's page and the member's tables in the account area."""
+    from portal.core.services import register_dashboard_panel
+    from portal.network.services import register_comune_panel
+    from portal.tables import panels
+
+    register_comune_panel(panels.comune_panel)
+    register_dashboard_panel("tables/_dashboard_panel.html", panels.has_seat)
+    app.jinja_env.globals.update(
+        my_tables=panels.my_tables, outcome_label=_label(OUTCOME_LABELS),
+        attendance_label=_label(ATTENDANCE_LABELS),
+        member_role_label=_label(MEMBER_ROLE_LABELS),
+        minutes_status_label=_label(MINUTES_STATUS_LABELS),
+    )
+    app.jinja_env.filters["isodate"] = lambda v: date.fromisoformat(v) if isinstance(v, str) else v
+
+
+from portal.tables import policies, views  # noqa: E402,F401
