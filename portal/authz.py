@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
@@ -103,8 +104,11 @@ def roles(*required: Role) -> Callable:
 
 
 def rule_for(endpoint: str) -> Rule | None:
+    """The rule an endpoint declared, or None (which means: refused)."""
     if endpoint in _BUILTIN_RULES:
         return _BUILTIN_RULES[endpoint]
+    if endpoint.endswith(".static"):  # a blueprint's own static files
+        return PUBLIC
     view = current_app.view_functions.get(endpoint)
     return getattr(view, "_authz_rule", None)
 
@@ -125,8 +129,10 @@ def _enforce() -> Any:
         return None
     if not current_user.is_authenticated:
         if request.headers.get("HX-Request") == "true":
+            # htmx asked for a fragment: send the whole page to log in, then back to the page
+            # the user was on (not to the fragment).
             response = current_app.response_class(status=401)
-            response.headers["HX-Redirect"] = url_for("accounts.login", next=request.full_path)
+            response.headers["HX-Redirect"] = url_for("accounts.login", next=_htmx_page())
             return response
         return redirect(url_for("accounts.login", next=_safe_next()))
     if rule.kind == "roles" and not (
@@ -139,6 +145,15 @@ def _enforce() -> Any:
 def _safe_next() -> str:
     path = request.full_path if request.query_string else request.path
     return path if request.method == "GET" else request.path
+
+
+def _htmx_page() -> str:
+    """The local path of the page an htmx request came from (HX-Current-URL)."""
+    parts = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if parts.netloc and parts.netloc != request.host:
+        return "/"
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
 
 
 # --------------------------------------------------------------------------- role queries

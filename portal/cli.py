@@ -1,7 +1,7 @@
 """`flask` commands: demo data, mail outbox, scheduled work. Safe to run twice or on any node."""
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from portal.extensions import db
@@ -15,11 +15,16 @@ def seed_demo(if_empty: bool) -> None:
     from portal.network.models import Comune
     from portal.seed import seed_all
 
-    if if_empty and db.session.scalar(db.select(Comune.id).limit(1)) is not None:
-        click.echo("Database già popolato: dati dimostrativi non caricati.")
-        return
-    seed_all()
-    db.session.commit()
+    if db.session.scalar(db.select(Comune.id).limit(1)) is not None:
+        if if_empty:
+            click.echo("Database già popolato: dati dimostrativi non caricati.")
+            return
+        raise click.ClickException(
+            "il database contiene già dei Comuni: usa --if-empty, o un database vuoto.")
+    # Seeders build links with url_for, as in a request to the portal's home.
+    with current_app.test_request_context("/"):
+        seed_all()
+        db.session.commit()
     click.echo("Dati dimostrativi caricati.")
 
 

@@ -2,9 +2,10 @@
 
 import logging
 
-from flask import Flask, render_template, request
-from flask_babel import gettext as _
+from flask import Flask, abort, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -16,21 +17,29 @@ CSP = (
 )
 
 ERROR_TEXT = {
-    400: ("Richiesta non valida", "La richiesta non è valida o il modulo è scaduto. "
-          "Torna indietro, ricarica la pagina e riprova."),
-    401: ("Accesso richiesto", "Per continuare devi accedere al portale."),
-    403: ("Accesso non consentito", "Non hai i permessi per vedere questa pagina o fare "
-          "questa operazione."),
-    404: ("Pagina non trovata", "La pagina che cerchi non esiste o è stata spostata."),
-    405: ("Operazione non consentita", "Questa pagina non accetta questo tipo di richiesta."),
-    413: ("File o modulo troppo grande", "Quello che hai inviato supera la dimensione "
-          "massima consentita. Riduci il file e riprova."),
-    422: ("Dati non validi", "Alcuni dati inviati non sono validi."),
-    429: ("Troppi tentativi", "Hai fatto troppi tentativi in poco tempo. "
-          "Attendi qualche minuto e riprova."),
-    500: ("Errore del portale", "Si è verificato un errore imprevisto. È stato registrato: "
-          "riprova tra qualche minuto."),
+    400: (_l("Richiesta non valida"), _l("La richiesta non è valida o il modulo è scaduto. "
+          "Torna indietro, ricarica la pagina e riprova.")),
+    401: (_l("Accesso richiesto"), _l("Per continuare devi accedere al portale.")),
+    403: (_l("Accesso non consentito"), _l("Non hai i permessi per vedere questa pagina o fare "
+          "questa operazione.")),
+    404: (_l("Pagina non trovata"), _l("La pagina che cerchi non esiste o è stata spostata.")),
+    405: (_l("Operazione non consentita"), _l("Questa pagina non accetta questo tipo di "
+          "richiesta.")),
+    413: (_l("File o modulo troppo grande"), _l("Quello che hai inviato supera la dimensione "
+          "massima consentita. Riduci il file e riprova.")),
+    422: (_l("Dati non validi"), _l("Alcuni dati inviati non sono validi.")),
+    429: (_l("Troppi tentativi"), _l("Hai fatto troppi tentativi in poco tempo. "
+          "Attendi qualche minuto e riprova.")),
+    500: (_l("Errore del portale"), _l("Si è verificato un errore imprevisto. È stato "
+          "registrato: riprova tra qualche minuto.")),
 }
+
+#: The last resort when even the error page cannot be rendered (database down, template error).
+FALLBACK_PAGE = (
+    '<!doctype html><html lang="it"><head><meta charset="utf-8"><title>{title}</title></head>'
+    "<body><main><h1>{title}</h1><p>{text}</p><p><a href=\"/\">Torna alla home</a></p></main>"
+    "</body></html>"
+)
 
 
 def _set_headers(response):
@@ -40,8 +49,9 @@ def _set_headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    headers.add("Vary", "HX-Request")
-    if request.path.startswith("/static/vendor/") or request.path.startswith("/static/"):
+    # Pages answer htmx with a partial and browsers with the full page: caches must know.
+    response.vary.add("HX-Request")
+    if request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "public, max-age=3600")
     return response
 
@@ -51,15 +61,29 @@ def _hsts(response):
     return response
 
 
+def _refuse_control_characters():
+    """A NUL in the path or query string is never legitimate (and PostgreSQL refuses it)."""
+    if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in (
+        request.query_string
+    ):
+        abort(400)
+
+
 def render_error(code: int, message: str | None = None):
-    title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
-    body = render_template(
-        "errors/error.html", code=code, title=_(title), text=message or _(text)
-    )
+    """The Italian (or English) error page for `code`; never a traceback."""
+    title, text = ERROR_TEXT.get(code) or ERROR_TEXT[400 if code < 500 else 500]
+    try:
+        body = render_template("errors/error.html", code=code, title=str(title),
+                               text=message or str(text))
+    except Exception:  # the page itself failed: answer with plain, static HTML
+        log.exception("error page %s could not be rendered", code)
+        body = FALLBACK_PAGE.format(title=escape("Errore del portale"),
+                                    text=escape("Si è verificato un errore imprevisto."))
     return body, code
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_control_characters)
     app.after_request(_set_headers)
     if not app.debug and not app.testing:
         app.after_request(_hsts)
@@ -73,7 +97,7 @@ def init_app(app: Flask) -> None:
         if exc.code is None or exc.code < 400:
             return exc
         response = exc.get_response()
-        body, code = render_error(exc.code if exc.code in ERROR_TEXT else exc.code)
+        body, code = render_error(exc.code)
         response.set_data(body)
         response.status_code = code
         response.content_type = "text/html; charset=utf-8"
@@ -86,7 +110,10 @@ def init_app(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         from portal.extensions import db
 
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # a broken connection must not hide the original error
+            log.exception("rollback after the error failed")
         if app.config.get("PROPAGATE_TEST_ERRORS"):
             raise exc
         return render_error(500)

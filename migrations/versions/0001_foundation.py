@@ -46,6 +46,7 @@ def upgrade():
     )
     with op.batch_alter_table('comuni', schema=None) as batch_op:
         batch_op.create_index('ix_comuni_name', ['name'], unique=False)
+        batch_op.create_index('ix_comuni_province_slug', ['province', 'slug'], unique=False)
 
     op.create_table('households',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -335,6 +336,7 @@ def downgrade():
 
     op.drop_table('households')
     with op.batch_alter_table('comuni', schema=None) as batch_op:
+        batch_op.drop_index('ix_comuni_province_slug')
         batch_op.drop_index('ix_comuni_name')
 
     op.drop_table('comuni')
@@ -368,6 +370,10 @@ def _audit_log_append_only():
         op.execute("CREATE TRIGGER audit_log_no_update BEFORE UPDATE OF id, at, action, "
                    "object_type, object_id, ip, details ON audit_log "
                    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+        # The actor may only become NULL (ON DELETE SET NULL), never someone else.
+        op.execute("CREATE TRIGGER audit_log_no_new_actor BEFORE UPDATE OF actor_id ON audit_log "
+                   "WHEN NEW.actor_id IS NOT NULL "
+                   "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
         op.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
                    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
 
@@ -379,4 +385,5 @@ def _drop_audit_log_triggers():
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_new_actor")
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")

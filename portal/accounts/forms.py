@@ -93,7 +93,8 @@ class HouseholdForm(FlaskForm):
         _l("Nome del nucleo familiare"), validators=[required(), length(120, 2)],
         description=_l("Per esempio \"Famiglia Rossi\"."),
     )
-    comune_id = SelectField(_l("Comune di residenza"), coerce=int,
+    # validate_comune_id says it better than WTForms' generic "not a valid choice"
+    comune_id = SelectField(_l("Comune di residenza"), coerce=int, validate_choice=False,
                             validators=[required(_l("Scegli il Comune di residenza."))])
     birth_year = IntegerInput(_l("Il tuo anno di nascita"), validators=_birth_year_validators())
 

@@ -15,6 +15,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, request, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import (
     Household,
@@ -24,7 +26,8 @@ from portal.accounts.models import (
     LoginSession,
     User,
 )
-from portal.core.services import audit, send_mail
+from portal.core.models import Notification, OutboxMessage
+from portal.core.services import audit, notify, send_mail
 from portal.db_setup import utcnow
 from portal.extensions import db, login_manager
 
@@ -145,10 +148,22 @@ def register(name: str, email: str, password: str) -> User | None:
     """Create an account and mail the confirmation link.
 
     If the address is taken, nothing is created and the owner is told by mail instead, so the
-    form never reveals which addresses have an account. Returns the new user or None.
+    form never reveals which addresses have an account: the password is checked first and
+    hashed either way, so that answers and timings match. Returns the new user or None.
     """
     email = normalise_email(email)
-    existing = db.session.scalar(db.select(User).where(User.email == email))
+    problem = password_problem(password, email, name)
+    if problem:
+        raise AccountError(problem, field="password")
+    password_hash = hash_password(password)
+    existing = db.session.scalar(db.select(User.id).where(User.email == email))
+    if existing is None:
+        user = User(name=name.strip(), email=email, password_hash=password_hash)
+        try:
+            with db.session.begin_nested():
+                db.session.add(user)
+        except IntegrityError:  # the same address registered a moment ago
+            existing = True
     if existing is not None:
         send_mail(
             email,
@@ -160,12 +175,6 @@ def register(name: str, email: str, password: str) -> User | None:
             ),
         )
         return None
-    problem = password_problem(password, email, name)
-    if problem:
-        raise AccountError(problem)
-    user = User(name=name.strip(), email=email, password_hash=hash_password(password))
-    db.session.add(user)
-    db.session.flush()
     send_confirmation(user)
     audit("user.registered", user, actor=user)
     log.info("user %s registered", user.id)
@@ -185,6 +194,12 @@ def send_confirmation(user: User) -> None:
             url=url_for("accounts.confirm_email", token=token, _external=True),
         ),
     )
+
+
+def check_confirmation_link(token: str, new_email: bool = False) -> None:
+    """Raise AccountError unless the link is genuine and unexpired (changes nothing)."""
+    read_token("change-email" if new_email else "confirm-email", token,
+               current_app.config["EMAIL_TOKEN_MAX_AGE"])
 
 
 def confirm_email(token: str) -> User:
@@ -339,7 +354,8 @@ def confirm_email_change(token: str) -> User:
     new_email = data.get("e", "")
     if db.session.scalar(db.select(User.id).where(User.email == new_email)) is not None:
         raise AccountError(_("Questo indirizzo è già usato da un altro account."))
-    audit("user.email_changed", user, {"old": user.email, "new": new_email}, actor=user)
+    # The audit log outlives the account: it records the change, not the addresses.
+    audit("user.email_changed", user, actor=user)
     user.email = new_email
     user.email_confirmed_at = utcnow()
     return user
@@ -423,6 +439,8 @@ def join_household(user: User, token: str) -> Household:
     invitation = invitation_for(token)
     if user.household_id is not None:
         raise AccountError(_("Fai già parte di un nucleo familiare: esci prima da quello."))
+    if not user.email_confirmed:
+        raise AccountError(_("Conferma prima il tuo indirizzo e-mail."))
     invitation.used_at = utcnow()
     invitation.used_by_id = user.id
     user.household_id = invitation.household_id
@@ -455,6 +473,8 @@ def pending_households(comune_ids: set[int] | None, limit: int = 200) -> list[Ho
     """The verification queue: oldest first; None means every Comune (coordinator)."""
     query = (
         db.select(Household)
+        .options(selectinload(Household.comune), selectinload(Household.members),
+                 selectinload(Household.users))
         .where(Household.status == HouseholdStatus.PENDING, Household.anonymised_at.is_(None))
         .order_by(Household.created_at, Household.id)
         .limit(limit)
@@ -475,15 +495,16 @@ def review_household(officer: User, household: Household, approve: bool, note: s
     household.review_note = (note or "").strip() or None
     audit("household.verified" if approve else "household.rejected", household,
           {"note": household.review_note})
-    for member in household.users:
-        send_mail(
-            member.email,
-            _("Residenza verificata") if approve else _("Residenza non verificata"),
-            _("La residenza del nucleo \"%(name)s\" è stata verificata dal Comune: ora potete "
-              "votare e richiedere la Family Card.", name=household.name) if approve else
-            _("Il Comune non ha potuto verificare la residenza del nucleo \"%(name)s\". "
-              "Motivo: %(note)s", name=household.name, note=household.review_note),
-        )
+    if approve:
+        title = _("Residenza verificata: il nucleo \"%(name)s\" può votare", name=household.name)
+        body = _("La residenza del nucleo \"%(name)s\" è stata verificata dal Comune: ora "
+                 "potete votare e richiedere la Family Card.", name=household.name)
+    else:
+        title = _("Residenza non verificata per il nucleo \"%(name)s\"", name=household.name)
+        body = _("Il Comune non ha potuto verificare la residenza del nucleo \"%(name)s\". "
+                 "Motivo: %(note)s", name=household.name, note=household.review_note)
+    notify(household.users, "household.verified" if approve else "household.rejected", title,
+           link=url_for("accounts.household"), body=body)
 
 
 # --------------------------------------------------------------------------- GDPR
@@ -509,6 +530,13 @@ def export_data(user: User) -> dict[str, Any]:
             )
         ],
     }
+    data["notifications"] = [
+        {"created_at": n.created_at.isoformat(), "title": n.title, "body": n.body,
+         "read_at": n.read_at.isoformat() if n.read_at else None}
+        for n in db.session.scalars(
+            db.select(Notification).where(Notification.user_id == user.id)
+            .order_by(Notification.id))
+    ]
     if household is not None:
         data["household"] = {
             "id": household.id,
@@ -537,6 +565,8 @@ def delete_account(user: User, password: str) -> None:
         leave_household(user)
     audit("user.deleted", user, actor=user)
     db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == user.id))
+    db.session.execute(db.delete(Notification).where(Notification.user_id == user.id))
+    db.session.execute(db.delete(OutboxMessage).where(OutboxMessage.to == user.email))
     user.name = _("Utente eliminato")
     user.email = f"deleted-{user.id}-{secrets.token_hex(4)}@invalid.example"
     user.password_hash = "!"  # matches no password

@@ -14,7 +14,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from portal import authz
@@ -70,7 +69,8 @@ def register():
         try:
             services.register(form.name.data, form.email.data, form.password.data)
         except services.AccountError as exc:
-            form.password.errors.append(str(exc))
+            db.session.rollback()
+            form[exc.field or "password"].errors.append(str(exc))
             return _invalid("accounts/register.html", form=form)
         db.session.commit()
         return redirect(url_for("accounts.registered"), code=303)
@@ -89,6 +89,10 @@ def registered():
 @authz.public
 def confirm_email(token: str):
     """The link in the mail shows a button: mail scanners that open links confirm nothing."""
+    try:
+        services.check_confirmation_link(token)
+    except services.AccountError as exc:
+        return _render("accounts/token_error.html", 400, message=str(exc))
     form = EmptyForm()
     if form.validate_on_submit():
         try:
@@ -198,7 +202,12 @@ def reset_password(token: str):
 
 # --------------------------------------------------------------------------- account area
 
-ACCOUNT_CRUMB = (_l("La mia area"), "/account")
+def _account_crumb():
+    return (_("La mia area"), url_for("accounts.dashboard"))
+
+
+def _household_crumb():
+    return (_("Il mio nucleo familiare"), url_for("accounts.household"))
 
 
 @bp.get("/account")
@@ -212,7 +221,7 @@ def dashboard():
 @authz.login_required
 def change_password():
     form = ChangePasswordForm()
-    crumbs = [ACCOUNT_CRUMB, (_("Cambia password"), None)]
+    crumbs = [_account_crumb(), (_("Cambia password"), None)]
     if form.validate_on_submit():
         try:
             services.change_password(current_user, form.current.data, form.password.data,
@@ -233,7 +242,7 @@ def change_password():
 @authz.login_required
 def change_email():
     form = ChangeEmailForm()
-    crumbs = [ACCOUNT_CRUMB, (_("Cambia e-mail"), None)]
+    crumbs = [_account_crumb(), (_("Cambia e-mail"), None)]
     if form.validate_on_submit():
         try:
             services.request_email_change(current_user, form.password.data, form.email.data)
@@ -252,6 +261,10 @@ def change_email():
 @bp.route("/account/email/conferma/<token>", methods=["GET", "POST"])
 @authz.public
 def confirm_new_email(token: str):
+    try:
+        services.check_confirmation_link(token, new_email=True)
+    except services.AccountError as exc:
+        return _render("accounts/token_error.html", 400, message=str(exc))
     form = EmptyForm()
     if form.validate_on_submit():
         try:
@@ -281,7 +294,7 @@ def export_data():
 @authz.login_required
 def delete_account():
     form = DeleteAccountForm()
-    crumbs = [ACCOUNT_CRUMB, (_("Cancella account"), None)]
+    crumbs = [_account_crumb(), (_("Cancella account"), None)]
     if form.validate_on_submit():
         try:
             services.delete_account(current_user, form.password.data)
@@ -301,7 +314,6 @@ def delete_account():
 
 # --------------------------------------------------------------------------- household
 
-HOUSEHOLD_CRUMB = (_l("Il mio nucleo familiare"), "/famiglia")
 
 
 def _comune_choices():
@@ -320,7 +332,7 @@ def household():
         household=household,
         member_form=MemberForm(),
         form=EmptyForm(),
-        breadcrumbs=[ACCOUNT_CRUMB, (_("Il mio nucleo familiare"), None)],
+        breadcrumbs=[_account_crumb(), (_("Il mio nucleo familiare"), None)],
     )
 
 
@@ -331,13 +343,13 @@ def create_household():
         return redirect(url_for("accounts.household"))
     form = HouseholdForm()
     form.comune_id.choices = _comune_choices()
-    crumbs = [ACCOUNT_CRUMB, (_("Crea il nucleo familiare"), None)]
+    crumbs = [_account_crumb(), (_("Crea il nucleo familiare"), None)]
     if form.validate_on_submit():
         try:
             services.create_household(current_user, form.name.data, form.comune_id.data,
                                       form.birth_year.data)
         except services.AccountError as exc:
-            form.name.errors.append(str(exc))
+            form.form_errors.append(str(exc))
             db.session.rollback()
             return _invalid("accounts/household_new.html", form=form, breadcrumbs=crumbs)
         db.session.commit()
@@ -357,6 +369,17 @@ def _own_household() -> Household:
     return household
 
 
+def _members(household: Household, member_form: MemberForm | None = None,
+             status: int = 200, notice: str | None = None, error: str | None = None):
+    """The members section: the partial for htmx, else the whole household page."""
+    context = dict(household=household, member_form=member_form or MemberForm(formdata=None),
+                   form=EmptyForm(), notice=notice, error=error)
+    if request.htmx:
+        return _render("accounts/_members.html", status, **context)
+    return _render("accounts/household.html", status,
+                   breadcrumbs=[_account_crumb(), (_("Il mio nucleo familiare"), None)], **context)
+
+
 @bp.post("/famiglia/componenti")
 @authz.login_required
 def add_member():
@@ -372,13 +395,10 @@ def add_member():
         else:
             db.session.commit()
             if request.htmx:
-                return render_template("accounts/_members.html", household=household,
-                                       member_form=MemberForm(formdata=None), form=EmptyForm())
+                return _members(household, notice=_("Componente aggiunto."))
             flash(_("Componente aggiunto."), "success")
             return redirect(url_for("accounts.household"), code=303)
-    template = "accounts/_members.html" if request.htmx else "accounts/household.html"
-    return _invalid(template, household=household, member_form=form, form=EmptyForm(),
-                    breadcrumbs=[ACCOUNT_CRUMB, (_("Il mio nucleo familiare"), None)])
+    return _members(household, form, 422)
 
 
 @bp.post("/famiglia/componenti/<int:member_id>/elimina")
@@ -392,13 +412,14 @@ def remove_member(member_id: int):
         services.remove_member(household, member_id)
     except services.AccountError as exc:
         db.session.rollback()
+        if request.htmx:
+            return _members(household, status=422, error=str(exc))
         flash(str(exc), "error")
     else:
         db.session.commit()
+        if request.htmx:
+            return _members(household, notice=_("Componente rimosso."))
         flash(_("Componente rimosso."), "success")
-    if request.htmx:
-        return render_template("accounts/_members.html", household=household,
-                               member_form=MemberForm(formdata=None), form=EmptyForm())
     return redirect(url_for("accounts.household"), code=303)
 
 
@@ -414,7 +435,7 @@ def invite():
     link = url_for("accounts.join_household", token=token, _external=True)
     return render_template(
         "accounts/invitation.html", link=link, household=household,
-        breadcrumbs=[HOUSEHOLD_CRUMB, (_("Invito"), None)],
+        breadcrumbs=[_account_crumb(), _household_crumb(), (_("Invito"), None)],
     )
 
 

@@ -89,16 +89,19 @@ def deliver_outbox(limit: int = 100) -> tuple[int, int]:
     """Send queued messages over SMTP; safe to run on several nodes at once or twice.
 
     Returns (sent, failed). Each message is claimed with a row lock (SKIP LOCKED on
-    PostgreSQL) and marked sent in the same transaction as its delivery.
+    PostgreSQL) and marked sent in the same transaction as its delivery. A message that fails
+    is tried once per run (at most five runs), so that it never holds up the others.
     """
     config = current_app.config
     if not config["MAIL_SERVER"]:
         raise RuntimeError("MAIL_SERVER is not set: nothing can be delivered")
     sent = failed = 0
+    last_id = 0
     for _ in range(limit):
         query = (
             db.select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < 5)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < 5,
+                   OutboxMessage.id > last_id)
             .order_by(OutboxMessage.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -106,6 +109,7 @@ def deliver_outbox(limit: int = 100) -> tuple[int, int]:
         message = db.session.scalars(query).first()
         if message is None:
             break
+        last_id = message.id
         email = EmailMessage()
         email["From"] = config["MAIL_SENDER"]
         email["To"] = message.to

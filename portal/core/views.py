@@ -43,14 +43,14 @@ def home():
 @authz.public
 def accessibility():
     return render_template(
-        "core/accessibility.html", breadcrumbs=[("Dichiarazione di accessibilità", None)]
+        "core/accessibility.html", breadcrumbs=[(_("Dichiarazione di accessibilità"), None)]
     )
 
 
 @bp.get("/privacy")
 @authz.public
 def privacy():
-    return render_template("core/privacy.html", breadcrumbs=[("Informativa sulla privacy", None)])
+    return render_template("core/privacy.html", breadcrumbs=[(_("Informativa sulla privacy"), None)])
 
 
 @bp.get("/lingua/<code>")

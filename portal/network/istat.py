@@ -13,6 +13,8 @@ class IstatComune:
     code: str
     name: str
     province: str
+    #: the province's two-letter abbreviation (MB, MI...)
+    sigla: str
     region: str
     population: int | None
 
@@ -25,6 +27,7 @@ def all_comuni() -> dict[str, IstatComune]:
                 code=row["codice_istat"],
                 name=row["nome"],
                 province=row["provincia"],
+                sigla=row["sigla"],
                 region=row["regione"],
                 population=int(row["popolazione_2011"]) if row["popolazione_2011"] else None,
             )
@@ -33,4 +36,5 @@ def all_comuni() -> dict[str, IstatComune]:
 
 
 def lookup(code: str) -> IstatComune | None:
+    """The Comune with this six-digit ISTAT code, or None."""
     return all_comuni().get(code.strip())

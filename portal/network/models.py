@@ -42,7 +42,11 @@ class Comune(db.Model):
         secondary="association_comuni", back_populates="comuni", order_by="Association.name"
     )
 
-    __table_args__ = (Index("ix_comuni_name", "name"),)
+    __table_args__ = (
+        Index("ix_comuni_name", "name"),
+        # /comuni filtered by province, in keyset order
+        Index("ix_comuni_province_slug", "province", "slug"),
+    )
 
     def __repr__(self) -> str:
         return f"<Comune {self.istat_code} {self.name}>"

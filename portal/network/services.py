@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
@@ -31,33 +33,63 @@ from portal.network.models import (
 )
 from portal.tables.models import Table
 
+ROME = ZoneInfo("Europe/Rome")
 
-@dataclass
+
+@dataclass(frozen=True)
+class ComuneLink:
+    """What the home page shows of a Comune: plain values, safe to keep between requests."""
+
+    name: str
+    slug: str
+    joined_on: date
+
+
+@dataclass(frozen=True)
 class NetworkSummary:
-    comuni: list[Comune]
+    comuni: list[ComuneLink]
     comuni_count: int
     associations_count: int
     households_count: int
     population: int
 
 
+#: (expiry as monotonic seconds, summary): the home page's figures, per process and short-lived.
+_summary_cache: tuple[float, NetworkSummary] | None = None
+
+
 def network_summary() -> NetworkSummary:
-    """The figures on the home page; three cheap aggregate queries."""
-    comuni = db.session.scalars(db.select(Comune).order_by(Comune.joined_on, Comune.name).limit(12)).all()
+    """The figures on the home page, kept for SUMMARY_CACHE_SECONDS in each worker.
+
+    Counting 100,000 households on every visit of the home page would dominate its cost; the
+    figures may lag by a minute. The cache is per process and holds no one's data.
+    """
+    global _summary_cache
+    ttl = current_app.config.get("SUMMARY_CACHE_SECONDS", 60)
+    now = time.monotonic()
+    if ttl and not current_app.testing and _summary_cache and _summary_cache[0] > now:
+        return _summary_cache[1]
+    rows = db.session.execute(
+        db.select(Comune.name, Comune.slug, Comune.joined_on)
+        .order_by(Comune.joined_on, Comune.name).limit(12)
+    ).all()
     comuni_count, population = db.session.execute(
         db.select(func.count(Comune.id), func.coalesce(func.sum(Comune.population), 0))
     ).one()
     associations_count = db.session.scalar(db.select(func.count(Association.id)))
     households_count = db.session.scalar(
-        db.select(func.count(Household.id)).where(Household.status == HouseholdStatus.VERIFIED)
+        db.select(func.count(Household.id)).where(
+            Household.status == HouseholdStatus.VERIFIED, Household.anonymised_at.is_(None))
     )
-    return NetworkSummary(
-        comuni=list(comuni),
+    summary = NetworkSummary(
+        comuni=[ComuneLink(*row) for row in rows],
         comuni_count=comuni_count,
         associations_count=associations_count or 0,
         households_count=households_count or 0,
         population=int(population or 0),
     )
+    _summary_cache = (now + ttl, summary)
+    return summary
 
 
 # --------------------------------------------------------------------------- Comuni
@@ -76,6 +108,54 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
+#: Comuni per page of /comuni.
+COMUNI_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ComuniPage:
+    """One page of the list of Comuni; the cursors are slugs (None: no such page)."""
+
+    comuni: list[Comune]
+    after: str | None
+    before: str | None
+
+
+def comuni_page(after: str | None = None, before: str | None = None,
+                province: str | None = None, size: int = COMUNI_PAGE_SIZE) -> ComuniPage:
+    """A page of Comuni in alphabetical order, by keyset on the slug.
+
+    The slug is the name without accents and case, so its order is the alphabetical order of
+    the names; being unique, it is a keyset cursor that costs the same at any depth
+    (indexes on slug and on province + slug).
+    """
+    query = db.select(Comune)
+    if province:
+        query = query.where(Comune.province == province)
+    backwards = before is not None and after is None
+    if backwards:
+        query = query.where(Comune.slug < before).order_by(Comune.slug.desc())
+    else:
+        if after is not None:
+            query = query.where(Comune.slug > after)
+        query = query.order_by(Comune.slug)
+    rows = list(db.session.scalars(query.limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+        return ComuniPage(rows, after=rows[-1].slug if rows else None,
+                          before=rows[0].slug if more and rows else None)
+    return ComuniPage(rows, after=rows[-1].slug if more else None,
+                      before=rows[0].slug if after is not None and rows else None)
+
+
+def provinces() -> list[str]:
+    """The provinces that have a Comune in the Rete, for the filter of /comuni."""
+    return list(db.session.scalars(
+        db.select(Comune.province).distinct().order_by(Comune.province)))
+
+
 def comuni_list() -> list[Comune]:
     return list(db.session.scalars(db.select(Comune).order_by(Comune.name)))
 
@@ -87,10 +167,29 @@ def comune_by_slug(slug: str) -> Comune | None:
 def comune_stats(comune: Comune) -> dict[str, int]:
     households = db.session.scalar(
         db.select(func.count(Household.id)).where(
-            Household.comune_id == comune.id, Household.status == HouseholdStatus.VERIFIED
+            Household.comune_id == comune.id, Household.status == HouseholdStatus.VERIFIED,
+            Household.anonymised_at.is_(None),
         )
     )
     return {"households": households or 0}
+
+
+def rome_today() -> date:
+    """Today's date in Italy (the server may run in UTC)."""
+    return utcnow().astimezone(ROME).date()
+
+
+def _free_slug(name: str, istat_code: str) -> str:
+    """The Comune's slug; a name shared by two Comuni gets its province's abbreviation."""
+    base = slugify(name)
+    taken = set(db.session.scalars(
+        db.select(Comune.slug).where((Comune.slug == base) | Comune.slug.like(f"{base}-%"))))
+    if base not in taken:
+        return base
+    info = istat.lookup(istat_code)
+    candidates = [f"{base}-{info.sigla.lower()}"] if info else []
+    candidates += [f"{base}-{istat_code}"] + [f"{base}-{istat_code}-{n}" for n in range(2, 100)]
+    return next(c for c in candidates if c not in taken)
 
 
 def create_comune(name: str, istat_code: str, province: str, population: int | None,
@@ -98,8 +197,8 @@ def create_comune(name: str, istat_code: str, province: str, population: int | N
     """Add a Comune to the Rete together with its municipal table."""
     if db.session.scalar(db.select(Comune.id).where(Comune.istat_code == istat_code)):
         raise NetworkError(_("Questo Comune fa già parte della Rete."), "istat_code")
-    comune = Comune(name=name, slug=slugify(name), istat_code=istat_code, province=province,
-                    population=population, joined_on=joined_on)
+    comune = Comune(name=name, slug=_free_slug(name, istat_code), istat_code=istat_code,
+                    province=province, population=population, joined_on=joined_on)
     db.session.add(comune)
     db.session.flush()
     db.session.add(Table(
@@ -176,7 +275,7 @@ def decide_application(coordinator, application: JoinApplication, approve: bool,
     comune = None
     if approve:
         comune = create_comune(application.comune_name, application.istat_code,
-                               application.province, application.population, date.today())
+                               application.province, application.population, rome_today())
         application.comune_id = comune.id
         application.status = JoinStatus.APPROVED
         activity("comune.joined", _("%(name)s entra nella Rete", name=comune.name),

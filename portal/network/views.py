@@ -1,5 +1,8 @@
 """Public pages of the Network, the application to join, and role management."""
 
+import re
+from types import SimpleNamespace
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,17 +17,39 @@ from portal.network.models import JoinApplication, RoleAssignment
 from portal.forms import EmptyForm
 
 
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,139}")
+
+
+def _slug_arg(name: str) -> str | None:
+    """A cursor from the query string; anything that is not a slug is ignored."""
+    value = request.args.get(name, "")
+    return value if SLUG_RE.fullmatch(value) else None
+
+
 @bp.get("/comuni")
 @authz.public
 def comuni():
-    return render_template("network/comuni.html", comuni=services.comuni_list(),
+    """The Comuni of the Rete, 50 a page, optionally of one province."""
+    provinces = services.provinces()
+    province = request.args.get("provincia", "")
+    if province not in provinces:
+        province = ""
+    page = services.comuni_page(after=_slug_arg("dopo"), before=_slug_arg("prima"),
+                                province=province or None)
+    extra = {"provincia": province} if province else {}
+    pager = SimpleNamespace(
+        prev_url=url_for("network.comuni", prima=page.before, **extra) if page.before else None,
+        next_url=url_for("network.comuni", dopo=page.after, **extra) if page.after else None,
+    )
+    return render_template("network/comuni.html", comuni=page.comuni, pager=pager,
+                           provinces=provinces, province=province,
                            breadcrumbs=[(_("Comuni"), None)])
 
 
 @bp.get("/comuni/<slug>")
 @authz.public
 def comune(slug: str):
-    comune = services.comune_by_slug(slug)
+    comune = services.comune_by_slug(slug) if SLUG_RE.fullmatch(slug) else None
     if comune is None:
         abort(404)
     events = db.session.scalars(
