@@ -333,3 +333,13 @@ def link_in(message, path_prefix: str) -> str:
     match = re.search(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"[^\s]*)", message.body)
     assert match, f"no link {path_prefix} in: {message.body}"
     return match.group(1)
+
+
+def page_text(response) -> str:
+    """The visible text of an HTML response: tags dropped, entities decoded, spaces folded."""
+    from html import unescape
+
+    body = response.get_data(as_text=True)
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S | re.I)
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+    return re.sub(r" ([:.,;!?])", r"\1", text)  # "<a>Nome</a>: ..." reads "Nome: ..."

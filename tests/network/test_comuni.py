@@ -1,0 +1,171 @@
+"""The public pages of the Comuni: the list (paginated, by province) and each Comune's page."""
+
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import event
+
+from portal.network import services as network_services
+from portal.network.models import Association, Comune
+from portal.network.services import create_comune
+from tests.conftest import page_text
+
+
+def many_comuni(db, count: int, province: str = "Monza e della Brianza", start: int = 0):
+    for i in range(start, start + count):
+        create_comune(f"Paese {i:03d}", f"{800000 + i}", province, 1000 + i, date(2020, 1, 1))
+    db.session.commit()
+
+
+def names(response) -> list[str]:
+    return re.findall(r'<th scope="row"><a href="/comuni/[^"]+">([^<]+)</a>', response.get_data(
+        as_text=True))
+
+
+def test_comuni_list_shows_each_comune_with_its_figures(client, factory):
+    factory.comune("Seveso", "108040", population=23_000, joined_on=date(2015, 11, 12))
+    response = client.get("/comuni")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Seveso" in text and "108040" in text
+    assert "23.000" in text and "12 novembre 2015" in text
+    assert 'href="/comuni/seveso"' in response.get_data(as_text=True)
+
+
+def test_comuni_are_paginated_by_keyset_in_alphabetical_order(client, db):
+    """50 a page; the next and previous links walk the whole list without gaps or repeats."""
+    many_comuni(db, 120)
+    first = client.get("/comuni")
+    assert names(first) == [f"Paese {i:03d}" for i in range(50)]
+    html = first.get_data(as_text=True)
+    assert 'rel="prev"' not in html
+    next_url = re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
+    assert next_url == "/comuni?dopo=paese-049"
+
+    second = client.get(next_url)
+    assert names(second) == [f"Paese {i:03d}" for i in range(50, 100)]
+    third_url = re.search(r'href="([^"]+)" rel="next"', second.get_data(as_text=True)).group(1)
+    third = client.get(third_url)
+    assert names(third) == [f"Paese {i:03d}" for i in range(100, 120)]
+    assert 'rel="next"' not in third.get_data(as_text=True)
+
+    back_url = re.search(r'href="([^"]+)" rel="prev"', third.get_data(as_text=True)).group(1)
+    assert names(client.get(back_url)) == [f"Paese {i:03d}" for i in range(50, 100)]
+    back_url = re.search(r'href="([^"]+)" rel="prev"', second.get_data(as_text=True)).group(1)
+    back = client.get(back_url)
+    assert names(back) == [f"Paese {i:03d}" for i in range(50)]
+    assert 'rel="prev"' not in back.get_data(as_text=True)
+
+
+def test_deep_pages_cost_the_same_few_queries(app, client, db):
+    """A page deep in the list runs the same queries as the first (keyset, no OFFSET)."""
+    many_comuni(db, 120)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        client.get("/comuni")
+        first = list(statements)
+        statements.clear()
+        client.get("/comuni?dopo=paese-099")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(statements) == len(first) <= 3
+    assert any("comuni.slug >" in s for s in statements)  # a keyset condition, not a skip
+
+
+def test_comuni_can_be_filtered_by_province(client, db):
+    many_comuni(db, 3, "Monza e della Brianza")
+    many_comuni(db, 60, "Milano", start=100)
+    response = client.get("/comuni?provincia=Monza+e+della+Brianza")
+    assert names(response) == ["Paese 000", "Paese 001", "Paese 002"]
+    assert "in provincia di Monza e della Brianza" in page_text(response)
+    milano = client.get("/comuni?provincia=Milano")
+    assert len(names(milano)) == 50
+    next_url = re.search(r'href="([^"]+)" rel="next"', milano.get_data(as_text=True)).group(1)
+    assert "provincia=Milano" in next_url
+    assert len(names(client.get(next_url.replace("&amp;", "&")))) == 10
+    # An unknown province is ignored rather than an empty page.
+    assert len(names(client.get("/comuni?provincia=Atlantide"))) == 50
+
+
+@pytest.mark.parametrize("query", [
+    "dopo=' OR 1=1 --", "dopo=%25", "dopo=_", "prima=" + "x" * 10_000, "provincia=%00",
+    "dopo=%00", "dopo=ÀÈ", "prima=-1",
+])
+def test_hostile_list_parameters_never_break_the_page(client, db, query):
+    many_comuni(db, 3)
+    response = client.get(f"/comuni?{query}")
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert "Paese 000" in page_text(response) or names(response) == []
+
+
+def test_comune_page_shows_its_associations_households_and_activity(client, factory, db):
+    seveso = factory.comune("Seveso", "108040", population=23_000)
+    factory.association([seveso], name="Famiglie in Cammino Seveso")
+    factory.household(comune=seveso, verified=True)
+    factory.household(comune=seveso, verified=False)
+    response = client.get("/comuni/seveso")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Seveso" in text and "Famiglie in Cammino Seveso" in text
+    assert "Famiglie con residenza verificata: 1" in text
+    assert "Codice ISTAT 108040" in text
+    crumbs = re.search(r'<ol class="breadcrumb">(.*?)</ol>', response.get_data(as_text=True),
+                       re.S).group(1)
+    assert 'href="/comuni"' in crumbs and 'aria-current="page">Seveso<' in crumbs
+
+
+def test_comune_page_uses_a_few_queries(client, factory, db):
+    """However many associations and households, the page runs a fixed handful of queries."""
+    seveso = factory.comune("Seveso", "108040")
+    for i in range(5):
+        factory.association([seveso], name=f"Associazione {i}")
+        factory.household(comune=seveso)
+    count = 0
+
+    def record(*args):
+        nonlocal count
+        count += 1
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/comuni/seveso").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    # comune, associations, verified households, activity; other modules' panels add theirs
+    assert count <= 4 + 2 * len(network_services._COMUNE_PANELS)
+
+
+@pytest.mark.parametrize("slug", ["non-esiste", "Seveso", "%00", "' OR 1=1 --", "x" * 500])
+def test_unknown_comune_is_404(client, factory, slug):
+    factory.comune("Seveso", "108040")
+    response = client.get(f"/comuni/{slug}")
+    assert response.status_code in (400, 404)
+    assert response.status_code == 400 or "Pagina non trovata" in page_text(response)
+
+
+def test_two_comuni_with_the_same_name_get_distinct_pages(client, db):
+    """Italy has Comuni sharing a name (Samone, TO and TN): the second gets its province."""
+    create_comune("Samone", "001236", "Torino", 1600, date(2020, 1, 1))
+    create_comune("Samone", "022165", "Trento", 550, date(2020, 1, 1))
+    db.session.commit()
+    slugs = sorted(db.session.scalars(db.select(Comune.slug)))
+    assert slugs == ["samone", "samone-tn"]
+    assert "Trento" in page_text(client.get("/comuni/samone-tn"))
+
+
+def test_home_lists_the_comuni_and_the_figures(client, factory, db):
+    seveso = factory.comune("Seveso", "108040")
+    factory.association([seveso])
+    factory.household(comune=seveso, verified=True)
+    factory.household(comune=seveso, verified=False)
+    text = page_text(client.get("/"))
+    assert "Seveso" in text
+    assert re.search(r"Comuni 1 Associazioni 1 Famiglie verificate 1", text)
+    assert db.session.scalar(db.select(db.func.count(Association.id))) == 1
