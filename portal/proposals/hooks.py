@@ -1,9 +1,23 @@
 """Panels and filters the proposals module adds to the rest of the portal."""
 
+from portal import authz
+from portal.authz import Role
+
+
+def _has_proposals_area(user) -> bool:
+    return user.household_id is not None or bool(authz.scope_ids(user, Role.FACILITATOR))
+
+
+def _moderates(user) -> bool:
+    return authz.is_coordinator(user) or bool(authz.scope_ids(user, Role.MODERATOR))
+
 
 def init_app(app) -> None:
+    from portal.core.services import register_dashboard_panel
     from portal.proposals.services import state_label
     from portal.proposals.themes import theme_label
 
     app.jinja_env.filters.setdefault("proposal_state", state_label)
     app.jinja_env.filters.setdefault("theme_label", theme_label)
+    register_dashboard_panel("proposals/_panel_mine.html", _has_proposals_area)
+    register_dashboard_panel("proposals/_panel_queue.html", _moderates)

@@ -775,3 +775,144 @@ def count_submitted_for(user) -> int:
             return 0
         query = query.where(Proposal.comune_id.in_(comuni))
     return db.session.scalar(query) or 0
+
+
+# --------------------------------------------------------------------------- the public list
+
+
+class ListFilters:
+    """The filters and sort order of /proposte, read from the query string, never trusted."""
+
+    SORTS = ("recenti", "sostegni")
+
+    def __init__(self, args):
+        self.comune = _int(args.get("comune"))
+        self.table = _int(args.get("tavolo"))
+        theme = (args.get("tema") or "").strip()
+        self.theme = theme if theme in theme_catalogue() else None
+        state = (args.get("stato") or "").strip()
+        self.state = state if state in {s.value for s in PUBLIC_STATES} else None
+        self.round = _int(args.get("votazione"))
+        sort = args.get("ordina")
+        self.sort = sort if sort in self.SORTS else "recenti"
+        self.after = _cursor(args.get("dopo"), self.sort)
+        self.before = _cursor(args.get("prima"), self.sort) if self.after is None else None
+
+    def query_args(self, **extra) -> dict:
+        args = {"comune": self.comune, "tavolo": self.table, "tema": self.theme,
+                "stato": self.state, "votazione": self.round,
+                "ordina": self.sort if self.sort != "recenti" else None}
+        args.update(extra)
+        return {k: v for k, v in args.items() if v not in (None, "")}
+
+    @property
+    def active(self) -> bool:
+        return any((self.comune, self.table, self.theme, self.state, self.round))
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+def _cursor(value, sort: str):
+    """'<key>_<id>' where key is an epoch in microseconds (date) or a count (supports)."""
+    if not value or "_" not in value:
+        return None
+    key, _sep, ident = value.partition("_")
+    try:
+        key_int, ident_int = int(key), int(ident)
+    except ValueError:
+        return None
+    if not (0 <= key_int < 2**62 and 0 < ident_int < 2**31):
+        return None
+    if sort == "recenti":
+        from datetime import UTC, datetime
+
+        try:
+            return datetime.fromtimestamp(key_int / 1_000_000, UTC), ident_int
+        except (OverflowError, OSError, ValueError):
+            return None
+    return key_int, ident_int
+
+
+def cursor_of(row, sort: str) -> str:
+    if sort == "recenti":
+        key = int(row.published_at.timestamp() * 1_000_000)
+    else:
+        key = row.support_count
+    return f"{key}_{row.id}"
+
+
+class ListPage:
+    def __init__(self, rows, next_cursor, prev_cursor):
+        self.rows = rows
+        self.next_cursor = next_cursor
+        self.prev_cursor = prev_cursor
+
+
+def search(filters: ListFilters, per_page: int = 20) -> ListPage:
+    """One page of the public list (keyset pagination, two queries at most)."""
+    from sqlalchemy import and_, exists, or_
+
+    from portal.network.models import Comune
+    from portal.proposals.models import ProposalTheme
+    from portal.tables.models import Table
+    from portal.voting.models import RoundEntry
+
+    key = Proposal.published_at if filters.sort == "recenti" else Proposal.support_count
+    query = (select(Proposal.id, Proposal.title, Proposal.summary, Proposal.state,
+                    Proposal.support_count, Proposal.comment_count, Proposal.published_at,
+                    Proposal.estimated_cost_cents, Comune.name.label("comune_name"),
+                    Table.name.label("table_name"))
+             .join(Comune, Comune.id == Proposal.comune_id)
+             .join(Table, Table.id == Proposal.table_id)
+             .where(Proposal.listed.is_(True)))
+    if filters.state:
+        query = query.where(Proposal.state == filters.state)
+    if filters.comune:
+        query = query.where(Proposal.comune_id == filters.comune)
+    if filters.table:
+        query = query.where(Proposal.table_id == filters.table)
+    if filters.theme:
+        query = query.where(exists().where(ProposalTheme.proposal_id == Proposal.id,
+                                           ProposalTheme.theme == filters.theme))
+    if filters.round:
+        query = query.where(exists().where(RoundEntry.proposal_id == Proposal.id,
+                                           RoundEntry.round_id == filters.round))
+    backwards = filters.before is not None
+    if filters.after is not None:
+        query = query.where(or_(key < filters.after[0],
+                                and_(key == filters.after[0], Proposal.id < filters.after[1])))
+    elif backwards:
+        query = query.where(or_(key > filters.before[0],
+                                and_(key == filters.before[0], Proposal.id > filters.before[1])))
+    order = (key.asc(), Proposal.id.asc()) if backwards else (key.desc(), Proposal.id.desc())
+    rows = list(db.session.execute(query.order_by(*order).limit(per_page + 1)))
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+    next_cursor = prev_cursor = None
+    if rows and backwards:
+        next_cursor = cursor_of(rows[-1], filters.sort)
+        prev_cursor = cursor_of(rows[0], filters.sort) if more else None
+    elif rows:
+        next_cursor = cursor_of(rows[-1], filters.sort) if more else None
+        prev_cursor = cursor_of(rows[0], filters.sort) if filters.after is not None else None
+    return ListPage(rows, next_cursor, prev_cursor)
+
+
+def themes_of(proposal_ids: list[int]) -> dict[int, list[str]]:
+    from portal.proposals.models import ProposalTheme
+
+    found: dict[int, list[str]] = {}
+    if proposal_ids:
+        for pid, theme in db.session.execute(
+                select(ProposalTheme.proposal_id, ProposalTheme.theme)
+                .where(ProposalTheme.proposal_id.in_(proposal_ids))):
+            found.setdefault(pid, []).append(theme)
+    return found

@@ -1,32 +1,639 @@
-"""Pages of the proposals module (being built: see issue 4)."""
+"""Pages of proposals: the public list and page, drafting, moderation, comments, reports."""
 
-from flask import abort
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
 
 from portal import authz
-from portal.proposals import bp, services
+from portal.accounts.models import Household, HouseholdStatus, User
+from portal.authz import Role
+from portal.extensions import db
+from portal.forms import EmptyForm
+from portal.network.models import Association, Comune
+from portal.proposals import bp, policies, services
+from portal.proposals.forms import (
+    AnswerForm,
+    CommentForm,
+    InviteForm,
+    MergeForm,
+    ModerationForm,
+    OnBehalfForm,
+    ProposalForm,
+    ReasonForm,
+    ReportForm,
+    WithdrawForm,
+)
+from portal.proposals.models import (
+    PUBLIC_STATES,
+    Comment,
+    CoProposer,
+    CoProposerStatus,
+    Proposal,
+    ProposalState,
+    Report,
+)
+from portal.proposals.themes import themes as theme_catalogue
+
+S = ProposalState
+
+
+def _crumb():
+    return (_("Proposte"), url_for("proposals.index"))
+
+
+def _load(proposal_id: int) -> Proposal:
+    proposal = db.session.get(Proposal, proposal_id)
+    if proposal is None:
+        abort(404)
+    return proposal
+
+
+def _back(proposal: Proposal, anchor: str = ""):
+    return redirect(url_for("proposals.detail", proposal_id=proposal.id) + anchor, code=303)
+
+
+# --------------------------------------------------------------------------- the public list
+
+
+def _filter_options():
+    from portal.tables.models import Table
+
+    comuni = db.session.execute(select(Comune.id, Comune.name).order_by(Comune.name)).all()
+    tables = db.session.execute(select(Table.id, Table.name)
+                                .order_by(Table.comune_id.is_(None).desc(), Table.name)).all()
+    from portal.voting.models import Round
+
+    rounds = db.session.execute(select(Round.id, Round.title)
+                                .order_by(Round.closes_at.desc()).limit(50)).all()
+    return comuni, tables, rounds
 
 
 @bp.get("/proposte")
 @authz.public
 def index():
-    return "Proposte", 200
+    filters = services.ListFilters(request.args)
+    page = services.search(filters)
+    page.themes = services.themes_of([r.id for r in page.rows])
+    page.next_url = (url_for("proposals.index", **filters.query_args(dopo=page.next_cursor))
+                     if page.next_cursor else None)
+    page.prev_url = (url_for("proposals.index", **filters.query_args(prima=page.prev_cursor))
+                     if page.prev_cursor else None)
+    context = dict(page=page, filters=filters, themes=theme_catalogue(),
+                   states=[(s, services.state_label(s)) for s in PUBLIC_STATES])
+    if request.htmx and not request.htmx.boosted:
+        return render_template("proposals/_results.html", **context)
+    comuni, tables, rounds = _filter_options()
+    return render_template("proposals/index.html", comuni=comuni, tables=tables, rounds=rounds,
+                           breadcrumbs=[(_("Proposte"), None)], **context)
+
+
+# --------------------------------------------------------------------------- one proposal
+
+
+def _detail_context(proposal: Proposal, **forms):
+    from portal.voting import services as voting
+
+    user = current_user
+    is_moderator = policies.is_moderator_for(user, proposal)
+    round_ = voting.open_round_for(proposal.id) if proposal.state == S.PUBLISHED else None
+    vote = None
+    if round_ is not None:
+        from portal.voting.views import vote_context
+
+        vote = vote_context(round_, proposal.id)
+    merge_choices = []
+    if is_moderator and proposal.state in (S.SUBMITTED, S.PUBLISHED):
+        merge_choices = _merge_choices(proposal)
+    context = dict(
+        proposal=proposal,
+        events=services.history(proposal),
+        threads=services.comments_of(proposal) if proposal.is_public else [],
+        labels=services.state_labels(),
+        round=round_, vote=vote,
+        latest_round=voting.latest_round_for(proposal.id),
+        is_author=policies.is_author(user, proposal),
+        is_moderator=is_moderator,
+        deadline=services.moderation_deadline(proposal),
+        comment_form=forms.get("comment_form") or CommentForm(formdata=None),
+        moderation_form=forms.get("moderation_form") or ModerationForm(formdata=None),
+        merge_form=forms.get("merge_form") or _merge_form(merge_choices, formdata=None),
+        hide_form=forms.get("hide_form") or ReasonForm(formdata=None),
+        report_form=forms.get("report_form") or ReportForm(formdata=None),
+        withdraw_form=forms.get("withdraw_form") or WithdrawForm(formdata=None),
+        invite_form=forms.get("invite_form") or InviteForm(formdata=None),
+        form=EmptyForm(),
+        breadcrumbs=[_crumb(), (proposal.title, None)],
+    )
+    return context
+
+
+def _merge_choices(proposal: Proposal):
+    rows = db.session.execute(
+        select(Proposal.id, Proposal.title).where(
+            Proposal.table_id == proposal.table_id, Proposal.id != proposal.id,
+            Proposal.state.in_([S.SUBMITTED, *PUBLIC_STATES]),
+            Proposal.merged_into_id.is_(None))
+        .order_by(Proposal.title).limit(300)).all()
+    return [(r.id, f"{r.title} (n. {r.id})") for r in rows]
+
+
+def _merge_form(choices, **kwargs) -> MergeForm:
+    form = MergeForm(**kwargs)
+    form.into.choices = choices
+    return form
+
+
+def _render_detail(proposal: Proposal, status: int = 200, **forms):
+    return render_template("proposals/detail.html", **_detail_context(proposal, **forms)), status
 
 
 @bp.get("/proposte/<int:proposal_id>")
 @authz.public
 def detail(proposal_id: int):
-    proposal = services.get(proposal_id) or abort(404)
+    proposal = _load(proposal_id)
     authz.require("proposal.view", proposal)
-    return proposal.title, 200
+    if proposal.state == S.MERGED and proposal.merged_into_id and not (
+            policies.is_author(current_user, proposal)
+            or policies.is_moderator_for(current_user, proposal)):
+        flash(_("Questa proposta è stata unita a un'altra simile: eccola."), "info")
+        return redirect(url_for("proposals.detail", proposal_id=proposal.merged_into_id))
+    return _render_detail(proposal)
+
+
+# --------------------------------------------------------------------------- drafting
+
+
+def _facilitator_comuni() -> set[int]:
+    return authz.scope_ids(current_user, Role.FACILITATOR)
+
+
+def _prepare(form: ProposalForm, comune_id: int | None) -> ProposalForm:
+    form.themes.choices = [(slug, str(label)) for slug, label in theme_catalogue().items()]
+    tables = services.table_choices(comune_id) if comune_id else []
+    form.table_id.choices = [(t.id, t.name) for t in tables]
+    form.partners.choices = [
+        (a.id, a.name) for a in db.session.scalars(select(Association).order_by(Association.name))]
+    return form
+
+
+def _on_behalf_households() -> list[Household]:
+    comuni = _facilitator_comuni()
+    if not comuni:
+        return []
+    return list(db.session.scalars(
+        select(Household).where(Household.comune_id.in_(comuni),
+                                Household.status != HouseholdStatus.REJECTED,
+                                Household.anonymised_at.is_(None))
+        .order_by(Household.name, Household.id).limit(1000)))
+
+
+def _form_fields(form: ProposalForm) -> dict:
+    return dict(title=form.title.data, summary=form.summary.data, body=form.body.data,
+                table_id=form.table_id.data, themes=form.themes.data or [],
+                estimated_cost_cents=form.estimated_cost.data,
+                own_contribution=form.own_contribution.data,
+                partner_ids=form.partners.data or [])
+
+
+def _attach(form, exc: services.ProposalError) -> None:
+    field = getattr(form, {"estimated_cost": "estimated_cost", "partners": "partners",
+                           "themes": "themes", "table_id": "table_id",
+                           "on_behalf_consent": "consent"}.get(exc.field or "", ""), None)
+    if field is None or not hasattr(field, "errors"):
+        field = form.title
+    field.errors = [*field.errors, str(exc)]
+
+
+@bp.route("/proposte/nuova", methods=["GET", "POST"])
+@authz.login_required
+def new():
+    authz.require("proposal.create")
+    own = current_user.household
+    facilitator = bool(_facilitator_comuni())
+    if facilitator:
+        households = _on_behalf_households()
+        form = OnBehalfForm()
+        choices = [(h.id, f"{h.name} ({h.comune.name})") for h in households]
+        if own is not None:
+            choices.insert(0, (own.id, _("Il mio nucleo: %(name)s", name=own.name)))
+        form.household_id.choices = choices
+        chosen = next((h for h in households if h.id == form.household_id.data), None)
+        if own is not None and form.household_id.data == own.id:
+            chosen = own
+        if own is not None and not form.is_submitted():
+            form.household_id.data = own.id
+        comune_id = (chosen or own).comune_id if (chosen or own) else (
+            households[0].comune_id if households else None)
+        if own is not None and form.is_submitted() and form.household_id.data == own.id:
+            # their own household: no consent needed
+            form.consent.validators = []
+            form.consent_confirmed.validators = []
+    else:
+        form = ProposalForm()
+        chosen = own
+        comune_id = own.comune_id if own else None
+    _prepare(form, comune_id)
+    if not form.is_submitted() and comune_id:
+        local = next((c for c, _label in form.table_id.choices), None)
+        form.table_id.data = local
+    if form.validate_on_submit():
+        household = chosen or own
+        try:
+            proposal = services.create_draft(
+                current_user, household, **_form_fields(form),
+                on_behalf_consent=getattr(form, "consent", None) and form.consent.data)
+        except services.ProposalError as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Bozza salvata. Quando è pronta, inviala ai moderatori."), "success")
+            return _back(proposal)
+    status = 422 if form.is_submitted() else 200
+    return render_template("proposals/form.html", form=form, proposal=None,
+                           facilitator=facilitator,
+                           breadcrumbs=[_crumb(), (_("Nuova proposta"), None)]), status
+
+
+@bp.route("/proposte/<int:proposal_id>/modifica", methods=["GET", "POST"])
+@authz.login_required
+def edit(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.edit", proposal)
+    form = ProposalForm(obj=None if request.method == "POST" else proposal)
+    _prepare(form, proposal.comune_id)
+    if not form.is_submitted():
+        form.themes.data = list(proposal.themes)
+        form.partners.data = [p.association_id for p in proposal.partners]
+        form.estimated_cost.data = proposal.estimated_cost_cents
+    if form.validate_on_submit():
+        try:
+            services.update_draft(proposal, current_user, **_form_fields(form))
+        except services.ProposalError as exc:
+            db.session.rollback()
+            _attach(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Modifiche salvate."), "success")
+            return _back(proposal)
+    status = 422 if form.is_submitted() else 200
+    return render_template("proposals/form.html", form=form, proposal=proposal,
+                           facilitator=False,
+                           breadcrumbs=[_crumb(), (proposal.title, url_for(
+                               "proposals.detail", proposal_id=proposal.id)),
+                               (_("Modifica"), None)]), status
+
+
+@bp.post("/proposte/<int:proposal_id>/invia")
+@authz.login_required
+def submit(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.submit", proposal)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.submit(proposal, current_user)
+    except services.ProposalError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _back(proposal)
+    db.session.commit()
+    flash(_("Proposta inviata ai moderatori: riceverete una risposta entro %(days)d giorni.",
+            days=services.MODERATION_DEADLINE_DAYS), "success")
+    return _back(proposal)
+
+
+@bp.post("/proposte/<int:proposal_id>/ritira")
+@authz.login_required
+def withdraw(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.withdraw", proposal)
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        return _render_detail(proposal, 422, withdraw_form=form)
+    services.transition(proposal, S.WITHDRAWN, current_user, form.note.data)
+    db.session.commit()
+    flash(_("Proposta ritirata."), "info")
+    return _back(proposal)
+
+
+@bp.post("/proposte/<int:proposal_id>/elimina")
+@authz.login_required
+def delete(proposal_id: int):
+    proposal = _load(proposal_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.delete_draft(proposal, current_user)
+    except services.NotAllowed:
+        abort(403)
+    db.session.commit()
+    flash(_("Bozza eliminata."), "info")
+    return redirect(url_for("proposals.mine"), code=303)
+
+
+# --------------------------------------------------------------------------- co-proposers
+
+
+@bp.post("/proposte/<int:proposal_id>/co-proponenti")
+@authz.login_required
+def invite(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.invite", proposal)
+    form = InviteForm()
+    if form.validate_on_submit():
+        from portal.accounts.services import find_user_by_email
+
+        user = find_user_by_email(form.email.data)
+        household = user.household if user is not None else None
+        if household is None or household.status == HouseholdStatus.REJECTED:
+            form.email.errors.append(_("Non troviamo una famiglia della Rete con questo "
+                                       "indirizzo."))
+        else:
+            try:
+                services.invite_co_proposer(proposal, current_user, household)
+            except services.ProposalError as exc:
+                db.session.rollback()
+                form.email.errors.append(str(exc))
+            else:
+                db.session.commit()
+                flash(_("Invito inviato a %(name)s.", name=household.name), "success")
+                return _back(proposal, "#co-proponenti")
+    return _render_detail(proposal, 422, invite_form=form)
+
+
+@bp.post("/proposte/inviti/<int:invitation_id>")
+@authz.login_required
+def answer(invitation_id: int):
+    invitation = db.session.get(CoProposer, invitation_id) or abort(404)
+    authz.require("co_proposer.answer", invitation)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        flash(_("Scegli se accettare o rifiutare."), "error")
+        return redirect(url_for("proposals.mine"), code=303)
+    services.answer_invitation(invitation, current_user, form.answer.data == "accept")
+    db.session.commit()
+    flash(_("Risposta registrata."), "success")
+    return redirect(url_for("proposals.mine"), code=303)
+
+
+# --------------------------------------------------------------------------- moderation
 
 
 @bp.get("/proposte/moderazione")
-@authz.login_required
+@authz.roles(Role.MODERATOR)
 def queue():
-    return "Moderazione", 200
+    from portal.db_setup import utcnow
+
+    items = services.moderation_queue(current_user)
+    now = utcnow()
+    rows = [(p, now - (p.submitted_at or p.state_changed_at), services.moderation_deadline(p))
+            for p in items]
+    return render_template(
+        "proposals/queue.html", rows=rows, now=now, reports=services.open_reports(current_user),
+        form=EmptyForm(), hide_form=ReasonForm(formdata=None),
+        deadline_days=services.MODERATION_DEADLINE_DAYS,
+        breadcrumbs=[_crumb(), (_("Moderazione"), None)])
+
+
+@bp.post("/proposte/<int:proposal_id>/modera")
+@authz.roles(Role.MODERATOR)
+def moderate(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.moderate", proposal)
+    form = ModerationForm()
+    if form.validate_on_submit():
+        try:
+            services.transition(proposal, form.decision.data, current_user, form.note.data)
+        except services.ProposalError as exc:
+            db.session.rollback()
+            form.note.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Decisione registrata: %(state)s.",
+                    state=services.state_label(proposal.state)), "success")
+            return redirect(url_for("proposals.queue"), code=303)
+    return _render_detail(proposal, 422, moderation_form=form)
+
+
+@bp.post("/proposte/<int:proposal_id>/unisci")
+@authz.roles(Role.MODERATOR)
+def merge(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.moderate", proposal)
+    form = _merge_form(_merge_choices(proposal))
+    if form.validate_on_submit():
+        into = _load(form.into.data)
+        try:
+            services.merge(proposal, into, current_user, form.note.data)
+        except services.ProposalError as exc:
+            db.session.rollback()
+            form.into.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Proposta unita a «%(title)s».", title=into.title), "success")
+            return _back(into)
+    return _render_detail(proposal, 422, merge_form=form)
+
+
+@bp.post("/proposte/<int:proposal_id>/nascondi")
+@authz.roles(Role.MODERATOR)
+def hide(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.moderate", proposal)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            services.hide_proposal(proposal, current_user, form.reason.data)
+        except services.ProposalError as exc:
+            db.session.rollback()
+            form.reason.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Proposta nascosta; la cronologia pubblica riporta il motivo."), "success")
+            return _back(proposal)
+    return _render_detail(proposal, 422, hide_form=form)
+
+
+@bp.post("/proposte/<int:proposal_id>/mostra")
+@authz.roles(Role.MODERATOR)
+def unhide(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.moderate", proposal)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.unhide_proposal(proposal, current_user)
+    except services.ProposalError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("La proposta è di nuovo visibile."), "success")
+    return _back(proposal)
+
+
+@bp.post("/proposte/segnalazioni/<int:report_id>/archivia")
+@authz.roles(Role.MODERATOR)
+def dismiss(report_id: int):
+    entry = db.session.get(Report, report_id) or abort(404)
+    authz.require("proposal.moderate", entry.proposal)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.dismiss_report(entry, current_user)
+    db.session.commit()
+    flash(_("Segnalazione archiviata senza provvedimenti."), "info")
+    return redirect(url_for("proposals.queue"), code=303)
+
+
+@bp.post("/proposte/<int:proposal_id>/segnala")
+@authz.login_required
+def report(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.report", proposal)
+    form = ReportForm()
+    if form.validate_on_submit():
+        services.report(current_user, proposal, form.reason.data)
+        db.session.commit()
+        flash(_("Grazie: i moderatori esamineranno la segnalazione."), "success")
+        return _back(proposal)
+    return _render_detail(proposal, 422, report_form=form)
+
+
+# --------------------------------------------------------------------------- comments
+
+
+def _comment(comment_id: int) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        abort(404)
+    authz.require("proposal.view", comment.proposal)
+    return comment
+
+
+@bp.post("/proposte/<int:proposal_id>/commenti")
+@authz.login_required
+def comment(proposal_id: int):
+    proposal = _load(proposal_id)
+    authz.require("proposal.comment", proposal)
+    form = CommentForm()
+    if form.validate_on_submit():
+        parent = None
+        if form.parent_id.data:
+            parent = db.session.get(Comment, int(form.parent_id.data))
+            if parent is None or parent.proposal_id != proposal.id:
+                abort(404)
+        try:
+            created = services.add_comment(proposal, current_user, form.body.data, parent)
+        except services.ProposalError as exc:
+            db.session.rollback()
+            form.body.errors.append(str(exc))
+        else:
+            db.session.commit()
+            if request.htmx:
+                return render_template("proposals/_comments.html",
+                                       **_detail_context(proposal))
+            return _back(proposal, f"#commento-{created.id}")
+    if request.htmx:
+        return render_template("proposals/_comments.html",
+                               **_detail_context(proposal, comment_form=form)), 422
+    return _render_detail(proposal, 422, comment_form=form)
+
+
+@bp.route("/proposte/commenti/<int:comment_id>/modifica", methods=["GET", "POST"])
+@authz.login_required
+def edit_comment(comment_id: int):
+    comment = _comment(comment_id)
+    authz.require("comment.edit", comment)
+    form = CommentForm(obj=None if request.method == "POST" else comment)
+    if form.validate_on_submit():
+        services.edit_comment(comment, current_user, form.body.data)
+        db.session.commit()
+        return _back(comment.proposal, f"#commento-{comment.id}")
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "proposals/comment_edit.html", form=form, comment=comment,
+        breadcrumbs=[_crumb(), (comment.proposal.title, url_for(
+            "proposals.detail", proposal_id=comment.proposal_id)),
+            (_("Modifica il commento"), None)]), status
+
+
+@bp.route("/proposte/commenti/<int:comment_id>/segnala", methods=["GET", "POST"])
+@authz.login_required
+def report_comment(comment_id: int):
+    comment = _comment(comment_id)
+    authz.require("comment.report", comment)
+    form = ReportForm()
+    if form.validate_on_submit():
+        services.report(current_user, comment.proposal, form.reason.data, comment)
+        db.session.commit()
+        flash(_("Grazie: i moderatori esamineranno la segnalazione."), "success")
+        return _back(comment.proposal, f"#commento-{comment.id}")
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "proposals/comment_report.html", form=form, comment=comment,
+        breadcrumbs=[_crumb(), (comment.proposal.title, url_for(
+            "proposals.detail", proposal_id=comment.proposal_id)),
+            (_("Segnala il commento"), None)]), status
+
+
+@bp.route("/proposte/commenti/<int:comment_id>/nascondi", methods=["GET", "POST"])
+@authz.roles(Role.MODERATOR)
+def hide_comment(comment_id: int):
+    comment = _comment(comment_id)
+    authz.require("comment.moderate", comment)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            services.hide_comment(comment, current_user, form.reason.data)
+        except services.ProposalError as exc:
+            db.session.rollback()
+            form.reason.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("Commento nascosto; la cronologia pubblica riporta il motivo."), "success")
+            return _back(comment.proposal, f"#commento-{comment.id}")
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "proposals/comment_hide.html", form=form, comment=comment,
+        breadcrumbs=[_crumb(), (comment.proposal.title, url_for(
+            "proposals.detail", proposal_id=comment.proposal_id)),
+            (_("Nascondi il commento"), None)]), status
+
+
+@bp.post("/proposte/commenti/<int:comment_id>/mostra")
+@authz.roles(Role.MODERATOR)
+def unhide_comment(comment_id: int):
+    comment = _comment(comment_id)
+    authz.require("comment.moderate", comment)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        services.unhide_comment(comment, current_user)
+    except services.ProposalError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("Il commento è di nuovo visibile."), "success")
+    return _back(comment.proposal, f"#commento-{comment.id}")
+
+
+# --------------------------------------------------------------------------- account area
 
 
 @bp.get("/account/proposte")
 @authz.login_required
 def mine():
-    return "Le mie proposte", 200
+    proposals = services.mine(current_user)
+    return render_template(
+        "proposals/mine.html", proposals=proposals,
+        invitations=services.invitations_for(current_user), answer_form=AnswerForm(formdata=None),
+        labels=services.state_labels(),
+        breadcrumbs=[(_("La mia area"), url_for("accounts.dashboard")),
+                     (_("Le mie proposte"), None)])
+
+

@@ -1,16 +1,549 @@
-"""Voting rounds, votes and results."""
+"""Voting rounds, votes and results.
+
+A vote is one row (round, household, proposal), unique in the database. Casting and
+withdrawing run as their own short transaction, serialised per ballot: on PostgreSQL the
+household's row is locked (``SELECT … FOR UPDATE``), on SQLite the transaction starts with
+``BEGIN IMMEDIATE`` (one writer at a time, others wait on the busy timeout) and is retried if
+SQLite still answers "database is locked". Inside it the tallies move with atomic
+``UPDATE … SET n = n + 1`` statements, so that the counters always equal the rows.
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import hmac
+import io
 import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
 
+from portal import authz
+from portal.accounts.models import Household, HouseholdStatus
+from portal.authz import Role
+from portal.core.services import audit
+from portal.db_setup import utcnow
 from portal.extensions import db
-from portal.proposals.models import Proposal
-from portal.voting.models import RoundEntry, Vote
+from portal.proposals.models import Proposal, ProposalState
+from portal.voting.models import Round, RoundEntry, RoundRule, RoundState, Vote
 
 log = logging.getLogger(__name__)
+
+
+class VotingError(ValueError):
+    """A voting rule was broken; the message is for the user."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# --------------------------------------------------------------------------- rounds
+
+
+def round_state(round_: Round, now: datetime | None = None) -> RoundState:
+    now = now or utcnow()
+    if now < round_.opens_at:
+        return RoundState.SCHEDULED
+    if now < round_.closes_at:
+        return RoundState.OPEN
+    return RoundState.CLOSED
+
+
+def can_manage_table(user, table) -> bool:
+    """Secretaries of the table and officers of its Comune (coordinators for the Rete's)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if authz.is_coordinator(user) or authz.has_role(user, Role.TABLE_SECRETARY, table.id):
+        return True
+    return table.comune_id is not None and authz.has_role(user, Role.COMUNE_OFFICER,
+                                                          table.comune_id)
+
+
+def managed_tables(user) -> list:
+    from portal.tables.models import Table
+
+    query = select(Table).order_by(Table.comune_id.is_(None), Table.name)
+    if not authz.is_coordinator(user):
+        tables = authz.scope_ids(user, Role.TABLE_SECRETARY)
+        comuni = authz.scope_ids(user, Role.COMUNE_OFFICER)
+        query = query.where(Table.id.in_(tables) | Table.comune_id.in_(comuni))
+    return list(db.session.scalars(query))
+
+
+def candidates(table_id: int, round_: Round | None = None) -> list[Proposal]:
+    """Published, visible proposals of the table that are not in another round still to close."""
+    now = utcnow()
+    busy = (select(RoundEntry.proposal_id).join(Round, Round.id == RoundEntry.round_id)
+            .where(Round.closes_at > now))
+    if round_ is not None and round_.id is not None:
+        busy = busy.where(Round.id != round_.id)
+    return list(db.session.scalars(
+        select(Proposal).where(Proposal.table_id == table_id,
+                               Proposal.state == ProposalState.PUBLISHED,
+                               Proposal.hidden_at.is_(None), Proposal.id.not_in(busy))
+        .order_by(Proposal.published_at.desc(), Proposal.id.desc()).limit(500)
+    ))
+
+
+def _check_parameters(rule: str, max_supports, threshold, budget_cents, opens_at, closes_at):
+    if rule not in (RoundRule.SUPPORTS, RoundRule.BUDGET):
+        raise VotingError(_("Scegli una regola di voto."), field="rule")
+    if closes_at <= opens_at:
+        raise VotingError(_("La chiusura deve venire dopo l'apertura."), field="closes_at")
+    if rule == RoundRule.SUPPORTS:
+        if not max_supports or max_supports < 1:
+            raise VotingError(_("Indica quante proposte può sostenere ogni famiglia."),
+                              field="max_supports")
+        if not threshold or threshold < 1:
+            raise VotingError(_("Indica la soglia di sostegni per la selezione."),
+                              field="threshold")
+    elif not budget_cents or budget_cents <= 0:
+        raise VotingError(_("Indica il budget disponibile."), field="budget")
+
+
+def _set_entries(round_: Round, proposal_ids: list[int]) -> None:
+    allowed = {p.id: p for p in candidates(round_.table_id, round_)}
+    if not proposal_ids:
+        raise VotingError(_("Scegli almeno una proposta."), field="proposals")
+    unknown = [pid for pid in proposal_ids if pid not in allowed]
+    if unknown:
+        raise VotingError(_("Una delle proposte scelte non può entrare in questa votazione."),
+                          field="proposals")
+    if round_.rule == RoundRule.BUDGET:
+        missing = [allowed[pid].title for pid in proposal_ids
+                   if allowed[pid].estimated_cost_cents is None]
+        if missing:
+            raise VotingError(_("Nel bilancio partecipativo ogni proposta ha bisogno di un costo "
+                                "stimato: manca a «%(title)s».", title=missing[0]),
+                              field="proposals")
+    keep = set(proposal_ids)
+    round_.entries = [e for e in round_.entries if e.proposal_id in keep]
+    present = {e.proposal_id for e in round_.entries}
+    for pid in proposal_ids:
+        if pid not in present:
+            round_.entries.append(RoundEntry(proposal_id=pid))
+    for entry in round_.entries:
+        entry.cost_cents = allowed[entry.proposal_id].estimated_cost_cents
+
+
+def create_round(user, table, *, title: str, description: str | None, opens_at: datetime,
+                 closes_at: datetime, rule: str, max_supports: int | None = None,
+                 threshold: int | None = None, budget_cents: int | None = None,
+                 proposal_ids: list[int]) -> Round:
+    if not can_manage_table(user, table):
+        raise VotingError(_("Non puoi aprire votazioni per questo tavolo."))
+    if opens_at < utcnow().replace(second=0, microsecond=0):
+        raise VotingError(_("L'apertura non può essere nel passato."), field="opens_at")
+    _check_parameters(rule, max_supports, threshold, budget_cents, opens_at, closes_at)
+    round_ = Round(table_id=table.id, title=title.strip(), description=description or None,
+                   opens_at=opens_at, closes_at=closes_at, rule=rule,
+                   max_supports=max_supports if rule == RoundRule.SUPPORTS else None,
+                   threshold=threshold if rule == RoundRule.SUPPORTS else None,
+                   budget_cents=budget_cents if rule == RoundRule.BUDGET else None,
+                   salt=secrets.token_hex(32), created_by_id=user.id)
+    db.session.add(round_)
+    _set_entries(round_, proposal_ids)
+    db.session.flush()
+    # A proposal's counter shows its current round: it starts again from zero.
+    db.session.execute(update(Proposal).where(Proposal.id.in_(proposal_ids))
+                       .values(support_count=0), execution_options={"synchronize_session": False})
+    audit("round.created", round_, {"rule": rule, "proposals": proposal_ids}, actor=user)
+    return round_
+
+
+def update_round(round_: Round, user, *, title: str, description: str | None,
+                 opens_at: datetime, closes_at: datetime, rule: str,
+                 max_supports: int | None = None, threshold: int | None = None,
+                 budget_cents: int | None = None, proposal_ids: list[int]) -> Round:
+    """Change a round that has not opened yet; once open its rule and window are frozen."""
+    if not can_manage_table(user, round_.table):
+        raise VotingError(_("Non puoi modificare questa votazione."))
+    # Lock the round so that an edit racing the opening time cannot slip through.
+    _lock_round(round_)
+    if round_state(round_) != RoundState.SCHEDULED:
+        raise VotingError(_("La votazione è già aperta: regola, date e proposte non si possono "
+                            "più cambiare."))
+    if opens_at < utcnow().replace(second=0, microsecond=0):
+        raise VotingError(_("L'apertura non può essere nel passato."), field="opens_at")
+    _check_parameters(rule, max_supports, threshold, budget_cents, opens_at, closes_at)
+    round_.title = title.strip()
+    round_.description = description or None
+    round_.opens_at, round_.closes_at, round_.rule = opens_at, closes_at, rule
+    round_.max_supports = max_supports if rule == RoundRule.SUPPORTS else None
+    round_.threshold = threshold if rule == RoundRule.SUPPORTS else None
+    round_.budget_cents = budget_cents if rule == RoundRule.BUDGET else None
+    _set_entries(round_, proposal_ids)
+    db.session.flush()
+    audit("round.updated", round_, {"rule": rule, "proposals": proposal_ids}, actor=user)
+    return round_
+
+
+def _lock_round(round_: Round) -> None:
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(Round.id).where(Round.id == round_.id).with_for_update())
+    db.session.refresh(round_)
+
+
+def rounds_for(table_id: int | None = None, limit: int = 100) -> list[Round]:
+    query = select(Round).options(selectinload(Round.table)).order_by(
+        Round.closes_at.desc(), Round.id.desc()).limit(limit)
+    if table_id is not None:
+        query = query.where(Round.table_id == table_id)
+    return list(db.session.scalars(query))
+
+
+def open_round_for(proposal_id: int, now: datetime | None = None) -> Round | None:
+    """The round in which the proposal can be voted now, if any."""
+    now = now or utcnow()
+    return db.session.scalar(
+        select(Round).join(RoundEntry, RoundEntry.round_id == Round.id)
+        .where(RoundEntry.proposal_id == proposal_id, Round.opens_at <= now,
+               Round.closes_at > now).limit(1))
+
+
+def latest_round_for(proposal_id: int) -> Round | None:
+    return db.session.scalar(
+        select(Round).join(RoundEntry, RoundEntry.round_id == Round.id)
+        .where(RoundEntry.proposal_id == proposal_id)
+        .order_by(Round.opens_at.desc(), Round.id.desc()).limit(1))
+
+
+def entries_of(round_: Round, order: str = "votes") -> list[RoundEntry]:
+    query = (select(RoundEntry).where(RoundEntry.round_id == round_.id)
+             .options(selectinload(RoundEntry.proposal)))
+    if order == "votes":
+        query = query.order_by(RoundEntry.vote_count.desc(), RoundEntry.proposal_id)
+    else:
+        query = query.order_by(RoundEntry.proposal_id)
+    return list(db.session.scalars(query))
+
+
+# --------------------------------------------------------------------------- eligibility
+
+
+def eligibility_problem(round_: Round, household: Household | None) -> str | None:
+    """Why `household` cannot vote in `round_` (None: it can)."""
+    if household is None:
+        return _("Per votare serve un nucleo familiare con la residenza verificata.")
+    if household.status != HouseholdStatus.VERIFIED or household.anonymised_at is not None:
+        return _("Può votare solo un nucleo familiare con la residenza verificata dal Comune.")
+    table = round_.table
+    if table.comune_id is not None and household.comune_id != table.comune_id:
+        return _("Votano le famiglie residenti nel Comune del tavolo.")
+    return None
+
+
+@dataclass
+class Ballot:
+    """What one household has chosen in a round."""
+
+    proposal_ids: set[int]
+    used_supports: int
+    used_cents: int
+
+    def has(self, proposal_id: int) -> bool:
+        return proposal_id in self.proposal_ids
+
+
+def ballot(round_: Round, household_id: int | None) -> Ballot:
+    if household_id is None:
+        return Ballot(set(), 0, 0)
+    rows = db.session.execute(
+        select(Vote.proposal_id, RoundEntry.cost_cents)
+        .join(RoundEntry, (RoundEntry.round_id == Vote.round_id)
+              & (RoundEntry.proposal_id == Vote.proposal_id))
+        .where(Vote.round_id == round_.id, Vote.household_id == household_id)
+    ).all()
+    return Ballot({r[0] for r in rows}, len(rows), sum(r[1] or 0 for r in rows))
+
+
+# --------------------------------------------------------------------------- casting
+
+
+@dataclass
+class VoteOutcome:
+    changed: bool  # False: the vote was already there (or already absent)
+    vote_count: int
+
+
+def _begin_ballot_transaction(household_id: int) -> None:
+    """Serialise the writes of one household's ballot (see the module docstring)."""
+    if db.engine.dialect.name == "sqlite":
+        db.session.commit()  # end whatever the request has read so far
+        connection = db.session.connection()
+        raw = connection.connection.dbapi_connection
+        if not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        db.session.execute(select(Household.id).where(Household.id == household_id)
+                           .with_for_update())
+
+
+def _retrying(operation):
+    """Run a whole ballot transaction, again if SQLite is still busy after its timeout."""
+    for attempt in range(6):
+        try:
+            result = operation()
+            db.session.commit()
+            return result
+        except OperationalError as exc:
+            db.session.rollback()
+            if "locked" not in str(exc).lower() or attempt == 5:
+                raise
+            log.warning("ballot transaction retried (%s): %s", attempt + 1, exc)
+            time.sleep(0.05 * (attempt + 1))
+        except Exception:
+            db.session.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
+def _insert_vote(values: dict):
+    dialect = db.engine.dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Vote)
+    statement = insert.values(**values).on_conflict_do_nothing(
+        index_elements=["round_id", "household_id", "proposal_id"])
+    return db.session.execute(statement)
+
+
+def _bump(round_id: int, proposal_id: int, delta: int) -> None:
+    db.session.execute(
+        update(RoundEntry).where(RoundEntry.round_id == round_id,
+                                 RoundEntry.proposal_id == proposal_id)
+        .values(vote_count=RoundEntry.vote_count + delta),
+        execution_options={"synchronize_session": False})
+    db.session.execute(
+        update(Proposal).where(Proposal.id == proposal_id)
+        .values(support_count=Proposal.support_count + delta),
+        execution_options={"synchronize_session": False})
+
+
+def _entry_count(round_id: int, proposal_id: int) -> int:
+    return db.session.scalar(select(RoundEntry.vote_count).where(
+        RoundEntry.round_id == round_id, RoundEntry.proposal_id == proposal_id)) or 0
+
+
+def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id: int
+              ) -> VoteOutcome:
+    """Add the household's vote for the proposal; repeating it changes nothing. Commits."""
+    if household_id is None:
+        raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
+
+    def operation() -> VoteOutcome:
+        _begin_ballot_transaction(household_id)
+        now = utcnow()
+        round_ = db.session.get(Round, round_id, populate_existing=True)
+        household = db.session.get(Household, household_id, populate_existing=True)
+        if round_ is None:
+            raise VotingError(_("Votazione non trovata."))
+        entry = db.session.get(RoundEntry, (round_id, proposal_id), populate_existing=True)
+        if entry is None:
+            raise VotingError(_("Questa proposta non partecipa alla votazione."))
+        if not round_.is_open(now):
+            raise VotingError(_("La votazione non è aperta: si vota dal %(opens)s al %(closes)s.",
+                                opens=_fmt(round_.opens_at), closes=_fmt(round_.closes_at)))
+        problem = eligibility_problem(round_, household)
+        if problem:
+            raise VotingError(problem)
+        proposal = db.session.get(Proposal, proposal_id, populate_existing=True)
+        if proposal.state != ProposalState.PUBLISHED or proposal.hidden_at is not None:
+            raise VotingError(_("Questa proposta non si può più votare."))
+        current = ballot(round_, household_id)
+        if current.has(proposal_id):
+            return VoteOutcome(False, entry.vote_count)
+        if round_.rule == RoundRule.SUPPORTS and current.used_supports >= round_.max_supports:
+            raise VotingError(_("Hai già usato tutti i tuoi %(n)d sostegni: ritirane uno per "
+                                "sostenere questa proposta.", n=round_.max_supports))
+        if round_.rule == RoundRule.BUDGET and (
+                current.used_cents + (entry.cost_cents or 0) > round_.budget_cents):
+            raise VotingError(_("Questa proposta non entra nel budget della tua scheda: togline "
+                                "un'altra per sceglierla."))
+        result = _insert_vote(dict(round_id=round_id, household_id=household_id,
+                                   proposal_id=proposal_id, user_id=user_id,
+                                   created_at=now))
+        if result.rowcount != 1:
+            return VoteOutcome(False, _entry_count(round_id, proposal_id))
+        _bump(round_id, proposal_id, +1)
+        return VoteOutcome(True, _entry_count(round_id, proposal_id))
+
+    return _retrying(operation)
+
+
+def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> VoteOutcome:
+    """Remove the household's vote while the round is open; repeating it changes nothing."""
+    if household_id is None:
+        raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
+
+    def operation() -> VoteOutcome:
+        _begin_ballot_transaction(household_id)
+        round_ = db.session.get(Round, round_id, populate_existing=True)
+        if round_ is None:
+            raise VotingError(_("Votazione non trovata."))
+        if not round_.is_open(utcnow()):
+            raise VotingError(_("La votazione è chiusa: il voto non si può più cambiare."))
+        result = db.session.execute(delete(Vote).where(
+            Vote.round_id == round_id, Vote.proposal_id == proposal_id,
+            Vote.household_id == household_id), execution_options={"synchronize_session": False})
+        if result.rowcount != 1:
+            return VoteOutcome(False, _entry_count(round_id, proposal_id))
+        _bump(round_id, proposal_id, -1)
+        return VoteOutcome(True, _entry_count(round_id, proposal_id))
+
+    return _retrying(operation)
+
+
+def _fmt(value: datetime) -> str:
+    from portal.i18n import datetime_filter
+
+    return datetime_filter(value, "d MMM y HH:mm")
+
+
+# --------------------------------------------------------------------------- results
+
+
+def household_hash(round_: Round, household_id: int) -> str:
+    """The pseudonym of a household in one round: stable there, unlinkable across rounds."""
+    digest = hmac.new(round_.salt.encode(), f"{round_.id}:{household_id}".encode(),
+                      hashlib.sha256).hexdigest()
+    return digest[:16]
+
+
+def ensure_results(round_: Round) -> bool:
+    """Compute the results of a closed round once (safe to call twice or on two nodes).
+
+    Returns True when this call computed them. Commits.
+    """
+    if round_.results_at is not None or round_state(round_) != RoundState.CLOSED:
+        return False
+    if db.engine.dialect.name == "sqlite":
+        db.session.commit()
+        connection = db.session.connection()
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        db.session.execute(select(Round.id).where(Round.id == round_.id).with_for_update())
+    db.session.refresh(round_)
+    if round_.results_at is not None:
+        db.session.commit()
+        return False
+    try:
+        _compute(round_)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return True
+
+
+def _compute(round_: Round, quiet: bool = False) -> None:
+    from portal.proposals import services as proposals
+
+    # The vote rows are the truth: recount from them (the counters should already agree).
+    counts = dict(db.session.execute(
+        select(Vote.proposal_id, func.count(Vote.id)).where(Vote.round_id == round_.id)
+        .group_by(Vote.proposal_id)).all())
+    entries = entries_of(round_, order="id")
+    for entry in entries:
+        actual = counts.get(entry.proposal_id, 0)
+        if entry.vote_count != actual:
+            log.error("round %s proposal %s: counter %s, rows %s (fixed)", round_.id,
+                      entry.proposal_id, entry.vote_count, actual)
+            entry.vote_count = actual
+    ballots = db.session.scalar(select(func.count(func.distinct(Vote.household_id)))
+                                .where(Vote.round_id == round_.id)) or 0
+    ranked = sorted(entries, key=lambda e: (-e.vote_count, e.cost_cents or 0, e.proposal_id))
+    steps = []
+    if round_.rule == RoundRule.SUPPORTS:
+        for entry in ranked:
+            entry.selected = entry.vote_count >= round_.threshold
+            steps.append({"proposal": entry.proposal_id, "title": entry.proposal.title,
+                          "votes": entry.vote_count, "selected": entry.selected,
+                          "reason": "threshold" if entry.selected else "below_threshold"})
+    else:
+        remaining = round_.budget_cents
+        for entry in ranked:
+            cost = entry.cost_cents or 0
+            if entry.vote_count == 0:
+                entry.selected, reason = False, "no_votes"
+            elif cost <= remaining:
+                entry.selected, reason = True, "fits"
+                remaining -= cost
+            else:
+                entry.selected, reason = False, "over_budget"
+            steps.append({"proposal": entry.proposal_id, "title": entry.proposal.title,
+                          "votes": entry.vote_count, "cost_cents": cost,
+                          "selected": entry.selected, "reason": reason,
+                          "remaining_cents": remaining})
+    round_.ballot_count = ballots
+    round_.results = {"rule": round_.rule, "threshold": round_.threshold,
+                      "max_supports": round_.max_supports, "budget_cents": round_.budget_cents,
+                      "ballots": ballots, "votes": sum(counts.values()), "steps": steps}
+    round_.results_at = utcnow()
+    db.session.flush()
+    for entry in ranked:
+        proposal = entry.proposal
+        if entry.selected and proposal.state == ProposalState.PUBLISHED:
+            proposals.transition(proposal, ProposalState.SELECTED, None, authorized=True,
+                                 note=_("Selezionata dalla votazione «%(title)s».",
+                                        title=round_.title),
+                                 details={"round": round_.id, "votes": entry.vote_count},
+                                 quiet=quiet)
+    audit("round.results", round_, {"ballots": ballots, "selected": [
+        e.proposal_id for e in entries if e.selected]})
+    log.info("round %s results: %s ballots", round_.id, ballots)
+
+
+def close_due_rounds() -> int:
+    """Compute the results of every round closed and not yet counted; returns how many."""
+    now = utcnow()
+    ids = list(db.session.scalars(select(Round.id).where(Round.closes_at <= now,
+                                                         Round.results_at.is_(None))))
+    done = 0
+    for round_id in ids:
+        round_ = db.session.get(Round, round_id)
+        if round_ is not None and ensure_results(round_):
+            done += 1
+    return done
+
+
+def results_csv(round_: Round) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    budget = round_.rule == RoundRule.BUDGET
+    writer.writerow(["proposta_id", "titolo", "voti"] + (["costo_euro"] if budget else [])
+                    + ["selezionata"])
+    for entry in entries_of(round_):
+        row = [entry.proposal_id, entry.proposal.title, entry.vote_count]
+        if budget:
+            row.append(f"{(entry.cost_cents or 0) / 100:.2f}")
+        row.append("sì" if entry.selected else "no")
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def votes_csv(round_: Round) -> str:
+    """The pseudonymous list of votes (household hash, proposal), sorted by hash."""
+    rows = db.session.execute(select(Vote.household_id, Vote.proposal_id)
+                              .where(Vote.round_id == round_.id))
+    lines = sorted((household_hash(round_, household_id), proposal_id)
+                   for household_id, proposal_id in rows)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["famiglia_pseudonimo", "proposta_id"])
+    writer.writerows(lines)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- merges
 
 
 def recount(proposal_ids) -> None:
