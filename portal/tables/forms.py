@@ -91,9 +91,9 @@ class MemberForm(FlaskForm):
 class MeetingForm(FlaskForm):
     title = CleanStringField(_l("Titolo della seduta"), validators=[required(), length(200, 3)],
                              description=_l("Per esempio \"Seduta ordinaria di marzo\"."))
-    day = ItalianDateField(_l("Giorno"), validators=[required(_l("Indica il giorno."))])
+    day = ItalianDateField(_l("Giorno"), validators=[input_required(_l("Indica il giorno."))])
     start_time = ItalianTimeField(_l("Ora di inizio"),
-                                  validators=[required(_l("Indica l'ora di inizio."))])
+                                  validators=[input_required(_l("Indica l'ora di inizio."))])
     ends_time = ItalianTimeField(_l("Ora di fine prevista (facoltativa)"),
                                  validators=[Optional()])
     place = CleanStringField(_l("Luogo"), validators=[Optional(), length(200)],

@@ -695,14 +695,17 @@ def build_content(minutes: Minutes, number: int, published_by: str, published_at
     }
 
 
-def publish(actor, minutes: Minutes) -> MinutesRevision:
-    """Publish the approved minutes as a new immutable revision, with its decisions."""
+def publish(actor, minutes: Minutes, at: datetime | None = None) -> MinutesRevision:
+    """Publish the approved minutes as a new immutable revision, with its decisions.
+
+    `at` backdates the publication (demo data and imports of paper minutes only).
+    """
     if minutes.status != MinutesStatus.APPROVED:
         raise TablesError(_("Il verbale va prima approvato dal presidente."))
     meeting = minutes.meeting
     previous = minutes.current_revision
     number = (previous.number if previous else 0) + 1
-    now = utcnow()
+    now = at or utcnow()
     content = build_content(minutes, number, actor.name, now,
                             previous.content_hash if previous else None)
     serialised = documents.canonical_json(content)
@@ -729,7 +732,7 @@ def publish(actor, minutes: Minutes) -> MinutesRevision:
         db.session.add(decision)
         decisions.append(decision)
     db.session.flush()
-    minutes.current_revision_id = revision.id
+    minutes.current_revision = revision
     minutes.status = MinutesStatus.PUBLISHED
     minutes.correction_reason = None
     meeting.minutes_revision = number

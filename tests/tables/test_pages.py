@@ -1,0 +1,168 @@
+"""Public pages and feeds of the tables: table page, meeting, calendars, Atom, PDF, API."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+from icalendar import Calendar
+
+from portal.db_setup import utcnow
+from portal.tables import services
+from tests.conftest import login
+
+
+def test_table_page_shows_members_meetings_and_decisions(client, tables):
+    """Anyone sees who sits at the table, what they represent, meetings and decisions."""
+    t = tables.seated()
+    meeting = tables.meeting(t)
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    page = client.get(f"/tavoli/{t.table.slug}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Paola Presidente" in html and "Presidente" in html
+    assert "Comune di Seveso" in html and "le famiglie" in html
+    assert "Comunicazioni del presidente" in html  # the decision
+    assert f"/sedute/{meeting.id}" in html
+    assert client.get("/tavoli").status_code == 200
+    assert client.get("/tavoli/nessuno").status_code == 404
+
+
+def test_draft_meeting_is_not_public(client, tables):
+    """A meeting still being prepared is hidden from the public, its feed and the API."""
+    t = tables.seated()
+    meeting = tables.meeting(t, convene=False)
+    assert client.get(f"/sedute/{meeting.id}").status_code == 403
+    assert client.get(f"/api/v1/sedute/{meeting.id}").status_code == 404
+    assert b"Seduta ordinaria" not in client.get(f"/tavoli/{t.table.slug}/calendario.ics").data
+    login(client, t.secretary.email)
+    assert client.get(f"/sedute/{meeting.id}").status_code == 200
+
+
+def test_calendar_feeds_parse_with_icalendar(client, tables):
+    """Table, Comune and single-meeting feeds are valid iCalendar with the meeting in UTC."""
+    t = tables.seated()
+    meeting = tables.meeting(t)
+    for path in (f"/tavoli/{t.table.slug}/calendario.ics", "/comuni/seveso/sedute.ics",
+                 f"/sedute/{meeting.id}.ics"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.content_type.startswith("text/calendar")
+        calendar = Calendar.from_ical(response.data)
+        events = [c for c in calendar.walk("VEVENT")]
+        assert len(events) == 1, path
+        event = events[0]
+        assert event["summary"].endswith("Seduta ordinaria")
+        assert event["location"] == "Sala consiliare"
+        assert event.decoded("dtstart") == meeting.starts_at.replace(microsecond=0) or \
+            abs(event.decoded("dtstart") - meeting.starts_at) < timedelta(seconds=1)
+    assert client.get("/comuni/nessuno/sedute.ics").status_code == 404
+
+
+def test_atom_feed_of_decisions(client, tables):
+    """The Atom feed lists the table's decisions and is well-formed XML."""
+    t = tables.seated()
+    meeting = tables.meeting(t)
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    response = client.get(f"/tavoli/{t.table.slug}/delibere.atom")
+    assert response.content_type.startswith("application/atom+xml")
+    root = ET.fromstring(response.data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.find("a:title", ns).text for e in root.findall("a:entry", ns)]
+    assert titles == ["Comunicazioni del presidente – approvata"]
+
+
+def test_minutes_printable_and_pdf(client, tables):
+    """The published minutes exist as a printable page and as a PDF naming the hash."""
+    t = tables.seated()
+    meeting = tables.meeting(t)
+    tables.attend(t, meeting, present=5)
+    revision = tables.decide(t, meeting, funding_source="Fondo € sociale")
+    printable = client.get(f"/sedute/{meeting.id}/verbale/stampa")
+    assert printable.status_code == 200 and revision.content_hash in printable.get_data(
+        as_text=True)
+    pdf = client.get(f"/sedute/{meeting.id}/verbale.pdf")
+    assert pdf.status_code == 200 and pdf.content_type == "application/pdf"
+    assert pdf.data.startswith(b"%PDF")
+    assert client.get(f"/sedute/{meeting.id}/verbale.pdf?revisione=9").status_code == 404
+    assert client.get(f"/sedute/{meeting.id}/verbale/revisioni/9").status_code == 404
+
+
+def test_api_tables_meeting_and_decisions(client, tables):
+    """The open data API exposes tables, a meeting with its minutes, and decisions."""
+    t = tables.seated()
+    meeting = tables.meeting(t)
+    tables.attend(t, meeting, present=5)
+    revision = tables.decide(t, meeting)
+    data = client.get("/api/v1/tavoli").get_json()["data"]
+    assert {"slug": t.table.slug, "componenti": 5}.items() <= data[0].items()
+    seduta = client.get(f"/api/v1/sedute/{meeting.id}").get_json()
+    assert seduta["verbale"]["sha256"] == revision.content_hash
+    assert seduta["verbale"]["delibere"][0]["voti"] == {"favorevoli": 3, "contrari": 1,
+                                                        "astenuti": 0}
+    delibere = client.get(f"/api/v1/delibere?tavolo={t.table.slug}").get_json()
+    assert [d["oggetto"] for d in delibere["data"]] == ["Comunicazioni del presidente"]
+    for bad in ("?tavolo=x", "?esito=forse", "?prima=ieri_1", "?prima=%00"):
+        assert client.get("/api/v1/delibere" + bad).status_code == 400
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert {"/tavoli", "/sedute/{id}", "/delibere"} <= set(paths)
+
+
+def test_decisions_list_paginates_by_cursor(client, db, tables):
+    """Decisions list newest first, twenty a page, with a cursor link to the next ones."""
+    t = tables.seated()
+    meeting = tables.meeting(t, items=[f"Punto {i}" for i in range(22)])
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting, outcome="postponed")
+    first = client.get(f"/tavoli/{t.table.slug}/delibere").get_data(as_text=True)
+    assert first.count("/delibere/") >= 20 and "rel=\"next\"" in first
+    assert client.get(f"/tavoli/{t.table.slug}/delibere?prima=garbage").status_code == 200
+
+
+def test_comune_page_shows_the_table_panel(client, tables):
+    """A Comune's page shows its table, the next meeting and the calendar link."""
+    t = tables.seated()
+    tables.meeting(t)
+    html = client.get("/comuni/seveso").get_data(as_text=True)
+    assert "Il tavolo del Comune" in html and "/comuni/seveso/sedute.ics" in html
+
+
+def test_accountability_highlights_overdue_projects(client, db, tables, app):
+    """Projects past their deadline are listed first and marked overdue."""
+    t = tables.seated()
+    proposal, _author = tables.proposal(t.table)
+    meeting = tables.meeting(t, proposals=[proposal])
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    project = services.project_for_proposal(proposal.id)
+    project.deadline = (utcnow() - timedelta(days=3)).date()
+    db.session.commit()
+    for path in ("/progetti", "/comuni/seveso/progetti"):
+        html = client.get(path).get_data(as_text=True)
+        assert "In ritardo (1)" in html and "in ritardo</span>" in html
+
+
+def test_officer_posts_progress_and_marks_implemented(client, db, tables, factory):
+    """The Comune's officer posts progress; families are told; then the project is done."""
+    from portal.authz import Role
+
+    t = tables.seated()
+    proposal, author = tables.proposal(t.table)
+    meeting = tables.meeting(t, proposals=[proposal])
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    project = services.project_for_proposal(proposal.id)
+    officer = factory.grant(factory.user(name="Roberto Ufficio"), Role.COMUNE_OFFICER,
+                            t.comune.id)
+    login(client, officer.email)
+    assert client.form(f"/progetti/{project.id}/avanzamento",
+                       {"percent": "140", "note": "Troppo"}).status_code == 422
+    assert client.form(f"/progetti/{project.id}/avanzamento",
+                       {"percent": "40", "note": "Percorsi tracciati."}).status_code == 303
+    assert client.form(f"/progetti/{project.id}/realizzato",
+                       {"note": "Il Pedibus parte a settembre."}).status_code == 303
+    db.session.expire_all()
+    assert project.status == "implemented" and proposal.state == "implemented"
+    assert "Percorsi tracciati." in client.get(f"/progetti/{project.id}").get_data(as_text=True)
