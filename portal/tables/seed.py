@@ -204,7 +204,8 @@ def _constitution(ctx) -> None:
 
 
 def _decided_proposals(ctx):
-    from portal.proposals.models import Proposal, ProposalState as S
+    from portal.proposals.models import Proposal
+    from portal.proposals.models import ProposalState as S
 
     rows = db.session.scalars(db.select(Proposal).where(Proposal.state.in_(
         [S.APPROVED, S.IN_PROGRESS, S.IMPLEMENTED, S.NOT_APPROVED])).order_by(Proposal.id)).all()
@@ -310,7 +311,8 @@ def _decision_of(meeting, agenda_item_id):
 
 def _upcoming(ctx) -> None:
     """Seveso convenes a meeting with the proposals selected by the round; the Rete too."""
-    from portal.proposals.models import Proposal, ProposalState as S
+    from portal.proposals.models import Proposal
+    from portal.proposals.models import ProposalState as S
     from portal.proposals.services import selected_for_table
 
     today = ctx.now.astimezone(services.ROME).date()
