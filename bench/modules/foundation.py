@@ -4,9 +4,10 @@ households with members and accounts, and the role assignments of a working Rete
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import text
 
@@ -287,16 +288,24 @@ def _at(day: date) -> datetime:
 
 
 def targets(ctx: Context) -> list[Target]:
-    slugs = ctx.ids.get("comune_slugs") or dict(
-        ctx.conn.execute(text("SELECT id, slug FROM comuni")).all())
-    ids = sorted(slugs)
-    # A spread of Comuni (big and small), so that no single row stays hot in a cache.
-    sample = [slugs[i] for i in ids[:: max(1, len(ids) // 200)]]
-    pages = max(1, len(ids) // 20)
+    rows = ctx.conn.execute(text("SELECT slug, province FROM comuni ORDER BY slug")).all()
+    slugs = [r.slug for r in rows]
+    provinces = Counter(r.province for r in rows)
+    biggest_province = provinces.most_common(1)[0][0]
+    in_province = [r.slug for r in rows if r.province == biggest_province]
+    largest = ctx.conn.execute(text(
+        "SELECT slug FROM comuni ORDER BY population DESC NULLS LAST LIMIT 1"
+        if ctx.dialect == "postgresql" else
+        "SELECT slug FROM comuni ORDER BY population IS NULL, population DESC LIMIT 1")).scalar()
+    # A spread of Comuni, big and small, so that no single row stays hot in a cache; the
+    # most populous (the most households to count) is always among them.
+    sample = [largest, *slugs[:: max(1, len(slugs) // 200)]]
     return [
         Target("home", "/"),
-        Target("comuni: list", "/comuni"),
-        Target("comuni: deep page", f"/comuni?page={max(1, pages * 3 // 4)}"),
+        Target("comuni: first page", "/comuni"),
+        Target("comuni: deep page", f"/comuni?dopo={slugs[len(slugs) * 3 // 4]}"),
+        Target("comuni: province, deep", f"/comuni?provincia={quote(biggest_province)}"
+               f"&dopo={in_province[len(in_province) * 3 // 4]}"),
         Target("comune page", f"/comuni/{sample[0]}",
                variants=[(f"/comuni/{s}", None) for s in sample]),
         Target("aderisci (form)", "/aderisci"),

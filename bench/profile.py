@@ -1,0 +1,141 @@
+"""Explain a page's cost in-process: CPU time, SQL statements and their time, a profile.
+
+    python -m bench.profile [--db sqlite|postgresql | --url URL] [--only home,comune]
+                            [-n 200] [--sql] [--top 25]
+
+Uses the Flask test client without cookies (like the load generator: every request is a new
+anonymous visitor unless the target logs in) against the generated database. CPU time is the
+process's own (time.process_time), the best of batches of 20 requests, so it is far less
+sensitive to other work on the machine than the wall-clock figures of bench.run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pickle
+import pstats
+import random
+import secrets
+import sys
+import time
+from collections import Counter
+
+from sqlalchemy import create_engine, event, make_url
+
+from bench.context import Context
+from bench.generate import DEFAULT_URLS, bench_app, load_modules, state_path
+from bench.run import expand, mint_sessions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=sorted(DEFAULT_URLS), default="sqlite")
+    parser.add_argument("--url")
+    parser.add_argument("--only", help="comma-separated substrings of page or module names")
+    parser.add_argument("-n", type=int, default=200, help="requests per page")
+    parser.add_argument("--sql", action="store_true", help="print each page's SQL statements")
+    parser.add_argument("--top", type=int, default=0, help="print the N costliest functions")
+    args = parser.parse_args(argv)
+
+    url = args.url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URLS[args.db]
+    with state_path(url).open("rb") as fh:
+        state = pickle.load(fh)  # noqa: S301 - our own file
+    app = bench_app(url, secrets.token_hex(32))
+    wanted = [w.strip().lower() for w in args.only.split(",")] if args.only else None
+    engine = create_engine(url)
+    planned = []
+    with engine.connect() as conn:
+        ctx = Context(conn=conn, url=url, dialect=make_url(url).get_backend_name(),
+                      scale=state["scale"], rng=random.Random(state["seed"]), ids=state["ids"],
+                      now=state["now"])
+        for module in load_modules():
+            if module.__name__ not in state["modules"]:
+                continue
+            short = module.__name__.rsplit(".", 1)[-1]
+            for t in module.targets(ctx):
+                if t.method.upper() != "GET":
+                    continue  # a profile must not change the data
+                if wanted and not any(w in t.name.lower() or w == short for w in wanted):
+                    continue
+                planned.append(t)
+    engine.dispose()
+    users = {u for t in planned for u in (t.as_users or [])}
+    sessions = mint_sessions(app, users) if users else {}
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+
+    from portal.extensions import db
+
+    print(f"{'page':<34} {'status':>6} {'bytes':>7} {'cpu ms':>7} {'SQL':>4} {'SQL ms':>7} "
+          f"{'cookie':>6} {'py calls':>8}")
+    # No app context around the requests: each request must get its own (and its own `g`).
+    with app.app_context():
+        engine = db.engine
+    statements: list[tuple[str, float]] = []
+    started: dict[int, float] = {}
+
+    def before(conn, cursor, statement, params, context, executemany):
+        started[id(cursor)] = time.perf_counter()
+
+    def after(conn, cursor, statement, params, context, executemany):
+        statements.append((statement, time.perf_counter() - started.pop(id(cursor), 0)))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    for target in planned:
+        reqs = expand(target, sessions, cookie_name)
+        client = app.test_client(use_cookies=False)
+
+        def get(i: int, reqs=reqs, client=client):
+            r = reqs[i % len(reqs)]
+            return client.get(r.path, headers=r.headers)
+
+        for i in range(min(20, args.n)):
+            get(i)
+        statements.clear()
+        response = get(0)
+        per_request = list(statements)
+        # The best of several batches: other work on the machine only ever adds time.
+        batch, best = 20, float("inf")
+        for start in range(0, max(args.n, batch), batch):
+            cpu0 = time.process_time()
+            for i in range(start, start + batch):
+                get(i)
+            best = min(best, time.process_time() - cpu0)
+        cpu = best / batch * 1000
+        # Python function calls per request: a deterministic measure of the work done.
+        counter = cProfile.Profile()
+        counter.enable()
+        for i in range(batch):
+            get(i)
+        counter.disable()
+        calls = pstats.Stats(counter).total_calls // batch
+        sql_ms = sum(d for _, d in per_request) * 1000
+        print(f"{target.name[:34]:<34} {response.status_code:>6} {len(response.data):>7} "
+              f"{cpu:>7.2f} {len(per_request):>4} {sql_ms:>7.2f} "
+              f"{'yes' if 'Set-Cookie' in response.headers else 'no':>6} {calls:>8}")
+        if args.sql:
+            for statement, duration in per_request:
+                print(f"    {duration * 1000:7.2f} ms  {' '.join(statement.split())[:300]}")
+            repeated = [s for s, c in Counter(s for s, _ in per_request).items() if c > 1]
+            if repeated:
+                print(f"    ! {len(repeated)} statements repeated (N+1?)")
+        if args.top:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for i in range(args.n):
+                get(i)
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)
+            print(out.getvalue())
+    event.remove(engine, "before_cursor_execute", before)
+    event.remove(engine, "after_cursor_execute", after)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
