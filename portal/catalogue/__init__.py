@@ -1,0 +1,15 @@
+"""The catalogue of good practices (buone pratiche): publish, search, adopt, open data."""
+
+from flask import Blueprint
+
+bp = Blueprint("catalogue", __name__)
+
+from portal.catalogue import policies, views  # noqa: E402,F401
+
+
+def init_app(app):
+    from portal.catalogue import cli, services
+
+    services.register_panels()
+    views.init_template_globals(app)
+    cli.init_app(app)

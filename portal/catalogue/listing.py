@@ -1,0 +1,152 @@
+"""Reading the catalogue list from query arguments: shared by the pages and the API."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal.catalogue import search, services
+from portal.catalogue.models import GoodPractice, Theme
+from portal.extensions import db
+from portal.network.models import Comune
+
+#: the deepest page of results one can open; past it, the user narrows the search
+MAX_PAGE = 50
+PER_PAGE = 20
+#: query arguments of the list, in URL order
+ARGS = ("q", "tema", "comune", "stato", "promotore", "ordina", "pagina")
+
+
+# --------------------------------------------------------------------------- search
+
+
+class BadSearch(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _int_arg(args, name: str, default: int, low: int, high: int, message: str) -> int:
+    raw = args.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadSearch(message)
+    return int(raw)
+
+
+def parse_search(args, per_page: int = PER_PAGE) -> tuple[search.Search, dict]:
+    """The Search asked by query arguments, and the labels of what was chosen.
+
+    Raises BadSearch (answered with 400) for a query too long or a page that does not exist.
+    """
+    q = args.get("q", "")
+    if "\x00" in q:
+        q = q.replace("\x00", " ")
+    if len(q) > search.MAX_QUERY_LENGTH:
+        raise BadSearch(_("La ricerca è troppo lunga: usa al massimo %(n)d caratteri.",
+                          n=search.MAX_QUERY_LENGTH))
+    page = _int_arg(args, "pagina", 1, 1, MAX_PAGE,
+                    _("Si possono sfogliare al massimo %(n)d pagine: affina la ricerca con i "
+                      "filtri.", n=MAX_PAGE))
+    chosen: dict = {}
+    theme_id = comune_id = None
+    if args.get("tema"):
+        theme = db.session.scalar(select(Theme).where(Theme.slug == args["tema"][:90]))
+        theme_id = theme.id if theme else -1
+        chosen["tema"] = theme
+    if args.get("comune"):
+        comune = db.session.scalar(select(Comune).where(Comune.slug == args["comune"][:140]))
+        comune_id = comune.id if comune else -1
+        chosen["comune"] = comune
+    status = (args.get("stato") or "")[:20] or None
+    kind = (args.get("promotore") or "")[:20] or None
+    return search.Search(q=q.strip(), theme=theme_id, comune=comune_id, status=status,
+                         kind=kind, sort=args.get("ordina", ""), page=page,
+                         per_page=per_page), chosen
+
+
+def current_args(args) -> dict[str, str]:
+    return {k: args.get(k) for k in ARGS if args.get(k)}
+
+
+def list_url(args: dict, endpoint: str = "catalogue.index", **changes) -> str:
+    """The list URL with some arguments changed (None removes one); page resets unless set."""
+    merged = dict(args)
+    if "pagina" not in changes:
+        merged.pop("pagina", None)
+    for key, value in changes.items():
+        if value in (None, ""):
+            merged.pop(key, None)
+        else:
+            merged[key] = str(value)
+    ordered = {k: merged[k] for k in ARGS if k in merged}
+    return url_for(endpoint) + ("?" + urlencode(ordered) if ordered else "")
+
+
+def facet_view(result: search.Result, args: dict) -> list[dict]:
+    """Facets for the template: title, the URL arg, options with label, count, url, chosen."""
+    counts = result.facets
+    themes = {str(t.id): t for t in services.themes(active_only=False)}
+    comune_ids = [int(v) for v, _n in counts.get(search.FACET_COMUNE, [])[:15]]
+    if result.search.comune and result.search.comune > 0:
+        comune_ids.append(result.search.comune)
+    comuni = {str(c.id): c for c in db.session.scalars(
+        select(Comune).where(Comune.id.in_(comune_ids or [-1])))}
+    facets = []
+
+    def options(facet, arg, label_of, slug_of, chosen_value, limit=None):
+        items = []
+        for value, n in counts.get(facet, []):
+            label, slug = label_of(value), slug_of(value)
+            if label is None:
+                continue
+            items.append({"label": label, "count": n, "chosen": slug == chosen_value,
+                          "url": list_url(args, **{arg: None if slug == chosen_value else slug})})
+        if limit and len(items) > limit:
+            keep = items[:limit]
+            keep += [i for i in items[limit:] if i["chosen"]]
+            items = keep
+        return items
+
+    facets.append({"title": _("Tema"), "arg": "tema", "options": options(
+        search.FACET_THEME, "tema", lambda v: themes[v].name if v in themes else None,
+        lambda v: themes[v].slug if v in themes else None, args.get("tema"))})
+    facets.append({"title": _("Comune"), "arg": "comune", "options": options(
+        search.FACET_COMUNE, "comune", lambda v: comuni[v].name if v in comuni else None,
+        lambda v: comuni[v].slug if v in comuni else None, args.get("comune"), limit=15)})
+    facets.append({"title": _("Stato"), "arg": "stato", "options": options(
+        search.FACET_STATUS, "stato", services.status_label, lambda v: v, args.get("stato"))})
+    facets.append({"title": _("Promotori"), "arg": "promotore", "options": options(
+        search.FACET_KIND, "promotore", services.kind_label, lambda v: v,
+        args.get("promotore"))})
+    return facets
+
+
+class Pager:
+    def __init__(self, search_: search.Search, total: int, args: dict, endpoint: str):
+        self.page = search_.page
+        self.pages = min(MAX_PAGE, max(1, -(-total // search_.per_page)))
+        self.prev_url = (list_url(args, endpoint, pagina=self.page - 1 if self.page > 2 else None)
+                         if self.page > 1 else None)
+        self.next_url = (list_url(args, endpoint, pagina=self.page + 1)
+                         if self.page < self.pages else None)
+
+
+def practice_record(p: GoodPractice) -> dict:
+    """The open-data record of a published practice (API and CSV share it)."""
+    return {
+        "id": p.id, "slug": p.slug, "title": p.title, "summary": p.summary,
+        "status": p.status, "themes": [t.slug for t in p.themes],
+        "comuni": [{"id": c.id, "name": c.name, "istat_code": c.istat_code} for c in p.comuni],
+        "started_on": p.started_on.isoformat() if p.started_on else None,
+        "ended_on": p.ended_on.isoformat() if p.ended_on else None,
+        "beneficiaries": p.beneficiaries, "beneficiaries_count": p.beneficiaries_count,
+        "cost_cents": p.cost_cents, "funding_sources": p.funding_sources,
+        "adoption_count": p.adoption_count,
+        "published_at": p.published_at.isoformat() if p.published_at else None,
+        "url": url_for("catalogue.detail", slug=p.slug, _external=True),
+    }

@@ -1,0 +1,316 @@
+"""Drafting, publishing, revisions, adoption and who may do what on a practice."""
+
+from __future__ import annotations
+
+from portal.authz import Role
+from portal.catalogue.models import Adoption, GoodPractice, PracticeRevision
+from portal.core.models import Activity
+
+FORM = {"title": "Spazio compiti in biblioteca", "summary": "Compiti con un educatore.",
+        "body": "## Orari\n\nTutti i **martedì**.", "status": "attiva", "owner": ""}
+
+
+def _draft_form(comune, theme_id=None, **extra):
+    data = dict(FORM, comuni=[str(comune.id)], **extra)
+    if theme_id:
+        data["themes"] = [str(theme_id)]
+    return data
+
+
+def _practice(db, slug=None):
+    db.session.expire_all()
+    query = db.select(GoodPractice)
+    if slug:
+        query = query.where(GoodPractice.slug == slug)
+    return db.session.scalars(query.order_by(GoodPractice.id.desc())).first()
+
+
+def test_moderator_drafts_and_officer_publishes(client, db, factory, login_as, practices):
+    """An association moderator drafts a practice (private); an officer of a Comune where it
+    runs publishes it, and it appears in the catalogue and in the Comune's activity."""
+    seveso = factory.comune("Seveso")
+    association = factory.association([seveso])
+    login_as(Role.MODERATOR, association.id)
+    response = client.form("/pratiche/nuova", _draft_form(seveso))
+    assert response.status_code == 303
+    practice = _practice(db)
+    assert practice.owner_association_id == association.id and not practice.is_published
+    assert client.get(f"/pratiche/{practice.slug}").status_code == 200
+    assert client.form(f"/pratiche/{practice.slug}/pubblica").status_code == 403
+
+    client.form("/esci")
+    assert client.get(f"/pratiche/{practice.slug}").status_code == 404  # drafts are private
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    assert client.form(f"/pratiche/{practice.slug}/pubblica").status_code == 303
+    page = client.get(f"/pratiche/{practice.slug}").get_data(as_text=True)
+    assert "Spazio compiti in biblioteca" in page and "<strong>martedì</strong>" in page
+    assert "Spazio compiti" in client.get("/pratiche").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(db.select(Activity.title).where(
+        Activity.kind == "practice.published", Activity.comune_id == seveso.id))
+
+
+def test_officer_of_another_comune_cannot_edit_or_publish(client, db, factory, login_as,
+                                                          practices):
+    """Object-level rules: an officer or moderator unrelated to the practice gets 403 on every
+    change, and cannot see its draft."""
+    seveso, limbiate = factory.comune("Seveso"), factory.comune("Limbiate")
+    draft = practices.make(title="Casa dei papà separati", comuni=[seveso], published=False)
+    published = practices.make(title="Pedibus", comuni=[seveso])
+    login_as(Role.COMUNE_OFFICER, limbiate.id)
+    assert client.get(f"/pratiche/{draft.slug}").status_code == 404
+    for practice in (draft, published):
+        slug = practice.slug
+        assert client.get(f"/pratiche/{slug}/modifica").status_code in (403, 404)
+        for path, data in ((f"/pratiche/{slug}/modifica", _draft_form(seveso)),
+                           (f"/pratiche/{slug}/pubblica", {}),
+                           (f"/pratiche/{slug}/ritira", {}),
+                           (f"/pratiche/{slug}/promotori", {"p-name": "X", "p-kind": "comune"}),
+                           (f"/pratiche/{slug}/indicatori", {"i-name": "X", "i-value": "1"})):
+            assert client.form(path, data).status_code in (403, 404), path
+    db.session.expire_all()
+    assert db.session.get(GoodPractice, published.id).revision_count == 2
+
+
+def test_moderator_of_another_association_cannot_edit(client, factory, login_as, practices):
+    """A moderator may edit what their association keeps or promotes, nothing else."""
+    seveso = factory.comune("Seveso")
+    mine, other = factory.association([seveso]), factory.association([seveso])
+    practice = practices.make(comuni=[seveso], published=False, owner_association_id=other.id)
+    login_as(Role.MODERATOR, mine.id)
+    assert client.get(f"/pratiche/{practice.slug}/modifica").status_code == 403
+
+
+def test_family_and_anonymous_cannot_draft(client, factory, login_as):
+    """Families have no drafting right; anonymous users are sent to log in."""
+    response = client.get("/pratiche/nuova")
+    assert response.status_code == 302 and "/accedi" in response.headers["Location"]
+    login_as("family")
+    assert client.get("/pratiche/nuova").status_code == 403
+    assert client.get("/pratiche/bozze").status_code == 403
+
+
+def test_each_edit_keeps_a_revision_shown_in_the_history(client, db, factory, login_as,
+                                                         practices):
+    """Editing keeps a numbered revision with its author; the public history lists what
+    changed, before and after."""
+    seveso = factory.comune("Seveso")
+    practice = practices.make(title="Banca del tempo", summary="Scambio di ore.",
+                              comuni=[seveso])
+    officer = login_as(Role.COMUNE_OFFICER, seveso.id)
+    data = _draft_form(seveso, title="Banca del tempo", summary="Scambio di ore e saperi.",
+                       note="Sintesi più chiara")
+    data["owner"] = f"comune:{seveso.id}"
+    assert client.form(f"/pratiche/{practice.slug}/modifica", data).status_code == 303
+    db.session.expire_all()
+    revisions = db.session.scalars(db.select(PracticeRevision).where(
+        PracticeRevision.practice_id == practice.id).order_by(PracticeRevision.number)).all()
+    assert [r.number for r in revisions] == [1, 2, 3]
+    assert revisions[-1].author_id == officer.id and revisions[-1].note == "Sintesi più chiara"
+    client.form("/esci")
+    history = client.get(f"/pratiche/{practice.slug}/storia").get_data(as_text=True)
+    assert "Revisione 3" in history and "Sintesi più chiara" in history
+    assert "Scambio di ore e saperi." in history and "Scambio di ore.</del>" in history
+
+
+def test_markdown_is_sanitised(client, practices):
+    """Scripts, event handlers and javascript: links written in the body never reach the
+    page; headings start below the page's own."""
+    practice = practices.make(body="# Titolo\n\n<script>alert(1)</script>\n\n"
+                                   "[clic](javascript:alert(1)) <img src=x onerror=alert(1)>"
+                                   "\n\n[sito](https://example.org)")
+    html = client.get(f"/pratiche/{practice.slug}").get_data(as_text=True)
+    body = html[html.index('class="practice-body"'):]
+    assert "<script>alert" not in body and 'href="javascript:' not in body
+    assert "<img" not in body and "&lt;script&gt;" in body  # shown as text, never run
+    assert "<h3>Titolo</h3>" in body
+    assert 'href="https://example.org"' in body and 'rel="nofollow noopener noreferrer"' in body
+
+
+def test_publishing_needs_summary_and_comune(client, db, factory, login_as, practices):
+    """A draft without a Comune cannot be published: the officer is told why."""
+    from portal.catalogue import services
+
+    seveso = factory.comune("Seveso")
+    coordinator = login_as(Role.COORDINATOR, 0)
+    with client.application.test_request_context("/"):
+        practice = services.create_draft(coordinator, {"title": "Senza Comune",
+                                                       "summary": "Testo."})
+        db.session.commit()
+    response = client.form(f"/pratiche/{practice.slug}/pubblica", follow_redirects=True)
+    assert "almeno un Comune" in response.get_data(as_text=True)
+    assert not _practice(db, practice.slug).is_published
+    assert seveso.id
+
+
+def test_invalid_form_answers_422_with_messages(client, db, factory, login_as):
+    """A draft without title, with a bad amount or dates in the wrong order is refused with
+    422 and Italian messages; nothing is saved."""
+    seveso = factory.comune("Seveso")
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    response = client.form("/pratiche/nuova", _draft_form(
+        seveso, title="", cost="dodici euro", started_on="2024-05-01",
+        ended_on="2023-01-01", body="ok\x00"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Campo obbligatorio" in html and "importo in euro" in html
+    assert "non può precedere" in html and "caratteri non ammessi" in html
+    assert _practice(db) is None
+
+
+def test_cost_in_euro_is_stored_in_cents(client, db, factory, login_as):
+    """'12.500,50' typed in the form is stored as 1250050 cents and shown in euro."""
+    seveso = factory.comune("Seveso")
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    assert client.form("/pratiche/nuova", _draft_form(seveso, cost="12.500,50")
+                       ).status_code == 303
+    practice = _practice(db)
+    assert practice.cost_cents == 1250050
+    assert "12.500,50" in client.get(f"/pratiche/{practice.slug}").get_data(as_text=True)
+
+
+def test_officer_declares_an_adoption(client, db, factory, login_as, practices):
+    """An officer declares that their Comune adopts a practice; it is listed on the practice
+    and on the Comune's page, and counts for 'most adopted' unless abandoned."""
+    seveso, giussano = factory.comune("Seveso"), factory.comune("Giussano")
+    practice = practices.make(title="Pedibus", comuni=[seveso])
+    login_as(Role.COMUNE_OFFICER, giussano.id)
+    response = client.form(f"/pratiche/{practice.slug}/adozione", {
+        "comune": str(giussano.id), "status": "avvio", "notes": "Due linee in partenza."})
+    assert response.status_code == 303
+    page = client.get(f"/pratiche/{practice.slug}").get_data(as_text=True)
+    assert "Giussano" in page and "Due linee in partenza." in page and "In avvio" in page
+    assert _practice(db, practice.slug).adoption_count == 1
+    comune_page = client.get("/comuni/giussano").get_data(as_text=True)
+    assert "Adottate da altri Comuni della Rete" in comune_page and "Pedibus" in comune_page
+    assert "Pedibus" in client.get("/comuni/seveso").get_data(as_text=True)
+
+    # updating the same adoption does not duplicate it; abandoning stops counting it
+    client.form(f"/pratiche/{practice.slug}/adozione", {
+        "comune": str(giussano.id), "status": "abbandonata", "notes": ""})
+    assert db.session.scalar(db.select(db.func.count(Adoption.id))) == 1
+    assert _practice(db, practice.slug).adoption_count == 0
+
+    # an adoption indicator of its own
+    adoption = db.session.scalar(db.select(Adoption))
+    assert client.form(f"/pratiche/{practice.slug}/adozione/{adoption.id}/indicatori", {
+        "ai-name": "Bambini", "ai-value": "35"}).status_code == 303
+    assert "Bambini: 35" in client.get(f"/pratiche/{practice.slug}").get_data(as_text=True)
+
+
+def test_officer_cannot_adopt_for_another_comune(client, db, factory, login_as, practices):
+    """The Comune in an adoption must be one the officer works for."""
+    seveso, giussano, limbiate = (factory.comune("Seveso"), factory.comune("Giussano"),
+                                  factory.comune("Limbiate"))
+    practice = practices.make(comuni=[seveso])
+    login_as(Role.COMUNE_OFFICER, giussano.id)
+    response = client.form(f"/pratiche/{practice.slug}/adozione", {
+        "comune": str(limbiate.id), "status": "attiva"})
+    assert response.status_code == 422
+    assert db.session.scalar(db.select(db.func.count(Adoption.id))) == 0
+    client.form("/esci")
+    login_as(Role.MODERATOR, factory.association([seveso]).id)
+    assert client.form(f"/pratiche/{practice.slug}/adozione", {
+        "comune": str(seveso.id), "status": "attiva"}).status_code == 403
+    # another Comune's adoption indicators are not theirs either
+    practices.adopt(practice, limbiate)
+    client.form("/esci")
+    login_as(Role.COMUNE_OFFICER, giussano.id)
+    adoption = db.session.scalar(db.select(Adoption))
+    assert client.form(f"/pratiche/{practice.slug}/adozione/{adoption.id}/indicatori", {
+        "ai-name": "X", "ai-value": "1"}).status_code == 403
+
+
+def test_promoters_and_the_triangle(client, db, factory, login_as, practices):
+    """Promoters added by an editor appear on the sussidiarietà circolare triangle, named in
+    words (not by colour alone); the kind facet follows."""
+    seveso = factory.comune("Seveso")
+    association = factory.association([seveso], name="AFI Seveso", kind="family")
+    practice = practices.make(comuni=[seveso])
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    assert client.form(f"/pratiche/{practice.slug}/promotori", {
+        "p-association_id": str(association.id), "p-role": "capofila"}).status_code == 303
+    assert client.form(f"/pratiche/{practice.slug}/promotori", {
+        "p-name": "Panificio Il Chicco", "p-kind": "enterprise"}).status_code == 303
+    bad = client.form(f"/pratiche/{practice.slug}/promotori", {"p-name": "", "p-kind": ""})
+    assert bad.status_code == 422
+    html = client.get(f"/pratiche/{practice.slug}").get_data(as_text=True)
+    assert "Sussidiarietà circolare" in html
+    assert "AFI Seveso" in html and "Panificio Il Chicco" in html
+    assert "Pubblico: assente. Non profit: presente. Profit: presente." in html
+    listed = client.get("/pratiche?promotore=enterprise").get_data(as_text=True)
+    assert f'href="/pratiche/{practice.slug}"' in listed
+
+
+def test_related_practices_share_themes(client, practices):
+    """The practice page suggests published practices with the same themes."""
+    a = practices.make(title="Pedibus", themes=["scuola-ed-educazione"])
+    practices.make(title="Doposcuola", themes=["scuola-ed-educazione"])
+    practices.make(title="Orti", themes=["anziani-e-cura"])
+    html = client.get(f"/pratiche/{a.slug}").get_data(as_text=True)
+    related = html[html.index("Pratiche correlate"):]
+    assert "Doposcuola" in related and "Orti" not in related
+
+
+def test_coordinator_maintains_themes(client, db, factory, login_as, practices):
+    """Only coordinators add or retire themes; a retired theme is no longer offered."""
+    login_as(Role.COMUNE_OFFICER, factory.comune().id)
+    assert client.get("/pratiche/temi").status_code == 403
+    client.form("/esci")
+    login_as(Role.COORDINATOR, 0)
+    assert client.form("/pratiche/temi", {"name": "Ambiente e mobilità"}).status_code == 303
+    assert client.form("/pratiche/temi", {"name": "Ambiente e mobilità"}).status_code == 422
+    from portal.catalogue.models import Theme
+
+    theme = db.session.scalar(db.select(Theme).where(Theme.slug == "ambiente-e-mobilita"))
+    assert client.form(f"/pratiche/temi/{theme.id}/stato").status_code == 303
+    assert "Ambiente e mobilità" not in client.get("/pratiche/nuova").get_data(as_text=True)
+
+
+def test_create_draft_for_other_modules(app, db, factory, practices):
+    """create_draft() turns data from another module into a draft that links back to it;
+    new_practice_url() and a registered prefill source fill in the form."""
+    from portal.catalogue import services
+
+    seveso = factory.comune("Seveso")
+    with app.test_request_context("/"):
+        practice = services.create_draft(practices.admin, {
+            "title": "Ludoteca di quartiere", "summary": "Dalla proposta approvata.",
+            "themes": ["tempo-libero-e-sport"], "comuni": [seveso.id],
+            "promoters": [{"name": "Comune di Seveso", "kind": "comune"}],
+            "cost_cents": 500000, "origin_label": "Proposta n. 7", "origin_url": "/proposte/7"})
+        db.session.commit()
+        assert practice.themes[0].slug == "tempo-libero-e-sport"
+        assert not practice.is_published and practice.revision_count == 1
+        assert services.new_practice_url(proposta=7) == "/pratiche/nuova?proposta=7"
+    services.register_prefill_source("proposta_test", lambda v: {
+        "title": f"Dalla proposta {v}", "summary": "Sintesi", "themes": ["mutuo-aiuto"]})
+    client = app.test_client()
+    from tests.conftest import login
+
+    officer = factory.grant(factory.user(), Role.COMUNE_OFFICER, seveso.id)
+    login(client, officer.email)
+    html = client.get("/pratiche/nuova?proposta_test=42").get_data(as_text=True)
+    assert 'value="Dalla proposta 42"' in html
+
+
+def test_dashboard_panel_for_editors(app, factory):
+    """Officers and moderators get the catalogue panel in their area; families do not."""
+    from portal.core.services import _DASHBOARD_PANELS
+
+    predicate = dict(_DASHBOARD_PANELS)["catalogue/_dashboard_panel.html"]
+    officer = factory.grant(factory.user(), Role.COMUNE_OFFICER, factory.comune().id)
+    moderator = factory.grant(factory.user(), Role.MODERATOR, factory.association().id)
+    family = factory.user()
+    factory.household(user=family)
+    assert predicate(officer) and predicate(moderator) and not predicate(family)
+
+
+def test_drafts_page_lists_what_the_user_may_edit(client, factory, login_as, practices):
+    """The drafts page lists the drafts of the officer's Comune only."""
+    seveso, limbiate = factory.comune("Seveso"), factory.comune("Limbiate")
+    practices.make(title="Bozza di Seveso", comuni=[seveso], published=False)
+    practices.make(title="Bozza di Limbiate", comuni=[limbiate], published=False)
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    html = client.get("/pratiche/bozze").get_data(as_text=True)
+    assert "Bozza di Seveso" in html and "Bozza di Limbiate" not in html
