@@ -125,6 +125,25 @@ def migrate(url: str) -> str:
     return password_hash
 
 
+def is_current(url: str, modules: list[ModuleType], scale: dict[str, int]) -> bool:
+    """Whether `url` holds a database generated with these modules and sizes."""
+    path = state_path(url)
+    if not path.exists():
+        return False
+    with path.open("rb") as fh:
+        state = pickle.load(fh)  # noqa: S301 - our own file
+    if state["modules"] != [m.__name__ for m in modules] or state["scale"] != scale:
+        return False
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1 FROM comuni LIMIT 1"))
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - any failure means: generate again
+        return False
+    return True
+
+
 def _fast_sqlite(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -166,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a size, e.g. households=20000 (repeatable)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--only", help="comma-separated module names (foundation is implied)")
+    parser.add_argument("--if-missing", action="store_true",
+                        help="do nothing if this database was generated with the same modules "
+                             "and sizes")
     args = parser.parse_args(argv)
 
     url = database_url(args)
@@ -176,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
              ", ".join(m.__name__.rsplit(".", 1)[-1] for m in modules))
     say("scale %s", ", ".join(f"{k}={v:,}" for k, v in sorted(scale.items())))
 
+    if args.if_missing and is_current(url, modules, scale):
+        say("already generated with these modules and sizes (drop --if-missing to redo)")
+        return 0
     started = time.perf_counter()
     recreate_database(url)
     password_hash = migrate(url)
