@@ -53,8 +53,14 @@ db: setup
 lint: setup
 	$(BIN)/ruff check portal tests bench
 
+# Benchmark (bench/README.md): `make bench BENCH_DB=postgresql BENCH_ARGS="--only comune"`.
+# Generates the database once (again when the bench modules or sizes change), then loads it.
+BENCH_DB ?= sqlite
+BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python -m bench.run
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python -m bench.generate --db $(BENCH_DB) --if-missing
+	$(BIN)/python -m bench.run --db $(BENCH_DB) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache
