@@ -57,6 +57,8 @@ class Measure:
     size: int | None = None  # its body size in bytes
     queries: int | None = None  # SQL statements it ran (in-process, GET only)
     ratio: float | None = None
+    #: the floor this page is compared with (req/s)
+    floor_rps: float | None = None
     min_ratio: float = 0.25
     max_p95_ms: float = 25.0
     verdict: str = ""
@@ -298,17 +300,19 @@ def verdict(m: Measure) -> str:
 
 
 def table(rows: list[Measure], floor_rps: float) -> str:
-    head = (f"{'page':<34} {'req/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'ratio':>6} "
-            f"{'bar':>11} {'err':>5} {'SQL':>4}  result")
+    head = (f"{'page':<34} {'req/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'floor':>6} "
+            f"{'ratio':>6} {'bar':>11} {'err':>5} {'SQL':>4}  result")
     lines = [head, "-" * len(head)]
     for m in rows:
         bar = f"{m.min_ratio:.0%}/{m.max_p95_ms:.0f}ms" if m.module != "floor" else ""
         ratio = f"{m.ratio:.0%}" if m.ratio is not None else ""
         sql = "" if m.queries is None else str(m.queries)
         lines.append(f"{m.name[:34]:<34} {m.rps:>8.0f} {m.p50:>7.1f} {m.p95:>7.1f} {m.p99:>7.1f} "
-                     f"{ratio:>6} {bar:>11} {m.errors + m.socket_errors:>5} {sql:>4}  {m.verdict}")
-    lines.append(f"floor: {floor_rps:.0f} req/s (mean of the runs before and after); "
-                 "latencies in ms; bar = minimum ratio / maximum p95")
+                     f"{m.floor_rps or 0:>6.0f} {ratio:>6} {bar:>11} "
+                     f"{m.errors + m.socket_errors:>5} {sql:>4}  {m.verdict}")
+    lines.append(f"floor: {floor_rps:.0f} req/s (mean of the runs before and after; with "
+                 "--floor-each each page has its own); latencies in ms; "
+                 "bar = minimum ratio / maximum p95")
     return "\n".join(lines)
 
 
@@ -319,13 +323,13 @@ def markdown(meta: dict, rows: list[Measure]) -> str:
            f"{meta['connections']} connections, {meta['duration']} s per page after "
            f"{meta['warmup']} s warm-up; git {meta['git']}; load average before "
            f"{meta['loadavg']}", "",
-           "| page | path | req/s | p50 ms | p95 ms | p99 ms | ratio | bar | errors | SQL "
-           "| result |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+           "| page | path | req/s | p50 ms | p95 ms | p99 ms | floor req/s | ratio | bar | errors "
+           "| SQL | result |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
     for m in rows:
         bar = f"{m.min_ratio:.0%} / {m.max_p95_ms:.0f} ms" if m.module != "floor" else ""
         out.append(f"| {m.name} | `{m.method} {m.path}` | {m.rps:.0f} | {m.p50:.1f} | "
-                   f"{m.p95:.1f} | {m.p99:.1f} | "
+                   f"{m.p95:.1f} | {m.p99:.1f} | {m.floor_rps or 0:.0f} | "
                    f"{'' if m.ratio is None else f'{m.ratio:.0%}'} | {bar} | "
                    f"{m.errors + m.socket_errors} | {'' if m.queries is None else m.queries} | "
                    f"{m.verdict} |")
@@ -357,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5301, help="first port tried (5301-5399)")
     parser.add_argument("--only", help="comma-separated substrings of page or module names")
     parser.add_argument("--no-queries", action="store_true", help="skip the SQL count")
+    parser.add_argument("--floor-each", action="store_true",
+                        help="measure the floor again right before each page and compare the "
+                             "page with that one (steadier ratios on a busy machine)")
     args = parser.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -451,18 +458,27 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.duration:g} s each after {args.warmup:g} s warm-up")
         first_floor = measure("floor (before)", "floor", floor_req, floor.base, None)
         for short, target, reqs in expanded:
-            rows.append(measure(target.name, short, reqs, portal.base, target))
+            local = None
+            if args.floor_each:
+                local = wrk(floor.base, floor_req, max(1.0, args.duration / 2), args.connections,
+                            args.threads, workdir)
+            m = measure(target.name, short, reqs, portal.base, target)
+            if local is not None:
+                m.floor_rps = local["requests"] / (local["duration_us"] / 1e6)
+            rows.append(m)
         last_floor = measure("floor (after)", "floor", floor_req, floor.base, None)
     finally:
         for server in servers:
             server.stop()
     floor_rps = (first_floor.rps + last_floor.rps) / 2
     for m in rows:
-        m.ratio = m.rps / floor_rps if floor_rps else None
+        m.floor_rps = m.floor_rps or floor_rps
+        m.ratio = m.rps / m.floor_rps if m.floor_rps else None
         m.verdict = verdict(m)
         if m.errors:
             m.notes.append(f"{m.errors} answers were not 2xx/3xx")
     for m in (first_floor, last_floor):
+        m.floor_rps = floor_rps
         m.ratio = m.rps / floor_rps if floor_rps else None
     everything = [first_floor, *rows, last_floor]
     print()
