@@ -1,0 +1,513 @@
+"""End-to-end harness: the real portal under gunicorn, driven by headless Chromium, checked by axe.
+
+Writing a test (`tests/e2e/test_<module>.py`)::
+
+    import pytest
+    from playwright.sync_api import expect
+
+    from tests.e2e.conftest import PASSWORD, check_a11y, login, mail_link, visit
+
+    pytestmark = pytest.mark.e2e
+
+
+    def test_family_reads_a_practice(live, page):
+        '''A verified family opens a good practice from the catalogue.'''
+        comune = live.factory.comune("Seveso")                 # real rows, committed
+        user = live.factory.user(email="anna@example.org")     # password: PASSWORD
+        live.factory.household(user=user, comune=comune)      # verified by default
+        login(page, "anna@example.org")
+        visit(page, "/pratiche")                               # goto + axe + screenshot
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Buone pratiche")
+
+Fixtures
+    ``live``        The server of this test's backend (every e2e test runs on SQLite and, when
+                    TEST_POSTGRESQL_URL is set, PostgreSQL), its database emptied before the test,
+                    with an app context of the same database pushed in the test process:
+                    ``live.url``, ``live.backend`` ("sqlite"/"postgresql"), ``live.factory`` (the
+                    factories of tests/conftest.py: comune, association, user, household, grant,
+                    table), ``live.db`` (Flask-SQLAlchemy; call ``live.refresh()`` before reading
+                    rows the server changed), ``live.seed_demo()`` (the whole demo Rete, accounts
+                    with DEMO_PASSWORD), ``live.log()`` (the server's output).
+                    A server traceback during the test fails it.
+    ``page``        A Chromium page (1280x900, it-IT, Europe/Rome) whose relative URLs go to
+                    ``live``; a console error (e.g. a CSP violation) fails the test.
+    ``nojs_page``   The same with JavaScript disabled: the pages must work as plain HTML.
+    ``phone_page``  A 375x812 touch viewport, as on a phone.
+    ``new_page(**context_args)``  Another page in a fresh context (another user at once).
+
+Helpers (module functions, import them)
+    ``visit(page, path, status=200)``  go to ``path``, check the status, run axe, take a screenshot.
+    ``check_a11y(page)``  run axe-core (WCAG 2.1 A/AA) on the page as it is now, e.g. after an htmx
+                    swap: fails on any serious or critical violation, listing them readably.
+    ``screenshot(page, name)``  full-page PNG in test-results/<test>/ (git-ignored).
+    ``login(page, email, password=PASSWORD)`` / ``logout(page)``  through the real forms.
+    ``outbox(to)`` the mail messages (rows) to ``to``; ``mail_link(to, "/conferma-email/")``
+                    the path of the link in the newest mail to ``to`` that starts with the prefix.
+    ``submit(page, label)``  click the submit button with that accessible name, wait for the load.
+
+Run only these: ``make test PYTEST_ARGS="-m e2e"``; skip them: ``PYTEST_ARGS="-m 'not e2e'"``.
+Without /usr/bin/chromium they are skipped (failed when CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Response, expect
+from sqlalchemy import inspect, text
+
+from portal.extensions import db as _db
+from tests.conftest import (
+    BACKENDS,
+    PASSWORD,
+    TEST_CONFIG,
+    Factory,
+    _drop_pg_database,
+    _pg_database_url,
+    link_in,
+    make_app,
+    upgrade,
+)
+from tests.conftest import outbox as _outbox
+
+__all__ = ["PASSWORD", "DEMO_PASSWORD", "visit", "check_a11y", "screenshot", "login", "logout",
+           "outbox", "mail_link", "submit"]
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+AXE_PATH = "/static/vendor/axe-core/axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+BLOCKING_IMPACTS = ("serious", "critical")
+DEMO_PASSWORD = "demo-rete-2026"  # noqa: S105 - the documented demo password
+TIMEOUT_MS = 10_000
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test under tests/e2e as e2e, so that `-m 'not e2e'` never starts a browser."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium (Playwright's own download is not available here)."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"],
+    }
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args, live):
+    return {
+        **browser_context_args,
+        "base_url": live.url,
+        "locale": "it-IT",
+        "timezone_id": "Europe/Rome",
+        "viewport": {"width": 1280, "height": 900},
+    }
+
+
+class _Watch:
+    """Console errors and failed page loads seen by the pages of one test."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+
+    def attach(self, page: Page) -> Page:
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        return page
+
+    def _console(self, message):
+        if message.type != "error":
+            return
+        where = message.location.get("url") or ""
+        # Bootstrap Italia's bundle sets inline styles, which our CSP blocks (harmlessly);
+        # browsers ask for /favicon.ico on their own. Neither is a fault of the page under test.
+        if "/static/vendor/" in where or where.endswith("/favicon.ico"):
+            return
+        self.errors.append(f"console error on {where}: {message.text}")
+
+
+@pytest.fixture
+def _watch():
+    watch = _Watch()
+    yield watch
+    if watch.errors:
+        pytest.fail("The browser reported errors (CSP violation, failed script...):\n  "
+                    + "\n  ".join(watch.errors), pytrace=False)
+
+
+@pytest.fixture
+def page(context, _watch) -> Page:
+    """A Chromium page on the live server (relative URLs), failing the test on console errors."""
+    return _watch.attach(context.new_page())
+
+
+@pytest.fixture
+def new_page(new_context, _watch):
+    """`new_page(**context_args)`: a page in a fresh browser context (a second user, a phone)."""
+
+    def _new_page(**context_args) -> Page:
+        context = new_context(**context_args)
+        if context_args.get("java_script_enabled") is False:
+            context._portal_nojs = True
+        return _watch.attach(context.new_page())
+
+    return _new_page
+
+
+@pytest.fixture
+def nojs_page(new_page) -> Page:
+    """A page with JavaScript disabled: forms post and links navigate as plain HTML."""
+    return new_page(java_script_enabled=False)
+
+
+@pytest.fixture
+def phone_page(new_page) -> Page:
+    """A page the size of a phone (375 CSS pixels wide), with touch."""
+    return new_page(viewport={"width": 375, "height": 812}, device_scale_factor=2,
+                    is_mobile=True, has_touch=True)
+
+
+# --------------------------------------------------------------------------- live server
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """gunicorn serving the portal on a free port, with its own migrated database."""
+
+    def __init__(self, backend: str, tmp: Path, log_dir: Path):
+        self.backend = backend
+        if backend == "sqlite":
+            self.database_url = f"sqlite:///{tmp / 'e2e.db'}"
+        else:
+            self.database_url = _pg_database_url(f"e2e_{os.getpid()}")
+        # The test process works on the same database through its own app.
+        self.app = make_app(self.database_url)
+        upgrade(self.app)
+        with self.app.app_context():
+            self._guards = self._guard_triggers()
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"server-{backend}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "SERVER_NAME"}}
+        env.update({
+            "DATABASE_URL": self.database_url,
+            "SECRET_KEY": TEST_CONFIG["SECRET_KEY"],
+            "FLASK_DEBUG": "0",
+            "PORTAL_INSECURE_COOKIES": "1",  # plain http on 127.0.0.1
+            "PREFERRED_URL_SCHEME": "http",
+            "MAIL_PRINT": "0",
+            "RATELIMIT_LOGIN": "1000 per minute",
+            "RATELIMIT_RESET": "1000 per minute",
+            "PYTHONUNBUFFERED": "1",
+        })
+        self.process = subprocess.Popen(  # noqa: S603 - fixed command line
+            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4",
+             "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "2",
+             "tests.e2e.liveapp:create()"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.stop()
+                pytest.fail(f"the e2e server exited ({self.process.returncode}):\n{self.log()}",
+                            pytrace=False)
+            try:
+                with urllib.request.urlopen(f"{self.url}/privacy", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"the e2e server did not answer within {timeout}s:\n{self.log()}",
+                    pytrace=False)
+
+    def log(self, start: int = 0) -> str:
+        return self.log_path.read_text(errors="replace")[start:]
+
+    def log_size(self) -> int:
+        return len(self.log_path.read_text(errors="replace"))
+
+    # ---- database
+
+    def _guard_triggers(self) -> list[tuple[str, str]]:
+        """SQLite triggers that refuse deletes (the append-only audit log): lifted to clean."""
+        if self.backend != "sqlite":
+            return []
+        with _db.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+        return [(name, sql) for name, sql in rows if "RAISE(" in sql.upper()]
+
+    def clean(self) -> None:
+        """Empty every table but Alembic's, under the running server."""
+        with self.app.app_context():
+            _db.session.remove()
+            tables = [t for t in inspect(_db.engine).get_table_names()
+                      if t != "alembic_version" and not t.startswith("sqlite_")]
+            if self.backend == "postgresql":
+                names = ", ".join(f'"{t}"' for t in tables)
+                with _db.engine.begin() as conn:
+                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                return
+            with _db.engine.connect() as conn:
+                # Outside a transaction, where SQLite honours it: no order to respect.
+                conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+                try:
+                    for name, _sql in self._guards:
+                        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+                    for table in tables:
+                        conn.exec_driver_sql(f'DELETE FROM "{table}"')  # noqa: S608 - our tables
+                    for _name, sql in self._guards:
+                        conn.exec_driver_sql(sql)
+                    conn.commit()
+                finally:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+    def close(self) -> None:
+        self.stop()
+        with self.app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+        if self.backend == "postgresql":
+            _drop_pg_database(self.database_url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def live_server(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    server = LiveServer(request.param, tmp, tmp)
+    yield server
+    server.close()
+
+
+class Live:
+    """What a test gets as `live`: the server's URL and its database."""
+
+    def __init__(self, server: LiveServer):
+        self.server = server
+        self.url = server.url
+        self.backend = server.backend
+        self.app = server.app
+        self.db = _db
+        self.factory = Factory(server.app)
+
+    def refresh(self) -> None:
+        """Forget loaded rows and end the read transaction: the next query sees the server's writes."""
+        _db.session.rollback()
+        _db.session.expire_all()
+
+    def seed_demo(self) -> None:
+        """Load the demo Rete (seven Comuni, demo accounts with DEMO_PASSWORD, households...)."""
+        from portal.seed import seed_all
+
+        seed_all()
+        _db.session.commit()
+
+    def log(self) -> str:
+        return self.server.log()
+
+
+@pytest.fixture
+def live(live_server):
+    """The live server with an empty database, and its app context pushed in the test."""
+    live_server.clean()
+    start = live_server.log_size()
+    with live_server.app.app_context():
+        yield Live(live_server)
+        _db.session.remove()
+    new_output = live_server.log(start)
+    if "Traceback" in new_output:
+        pytest.fail(f"the server logged an error during the test:\n{new_output[-6000:]}",
+                    pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _artifacts(request):
+    """Where visit() and screenshot() put this test's screenshots: test-results/e2e/<test>/."""
+    folder = ROOT / "test-results" / "e2e" / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.nodeid
+                                                     .removeprefix("tests/e2e/")).strip("-")[:150]
+    shutil.rmtree(folder, ignore_errors=True)  # only this test's pictures of the last run
+    _state["dir"] = folder
+    _state["n"] = 0
+    yield
+    _state["dir"] = None
+
+
+_state: dict = {"dir": None, "n": 0}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def screenshot(page: Page, name: str | None = None) -> Path | None:
+    """Save a full-page screenshot under test-results/<test>/NN-<name>.png."""
+    folder = _state["dir"]
+    if folder is None:
+        return None
+    _state["n"] += 1
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name or page.url.split("//", 1)[-1].split("/", 1)[-1])
+    path = folder / f"{_state['n']:02d}-{slug.strip('-')[:60] or 'home'}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _format_violations(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"[{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
+        for node in v["nodes"][:8]:
+            target = " ".join(str(t) for t in node["target"])
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(f"    at {target}\n      {node['html'][:200]}\n      {summary[:300]}")
+        if len(v["nodes"]) > 8:
+            lines.append(f"    ... and {len(v['nodes']) - 8} more")
+    return "\n".join(lines)
+
+
+def _axe_source() -> str:
+    if "axe" not in _state:
+        _state["axe"] = (ROOT / "static" / AXE_PATH.removeprefix("/static/")).read_text()
+    return _state["axe"]
+
+
+_NOJS_TIMERS = """() => {
+  window.setTimeout = (fn, ms, ...args) => { Promise.resolve().then(() => fn(...args)); return 0; };
+  window.clearTimeout = () => {};
+  window.requestAnimationFrame = fn => { Promise.resolve().then(() => fn(performance.now())); return 0; };
+}"""
+
+
+def check_a11y(page: Page, context: str | None = None) -> list[dict]:
+    """Run axe-core (WCAG 2.1 A and AA) on the page now; fail on serious or critical violations.
+
+    Returns every violation found (minor and moderate included) for tests that want more.
+    """
+    if page.evaluate("typeof window.axe === 'undefined'"):
+        if getattr(page.context, "_portal_nojs", False):
+            # Page scripts and timers do not run: evaluate the library in the page directly,
+            # with timers that resolve as microtasks (axe waits on setTimeout).
+            page.evaluate(_NOJS_TIMERS)
+            page.evaluate(_axe_source())
+        else:
+            # Same origin, so the CSP (script-src 'self') lets it in.
+            page.add_script_tag(url=AXE_PATH)
+    results = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        WCAG_TAGS,
+    )
+    violations = results["violations"]
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    if blocking:
+        where = context or page.url
+        pytest.fail(f"axe-core: {len(blocking)} serious/critical accessibility violation(s) on "
+                    f"{where}:\n{_format_violations(blocking)}", pytrace=False)
+    return violations
+
+
+def visit(page: Page, path: str, status: int = 200, a11y: bool = True,
+          shot: bool = True) -> Response:
+    """Open `path` (relative to the live server), check its status, run axe, take a screenshot."""
+    response = page.goto(path, wait_until="load")
+    assert response is not None, f"no response for {path}"
+    assert response.status == status, f"{path}: HTTP {response.status}, expected {status}"
+    if a11y:
+        check_a11y(page)
+    if shot:
+        screenshot(page)
+    return response
+
+
+def submit(page: Page, label: str | re.Pattern) -> None:
+    """Press the submit button named `label` and wait for the next page to load."""
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name=label, exact=isinstance(label, str)).click()
+
+
+def login(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Log in through the real form and check that it worked."""
+    visit(page, "/accedi", a11y=False, shot=False)
+    page.locator("main form input[name=email]").fill(email)
+    page.locator("main form input[name=password]").fill(password)
+    with page.expect_navigation(wait_until="load"):
+        page.locator("main form button[type=submit]").click()
+    assert "/accedi" not in page.url, f"login as {email} failed: {page.url}"
+
+
+def logout(page: Page) -> None:
+    """Log out with the header button."""
+    with page.expect_navigation(wait_until="load"):
+        page.locator("header form[action$='/esci'] button").click()
+
+
+def outbox(to: str | None = None) -> list:
+    """The mail messages in the outbox (to `to`), oldest first, as the server wrote them."""
+    _db.session.rollback()
+    _db.session.expire_all()
+    try:
+        return _outbox(to)
+    finally:
+        _db.session.rollback()
+
+
+def mail_link(to: str, path_prefix: str) -> str:
+    """The path of the newest mailed link to `to` that starts with `path_prefix`."""
+    messages = [m for m in outbox(to) if path_prefix in m.body]
+    assert messages, f"no mail to {to} with a link {path_prefix}: {[m.subject for m in outbox(to)]}"
+    return link_in(messages[-1], path_prefix)
+
+
+__all__ += ["expect"]
