@@ -167,7 +167,7 @@ def upgrade():
 
     op.create_table('proposal_themes',
     sa.Column('proposal_id', sa.Integer(), nullable=False),
-    sa.Column('theme', sa.String(length=40), nullable=False),
+    sa.Column('theme', sa.String(length=90), nullable=False),
     sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_proposal_themes_proposal_id_proposals'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('proposal_id', 'theme', name=op.f('pk_proposal_themes'))
     )

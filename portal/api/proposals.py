@@ -1,1 +1,133 @@
-"""API routes of the proposals module (filled in by that module)."""
+"""API routes of the proposals and voting modules: public proposals and round results."""
+
+from __future__ import annotations
+
+from flask import jsonify, request, url_for
+
+from portal import authz
+from portal.api import bp, openapi
+from portal.extensions import db
+from portal.proposals import services as proposals
+from portal.proposals.models import PUBLIC_STATES
+from portal.voting import services as voting
+from portal.voting.models import Round, RoundState
+
+openapi.schema("ProposalSummary", {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "summary": {"type": "string"},
+        "state": {"type": "string", "enum": [s.value for s in PUBLIC_STATES]},
+        "comune": {"type": "string"},
+        "table": {"type": "string"},
+        "support_count": {"type": "integer"},
+        "comment_count": {"type": "integer"},
+        "estimated_cost_cents": {"type": ["integer", "null"]},
+        "published_at": {"type": "string", "format": "date-time"},
+        "themes": {"type": "array", "items": {"type": "string"}},
+        "url": {"type": "string"},
+    },
+})
+openapi.schema("ProposalList", {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/ProposalSummary"}},
+        "next": {"type": ["string", "null"], "description": "URL of the next page (keyset)"},
+        "prev": {"type": ["string", "null"]},
+    },
+})
+openapi.schema("RoundResults", {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "table": {"type": "string"},
+        "rule": {"type": "string", "enum": ["supports", "budget"]},
+        "opens_at": {"type": "string", "format": "date-time"},
+        "closes_at": {"type": "string", "format": "date-time"},
+        "max_supports": {"type": ["integer", "null"]},
+        "threshold": {"type": ["integer", "null"]},
+        "budget_cents": {"type": ["integer", "null"]},
+        "ballots": {"type": "integer"},
+        "votes": {"type": "integer"},
+        "steps": {"type": "array", "description": "The published computation, in order",
+                  "items": {"type": "object"}},
+        "votes_csv": {"type": "string", "description": "Pseudonymous votes, to recount"},
+    },
+})
+
+_FILTERS = [
+    {"name": "comune", "in": "query", "schema": {"type": "integer"}, "description": "Comune id"},
+    {"name": "tavolo", "in": "query", "schema": {"type": "integer"}, "description": "Table id"},
+    {"name": "tema", "in": "query", "schema": {"type": "string"}, "description": "Theme slug"},
+    {"name": "stato", "in": "query",
+     "schema": {"type": "string", "enum": [s.value for s in PUBLIC_STATES]}},
+    {"name": "votazione", "in": "query", "schema": {"type": "integer"},
+     "description": "Round id"},
+    {"name": "ordina", "in": "query", "schema": {"type": "string",
+                                                 "enum": ["recenti", "sostegni"]}},
+    {"name": "dopo", "in": "query", "schema": {"type": "string"},
+     "description": "Cursor of the next page"},
+    {"name": "prima", "in": "query", "schema": {"type": "string"},
+     "description": "Cursor of the previous page"},
+]
+
+
+def _error(status: int, code: str, message: str):
+    return jsonify(error=code, message=message), status
+
+
+@bp.get("/proposte")
+@authz.public
+@openapi.path("/api/v1/proposte", "get", summary="Published proposals, newest or most supported",
+              parameters=_FILTERS, tags=["proposte"],
+              responses={"200": {"description": "A page of proposals", "content": {
+                  "application/json": {"schema": {"$ref": "#/components/schemas/ProposalList"}}}}})
+def proposals_list():
+    filters = proposals.ListFilters(request.args)
+    page = proposals.search(filters, per_page=50)
+    themes = proposals.themes_of([r.id for r in page.rows])
+    items = [{
+        "id": r.id, "title": r.title, "summary": r.summary, "state": r.state,
+        "comune": r.comune_name, "table": r.table_name, "support_count": r.support_count,
+        "comment_count": r.comment_count, "estimated_cost_cents": r.estimated_cost_cents,
+        "published_at": r.published_at.isoformat() if r.published_at else None,
+        "themes": themes.get(r.id, []),
+        "url": url_for("proposals.detail", proposal_id=r.id, _external=True),
+    } for r in page.rows]
+
+    def link(**cursor):
+        return url_for("api.proposals_list", _external=True, **filters.query_args(**cursor))
+
+    return jsonify(items=items,
+                   next=link(dopo=page.next_cursor) if page.next_cursor else None,
+                   prev=link(prima=page.prev_cursor) if page.prev_cursor else None)
+
+
+@bp.get("/votazioni/<int:round_id>/risultati")
+@authz.public
+@openapi.path("/api/v1/votazioni/{round_id}/risultati", "get",
+              summary="Results of a closed voting round, with the published computation",
+              tags=["votazioni"],
+              parameters=[{"name": "round_id", "in": "path", "required": True,
+                           "schema": {"type": "integer"}}],
+              responses={"200": {"description": "The results", "content": {
+                  "application/json": {"schema": {"$ref": "#/components/schemas/RoundResults"}}}},
+                  "404": {"description": "No such round, or not closed yet", "content": {
+                      "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}})
+def round_results(round_id: int):
+    round_ = db.session.get(Round, round_id)
+    if round_ is None:
+        return _error(404, "not_found", "Votazione non trovata.")
+    if voting.round_state(round_) != RoundState.CLOSED:
+        return _error(404, "not_closed", "I risultati sono pubblicati alla chiusura.")
+    voting.ensure_results(round_)
+    results = round_.results or {}
+    return jsonify(
+        id=round_.id, title=round_.title, table=round_.table.name, rule=round_.rule,
+        opens_at=round_.opens_at.isoformat(), closes_at=round_.closes_at.isoformat(),
+        max_supports=round_.max_supports, threshold=round_.threshold,
+        budget_cents=round_.budget_cents, ballots=results.get("ballots", 0),
+        votes=results.get("votes", 0), steps=results.get("steps", []),
+        votes_csv=url_for("voting.votes_csv", round_id=round_.id, _external=True))

@@ -59,7 +59,8 @@ class EuroField(StringField):
         try:
             value = Decimal(text)
         except (InvalidOperation, ValueError) as exc:
-            raise ValueError(_l("Scrivi un importo in euro, per esempio 1.500 o 1.500,50.")) from exc
+            message = _l("Scrivi un importo in euro, per esempio 1.500 o 1.500,50.")
+            raise ValueError(message) from exc
         if not value.is_finite() or value < 0:
             raise ValueError(_l("L'importo non può essere negativo."))
         if value.as_tuple().exponent < -2:

@@ -188,8 +188,8 @@ class ProposalTheme(db.Model):
     proposal_id: Mapped[int] = mapped_column(
         ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True
     )
-    #: a slug of `portal.proposals.themes.THEMES`
-    theme: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: a theme slug (the catalogue's, see `portal.proposals.themes`)
+    theme: Mapped[str] = mapped_column(String(90), primary_key=True)
 
     proposal: Mapped[Proposal] = relationship(back_populates="theme_rows")
 

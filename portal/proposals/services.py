@@ -829,6 +829,8 @@ def _cursor(value, sort: str):
         return None
     if not (0 <= key_int < 2**62 and 0 < ident_int < 2**31):
         return None
+    if sort != "recenti" and key_int >= 2**31:
+        return None
     if sort == "recenti":
         from datetime import UTC, datetime
 

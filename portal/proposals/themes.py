@@ -1,41 +1,67 @@
-"""The themes a proposal can be about: the catalogue's list when it has one, else ours."""
+"""The themes a proposal can be about: the catalogue's list, so that proposals and good
+practices share one vocabulary.
+
+The catalogue keeps its themes in the database (coordinators add and retire them); when that
+module is absent or its list is still empty, the Rete's ten starting themes below are used,
+with the same slugs the catalogue gives them.
+"""
 
 from __future__ import annotations
 
+from flask import g, has_app_context
 from flask_babel import lazy_gettext as _l
 
-#: slug -> label; the same words the catalogue of good practices uses where it can
+#: slug -> label: the catalogue's starting list (same names, same slugs)
 DEFAULT_THEMES: dict[str, object] = {
-    "infanzia": _l("Prima infanzia e servizi 0-6"),
-    "scuola": _l("Scuola ed educazione"),
-    "giovani": _l("Adolescenti e giovani"),
-    "conciliazione": _l("Conciliazione famiglia-lavoro"),
-    "anziani": _l("Anziani e cura"),
-    "disabilita": _l("Disabilità e inclusione"),
-    "casa": _l("Casa e abitare"),
-    "economia": _l("Economia familiare e consumo"),
-    "mobilita": _l("Mobilità e spazi pubblici"),
-    "tempo-libero": _l("Sport, cultura e tempo libero"),
-    "salute": _l("Salute e benessere"),
-    "comunita": _l("Reti di vicinato e comunità"),
+    "conciliazione-famiglia-lavoro": _l("Conciliazione famiglia-lavoro"),
+    "mutuo-aiuto": _l("Mutuo aiuto"),
+    "economia-di-vicinato-e-gaf": _l("Economia di vicinato e GAF"),
+    "scuola-ed-educazione": _l("Scuola ed educazione"),
+    "casa-e-abitare": _l("Casa e abitare"),
+    "anziani-e-cura": _l("Anziani e cura"),
+    "disabilita": _l("Disabilità"),
+    "tempo-libero-e-sport": _l("Tempo libero e sport"),
+    "tariffe-e-fattore-famiglia": _l("Tariffe e Fattore Famiglia"),
+    "partecipazione": _l("Partecipazione"),
 }
 
 
-def themes() -> dict[str, object]:
-    """The theme catalogue: `portal.catalogue.models.THEMES` if that module defines it."""
+def _catalogue_themes() -> tuple[dict[str, object], dict[str, object]] | None:
+    """(active, all) themes of the catalogue, or None when it has none."""
     try:
-        from portal.catalogue import models as catalogue
+        from portal.catalogue.models import Theme
     except ImportError:
-        return DEFAULT_THEMES
-    found = getattr(catalogue, "THEMES", None)
-    if isinstance(found, dict) and found:
-        return found
-    if isinstance(found, list | tuple) and found:
-        # a list of (slug, label) pairs or of plain slugs
-        return {item[0]: item[1] for item in found} if isinstance(found[0], tuple) else {
-            item: item for item in found}
-    return DEFAULT_THEMES
+        return None
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from portal.extensions import db
+
+    try:
+        rows = db.session.execute(select(Theme.slug, Theme.name, Theme.active)
+                                  .order_by(Theme.position, Theme.name)).all()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None
+    if not rows:
+        return None
+    return ({r.slug: r.name for r in rows if r.active}, {r.slug: r.name for r in rows})
+
+
+def _load() -> tuple[dict[str, object], dict[str, object]]:
+    if not has_app_context():
+        return DEFAULT_THEMES, DEFAULT_THEMES
+    cached = g.get("_proposal_themes")
+    if cached is None:
+        cached = _catalogue_themes() or (DEFAULT_THEMES, DEFAULT_THEMES)
+        g._proposal_themes = cached
+    return cached
+
+
+def themes() -> dict[str, object]:
+    """The themes a proposal can choose now: slug -> label (loaded once per request)."""
+    return _load()[0]
 
 
 def theme_label(slug: str) -> str:
-    return str(themes().get(slug, slug))
+    return str(_load()[1].get(slug, DEFAULT_THEMES.get(slug, slug)))

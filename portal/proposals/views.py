@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import authz
-from portal.accounts.models import Household, HouseholdStatus, User
+from portal.accounts.models import Household, HouseholdStatus
 from portal.authz import Role
 from portal.extensions import db
 from portal.forms import EmptyForm
@@ -30,7 +30,6 @@ from portal.proposals.models import (
     PUBLIC_STATES,
     Comment,
     CoProposer,
-    CoProposerStatus,
     Proposal,
     ProposalState,
     Report,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
@@ -311,8 +312,8 @@ def _insert_vote(values: dict):
     dialect = db.engine.dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Vote)
     statement = insert.values(**values).on_conflict_do_nothing(
-        index_elements=["round_id", "household_id", "proposal_id"])
-    return db.session.execute(statement)
+        index_elements=["round_id", "household_id", "proposal_id"]).returning(Vote.id)
+    return db.session.execute(statement).first()
 
 
 def _bump(round_id: int, proposal_id: int, delta: int) -> None:
@@ -361,16 +362,18 @@ def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id
         if current.has(proposal_id):
             return VoteOutcome(False, entry.vote_count)
         if round_.rule == RoundRule.SUPPORTS and current.used_supports >= round_.max_supports:
-            raise VotingError(_("Hai già usato tutti i tuoi %(n)d sostegni: ritirane uno per "
-                                "sostenere questa proposta.", n=round_.max_supports))
+            raise VotingError(ngettext(
+                "Hai già usato il tuo sostegno: ritiralo per sostenere questa proposta.",
+                "Hai già usato tutti i tuoi %(num)d sostegni: ritirane uno per sostenere "
+                "questa proposta.", round_.max_supports))
         if round_.rule == RoundRule.BUDGET and (
                 current.used_cents + (entry.cost_cents or 0) > round_.budget_cents):
             raise VotingError(_("Questa proposta non entra nel budget della tua scheda: togline "
                                 "un'altra per sceglierla."))
-        result = _insert_vote(dict(round_id=round_id, household_id=household_id,
-                                   proposal_id=proposal_id, user_id=user_id,
-                                   created_at=now))
-        if result.rowcount != 1:
+        inserted = _insert_vote(dict(round_id=round_id, household_id=household_id,
+                                     proposal_id=proposal_id, user_id=user_id,
+                                     created_at=now))
+        if inserted is None:
             return VoteOutcome(False, _entry_count(round_id, proposal_id))
         _bump(round_id, proposal_id, +1)
         return VoteOutcome(True, _entry_count(round_id, proposal_id))
@@ -390,10 +393,11 @@ def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> 
             raise VotingError(_("Votazione non trovata."))
         if not round_.is_open(utcnow()):
             raise VotingError(_("La votazione è chiusa: il voto non si può più cambiare."))
-        result = db.session.execute(delete(Vote).where(
+        removed = db.session.execute(delete(Vote).where(
             Vote.round_id == round_id, Vote.proposal_id == proposal_id,
-            Vote.household_id == household_id), execution_options={"synchronize_session": False})
-        if result.rowcount != 1:
+            Vote.household_id == household_id).returning(Vote.id),
+            execution_options={"synchronize_session": False}).first()
+        if removed is None:
             return VoteOutcome(False, _entry_count(round_id, proposal_id))
         _bump(round_id, proposal_id, -1)
         return VoteOutcome(True, _entry_count(round_id, proposal_id))
@@ -581,10 +585,10 @@ def move_votes(proposal: Proposal, into: Proposal) -> int:
         db.session.execute(delete(Vote).where(
             Vote.round_id == round_id, Vote.proposal_id == proposal.id,
             Vote.household_id.in_(already)), execution_options={"synchronize_session": False})
-        result = db.session.execute(update(Vote).where(
+        moved += len(db.session.execute(update(Vote).where(
             Vote.round_id == round_id, Vote.proposal_id == proposal.id
-        ).values(proposal_id=into.id), execution_options={"synchronize_session": False})
-        moved += result.rowcount or 0
+        ).values(proposal_id=into.id).returning(Vote.id),
+            execution_options={"synchronize_session": False}).all())
     recount([proposal.id, into.id])
     db.session.expire(proposal, ["support_count"])
     db.session.expire(into, ["support_count"])

@@ -209,9 +209,9 @@ def _vote_answer(round_: Round, proposal_id: int, error: str | None = None,
     if request.htmx:
         db.session.expire_all()
         context = vote_context(round_, proposal_id, error=error)
-        context["summary"] = ballot_summary(round_, context["ballot"])
-        context["oob"] = True
-        return render_template("voting/_vote.html", **context), 422 if error else 200
+        return render_template("voting/_vote.html", v=context, oob=True,
+                               summary=ballot_summary(round_, context["ballot"])
+                               ), 422 if error else 200
     if error:
         flash(error, "error")
     elif changed:

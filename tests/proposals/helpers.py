@@ -9,13 +9,13 @@ from portal.proposals.models import Proposal, ProposalState
 
 def make_proposal(factory, *, comune=None, user=None, household=None, state=ProposalState.DRAFT,
                   title="Un doposcuola per tutti", table=None, cost_cents=None,
-                  themes=("scuola",)) -> Proposal:
+                  themes=("scuola-ed-educazione",)) -> Proposal:
     """A proposal of a fresh (or given) household, moved to `state` through the real graph."""
     comune = comune or (household.comune if household else factory.comune())
     if user is None:
         user = factory.user()
     if household is None:
-        household = factory.household(user=user, comune=comune)
+        household = user.household or factory.household(user=user, comune=comune)
     table = table or factory.table(comune)
     proposal = services.create_draft(
         user, household, title=title, summary="Un breve riassunto della proposta.",
@@ -59,3 +59,11 @@ def force_state(proposal: Proposal, state: ProposalState) -> Proposal:
         services.transition(proposal, step, None, "motivo di prova", authorized=True, quiet=True)
     db.session.commit()
     return proposal
+
+
+def switch(client, email: str) -> None:
+    """Log out whoever is logged in, then log in as `email` through the real forms."""
+    from tests.conftest import login
+
+    client.post("/esci", data={"csrf_token": client.csrf()})
+    login(client, email)
