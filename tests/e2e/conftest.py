@@ -44,6 +44,7 @@ Helpers (module functions, import them)
     ``outbox(to)`` the mail messages (rows) to ``to``; ``mail_link(to, "/conferma-email/")``
                     the path of the link in the newest mail to ``to`` that starts with the prefix.
     ``submit(page, label)``  click the submit button with that accessible name, wait for the load.
+    ``tick(locator)``  tick a checkbox/radio by clicking its label (the input is styled away).
 
 Run only these: ``make test PYTEST_ARGS="-m e2e"``; skip them: ``PYTEST_ARGS="-m 'not e2e'"``.
 Without /usr/bin/chromium they are skipped (failed when CI=true).
@@ -64,7 +65,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Locator, Page, Response, expect
 from sqlalchemy import inspect, text
 
 from portal.extensions import db as _db
@@ -82,7 +83,7 @@ from tests.conftest import (
 from tests.conftest import outbox as _outbox
 
 __all__ = ["PASSWORD", "DEMO_PASSWORD", "visit", "check_a11y", "screenshot", "login", "logout",
-           "outbox", "mail_link", "submit"]
+           "outbox", "mail_link", "submit", "tick"]
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +134,10 @@ def browser_context_args(browser_context_args, live):
 
 
 class _Watch:
-    """Console errors and failed page loads seen by the pages of one test."""
+    """Browser-side faults seen by the pages of one test: script errors, CSP violations, and
+    stylesheets, scripts, images or fonts that failed to load."""
+
+    STATIC_TYPES = {"stylesheet", "script", "image", "font"}
 
     def __init__(self):
         self.errors: list[str] = []
@@ -142,17 +146,30 @@ class _Watch:
         page.set_default_timeout(TIMEOUT_MS)
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("response", self._response)
+        page.on("requestfailed", self._request_failed)
         return page
 
     def _console(self, message):
         if message.type != "error":
             return
         where = message.location.get("url") or ""
-        # Bootstrap Italia's bundle sets inline styles, which our CSP blocks (harmlessly);
-        # browsers ask for /favicon.ico on their own. Neither is a fault of the page under test.
-        if "/static/vendor/" in where or where.endswith("/favicon.ico"):
+        # Bootstrap Italia's bundle sets inline styles, which our CSP blocks (harmlessly).
+        # HTTP statuses are checked by the tests (a 422 page is an answer, not a fault) and
+        # failed static files by _response.
+        if "/static/vendor/" in where or message.text.startswith("Failed to load resource"):
             return
         self.errors.append(f"console error on {where}: {message.text}")
+
+    def _response(self, response):
+        if response.status >= 400 and response.request.resource_type in self.STATIC_TYPES:
+            self.errors.append(f"{response.request.resource_type} {response.url}: "
+                               f"HTTP {response.status}")
+
+    def _request_failed(self, request):
+        # ERR_ABORTED: the page moved on before the file arrived, which is no fault.
+        if request.resource_type in self.STATIC_TYPES and "ERR_ABORTED" not in (request.failure or ""):
+            self.errors.append(f"{request.resource_type} {request.url}: {request.failure}")
 
 
 @pytest.fixture
@@ -160,27 +177,31 @@ def _watch():
     watch = _Watch()
     yield watch
     if watch.errors:
-        pytest.fail("The browser reported errors (CSP violation, failed script...):\n  "
+        pytest.fail("The browser reported errors (CSP violation, script error, missing file):\n  "
                     + "\n  ".join(watch.errors), pytrace=False)
 
 
 @pytest.fixture
 def page(context, _watch) -> Page:
-    """A Chromium page on the live server (relative URLs), failing the test on console errors."""
+    """A Chromium page on the live server (relative URLs), failing the test on browser errors."""
     return _watch.attach(context.new_page())
 
 
 @pytest.fixture
-def new_page(new_context, _watch):
+def new_page(browser, browser_context_args, _watch):
     """`new_page(**context_args)`: a page in a fresh browser context (a second user, a phone)."""
+    contexts = []
 
     def _new_page(**context_args) -> Page:
-        context = new_context(**context_args)
+        context = browser.new_context(**{**browser_context_args, **context_args})
+        contexts.append(context)
         if context_args.get("java_script_enabled") is False:
             context._portal_nojs = True
         return _watch.attach(context.new_page())
 
-    return _new_page
+    yield _new_page
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
@@ -392,8 +413,8 @@ _state: dict = {"dir": None, "n": 0}
 # --------------------------------------------------------------------------- helpers
 
 
-def screenshot(page: Page, name: str | None = None) -> Path | None:
-    """Save a full-page screenshot under test-results/<test>/NN-<name>.png."""
+def screenshot(page: Page, name: str | None = None, full_page: bool = True) -> Path | None:
+    """Save a screenshot (the whole page, or the viewport) as test-results/e2e/<test>/NN-<name>.png."""
     folder = _state["dir"]
     if folder is None:
         return None
@@ -401,7 +422,7 @@ def screenshot(page: Page, name: str | None = None) -> Path | None:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", name or page.url.split("//", 1)[-1].split("/", 1)[-1])
     path = folder / f"{_state['n']:02d}-{slug.strip('-')[:60] or 'home'}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
@@ -475,6 +496,14 @@ def submit(page: Page, label: str | re.Pattern) -> None:
     """Press the submit button named `label` and wait for the next page to load."""
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("button", name=label, exact=isinstance(label, str)).click()
+
+
+def tick(field: Locator) -> None:
+    """Tick a checkbox or radio by its label, as a user does (Bootstrap Italia lays it over the input)."""
+    field_id = field.get_attribute("id")
+    assert field_id, "the field has no id, so no <label for>"
+    field.page.locator(f"label[for='{field_id}']").click()
+    expect(field).to_be_checked()
 
 
 def login(page: Page, email: str, password: str = PASSWORD) -> None:
