@@ -212,7 +212,9 @@ def api_decisions():
         args = {k: v for k, v in request.args.items() if k != "prima"}
         next_url = url_for("api.api_decisions", prima=f"{last.decided_on.isoformat()}_{last.id}",
                            _external=True, **args)
-    # One query for the tables: the lazy loads of `d.table` then hit the identity map.
-    db.session.scalars(select(Table).where(Table.id.in_({d.table_id for d in rows} or {-1}))).all()
+    # One query for the tables, kept referenced: the lazy loads of `d.table` then hit the
+    # identity map instead of the database.
+    tables = db.session.scalars(  # noqa: F841
+        select(Table).where(Table.id.in_({d.table_id for d in rows} or {-1}))).all()
     return jsonify({"data": [_decision(d) for d in rows], "next": next_url})
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import authz
 from portal.accounts.models import User
@@ -88,15 +88,25 @@ def table_for_comune(comune_id: int) -> Table | None:
     return db.session.scalar(select(Table).where(Table.comune_id == comune_id))
 
 
-def members(table: Table, active: bool = True) -> list[TableMember]:
-    order = {MemberRole.CHAIR: 0, MemberRole.SECRETARY: 1, MemberRole.MEMBER: 2}
-    query = (select(TableMember).where(TableMember.table_id == table.id)
-             .options(joinedload(TableMember.user), joinedload(TableMember.comune),
-                      joinedload(TableMember.association)))
+def members(table: Table, active: bool = True, limit: int | None = None) -> list[TableMember]:
+    """The seats of a table: the chair, the secretary, then everyone by name."""
+    role_order = case({MemberRole.CHAIR.value: 0, MemberRole.SECRETARY.value: 1},
+                      value=TableMember.role, else_=2)
+    query = (select(TableMember).join(User, User.id == TableMember.user_id)
+             .where(TableMember.table_id == table.id)
+             .options(contains_eager(TableMember.user), joinedload(TableMember.comune),
+                      joinedload(TableMember.association))
+             .order_by(role_order, User.name, TableMember.id))
     if active:
         query = query.where(TableMember.left_on.is_(None))
-    rows = db.session.scalars(query).all()
-    return sorted(rows, key=lambda m: (order.get(m.role, 9), m.user.name))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query).unique())
+
+
+def member_count(table: Table) -> int:
+    return db.session.scalar(select(func.count(TableMember.id)).where(
+        TableMember.table_id == table.id, TableMember.left_on.is_(None))) or 0
 
 
 def represents(member: TableMember) -> str:

@@ -43,6 +43,8 @@ from portal.tables.models import (
 TABLE_ROLES = (Role.TABLE_CHAIR, Role.TABLE_SECRETARY, Role.TABLE_MEMBER)
 MANAGERS = (Role.TABLE_CHAIR, Role.TABLE_SECRETARY)
 PROJECT_ROLES = (Role.COMUNE_OFFICER, Role.TABLE_CHAIR, Role.TABLE_SECRETARY)
+#: members listed on a table's page; the inter-municipal table can seat every Comune
+MEMBERS_SHOWN = 60
 
 
 def _table_or_404(slug: str) -> Table:
@@ -96,7 +98,8 @@ def table(slug: str):
     table = _table_or_404(slug)
     can_manage = authz.can("tables.manage_meetings", table)
     return render_template(
-        "tables/table.html", table=table, members=services.members(table),
+        "tables/table.html", table=table, members=services.members(table, limit=MEMBERS_SHOWN),
+        member_count=services.member_count(table),
         upcoming=services.upcoming_meetings([table.id]),
         past=services.past_meetings(table, limit=10),
         years=services.meeting_years(table),
@@ -838,7 +841,8 @@ def _project_page(project: Project, status: int = 200, progress_form=None, done_
     return render_template(
         "tables/project.html", project=project, today=services.today(),
         progress_form=progress_form or ProgressForm(formdata=None, percent=project.progress),
-        done_form=done_form or ImplementedForm(formdata=None), action_form=EmptyForm(),
+        done_form=done_form or ImplementedForm(formdata=None, prefix="done"),
+        action_form=EmptyForm(),
         practice_url=_practice_url(project), outcome_text=documents.OUTCOME_TEXT,
         breadcrumbs=[(_("Progetti approvati"), url_for("tables.projects")),
                      (project.title, None)],
@@ -874,7 +878,7 @@ def project_update(project_id: int):
 def project_done(project_id: int):
     project = _project_or_404(project_id)
     authz.require("tables.update_project", project)
-    form = ImplementedForm()
+    form = ImplementedForm(prefix="done")
     if form.validate_on_submit():
         try:
             services.mark_implemented(current_user, project, form.note.data)

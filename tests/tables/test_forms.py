@@ -52,7 +52,7 @@ FORMS = {
     "comment": ("secretary", lambda s: f"/sedute/{s[1].id}/verbale/commenti", ["body"]),
     "correct": ("secretary", lambda s: f"/sedute/{s[4].id}/verbale/correggi", ["reason"]),
     "progress": ("chair", lambda s: f"/progetti/{s[5].id}/avanzamento", ["percent", "note"]),
-    "done": ("chair", lambda s: f"/progetti/{s[5].id}/realizzato", ["note"]),
+    "done": ("chair", lambda s: f"/progetti/{s[5].id}/realizzato", ["done-note"]),
 }
 
 

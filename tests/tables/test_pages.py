@@ -162,7 +162,7 @@ def test_officer_posts_progress_and_marks_implemented(client, db, tables, factor
     assert client.form(f"/progetti/{project.id}/avanzamento",
                        {"percent": "40", "note": "Percorsi tracciati."}).status_code == 303
     assert client.form(f"/progetti/{project.id}/realizzato",
-                       {"note": "Il Pedibus parte a settembre."}).status_code == 303
+                       {"done-note": "Il Pedibus parte a settembre."}).status_code == 303
     db.session.expire_all()
     assert project.status == "implemented" and proposal.state == "implemented"
     assert "Percorsi tracciati." in client.get(f"/progetti/{project.id}").get_data(as_text=True)
