@@ -1,8 +1,12 @@
 """Tables (tavoli): members, meetings, agendas, minutes, decisions and the projects after."""
 
-from datetime import date
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
 from flask import Blueprint, Flask
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 bp = Blueprint("tables", __name__)
@@ -19,6 +23,32 @@ MEMBER_ROLE_LABELS = {"chair": _l("Presidente"), "secretary": _l("Segretario"),
                       "member": _l("Componente")}
 MINUTES_STATUS_LABELS = {"draft": _l("bozza"), "approved": _l("approvato, da pubblicare"),
                          "published": _l("pubblicato")}
+
+
+_ROME = ZoneInfo("Europe/Rome")
+
+
+@lru_cache(maxsize=16384)
+def _formatted(value, fmt: str, locale: str) -> str:
+    # Babel's formatting costs far more than a page's queries; meetings and decisions repeat
+    # from request to request, and the result depends only on these three arguments.
+    if isinstance(value, datetime):
+        return babel_dates.format_datetime(value, fmt, tzinfo=_ROME, locale=locale)
+    return babel_dates.format_date(value, fmt, locale=locale)
+
+
+def when(value: datetime | None, fmt: str = "medium") -> str:
+    """Like the `datetime` filter (Europe/Rome, current locale), cached."""
+    return "" if value is None else _formatted(value, fmt, str(get_locale() or "it"))
+
+
+def day(value: date | datetime | None, fmt: str = "long") -> str:
+    """Like the `date` filter, cached."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime) and fmt == "long":
+        fmt = "d MMMM y"
+    return _formatted(value, fmt, str(get_locale() or "it"))
 
 
 def _label(labels):
@@ -40,6 +70,7 @@ def init_app(app: Flask) -> None:
         minutes_status_label=_label(MINUTES_STATUS_LABELS),
     )
     app.jinja_env.filters["isodate"] = lambda v: date.fromisoformat(v) if isinstance(v, str) else v
+    app.jinja_env.filters.update(when=when, day=day)
 
 
 from portal.tables import policies, views  # noqa: E402,F401

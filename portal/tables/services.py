@@ -80,6 +80,19 @@ def tables_list() -> list[Table]:
     ))
 
 
+def tables_page(after: str | None, size: int) -> list[Table]:
+    """A page of the Comuni's tables by name (keyset on the unique slug), `size` + 1 rows."""
+    query = (select(Table).options(joinedload(Table.comune)).where(Table.comune_id.is_not(None))
+             .order_by(Table.slug).limit(size + 1))
+    if after:
+        query = query.where(Table.slug > after)
+    return list(db.session.scalars(query))
+
+
+def rete_table() -> Table | None:
+    return db.session.scalar(select(Table).where(Table.comune_id.is_(None)).limit(1))
+
+
 def table_by_slug(slug: str) -> Table | None:
     return db.session.scalar(select(Table).where(Table.slug == slug))
 
@@ -241,6 +254,15 @@ def meeting_years(table: Table) -> list[int]:
     if first is None:
         return []
     return list(range(local(last).year, local(first).year - 1, -1))
+
+
+def archive_years(table: Table, upcoming: list[Meeting], past: list[Meeting]) -> list[int]:
+    """The years of the archive, newest first, without a query: from the table's constitution
+    (or its oldest meeting shown) to its latest meeting or this year."""
+    if table.constituted_on is None:
+        return meeting_years(table)
+    newest = max([today().year, *(local(m.starts_at).year for m in upcoming)])
+    return list(range(newest, table.constituted_on.year - 1, -1))
 
 
 def draft_meetings(table: Table) -> list[Meeting]:

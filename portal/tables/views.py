@@ -45,6 +45,8 @@ MANAGERS = (Role.TABLE_CHAIR, Role.TABLE_SECRETARY)
 PROJECT_ROLES = (Role.COMUNE_OFFICER, Role.TABLE_CHAIR, Role.TABLE_SECRETARY)
 #: members listed on a table's page; the inter-municipal table can seat every Comune
 MEMBERS_SHOWN = 60
+#: tables per page of the index (the Rete can hold every Comune of a region)
+INDEX_PAGE = 50
 
 
 def _table_or_404(slug: str) -> Table:
@@ -83,12 +85,21 @@ def _fail(form, exc: services.TablesError, default: str) -> None:
 @bp.get("/tavoli")
 @authz.public
 def index():
-    tables = services.tables_list()
+    after = (request.args.get("dopo") or "")[:180] or None
+    rows = services.tables_page(after, INDEX_PAGE)
+    next_url = None
+    if len(rows) > INDEX_PAGE:
+        rows = rows[:INDEX_PAGE]
+        next_url = url_for("tables.index", dopo=rows[-1].slug)
+    rete = services.rete_table() if after is None else None
+    tables = ([rete] if rete else []) + rows
     upcoming = services.upcoming_meetings([t.id for t in tables], limit=len(tables) * 3)
     next_by_table: dict[int, Meeting] = {}
     for meeting in upcoming:
         next_by_table.setdefault(meeting.table_id, meeting)
     return render_template("tables/index.html", tables=tables, next_by_table=next_by_table,
+                           page={"next_url": next_url,
+                                 "prev_url": url_for("tables.index") if after else None},
                            breadcrumbs=[(_("Tavoli"), None)])
 
 
@@ -97,12 +108,13 @@ def index():
 def table(slug: str):
     table = _table_or_404(slug)
     can_manage = authz.can("tables.manage_meetings", table)
+    seats = services.members(table, limit=MEMBERS_SHOWN)
+    upcoming = services.upcoming_meetings([table.id])
+    past = services.past_meetings(table, limit=10)
     return render_template(
-        "tables/table.html", table=table, members=services.members(table, limit=MEMBERS_SHOWN),
-        member_count=services.member_count(table),
-        upcoming=services.upcoming_meetings([table.id]),
-        past=services.past_meetings(table, limit=10),
-        years=services.meeting_years(table),
+        "tables/table.html", table=table, members=seats,
+        member_count=services.member_count(table) if len(seats) == MEMBERS_SHOWN else None,
+        upcoming=upcoming, past=past, years=services.archive_years(table, upcoming, past),
         decisions=services.latest_decisions([table.id], limit=10),
         drafts=services.draft_meetings(table) if can_manage else [],
         represents=services.represents, breadcrumbs=_crumbs(table),
