@@ -1,0 +1,76 @@
+"""Italian formats of dates, numbers and money, the Rome time zone, and English on request."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from flask_babel import force_locale
+
+from portal.i18n import date_filter, datetime_filter, money, number
+from tests.conftest import page_text
+
+
+@pytest.fixture
+def italian(app):
+    with app.test_request_context("/"):
+        yield
+
+
+def test_dates_and_numbers_in_italian(italian):
+    assert date_filter(date(2015, 11, 12)) == "12 novembre 2015"
+    assert money(123456) == "1.234,56 €"
+    assert money(-5) == "-0,05 €"
+    assert money(0) == "0,00 €"
+    assert money(None) == ""
+    assert number(1234567) == "1.234.567"
+    assert number(2.5) == "2,5"
+
+
+def test_times_are_shown_in_rome(italian):
+    """A UTC instant late on New Year's Eve is already the first of January in Rome."""
+    instant = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)
+    assert date_filter(instant) == "1 gennaio 2026"
+    assert datetime_filter(instant, "short") == "01/01/26, 00:30"
+    summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    assert datetime_filter(summer, "HH:mm") == "12:00"  # CEST, UTC+2
+
+
+def test_english_formats_when_english_is_chosen(italian):
+    with force_locale("en"):
+        assert date_filter(date(2015, 11, 12)) == "November 12, 2015"
+        assert money(123456) == "1,234.56 €"
+
+
+def test_the_interface_is_italian_by_default(client):
+    response = client.get("/")
+    assert '<html lang="it">' in response.get_data(as_text=True)
+    text = page_text(response)
+    assert "Vai al contenuto principale" in text and "I Comuni della Rete" in text
+
+
+def test_switching_to_english_translates_navigation_and_pages(client, factory):
+    """The language switch keeps English for the next pages: navigation, footer, forms, errors."""
+    factory.comune("Seveso", "108040")
+    response = client.get("/lingua/en?next=/comuni")
+    assert response.status_code == 303 and response.headers["Location"] == "/comuni"
+    page = client.get("/comuni")
+    html = page.get_data(as_text=True)
+    assert '<html lang="en">' in html
+    text = page_text(page)
+    for english in ("Skip to main content", "Municipalities",
+                    "Log in", "Register", "Accessibility statement", "Privacy notice",
+                    "The municipalities of the Network", "Does your municipality want to join?"):
+        assert english in text, english
+    assert "Vai al contenuto principale" not in text
+    assert 'aria-label="Main navigation"' in html
+
+    form = client.form("/accedi", {"email": "", "password": ""})
+    assert "This field is required." in page_text(form)
+    assert "Page not found" in page_text(client.get("/non-esiste"))
+
+    client.get("/lingua/it?next=/")
+    assert '<html lang="it">' in client.get("/").get_data(as_text=True)
+
+
+def test_unknown_language_is_ignored(client):
+    client.get("/lingua/xx")
+    assert '<html lang="it">' in client.get("/").get_data(as_text=True)

@@ -1,0 +1,183 @@
+"""Security baseline: error pages, limits, cookies, headers, CSRF, the append-only audit log."""
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from portal import authz, create_app
+from portal.config import DEV_SECRET
+from portal.core.models import AuditLog
+from portal.core.services import audit
+from tests.conftest import login, make_app, page_text
+
+ERROR_PAGES = {
+    400: "Richiesta non valida",
+    403: "Accesso non consentito",
+    404: "Pagina non trovata",
+    405: "Operazione non consentita",
+    413: "File o modulo troppo grande",
+    429: "Troppi tentativi",
+    500: "Errore del portale",
+}
+
+
+def assert_italian_error(response, code: int) -> None:
+    assert response.status_code == code
+    text = page_text(response)
+    assert ERROR_PAGES[code] in text and f"Errore {code}" in text
+    html = response.get_data(as_text=True)
+    assert '<html lang="it">' in html
+    assert "Traceback" not in html and "File \"" not in html
+
+
+def test_italian_error_pages(client, login_as):
+    """400 (no CSRF token), 403, 404 and 405 are Italian pages of the portal."""
+    assert_italian_error(client.post("/aderisci", data={"comune_name": "Meda"}), 400)
+    assert_italian_error(client.get("/questa-pagina-non-esiste"), 404)
+    assert_italian_error(client.get("/esci"), 405)
+    login_as()
+    assert_italian_error(client.get("/rete/adesioni"), 403)
+
+
+def test_oversized_request_gets_413(client):
+    """A body over 10 MB, or a form field over 1 MB, gets the Italian 413 page."""
+    body = b"message=" + b"x" * (10 * 1024 * 1024 + 1)
+    too_big = client.post("/aderisci", data=body,
+                          content_type="application/x-www-form-urlencoded")
+    assert_italian_error(too_big, 413)
+    big_field = client.form("/aderisci", {"message": "x" * (1024 * 1024 + 10)},
+                            content_type="multipart/form-data")
+    assert_italian_error(big_field, 413)
+
+
+def test_rate_limit_page(client, factory):
+    user = factory.user()
+    for _ in range(10):
+        client.form("/accedi", {"email": user.email, "password": "sbagliata-1234"})
+    response = client.form("/accedi", {"email": user.email, "password": "sbagliata-1234"})
+    assert_italian_error(response, 429)
+
+
+def test_unexpected_error_is_a_500_page_without_traceback(backend):
+    """A crash in a view gives the Italian 500 page: no trace, no exception text."""
+    fresh = make_app(backend.url, TESTING=False)
+
+    @fresh.get("/esplode")
+    @authz.public
+    def explode():
+        raise RuntimeError("segreto interno: password=hunter2")
+
+    response = fresh.test_client().get("/esplode")
+    assert_italian_error(response, 500)
+    assert "hunter2" not in response.get_data(as_text=True)
+    assert "RuntimeError" not in response.get_data(as_text=True)
+
+
+def test_500_survives_a_broken_error_page(backend, monkeypatch):
+    """Even when the error page cannot be rendered, the answer is a plain page, not a trace."""
+    fresh = make_app(backend.url, TESTING=False)
+
+    @fresh.get("/esplode")
+    @authz.public
+    def explode():
+        raise RuntimeError("segreto")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("template rotto")
+
+    monkeypatch.setattr("portal.security.render_template", broken)
+    response = fresh.test_client().get("/esplode")
+    assert response.status_code == 500
+    assert "Errore del portale" in response.get_data(as_text=True)
+    assert "template rotto" not in response.get_data(as_text=True)
+
+
+def test_the_development_secret_is_refused_outside_debug(backend):
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": DEV_SECRET,
+                    "DEBUG": False, "TESTING": False})
+    assert create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": DEV_SECRET,
+                       "DEBUG": True}).debug
+
+
+def test_production_sends_hsts_and_secure_cookies(backend, monkeypatch):
+    """Outside debug: HSTS on every answer and the session cookie only over HTTPS."""
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.delenv("PORTAL_INSECURE_COOKIES", raising=False)
+    production = create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": "s3cret"})
+    assert not production.debug and not production.testing
+    response = production.test_client().get("/accedi", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    debug = create_app({"SQLALCHEMY_DATABASE_URI": backend.url})
+    response = debug.test_client().get("/accedi")
+    assert "Strict-Transport-Security" not in response.headers
+    assert "Secure" not in response.headers["Set-Cookie"]
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(client, factory):
+    user = factory.user()
+    response = client.form("/accedi", {"email": user.email, "password": "una-password-sicura-42"})
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("rete_session=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_csrf_token_is_required_and_accepted_from_the_htmx_header(client, factory):
+    """A POST without token gets 400; htmx sends it as X-CSRFToken and is accepted."""
+    user = factory.user()
+    login(client, user.email)
+    refused = client.post("/account/notifiche/lette", headers={"HX-Request": "true"})
+    assert_italian_error(refused, 400)
+    accepted = client.form("/account/notifiche/lette", htmx=True)
+    assert accepted.status_code == 303
+    wrong = client.post("/account/notifiche/lette", headers={"X-CSRFToken": "falso"})
+    assert wrong.status_code == 400
+
+
+def test_every_answer_has_the_security_headers_and_vary(client):
+    for path in ("/", "/comuni", "/nessuna-pagina", "/static/js/portal.js"):
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert "HX-Request" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize("path", ["/comuni/%00", "/comuni?provincia=%00", "/?q=a%00b",
+                                  "/lingua/%00"])
+def test_nul_bytes_in_urls_are_a_400(client, path):
+    assert_italian_error(client.get(path), 400)
+
+
+def test_audit_log_is_append_only_in_the_database(app, db, factory):
+    """Raw SQL cannot rewrite or delete the audit log: the database itself refuses."""
+    someone, other = factory.user(), factory.user()
+    audit("test.action", someone, {"n": 1}, actor=someone)
+    db.session.commit()
+    entry_id = db.session.scalar(db.select(AuditLog.id))
+    for statement in (
+        "UPDATE audit_log SET action = 'riscritto'",
+        "UPDATE audit_log SET details = '{}'",
+        f"UPDATE audit_log SET actor_id = {other.id}",
+        "DELETE FROM audit_log",
+    ):
+        with pytest.raises(DBAPIError):
+            with db.engine.begin() as conn:
+                conn.execute(text(statement))
+    # The one change the database makes itself: the actor's reference may become NULL.
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor_id = NULL"))
+    db.session.expire_all()
+    entry = db.session.get(AuditLog, entry_id)
+    assert (entry.action, entry.details, entry.actor_id) == ("test.action", {"n": 1}, None)
+
+    entry.action = "via ORM"
+    with pytest.raises(RuntimeError, match="append-only"):
+        db.session.flush()
+    db.session.rollback()
