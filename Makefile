@@ -7,11 +7,15 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test setup db vendor translations lint bench clean
+.PHONY: run test setup db vendor translations translations-update lint bench clean
+
+# Local commands run in debug unless told otherwise: the app refuses the development secret
+# outside debug (set SECRET_KEY and FLASK_DEBUG=0 for anything else).
+FLASK := FLASK_DEBUG=$${FLASK_DEBUG-1} $(BIN)/flask
 
 run: setup db
-	$(BIN)/flask seed-demo --if-empty
-	FLASK_DEBUG=$${FLASK_DEBUG-1} $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(FLASK) seed-demo --if-empty
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -45,10 +49,21 @@ TRANSLATIONS_PO := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 TRANSLATIONS_MO := $(TRANSLATIONS_PO:.po=.mo)
 translations: $(TRANSLATIONS_MO)
 portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
-	$(BIN)/pybabel compile -f -d portal/translations -l $* >/dev/null
+	$(BIN)/pybabel compile -d portal/translations -l $* >/dev/null
+
+# Re-extract every string (msgids are the Italian text) and merge them into each catalogue;
+# then translate the new empty entries in portal/translations/<lang>/LC_MESSAGES/messages.po.
+POT := $(or $(TMPDIR),/tmp)/rete-portal-messages.pot
+translations-update: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-output --add-location=file \
+	    --ignore-dirs '.* __pycache__ node_modules' --project 'Rete dei Comuni Amici della Famiglia' \
+	    -o $(POT) .
+	$(BIN)/pybabel update -i $(POT) -d portal/translations --no-fuzzy-matching --ignore-obsolete
+	rm -f $(POT)
+	$(MAKE) translations
 
 db: setup
-	$(BIN)/flask db upgrade
+	$(FLASK) db upgrade
 
 lint: setup
 	$(BIN)/ruff check portal tests bench
