@@ -63,13 +63,17 @@ def init_app(app: Flask) -> None:
 
     register_comune_panel(panels.comune_panel)
     register_dashboard_panel("tables/_dashboard_panel.html", panels.has_seat)
+    from portal.tables.services import proposal_links
+
     app.jinja_env.globals.update(
-        my_tables=panels.my_tables, outcome_label=_label(OUTCOME_LABELS),
+        my_tables=panels.my_tables, table_links=proposal_links,
+        outcome_label=_label(OUTCOME_LABELS),
         attendance_label=_label(ATTENDANCE_LABELS),
         member_role_label=_label(MEMBER_ROLE_LABELS),
         minutes_status_label=_label(MINUTES_STATUS_LABELS),
     )
-    app.jinja_env.filters["isodate"] = lambda v: date.fromisoformat(v) if isinstance(v, str) else v
+    app.jinja_env.filters["isodate"] = (
+        lambda v: date.fromisoformat(v) if isinstance(v, str) else v)
     app.jinja_env.filters.update(when=when, day=day)
 
 

@@ -441,10 +441,10 @@ def _put_on_agenda(actor, meeting: Meeting, proposal) -> None:
                       when=local(meeting.starts_at).strftime("%d/%m/%Y")))
 
 
-def _transition(proposal, state, actor, note: str | None) -> None:
+def _transition(proposal, state, actor, note: str | None, details: dict | None = None) -> None:
     from portal.proposals.services import transition
 
-    transition(proposal, state, actor, note, authorized=True)
+    transition(proposal, state, actor, note, authorized=True, details=details)
 
 
 def _notify_convocation(meeting: Meeting, users) -> None:
@@ -797,10 +797,11 @@ def close_loop(actor, decision: Decision) -> None:
     if proposal is None or proposal.state != ProposalState.ON_AGENDA:
         return  # already moved by an earlier revision, or decided elsewhere
     day = decision.decided_on.strftime("%d/%m/%Y")
+    details = {"meeting": decision.meeting_id, "decision": decision.id}
     if decision.outcome in APPROVING_OUTCOMES:
         _transition(proposal, ProposalState.APPROVED, actor,
                     _("Approvata dal %(table)s nella seduta del %(day)s.",
-                      table=decision.table.name, day=day))
+                      table=decision.table.name, day=day), details)
         project = Project(proposal_id=proposal.id, decision_id=decision.id,
                           table_id=decision.table_id, comune_id=decision.table.comune_id,
                           title=proposal.title, responsible=decision.responsible or "-",
@@ -811,12 +812,13 @@ def close_loop(actor, decision: Decision) -> None:
         _transition(proposal, ProposalState.IN_PROGRESS, actor,
                     _("In realizzazione. Responsabile: %(who)s; scadenza: %(when)s.",
                       who=decision.responsible or "-",
-                      when=decision.deadline.strftime("%d/%m/%Y") if decision.deadline else "-"))
+                      when=decision.deadline.strftime("%d/%m/%Y") if decision.deadline else "-"),
+                    {**details, "project": project.id})
     elif decision.outcome == Outcome.REJECTED:
         _transition(proposal, ProposalState.NOT_APPROVED, actor,
                     _("Non approvata dal %(table)s nella seduta del %(day)s. Motivazione: "
                       "%(why)s", table=decision.table.name, day=day,
-                      why=decision.motivation or "-"))
+                      why=decision.motivation or "-"), details)
     else:
         notify([*_authors(proposal), *_supporters(proposal)], "proposal.postponed",
                _("La decisione sulla proposta «%(t)s» è rinviata", t=proposal.title),
@@ -884,6 +886,30 @@ def current_version(decision: Decision) -> Decision | None:
     return db.session.scalar(current_decisions().where(
         Decision.meeting_id == decision.meeting_id,
         Decision.agenda_item_id == decision.agenda_item_id))
+
+
+def proposal_links(proposal_id: int) -> dict:
+    """What the tables know of a proposal, for its page: meetings, decision, project, practice.
+
+    Two queries; every value is a portal path or None.
+    """
+    rows = db.session.execute(
+        select(AgendaItem.meeting_id, Meeting.starts_at, Meeting.status)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(AgendaItem.proposal_id == proposal_id, Meeting.status != MeetingStatus.DRAFT)
+        .order_by(Meeting.starts_at)).all()
+    decision = db.session.scalar(current_decisions().where(Decision.proposal_id == proposal_id)
+                                 .order_by(Decision.decided_on.desc(), Decision.id.desc())
+                                 .limit(1))
+    project = project_for_proposal(proposal_id) if decision is not None else None
+    return {
+        "meetings": [(url_for("tables.meeting", meeting_id=m), when) for m, when, _s in rows],
+        "decision": decision,
+        "decision_url": url_for("tables.decision", decision_id=decision.id)
+        if decision else None,
+        "project": project,
+        "project_url": url_for("tables.project", project_id=project.id) if project else None,
+    }
 
 
 # --------------------------------------------------------------------------- projects

@@ -166,3 +166,22 @@ def test_officer_posts_progress_and_marks_implemented(client, db, tables, factor
     db.session.expire_all()
     assert project.status == "implemented" and proposal.state == "implemented"
     assert "Percorsi tracciati." in client.get(f"/progetti/{project.id}").get_data(as_text=True)
+
+
+def test_proposal_page_partial_links_meeting_decision_and_project(app, db, tables):
+    """The partial offered to the proposal page links its meeting, decision and project."""
+    from flask import render_template
+
+    t = tables.seated()
+    proposal, _author = tables.proposal(t.table)
+    meeting = tables.meeting(t, proposals=[proposal])
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    project = services.project_for_proposal(proposal.id)
+    with app.test_request_context():
+        html = render_template("tables/_proposal_links.html", proposal_id=proposal.id)
+    assert f'href="/sedute/{meeting.id}"' in html
+    assert f'href="/progetti/{project.id}"' in html
+    assert "Delibera: Approvata" in html
+    with app.test_request_context():
+        assert render_template("tables/_proposal_links.html", proposal_id=999).strip() == ""
