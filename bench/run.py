@@ -51,6 +51,9 @@ class Measure:
     p95: float = 0.0
     p99: float = 0.0
     max: float = 0.0
+    #: server CPU (gunicorn master + workers) per request, in ms: steadier than req/s when
+    #: other work shares the machine
+    cpu_ms: float | None = None
     errors: int = 0  # non-2xx/3xx answers
     socket_errors: int = 0
     status: int | None = None  # status of a single request sent before the load
@@ -108,6 +111,25 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise SystemExit(f"gunicorn on port {self.port} did not start; see {self.log}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and its workers (user + system)."""
+        pids = {self.proc.pid}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                pids.add(int(stat.parent.name))
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -301,7 +323,7 @@ def verdict(m: Measure) -> str:
 
 def table(rows: list[Measure], floor_rps: float) -> str:
     head = (f"{'page':<34} {'req/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'floor':>6} "
-            f"{'ratio':>6} {'bar':>11} {'err':>5} {'SQL':>4}  result")
+            f"{'ratio':>6} {'bar':>11} {'err':>5} {'SQL':>4} {'cpu ms':>6}  result")
     lines = [head, "-" * len(head)]
     for m in rows:
         bar = f"{m.min_ratio:.0%}/{m.max_p95_ms:.0f}ms" if m.module != "floor" else ""
@@ -309,10 +331,10 @@ def table(rows: list[Measure], floor_rps: float) -> str:
         sql = "" if m.queries is None else str(m.queries)
         lines.append(f"{m.name[:34]:<34} {m.rps:>8.0f} {m.p50:>7.1f} {m.p95:>7.1f} {m.p99:>7.1f} "
                      f"{m.floor_rps or 0:>6.0f} {ratio:>6} {bar:>11} "
-                     f"{m.errors + m.socket_errors:>5} {sql:>4}  {m.verdict}")
+                     f"{m.errors + m.socket_errors:>5} {sql:>4} {m.cpu_ms or 0:>6.2f}  {m.verdict}")
     lines.append(f"floor: {floor_rps:.0f} req/s (mean of the runs before and after; with "
                  "--floor-each each page has its own); latencies in ms; "
-                 "bar = minimum ratio / maximum p95")
+                 "bar = minimum ratio / maximum p95; cpu ms = server CPU per request")
     return "\n".join(lines)
 
 
@@ -324,15 +346,15 @@ def markdown(meta: dict, rows: list[Measure]) -> str:
            f"{meta['warmup']} s warm-up; git {meta['git']}; load average before "
            f"{meta['loadavg']}", "",
            "| page | path | req/s | p50 ms | p95 ms | p99 ms | floor req/s | ratio | bar | errors "
-           "| SQL | result |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+           "| SQL | server CPU ms/req | result |",
+           "|" + " --- | --- |" + " ---: |" * 6 + " --- | ---: | ---: | ---: | --- |"]
     for m in rows:
         bar = f"{m.min_ratio:.0%} / {m.max_p95_ms:.0f} ms" if m.module != "floor" else ""
         out.append(f"| {m.name} | `{m.method} {m.path}` | {m.rps:.0f} | {m.p50:.1f} | "
                    f"{m.p95:.1f} | {m.p99:.1f} | {m.floor_rps or 0:.0f} | "
                    f"{'' if m.ratio is None else f'{m.ratio:.0%}'} | {bar} | "
                    f"{m.errors + m.socket_errors} | {'' if m.queries is None else m.queries} | "
-                   f"{m.verdict} |")
+                   f"{m.cpu_ms or 0:.2f} | {m.verdict} |")
     notes = [f"- {m.name}: {n}" for m in rows for n in m.notes]
     return "\n".join(out + ([""] + notes if notes else [])) + "\n"
 
@@ -427,8 +449,9 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_ready()
         floor, portal = servers
 
-        def measure(name: str, module: str, reqs: list[Request], base: str,
+        def measure(name: str, module: str, reqs: list[Request], server: Server,
                     target: Target | None) -> Measure:
+            base = server.base
             m = Measure(name=name, path=reqs[0].path, method=reqs[0].method, module=module)
             if target is not None:
                 m.min_ratio, m.max_p95_ms = target.min_ratio, target.max_p95_ms
@@ -440,8 +463,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name} ...", end="", flush=True)
             if args.warmup > 0:
                 wrk(base, reqs, args.warmup, args.connections, args.threads, workdir)
+            cpu0 = server.cpu_seconds()
             r = wrk(base, reqs, args.duration, args.connections, args.threads, workdir)
             m.requests = r["requests"]
+            if m.requests:
+                m.cpu_ms = (server.cpu_seconds() - cpu0) / m.requests * 1000
             m.seconds = r["duration_us"] / 1e6
             m.rps = m.requests / m.seconds if m.seconds else 0.0
             m.p50, m.p95, m.p99, m.max = (r[k] / 1000 for k in ("p50", "p95", "p99", "max"))
@@ -456,17 +482,17 @@ def main(argv: list[str] | None = None) -> int:
         floor_req = [Request("GET", "/", {"User-Agent": USER_AGENT}, None)]
         print(f"floor on :{floor.port}, portal on :{portal.port}; {len(expanded)} pages, "
               f"{args.duration:g} s each after {args.warmup:g} s warm-up")
-        first_floor = measure("floor (before)", "floor", floor_req, floor.base, None)
+        first_floor = measure("floor (before)", "floor", floor_req, floor, None)
         for short, target, reqs in expanded:
             local = None
             if args.floor_each:
                 local = wrk(floor.base, floor_req, max(1.0, args.duration / 2), args.connections,
                             args.threads, workdir)
-            m = measure(target.name, short, reqs, portal.base, target)
+            m = measure(target.name, short, reqs, portal, target)
             if local is not None:
                 m.floor_rps = local["requests"] / (local["duration_us"] / 1e6)
             rows.append(m)
-        last_floor = measure("floor (after)", "floor", floor_req, floor.base, None)
+        last_floor = measure("floor (after)", "floor", floor_req, floor, None)
     finally:
         for server in servers:
             server.stop()
