@@ -1,5 +1,5 @@
 """good-practice catalogue: practices, themes, promoters, indicators, revisions, files,
-adoptions, and the search index (terms, facets, facet counts)
+adoptions, and the search index (terms, facets, stored counts of facets, facet pairs, terms)
 
 Revision ID: 0002
 Revises: 0001
@@ -33,6 +33,19 @@ def upgrade():
     sa.Column('value', sa.String(length=20), nullable=False),
     sa.Column('count', sa.Integer(), server_default='0', nullable=False),
     sa.PrimaryKeyConstraint('facet', 'value', name=op.f('pk_catalogue_facet_counts'))
+    )
+    op.create_table('catalogue_facet_pairs',
+    sa.Column('facet', sa.String(length=1), nullable=False),
+    sa.Column('value', sa.String(length=20), nullable=False),
+    sa.Column('other_facet', sa.String(length=1), nullable=False),
+    sa.Column('other_value', sa.String(length=20), nullable=False),
+    sa.Column('count', sa.Integer(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('facet', 'value', 'other_facet', 'other_value', name=op.f('pk_catalogue_facet_pairs'))
+    )
+    op.create_table('catalogue_term_stats',
+    sa.Column('term', sa.String(length=40), nullable=False),
+    sa.Column('df', sa.Integer(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('term', name=op.f('pk_catalogue_term_stats'))
     )
     op.create_table('themes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -270,3 +283,5 @@ def downgrade():
     op.drop_table('good_practices')
     op.drop_table('themes')
     op.drop_table('catalogue_facet_counts')
+    op.drop_table('catalogue_term_stats')
+    op.drop_table('catalogue_facet_pairs')

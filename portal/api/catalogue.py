@@ -104,7 +104,10 @@ def _error(code: int, error: str, message: str):
         "200": {"description": "Una pagina di pratiche con il totale e i conteggi dei filtri.",
                 "content": {"application/json": {"schema": {"type": "object", "properties": {
                     "data": {"type": "array", "items": {"$ref": "#/components/schemas/Practice"}},
-                    "page": {"$ref": "#/components/schemas/Page"},
+                    "page": {"allOf": [{"$ref": "#/components/schemas/Page"}, {
+                        "type": "object", "properties": {"total_is_lower_bound": {
+                            "type": "boolean", "description": "Vero se le corrispondenze sono "
+                            "più di total: si ricevono le più pertinenti."}}}]},
                     "facets": {"type": "object"}}}}}},
         "400": {"description": "Parametri non validi.",
                 "content": {"application/json": {"schema": ERROR}}},
@@ -134,7 +137,8 @@ def practices():
               for f in facet_view(result, args)}
     return jsonify({
         "data": [practice_record(p) for p in result.items],
-        "page": {"total": result.total, "page": wanted.page, "per_page": per_page,
+        "page": {"total": result.total, "total_is_lower_bound": result.capped,
+                 "page": wanted.page, "per_page": per_page,
                  "next": page_url(wanted.page + 1) if wanted.page < pages else None,
                  "prev": page_url(wanted.page - 1) if wanted.page > 1 else None},
         "facets": facets,

@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.catalogue import search, services
-from portal.catalogue.models import GoodPractice, Theme
 from portal.extensions import db
 from portal.network.models import Comune
 
@@ -55,11 +54,12 @@ def parse_search(args, per_page: int = PER_PAGE) -> tuple[search.Search, dict]:
     chosen: dict = {}
     theme_id = comune_id = None
     if args.get("tema"):
-        theme = db.session.scalar(select(Theme).where(Theme.slug == args["tema"][:90]))
+        theme = next((t for t in search.all_themes().values() if t.slug == args["tema"]), None)
         theme_id = theme.id if theme else -1
         chosen["tema"] = theme
     if args.get("comune"):
-        comune = db.session.scalar(select(Comune).where(Comune.slug == args["comune"][:140]))
+        comune = db.session.execute(select(Comune.id, Comune.name).where(
+            Comune.slug == args["comune"][:140])).first()
         comune_id = comune.id if comune else -1
         chosen["comune"] = comune
     status = (args.get("stato") or "")[:20] or None
@@ -90,40 +90,49 @@ def list_url(args: dict, endpoint: str = "catalogue.index", **changes) -> str:
 def facet_view(result: search.Result, args: dict) -> list[dict]:
     """Facets for the template: title, the URL arg, options with label, count, url, chosen."""
     counts = result.facets
-    themes = {str(t.id): t for t in services.themes(active_only=False)}
+    themes = {str(t.id): t for t in search.all_themes().values()}
     comune_ids = [int(v) for v, _n in counts.get(search.FACET_COMUNE, [])[:15]]
     if result.search.comune and result.search.comune > 0:
         comune_ids.append(result.search.comune)
-    comuni = {str(c.id): c for c in db.session.scalars(
-        select(Comune).where(Comune.id.in_(comune_ids or [-1])))}
-    facets = []
+    comuni = {str(r.id): r for r in db.session.execute(
+        select(Comune.id, Comune.slug, Comune.name).where(Comune.id.in_(comune_ids or [-1])))}
+    base = url_for("catalogue.index")
+    kept = {k: v for k, v in args.items() if k != "pagina"}
 
-    def options(facet, arg, label_of, slug_of, chosen_value, limit=None):
+    def options(facet, arg, label_of, slug_of, limit=None):
+        chosen_value = args.get(arg)
         items = []
         for value, n in counts.get(facet, []):
             label, slug = label_of(value), slug_of(value)
             if label is None:
                 continue
-            items.append({"label": label, "count": n, "chosen": slug == chosen_value,
-                          "url": list_url(args, **{arg: None if slug == chosen_value else slug})})
+            chosen = slug == chosen_value
+            query = dict(kept)
+            if chosen:
+                query.pop(arg, None)
+            else:
+                query[arg] = slug
+            ordered = {k: query[k] for k in ARGS if k in query}
+            items.append({"label": label, "count": n, "chosen": chosen,
+                          "url": base + ("?" + urlencode(ordered) if ordered else "")})
         if limit and len(items) > limit:
-            keep = items[:limit]
-            keep += [i for i in items[limit:] if i["chosen"]]
-            items = keep
+            items = items[:limit] + [i for i in items[limit:] if i["chosen"]]
         return items
 
-    facets.append({"title": _("Tema"), "arg": "tema", "options": options(
-        search.FACET_THEME, "tema", lambda v: themes[v].name if v in themes else None,
-        lambda v: themes[v].slug if v in themes else None, args.get("tema"))})
-    facets.append({"title": _("Comune"), "arg": "comune", "options": options(
-        search.FACET_COMUNE, "comune", lambda v: comuni[v].name if v in comuni else None,
-        lambda v: comuni[v].slug if v in comuni else None, args.get("comune"), limit=15)})
-    facets.append({"title": _("Stato"), "arg": "stato", "options": options(
-        search.FACET_STATUS, "stato", services.status_label, lambda v: v, args.get("stato"))})
-    facets.append({"title": _("Promotori"), "arg": "promotore", "options": options(
-        search.FACET_KIND, "promotore", services.kind_label, lambda v: v,
-        args.get("promotore"))})
-    return facets
+    status_labels = {s: services.status_label(s) for s in search.STATUS_VALUES}
+    kind_labels = {k: services.kind_label(k) for k in search.KIND_VALUES}
+    return [
+        {"title": _("Tema"), "arg": "tema", "options": options(
+            search.FACET_THEME, "tema", lambda v: themes[v].name if v in themes else None,
+            lambda v: themes[v].slug if v in themes else None)},
+        {"title": _("Comune"), "arg": "comune", "options": options(
+            search.FACET_COMUNE, "comune", lambda v: comuni[v].name if v in comuni else None,
+            lambda v: comuni[v].slug if v in comuni else None, limit=15)},
+        {"title": _("Stato"), "arg": "stato", "options": options(
+            search.FACET_STATUS, "stato", status_labels.get, lambda v: v)},
+        {"title": _("Promotori"), "arg": "promotore", "options": options(
+            search.FACET_KIND, "promotore", kind_labels.get, lambda v: v)},
+    ]
 
 
 class Pager:
@@ -136,11 +145,11 @@ class Pager:
                          if self.page < self.pages else None)
 
 
-def practice_record(p: GoodPractice) -> dict:
+def practice_record(p) -> dict:
     """The open-data record of a published practice (API and CSV share it)."""
     return {
         "id": p.id, "slug": p.slug, "title": p.title, "summary": p.summary,
-        "status": p.status, "themes": [t.slug for t in p.themes],
+        "status": p.status, "themes": [t.slug for t in p.themes],  # Card or GoodPractice
         "comuni": [{"id": c.id, "name": c.name, "istat_code": c.istat_code} for c in p.comuni],
         "started_on": p.started_on.isoformat() if p.started_on else None,
         "ended_on": p.ended_on.isoformat() if p.ended_on else None,

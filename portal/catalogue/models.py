@@ -370,3 +370,32 @@ class FacetCount(db.Model):
 
     def __repr__(self) -> str:
         return f"<FacetCount {self.facet}={self.value}: {self.count}>"
+
+
+class TermStat(db.Model):
+    """How many published practices contain a term: picks the rarest term of a query to drive
+    the search, and lists the terms a prefix can complete to."""
+
+    __tablename__ = "catalogue_term_stats"
+
+    term: Mapped[str] = mapped_column(String(40), primary_key=True)
+    df: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    def __repr__(self) -> str:
+        return f"<TermStat {self.term}: {self.df}>"
+
+
+class FacetPair(db.Model):
+    """How many published practices carry both facet values: the counts shown when exactly one
+    filter is chosen, without counting thousands of rows."""
+
+    __tablename__ = "catalogue_facet_pairs"
+
+    facet: Mapped[str] = mapped_column(String(1), primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    other_facet: Mapped[str] = mapped_column(String(1), primary_key=True)
+    other_value: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    def __repr__(self) -> str:
+        return f"<FacetPair {self.facet}={self.value} & {self.other_facet}={self.other_value}>"

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import nh3
 import snowballstemmer
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from portal.catalogue.models import (
     FacetCount,
@@ -112,19 +112,11 @@ def analyze(title: str, summary: str, body_text: str) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class QueryTerm:
-    """One word of a query: its stem, and the folded word as a prefix when long enough."""
+    """One word of a query: its stem, and the folded word to complete when the stem is not in
+    the index (a word still being typed: "famig" finds "famiglia")."""
 
     stem: str
     prefix: str | None
-
-    def condition(self):
-        exact = PracticeTerm.term == self.stem
-        if not self.prefix:
-            return exact
-        # A range instead of LIKE: uses the index and needs no escaping; 'z' is the greatest
-        # character a term can hold, whatever the database collation.
-        upper = self.prefix + "z" * (MAX_TERM - len(self.prefix))
-        return or_(exact, and_(PracticeTerm.term >= self.prefix, PracticeTerm.term <= upper))
 
 
 class QueryError(ValueError):
@@ -132,19 +124,23 @@ class QueryError(ValueError):
 
 
 def parse_query(q: str) -> list[QueryTerm]:
-    """The terms of a free-text query, deduplicated, at most MAX_QUERY_TERMS."""
+    """The words of a free-text query, deduplicated by stem, at most MAX_QUERY_TERMS."""
     seen: dict[str, QueryTerm] = {}
     for w in words(q):
         s = stem(w)
-        prefix = w if len(w) >= MIN_PREFIX and not w.isdigit() else None
         if s not in seen:
-            seen[s] = QueryTerm(s, prefix)
+            seen[s] = QueryTerm(s, w if len(w) >= MIN_PREFIX and not w.isdigit() else None)
         if len(seen) >= MAX_QUERY_TERMS:
             break
     return list(seen.values())
 
 
 SORTS = ("relevance", "newest", "title", "adopted")
+#: at most this many practices are gathered for a text search or a combination of filters;
+#: totals above it are shown as "more than", facets counted over these (the best ones)
+MAX_CANDIDATES = 5000
+#: terms a word being typed may complete to (the most frequent ones)
+MAX_COMPLETIONS = 12
 
 
 @dataclass
@@ -188,101 +184,151 @@ class Search:
 @dataclass
 class Result:
     search: Search
-    items: list[GoodPractice]
+    items: list  # of Card
     total: int
     #: facet -> [(value, count)], values as stored (ids as strings)
     facets: dict[str, list[tuple[str, int]]]
+    #: True when more than MAX_CANDIDATES matched: `total` is then a lower bound and the
+    #: facets count the MAX_CANDIDATES best matches
+    capped: bool = False
 
 
-def _facet_filter(facet: str, value: str):
-    return PracticeFacet.__table__.c.practice_id.in_(
-        select(PracticeFacet.practice_id).where(PracticeFacet.facet == facet,
-                                                PracticeFacet.value == value)
-    )
+def _ids_param(column, ids: list[int]):
+    """`column IN (ids)` with one bound parameter, however many ids (JSON on SQLite, an array
+    on PostgreSQL): thousands of ids without thousands of placeholders."""
+    import json
+
+    from sqlalchemy import Integer, bindparam, literal_column
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == func.any(bindparam("ids", ids, type_=ARRAY(Integer)))
+    each = select(literal_column("value")).select_from(
+        func.json_each(bindparam("ids", json.dumps(ids))))
+    return column.in_(each)
 
 
-def _scored(search: Search, filters: dict[str, str]):
-    """practice_id, score of the practices matching every query term and the filters."""
-    terms = search.terms
-    query = select(PracticeTerm.practice_id.label("practice_id"),
-                   func.sum(PracticeTerm.weight).label("score"))
-    conditions = [t.condition() for t in terms]
-    query = query.where(or_(*conditions) if len(conditions) > 1 else conditions[0])
-    for facet, value in filters.items():
-        query = query.where(PracticeTerm.practice_id.in_(
-            select(PracticeFacet.practice_id).where(PracticeFacet.facet == facet,
-                                                    PracticeFacet.value == value)))
-    query = query.group_by(PracticeTerm.practice_id)
-    if len(terms) > 1:
-        # Every term must match: count which query terms each practice matched.
-        which = case(*[(cond, i) for i, cond in enumerate(conditions)])
-        query = query.having(func.count(func.distinct(which)) == len(terms))
-    return query
+def _resolve(terms: list[QueryTerm]) -> list[tuple[list[str], int]] | None:
+    """Each query word as the index terms it matches and their total frequency; None when a
+    word matches no term (then nothing can match). Two small queries on catalogue_term_stats."""
+    from portal.catalogue.models import TermStat
+
+    known = dict(db.session.execute(select(TermStat.term, TermStat.df).where(
+        TermStat.term.in_([t.stem for t in terms]), TermStat.df > 0)).all())
+    groups = []
+    for i, t in enumerate(terms):
+        if t.stem in known:
+            groups.append(([t.stem], known[t.stem]))
+            continue
+        if not t.prefix or i != len(terms) - 1:
+            return None
+        upper = t.prefix + "z" * (MAX_TERM - len(t.prefix))
+        # A range, not LIKE: it uses the primary key, needs no escaping, and 'z' is the
+        # greatest character a term can hold whatever the collation.
+        completions = db.session.execute(
+            select(TermStat.term, TermStat.df)
+            .where(TermStat.term >= t.prefix, TermStat.term <= upper, TermStat.df > 0)
+            .order_by(TermStat.df.desc(), TermStat.term).limit(MAX_COMPLETIONS)).all()
+        if not completions:
+            return None
+        groups.append(([c[0] for c in completions], sum(c[1] for c in completions)))
+    return groups
 
 
-def _candidates(search: Search, filters: dict[str, str]):
-    """A select of the ids of the practices matching the text and `filters`."""
-    if search.is_text:
-        return select(_scored(search, filters).subquery().c.practice_id)
-    if not filters:
-        return select(PracticeFacet.practice_id).where(PracticeFacet.facet == FACET_STATUS)
-    items = list(filters.items())
-    facet, value = items[0]
-    query = select(PracticeFacet.practice_id).where(PracticeFacet.facet == facet,
-                                                    PracticeFacet.value == value)
-    for facet, value in items[1:]:
-        query = query.where(_facet_filter(facet, value))
-    return query
+def _has_facet(practice_id, facet: str, value: str):
+    pf = PracticeFacet.__table__.alias()
+    return select(pf.c.practice_id).where(pf.c.facet == facet, pf.c.value == value,
+                                          pf.c.practice_id == practice_id).exists()
 
 
-def _stored_counts(facets) -> dict[str, list[tuple[str, int]]]:
-    rows = db.session.execute(
-        select(FacetCount.facet, FacetCount.value, FacetCount.count)
-        .where(FacetCount.facet.in_(list(facets)), FacetCount.count > 0)
-    ).all()
-    out: dict[str, list[tuple[str, int]]] = {f: [] for f in facets}
-    for facet, value, count in rows:
-        out[facet].append((value, count))
-    return out
+def _text_candidates(search: Search) -> tuple[list[int], bool] | None:
+    """Ids of the practices matching every word and filter, best first, at most
+    MAX_CANDIDATES; and whether there were more. The rarest word drives: the others and the
+    filters are primary-key probes per candidate."""
+    groups = _resolve(search.terms)
+    if groups is None:
+        return [], False
+    groups.sort(key=lambda g: g[1])
+    driving, *others = groups
+    pt = PracticeTerm.__table__.alias("pt")
+    score = func.sum(pt.c.weight)
+    conditions = [pt.c.term.in_(driving[0]) if len(driving[0]) > 1 else pt.c.term == driving[0][0]]
+    for n, (terms, _df) in enumerate(others):
+        other = PracticeTerm.__table__.alias(f"o{n}")
+        match = and_(other.c.practice_id == pt.c.practice_id,
+                     other.c.term.in_(terms) if len(terms) > 1 else other.c.term == terms[0])
+        conditions.append(select(other.c.practice_id).where(match).exists())
+        score = score + select(func.coalesce(func.sum(other.c.weight), 0)).where(
+            match).scalar_subquery()
+    for facet, value in search.filters.items():
+        conditions.append(_has_facet(pt.c.practice_id, facet, value))
+    query = (select(pt.c.practice_id, score.label("score")).where(*conditions)
+             .group_by(pt.c.practice_id)
+             .order_by(score.desc(), pt.c.practice_id.desc()).limit(MAX_CANDIDATES + 1))
+    ids = list(db.session.scalars(query))
+    return ids[:MAX_CANDIDATES], len(ids) > MAX_CANDIDATES
 
 
-def _grouped_counts(search: Search, filters: dict[str, str], facets) -> dict:
-    if not search.is_text and not filters:
-        return _stored_counts(facets)
+def _filter_candidates(filters: dict[str, str]) -> tuple[list[int], bool]:
+    """Ids of the practices carrying every chosen facet value (newest ids first), driven by
+    the rarest one, at most MAX_CANDIDATES."""
+    stored = dict(((f, v), c) for f, v, c in db.session.execute(
+        select(FacetCount.facet, FacetCount.value, FacetCount.count).where(
+            or_(*[and_(FacetCount.facet == f, FacetCount.value == v)
+                  for f, v in filters.items()]))))
+    items = sorted(filters.items(), key=lambda fv: stored.get(fv, 0))
+    (facet, value), rest = items[0], items[1:]
+    pf = PracticeFacet.__table__.alias("pf")
+    query = (select(pf.c.practice_id).where(pf.c.facet == facet, pf.c.value == value,
+                                           *[_has_facet(pf.c.practice_id, f, v) for f, v in rest])
+             .order_by(pf.c.practice_id.desc()).limit(MAX_CANDIDATES + 1))
+    ids = list(db.session.scalars(query))
+    return ids[:MAX_CANDIDATES], len(ids) > MAX_CANDIDATES
+
+
+def _counts_over(ids: list[int]) -> dict[str, list[tuple[str, int]]]:
+    out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
+    if not ids:
+        return out
     rows = db.session.execute(
         select(PracticeFacet.facet, PracticeFacet.value, func.count())
-        .where(PracticeFacet.facet.in_(list(facets)),
-               PracticeFacet.practice_id.in_(_candidates(search, filters)))
-        .group_by(PracticeFacet.facet, PracticeFacet.value)
-    ).all()
-    out: dict[str, list[tuple[str, int]]] = {f: [] for f in facets}
-    for facet, value, count in rows:
-        out[facet].append((value, count))
+        .where(_ids_param(PracticeFacet.practice_id, ids), PracticeFacet.facet != FACET_ALL)
+        .group_by(PracticeFacet.facet, PracticeFacet.value)).all()
+    for facet, value, n in rows:
+        out[facet].append((value, n))
     return out
 
 
-def facet_counts(search: Search) -> dict[str, list[tuple[str, int]]]:
-    """Counts per facet value. A facet with a selected value is counted without its own filter,
-    so that its other values show how many practices choosing them instead would give."""
-    filters = search.filters
-    free = [f for f in FACETS if f not in filters]
-    counts = _grouped_counts(search, filters, free) if free else {}
-    for facet in filters:
-        others = {f: v for f, v in filters.items() if f != facet}
-        counts.update(_grouped_counts(search, others, [facet]))
+def _stored_counts() -> dict[str, list[tuple[str, int]]]:
+    out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
+    for facet, value, n in db.session.execute(
+            select(FacetCount.facet, FacetCount.value, FacetCount.count)
+            .where(FacetCount.facet.in_(FACETS), FacetCount.count > 0)):
+        out[facet].append((value, n))
+    return out
+
+
+def _pair_counts(facet: str, value: str) -> dict[str, list[tuple[str, int]]]:
+    from portal.catalogue.models import FacetPair
+
+    out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
+    out[facet].append((value, _stored_total(facet, value)))
+    for other_facet, other_value, n in db.session.execute(
+            select(FacetPair.other_facet, FacetPair.other_value, FacetPair.count)
+            .where(FacetPair.facet == facet, FacetPair.value == value, FacetPair.count > 0)):
+        out[other_facet].append((other_value, n))
+    return out
+
+
+def _stored_total(facet: str, value: str) -> int:
+    return db.session.scalar(select(FacetCount.count).where(
+        FacetCount.facet == facet, FacetCount.value == value)) or 0
+
+
+def _sorted(counts):
     for values in counts.values():
         values.sort(key=lambda vc: (-vc[1], vc[0]))
     return counts
-
-
-def count(search: Search) -> int:
-    filters = search.filters
-    if not search.is_text and len(filters) <= 1:
-        facet, value = next(iter(filters.items()), (FACET_ALL, ""))
-        return db.session.scalar(select(FacetCount.count).where(
-            FacetCount.facet == facet, FacetCount.value == value)) or 0
-    return db.session.scalar(
-        select(func.count()).select_from(_candidates(search, filters).subquery())) or 0
 
 
 _ORDER = {
@@ -292,40 +338,151 @@ _ORDER = {
 }
 
 
-def page_ids(search: Search) -> list[int]:
-    """The ids of the practices on the requested page, in order."""
+def _page(search: Search, ids: list[int] | None) -> list[int]:
+    """The ids of the requested page: from the candidates, or (None) from all practices."""
     offset = (search.page - 1) * search.per_page
-    filters = search.filters
-    if search.sort == "relevance":
-        scored = _scored(search, filters).subquery()
-        query = select(scored.c.practice_id).order_by(scored.c.score.desc(),
-                                                       scored.c.practice_id.desc())
+    if ids is not None and search.sort == "relevance":
+        return ids[offset:offset + search.per_page]
+    if ids is not None and not ids:
+        return []
+    query = select(GoodPractice.id).order_by(*_ORDER.get(search.sort, _ORDER["newest"]))
+    if ids is None:
+        query = query.where(GoodPractice.published_at.is_not(None))
     else:
-        query = select(GoodPractice.id).order_by(*_ORDER[search.sort])
-        if search.is_text or filters:
-            query = query.where(GoodPractice.id.in_(_candidates(search, filters)))
-        else:
-            query = query.where(GoodPractice.published_at.is_not(None))
+        query = query.where(_ids_param(GoodPractice.id, ids))
     return list(db.session.scalars(query.limit(search.per_page).offset(offset)))
 
 
-def run(search: Search, with_facets: bool = True) -> Result:
-    """Run a search: the page of practices, the total and the facet counts."""
-    from sqlalchemy.orm import selectinload
+def _single_filter_page(search: Search, facet: str, value: str) -> list[int]:
+    offset = (search.page - 1) * search.per_page
+    pf = PracticeFacet.__table__.alias("pf")
+    query = (select(GoodPractice.id).join(pf, pf.c.practice_id == GoodPractice.id)
+             .where(pf.c.facet == facet, pf.c.value == value)
+             .order_by(*_ORDER.get(search.sort, _ORDER["newest"])))
+    return list(db.session.scalars(query.limit(search.per_page).offset(offset)))
 
+
+def matching_ids(search: Search) -> tuple[list[int] | None, bool]:
+    """The candidate ids of a search (None: every published practice) and whether capped."""
+    filters = search.filters
+    if search.is_text:
+        return _text_candidates(search)
+    if len(filters) >= 2:
+        return _filter_candidates(filters)
+    return None, False
+
+
+@dataclass(frozen=True)
+class ThemeRef:
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ComuneRef:
+    id: int
+    slug: str
+    name: str
+    istat_code: str
+
+
+@dataclass
+class Card:
+    """What a results page shows of a practice: plain values, no ORM object (lists are read
+    by the hundred per second; building ORM instances would cost more than the queries)."""
+
+    id: int
+    slug: str
+    title: str
+    summary: str
+    status: str
+    adoption_count: int
+    published_at: object
+    started_on: object
+    ended_on: object
+    beneficiaries: str | None
+    beneficiaries_count: int | None
+    cost_cents: int | None
+    funding_sources: str | None
+    themes: list[ThemeRef] = field(default_factory=list)
+    comuni: list[ComuneRef] = field(default_factory=list)
+
+
+_CARD_COLUMNS = (GoodPractice.id, GoodPractice.slug, GoodPractice.title, GoodPractice.summary,
+                 GoodPractice.status, GoodPractice.adoption_count, GoodPractice.published_at,
+                 GoodPractice.started_on, GoodPractice.ended_on, GoodPractice.beneficiaries,
+                 GoodPractice.beneficiaries_count, GoodPractice.cost_cents,
+                 GoodPractice.funding_sources)
+
+
+def all_themes() -> dict[int, ThemeRef]:
+    """Every theme by id (a few rows), read once per request."""
+    from flask import g, has_app_context
+
+    cached = g.get("catalogue_themes") if has_app_context() else None
+    if cached is None:
+        from portal.catalogue.models import Theme
+
+        cached = {r.id: ThemeRef(r.id, r.slug, r.name) for r in db.session.execute(
+            select(Theme.id, Theme.slug, Theme.name).order_by(Theme.position, Theme.name))}
+        if has_app_context():
+            g.catalogue_themes = cached
+    return cached
+
+
+def cards(ids: list[int]) -> list[Card]:
+    """Cards of the practices `ids`, in that order: three small queries."""
+    from portal.catalogue.models import practice_comuni, practice_themes
+    from portal.network.models import Comune
+
+    if not ids:
+        return []
+    by_id = {r.id: Card(*r) for r in db.session.execute(
+        select(*_CARD_COLUMNS).where(GoodPractice.id.in_(ids)))}
+    themes = all_themes()
+    for practice_id, theme_id in db.session.execute(
+            select(practice_themes.c.practice_id, practice_themes.c.theme_id)
+            .where(practice_themes.c.practice_id.in_(ids))):
+        if theme_id in themes:
+            by_id[practice_id].themes.append(themes[theme_id])
+    for practice_id, *comune in db.session.execute(
+            select(practice_comuni.c.practice_id, Comune.id, Comune.slug, Comune.name,
+                   Comune.istat_code)
+            .join(Comune, Comune.id == practice_comuni.c.comune_id)
+            .where(practice_comuni.c.practice_id.in_(ids)).order_by(Comune.name)):
+        by_id[practice_id].comuni.append(ComuneRef(*comune))
+    order = {t.id: n for n, t in enumerate(themes.values())}
+    for card in by_id.values():
+        card.themes.sort(key=lambda t: order[t.id])
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def run(search: Search, with_facets: bool = True) -> Result:
+    """Run a search: the page of practices (as cards), the total and the facet counts.
+
+    Whatever the size of the catalogue the work is bounded: the whole catalogue and single
+    filters read stored counts; text and combined filters gather at most MAX_CANDIDATES ids.
+    """
+    empty = {f: [] for f in FACETS} if with_facets else {}
     if search.has_text_but_no_terms:
-        return Result(search, [], 0, {f: [] for f in FACETS} if with_facets else {})
-    ids = page_ids(search)
-    items: list[GoodPractice] = []
-    if ids:
-        loaded = db.session.scalars(
-            select(GoodPractice).where(GoodPractice.id.in_(ids))
-            .options(selectinload(GoodPractice.themes), selectinload(GoodPractice.comuni))
-        ).all()
-        by_id = {p.id: p for p in loaded}
-        items = [by_id[i] for i in ids if i in by_id]
-    total = count(search)
-    return Result(search, items, total, facet_counts(search) if with_facets else {})
+        return Result(search, [], 0, empty)
+    filters = search.filters
+    ids, capped = matching_ids(search)
+    if ids is not None:
+        total = len(ids)
+        counts = _counts_over(ids) if with_facets else {}
+        page = _page(search, ids)
+    elif filters:
+        (facet, value), = filters.items()
+        total = _stored_total(facet, value)
+        counts = _pair_counts(facet, value) if with_facets else {}
+        page = _single_filter_page(search, facet, value)
+    else:
+        total = _stored_total(FACET_ALL, "")
+        counts = _stored_counts() if with_facets else {}
+        page = _page(search, None)
+    return Result(search, cards(page), total, _sorted(counts), capped)
 
 
 # --------------------------------------------------------------------------- index upkeep
@@ -340,27 +497,47 @@ def facet_values(practice: GoodPractice) -> set[tuple[str, str]]:
     return values
 
 
-def _bump(facet: str, value: str, delta: int) -> None:
-    """Add `delta` to a stored facet count, creating the row when needed (atomic upsert)."""
+def _upsert(model, keys: dict, column: str, delta: int):
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
-    stmt = upsert(FacetCount).values(facet=facet, value=value, count=max(delta, 0))
-    stmt = stmt.on_conflict_do_update(index_elements=["facet", "value"],
-                                      set_={"count": FacetCount.count + delta})
-    db.session.execute(stmt)
+    stmt = upsert(model).values(**keys, **{column: max(delta, 0)})
+    return stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={column: getattr(model, column) + delta})
+
+
+def _bump_all(model, rows: list[dict], column: str) -> None:
+    """Add each row's delta to a stored count, creating rows when needed (atomic upserts)."""
+    for row in rows:
+        keys = {k: v for k, v in row.items() if k != "delta"}
+        db.session.execute(_upsert(model, keys, column, row["delta"]))
+
+
+def _pairs(values: set[tuple[str, str]]) -> set[tuple[str, str, str, str]]:
+    real = [v for v in values if v[0] != FACET_ALL]
+    return {(a[0], a[1], b[0], b[1]) for a in real for b in real if a != b}
 
 
 def reindex(practice: GoodPractice) -> None:
-    """Bring the practice's terms, facets and the stored counts in line with its content."""
+    """Bring the practice's terms and facets, and the stored counts (facets, pairs of facets,
+    term frequencies), in line with its content. Only published practices are indexed."""
+    from portal.catalogue.models import FacetPair, TermStat
+
     db.session.flush()
     old = set(db.session.execute(
         select(PracticeFacet.facet, PracticeFacet.value)
         .where(PracticeFacet.practice_id == practice.id)).all())
     new = facet_values(practice) if practice.is_published else set()
+    old_terms = set(db.session.scalars(
+        select(PracticeTerm.term).where(PracticeTerm.practice_id == practice.id)))
+    terms = (analyze(practice.title, practice.summary, html_to_text(practice.body_html))
+             if practice.is_published else {})
     db.session.execute(delete(PracticeTerm).where(PracticeTerm.practice_id == practice.id))
+    if terms:
+        db.session.execute(insert(PracticeTerm), [
+            {"term": t, "practice_id": practice.id, "weight": w} for t, w in terms.items()])
     if old - new:
         db.session.execute(delete(PracticeFacet).where(
             PracticeFacet.practice_id == practice.id,
@@ -369,26 +546,47 @@ def reindex(practice: GoodPractice) -> None:
     if new - old:
         db.session.execute(insert(PracticeFacet), [
             {"facet": f, "value": v, "practice_id": practice.id} for f, v in new - old])
-    for f, v in sorted(old - new):
-        _bump(f, v, -1)
-    for f, v in sorted(new - old):
-        _bump(f, v, +1)
-    if practice.is_published:
-        terms = analyze(practice.title, practice.summary, html_to_text(practice.body_html))
-        if terms:
-            db.session.execute(insert(PracticeTerm), [
-                {"term": t, "practice_id": practice.id, "weight": w} for t, w in terms.items()])
+    # Sorted, so that concurrent saves take row locks in the same order.
+    _bump_all(FacetCount, [{"facet": f, "value": v, "delta": -1} for f, v in sorted(old - new)]
+              + [{"facet": f, "value": v, "delta": 1} for f, v in sorted(new - old)], "count")
+    old_pairs, new_pairs = _pairs(old), _pairs(new)
+    _bump_all(FacetPair, [
+        {"facet": a, "value": b, "other_facet": c, "other_value": d, "delta": delta}
+        for delta, changed in ((-1, old_pairs - new_pairs), (1, new_pairs - old_pairs))
+        for a, b, c, d in sorted(changed)], "count")
+    _bump_all(TermStat, [{"term": t, "delta": -1} for t in sorted(old_terms - set(terms))]
+              + [{"term": t, "delta": 1} for t in sorted(set(terms) - old_terms)], "df")
 
 
 def rebuild_counts() -> None:
-    """Recount every facet from practice_facets (after a bulk load or to repair drift)."""
+    """Recount facets, pairs of facets and term frequencies from the index (after a bulk load,
+    or to repair drift)."""
+    from portal.catalogue.models import FacetPair, TermStat
+
     db.session.execute(delete(FacetCount))
+    db.session.execute(delete(FacetPair))
+    db.session.execute(delete(TermStat))
     rows = db.session.execute(
         select(PracticeFacet.facet, PracticeFacet.value, func.count())
         .group_by(PracticeFacet.facet, PracticeFacet.value)).all()
     if rows:
         db.session.execute(insert(FacetCount), [
             {"facet": f, "value": v, "count": c} for f, v, c in rows])
+    a, b = PracticeFacet.__table__.alias("a"), PracticeFacet.__table__.alias("b")
+    pairs = db.session.execute(
+        select(a.c.facet, a.c.value, b.c.facet, b.c.value, func.count())
+        .join(b, and_(b.c.practice_id == a.c.practice_id,
+                      or_(b.c.facet != a.c.facet, b.c.value != a.c.value)))
+        .where(a.c.facet != FACET_ALL, b.c.facet != FACET_ALL)
+        .group_by(a.c.facet, a.c.value, b.c.facet, b.c.value)).all()
+    if pairs:
+        db.session.execute(insert(FacetPair), [
+            {"facet": f, "value": v, "other_facet": of, "other_value": ov, "count": c}
+            for f, v, of, ov, c in pairs])
+    terms = db.session.execute(select(PracticeTerm.term, func.count())
+                               .group_by(PracticeTerm.term)).all()
+    if terms:
+        db.session.execute(insert(TermStat), [{"term": t, "df": c} for t, c in terms])
 
 
 def rebuild_all() -> int:
@@ -397,15 +595,14 @@ def rebuild_all() -> int:
 
     db.session.execute(delete(PracticeTerm))
     db.session.execute(delete(PracticeFacet))
-    db.session.execute(delete(FacetCount))
     published = 0
     query = (select(GoodPractice).where(GoodPractice.published_at.is_not(None))
              .options(selectinload(GoodPractice.themes), selectinload(GoodPractice.comuni),
                       selectinload(GoodPractice.promoters)).order_by(GoodPractice.id))
     for practice in db.session.scalars(query):
-        new = facet_values(practice)
         db.session.execute(insert(PracticeFacet), [
-            {"facet": f, "value": v, "practice_id": practice.id} for f, v in new])
+            {"facet": f, "value": v, "practice_id": practice.id}
+            for f, v in facet_values(practice)])
         terms = analyze(practice.title, practice.summary, html_to_text(practice.body_html))
         if terms:
             db.session.execute(insert(PracticeTerm), [
@@ -427,20 +624,24 @@ KIND_VALUES = tuple(k.value for k in PromoterKind)
 
 
 def iter_all(search_: Search, chunk: int = 500):
-    """Every practice matching the search (no pages), in chunks, ordered by id (open data)."""
+    """Every practice matching the search (a text search: its MAX_CANDIDATES best), in
+    chunks ordered by id, as ORM objects with themes, Comuni and promoters (open data)."""
     from sqlalchemy.orm import selectinload
 
     if search_.has_text_but_no_terms:
         return
+    ids, _capped = matching_ids(search_)
     filters = search_.filters
-    if search_.is_text or filters:
-        ids_query = _candidates(search_, filters)
-    else:
-        ids_query = select(GoodPractice.id).where(GoodPractice.published_at.is_not(None))
+    query = select(GoodPractice).where(GoodPractice.published_at.is_not(None))
+    if ids is not None:
+        query = query.where(_ids_param(GoodPractice.id, ids))
+    elif filters:
+        (facet, value), = filters.items()
+        query = query.where(_has_facet(GoodPractice.id, facet, value))
     last = 0
     while True:
         rows = db.session.scalars(
-            select(GoodPractice).where(GoodPractice.id.in_(ids_query), GoodPractice.id > last)
+            query.where(GoodPractice.id > last)
             .options(selectinload(GoodPractice.themes), selectinload(GoodPractice.comuni),
                      selectinload(GoodPractice.promoters))
             .order_by(GoodPractice.id).limit(chunk)).all()

@@ -152,27 +152,26 @@ def practice_by_slug(slug: str) -> GoodPractice | None:
 
 
 def related(practice: GoodPractice, limit: int = 4) -> list[GoodPractice]:
-    """Published practices sharing the most themes with `practice`."""
+    """Published practices sharing the most themes with `practice`, among the newest of each
+    theme (a bounded look-up, whatever the size of the catalogue)."""
+    from collections import Counter
+
     from portal.catalogue.models import PracticeFacet
 
-    theme_values = [str(t.id) for t in practice.themes]
-    if not theme_values:
-        return []
-    shared = (select(PracticeFacet.practice_id, func.count().label("n"))
-              .where(PracticeFacet.facet == search.FACET_THEME,
-                     PracticeFacet.value.in_(theme_values),
-                     PracticeFacet.practice_id != practice.id)
-              .group_by(PracticeFacet.practice_id).subquery())
-    ids = db.session.scalars(
-        select(shared.c.practice_id)
-        .join(GoodPractice, GoodPractice.id == shared.c.practice_id)
-        .order_by(shared.c.n.desc(), GoodPractice.adoption_count.desc(),
-                  GoodPractice.id.desc()).limit(limit)
-    ).all()
+    shared: Counter[int] = Counter()
+    for theme in practice.themes[:3]:
+        shared.update(db.session.scalars(
+            select(PracticeFacet.practice_id)
+            .where(PracticeFacet.facet == search.FACET_THEME,
+                   PracticeFacet.value == str(theme.id),
+                   PracticeFacet.practice_id != practice.id)
+            .order_by(PracticeFacet.practice_id.desc()).limit(40)))
+    ids = [i for i, _n in sorted(shared.items(), key=lambda kv: (-kv[1], -kv[0]))[:limit]]
     if not ids:
         return []
-    found = {p.id: p for p in db.session.scalars(select(GoodPractice).where(
-        GoodPractice.id.in_(ids)))}
+    found = {r.id: r for r in db.session.execute(
+        select(GoodPractice.id, GoodPractice.slug, GoodPractice.title)
+        .where(GoodPractice.id.in_(ids)))}
     return [found[i] for i in ids if i in found]
 
 

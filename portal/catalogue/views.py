@@ -635,6 +635,7 @@ def toggle_theme(theme_id: int):
 
 def init_template_globals(app) -> None:
     app.jinja_env.globals.update(
+        practice_status_labels=lambda: {k: str(v) for k, v in services.STATUS_LABELS.items()},
         practice_status_label=services.status_label, promoter_kind_label=services.kind_label,
         adoption_status_label=services.adoption_label)
 

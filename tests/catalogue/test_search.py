@@ -155,16 +155,22 @@ def test_facets_combine_and_count(client, practices, factory):
     html = client.get("/pratiche?tema=mutuo-aiuto&promotore=enterprise").get_data(as_text=True)
     assert titles(html) == ["Beta"]
 
-    wanted = search.Search(theme=_theme_id("mutuo-aiuto"))
-    counts = search.facet_counts(wanted)
+    mutuo, partecipazione = _theme_id("mutuo-aiuto"), _theme_id("partecipazione")
+    # one filter: counts within its results (from the stored pair counts)
+    counts = search.run(search.Search(theme=mutuo)).facets
     assert dict(counts["c"]) == {str(seveso.id): 1, str(giussano.id): 1}
-    # the theme facet ignores its own filter: choosing 'partecipazione' instead gives 2
-    assert dict(counts["t"])[str(_theme_id("partecipazione"))] == 2
+    assert dict(counts["t"]) == {str(mutuo): 2, str(partecipazione): 1}
     assert dict(counts["s"]) == {"attiva": 2}
+    assert dict(counts["k"]) == {"comune": 1, "enterprise": 1}
+    # two filters: counted over the practices carrying both
+    counts = search.run(search.Search(theme=partecipazione, comune=seveso.id)).facets
+    assert dict(counts["s"]) == {"idea": 1} and dict(counts["k"]) == {"association": 1}
     # with text as well
-    counts = search.facet_counts(search.Search(q="gamma", comune=seveso.id))
-    assert dict(counts["s"]) == {"idea": 1}
-    assert dict(counts["c"]) == {str(seveso.id): 1}
+    result = search.run(search.Search(q="gamma", comune=seveso.id))
+    assert result.total == 1 and dict(result.facets["s"]) == {"idea": 1}
+    # the page shows the counts next to each value
+    html = client.get("/pratiche?tema=mutuo-aiuto").get_data(as_text=True)
+    assert re.search(r"Giussano <span[^>]*>1</span>", html)
 
 
 def _theme_id(slug: str) -> int:
@@ -177,7 +183,7 @@ def _theme_id(slug: str) -> int:
 def test_stored_counts_match_a_recount(client, practices, factory, app):
     """The facet counts kept on every save equal a recount from scratch."""
     from portal.catalogue import services
-    from portal.catalogue.models import FacetCount
+    from portal.catalogue.models import FacetCount, FacetPair, TermStat
     from portal.extensions import db
 
     seveso = factory.comune("Seveso")
@@ -190,12 +196,33 @@ def test_stored_counts_match_a_recount(client, practices, factory, app):
                                                       "status": "conclusa"})
         services.unpublish(practices.admin, db.session.merge(practices.make(title="Gamma")))
         db.session.commit()
-    kept = {(f.facet, f.value): f.count for f in db.session.scalars(db.select(FacetCount))
-            if f.count}
+    def stored():
+        facets = {(f.facet, f.value): f.count for f in db.session.scalars(
+            db.select(FacetCount)) if f.count}
+        pairs = {(p.facet, p.value, p.other_facet, p.other_value): p.count
+                 for p in db.session.scalars(db.select(FacetPair)) if p.count}
+        terms = {t.term: t.df for t in db.session.scalars(db.select(TermStat)) if t.df}
+        return facets, pairs, terms
+
+    kept = stored()
     search.rebuild_counts()
-    recounted = {(f.facet, f.value): f.count for f in db.session.scalars(db.select(FacetCount))}
-    assert kept == recounted
-    assert kept[("*", "")] == 2
+    assert kept == stored()
+    assert kept[0][("*", "")] == 2 and kept[2]["alfa"] == 1
+
+
+def test_huge_result_sets_are_bounded(client, practices, factory, monkeypatch):
+    """Past MAX_CANDIDATES matches, the page says 'more than' and still lists the best ones:
+    the work per request stays bounded whatever the size of the catalogue."""
+    comune = factory.comune()
+    for i in range(4):
+        practices.make(title=f"Pedibus {i}", comuni=[comune], themes=["mutuo-aiuto"])
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 3)
+    html = client.get("/pratiche?q=pedibus").get_data(as_text=True)
+    assert "Più di 3 buone pratiche trovate" in html and len(titles(html)) == 3
+    html = client.get(f"/pratiche?tema=mutuo-aiuto&comune={comune.slug}").get_data(as_text=True)
+    assert "Più di 3" in html
+    data = client.get("/api/v1/pratiche?q=pedibus").get_json()
+    assert data["page"]["total"] == 3 and data["page"]["total_is_lower_bound"] is True
 
 
 def test_sort_orders(client, practices, factory):
