@@ -64,7 +64,7 @@ def upgrade():
     )
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_households_comune_id'), ['comune_id'], unique=False)
-        batch_op.create_index('ix_households_comune_status', ['comune_id', 'status'], unique=False)
+        batch_op.create_index('ix_households_comune_status', ['comune_id', 'status', 'anonymised_at'], unique=False)
 
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
