@@ -222,7 +222,7 @@ def targets(ctx: Context) -> list[Target]:
         if rows:
             meetings.extend(rows[:: max(1, len(rows) // 3)][:3])
     return [
-        Target("tables: index", "/tavoli", max_p95_ms=50, min_ratio=0.1),
+        Target("tables: index", "/tavoli"),
         Target("table page (10 years of meetings)", f"/tavoli/{sample[0].slug}",
                variants=[(f"/tavoli/{s.slug}", None) for s in sample]),
         Target("meeting page (published minutes)", f"/sedute/{meetings[0]}",
