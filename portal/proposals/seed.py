@@ -267,6 +267,14 @@ def _pick_household(ctx, slug: str, used: dict[str, int]):
 
 
 def seed(ctx) -> None:
+    """Add the demo proposals (links are built as in a request to the home page)."""
+    from portal.proposals.services import _request_context
+
+    with _request_context():
+        _seed(ctx)
+
+
+def _seed(ctx) -> None:
     afi = next(a for s, a in ctx.associations.items() if s.startswith("afi"))
     moderator = ctx.users["moderatore@example.org"]
     secretary = ctx.users["segreteria@example.org"]
