@@ -87,6 +87,15 @@ def list_url(args: dict, endpoint: str = "catalogue.index", **changes) -> str:
     return url_for(endpoint) + ("?" + urlencode(ordered) if ordered else "")
 
 
+def int_formatter():
+    """A fast integer formatter with the locale's digit grouping (Babel once, not per number)."""
+    from flask_babel import format_decimal
+
+    sample = format_decimal(1234567)
+    sep = "" if sample[1].isdigit() else sample[1]
+    return lambda n: f"{n:,}".replace(",", sep)
+
+
 def facet_view(result: search.Result, args: dict) -> list[dict]:
     """Facets for the template: title, the URL arg, options with label, count, url, chosen."""
     counts = result.facets
@@ -98,6 +107,7 @@ def facet_view(result: search.Result, args: dict) -> list[dict]:
         select(Comune.id, Comune.slug, Comune.name).where(Comune.id.in_(comune_ids or [-1])))}
     base = url_for("catalogue.index")
     kept = {k: v for k, v in args.items() if k != "pagina"}
+    fmt = int_formatter()
 
     def options(facet, arg, label_of, slug_of, limit=None):
         chosen_value = args.get(arg)
@@ -113,7 +123,7 @@ def facet_view(result: search.Result, args: dict) -> list[dict]:
             else:
                 query[arg] = slug
             ordered = {k: query[k] for k in ARGS if k in query}
-            items.append({"label": label, "count": n, "chosen": chosen,
+            items.append({"label": label, "count": n, "count_text": fmt(n), "chosen": chosen,
                           "url": base + ("?" + urlencode(ordered) if ordered else "")})
         if limit and len(items) > limit:
             items = items[:limit] + [i for i in items[limit:] if i["chosen"]]

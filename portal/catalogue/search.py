@@ -300,10 +300,11 @@ def _counts_over(ids: list[int]) -> dict[str, list[tuple[str, int]]]:
 
 
 def _stored_counts() -> dict[str, list[tuple[str, int]]]:
-    out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
+    """Every stored facet count, and the total under FACET_ALL: one query."""
+    out: dict[str, list[tuple[str, int]]] = {f: [] for f in (*FACETS, FACET_ALL)}
     for facet, value, n in db.session.execute(
             select(FacetCount.facet, FacetCount.value, FacetCount.count)
-            .where(FacetCount.facet.in_(FACETS), FacetCount.count > 0)):
+            .where(FacetCount.facet.in_((*FACETS, FACET_ALL)), FacetCount.count > 0)):
         out[facet].append((value, n))
     return out
 
@@ -338,28 +339,30 @@ _ORDER = {
 }
 
 
-def _page(search: Search, ids: list[int] | None) -> list[int]:
-    """The ids of the requested page: from the candidates, or (None) from all practices."""
+def _page(search: Search, ids: list[int] | None) -> list:
+    """The cards of the requested page: from the candidates, or (None) from all practices."""
     offset = (search.page - 1) * search.per_page
     if ids is not None and search.sort == "relevance":
-        return ids[offset:offset + search.per_page]
+        return cards(ids[offset:offset + search.per_page])
     if ids is not None and not ids:
         return []
-    query = select(GoodPractice.id).order_by(*_ORDER.get(search.sort, _ORDER["newest"]))
+    query = select(*_CARD_COLUMNS).order_by(*_ORDER.get(search.sort, _ORDER["newest"]))
     if ids is None:
         query = query.where(GoodPractice.published_at.is_not(None))
     else:
         query = query.where(_ids_param(GoodPractice.id, ids))
-    return list(db.session.scalars(query.limit(search.per_page).offset(offset)))
+    return _fill([Card(*r) for r in db.session.execute(
+        query.limit(search.per_page).offset(offset))])
 
 
-def _single_filter_page(search: Search, facet: str, value: str) -> list[int]:
+def _single_filter_page(search: Search, facet: str, value: str) -> list:
     offset = (search.page - 1) * search.per_page
     pf = PracticeFacet.__table__.alias("pf")
-    query = (select(GoodPractice.id).join(pf, pf.c.practice_id == GoodPractice.id)
+    query = (select(*_CARD_COLUMNS).join(pf, pf.c.practice_id == GoodPractice.id)
              .where(pf.c.facet == facet, pf.c.value == value)
              .order_by(*_ORDER.get(search.sort, _ORDER["newest"])))
-    return list(db.session.scalars(query.limit(search.per_page).offset(offset)))
+    return _fill([Card(*r) for r in db.session.execute(
+        query.limit(search.per_page).offset(offset))])
 
 
 def matching_ids(search: Search) -> tuple[list[int] | None, bool]:
@@ -432,14 +435,23 @@ def all_themes() -> dict[int, ThemeRef]:
 
 
 def cards(ids: list[int]) -> list[Card]:
-    """Cards of the practices `ids`, in that order: three small queries."""
-    from portal.catalogue.models import practice_comuni, practice_themes
-    from portal.network.models import Comune
-
+    """Cards of the practices `ids`, in that order."""
     if not ids:
         return []
     by_id = {r.id: Card(*r) for r in db.session.execute(
         select(*_CARD_COLUMNS).where(GoodPractice.id.in_(ids)))}
+    return _fill([by_id[i] for i in ids if i in by_id])
+
+
+def _fill(found: list[Card]) -> list[Card]:
+    """Add themes and Comuni to cards: two small queries for the whole page."""
+    from portal.catalogue.models import practice_comuni, practice_themes
+    from portal.network.models import Comune
+
+    if not found:
+        return found
+    by_id = {c.id: c for c in found}
+    ids = list(by_id)
     themes = all_themes()
     for practice_id, theme_id in db.session.execute(
             select(practice_themes.c.practice_id, practice_themes.c.theme_id)
@@ -453,9 +465,9 @@ def cards(ids: list[int]) -> list[Card]:
             .where(practice_comuni.c.practice_id.in_(ids)).order_by(Comune.name)):
         by_id[practice_id].comuni.append(ComuneRef(*comune))
     order = {t.id: n for n, t in enumerate(themes.values())}
-    for card in by_id.values():
+    for card in found:
         card.themes.sort(key=lambda t: order[t.id])
-    return [by_id[i] for i in ids if i in by_id]
+    return found
 
 
 def run(search: Search, with_facets: bool = True) -> Result:
@@ -479,10 +491,11 @@ def run(search: Search, with_facets: bool = True) -> Result:
         counts = _pair_counts(facet, value) if with_facets else {}
         page = _single_filter_page(search, facet, value)
     else:
-        total = _stored_total(FACET_ALL, "")
-        counts = _stored_counts() if with_facets else {}
+        counts = _stored_counts()
+        total = dict(counts.pop(FACET_ALL)).get("", 0)
+        counts = counts if with_facets else {}
         page = _page(search, None)
-    return Result(search, cards(page), total, _sorted(counts), capped)
+    return Result(search, page, total, _sorted(counts), capped)
 
 
 # --------------------------------------------------------------------------- index upkeep
