@@ -255,6 +255,7 @@ class LiveServer:
             "MAIL_PRINT": "0",
             "RATELIMIT_LOGIN": "1000 per minute",
             "RATELIMIT_RESET": "1000 per minute",
+            "RATELIMIT_FORMS": "1000 per minute",
             "PYTHONUNBUFFERED": "1",
         })
         self.process = subprocess.Popen(  # noqa: S603 - fixed command line
@@ -419,7 +420,10 @@ def screenshot(page: Page, name: str | None = None, full_page: bool = True) -> P
     if folder is None:
         return None
     _state["n"] += 1
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", name or page.url.split("//", 1)[-1].split("/", 1)[-1])
+    if name is None:  # the page's path, without tokens
+        path = page.url.split("//", 1)[-1].split("?", 1)[0].split("/")[1:]
+        name = "-".join(part for part in path if len(part) <= 30)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name)
     path = folder / f"{_state['n']:02d}-{slug.strip('-')[:60] or 'home'}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=full_page)

@@ -173,3 +173,17 @@ def test_language_switch_to_english(live, page):
     with page.expect_navigation():
         page.locator(".nav-languages").get_by_role("link", name="Italiano").click()
     expect(page.locator("html")).to_have_attribute("lang", "it")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+def test_the_accessibility_check_catches_a_violation(live, new_page, javascript):
+    """The axe check is not a rubber stamp: an unlabelled field fails it, with or without JS."""
+    page = new_page(java_script_enabled=javascript)
+    visit(page, "/privacy", shot=False)
+    page.evaluate("""() => {
+        const input = document.createElement('input');
+        input.id = 'unlabelled';
+        document.querySelector('main').append(input);
+    }""")
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)critical.*label.*#unlabelled"):
+        check_a11y(page)
