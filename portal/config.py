@@ -33,6 +33,14 @@ class Config:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;60 per hour")
         self.RATELIMIT_RESET = os.environ.get("RATELIMIT_RESET", "5 per minute;20 per hour")
+        #: public forms that send mail (registration, "Aderisci alla Rete")
+        self.RATELIMIT_FORMS = os.environ.get("RATELIMIT_FORMS", "5 per minute;30 per hour")
+        #: how many reverse proxies (nginx, a load balancer) sit in front of gunicorn: their
+        #: X-Forwarded-For/-Proto/-Host are trusted, so that rate limits and the audit log see
+        #: the visitor's address rather than the proxy's
+        self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+        #: days a login lasts on one device before asking for the password again
+        self.LOGIN_SESSION_DAYS = int(os.environ.get("LOGIN_SESSION_DAYS", "30"))
         self.RATELIMIT_HEADERS_ENABLED = True
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
         self.MAX_FORM_MEMORY_SIZE = 1024 * 1024

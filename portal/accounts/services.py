@@ -256,10 +256,12 @@ def end_other_sessions(user: User, keep_token: str | None) -> None:
 
 def load_user(token: str) -> User | None:
     """Flask-Login's loader: the session token names a live LoginSession."""
+    oldest = utcnow() - timedelta(days=current_app.config.get("LOGIN_SESSION_DAYS", 30))
     row = db.session.execute(
         db.select(User)
         .join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.token_hash == _sha(token), User.deleted_at.is_(None))
+        .where(LoginSession.token_hash == _sha(token), LoginSession.created_at > oldest,
+               User.deleted_at.is_(None))
     ).scalar_one_or_none()
     if row is not None:
         row._session_token = token

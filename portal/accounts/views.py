@@ -56,11 +56,16 @@ def _reset_limit() -> str:
     return current_app.config["RATELIMIT_RESET"]
 
 
+def _forms_limit() -> str:
+    return current_app.config["RATELIMIT_FORMS"]
+
+
 # --------------------------------------------------------------------------- registration
 
 
 @bp.route("/registrati", methods=["GET", "POST"])
 @authz.public
+@limiter.limit(_forms_limit, methods=["POST"])  # each attempt mails someone
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))

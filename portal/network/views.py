@@ -3,14 +3,14 @@
 import re
 from types import SimpleNamespace
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import authz
 from portal.authz import Role
 from portal.core.models import Activity
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.network import bp, services
 from portal.network.forms import DecideApplicationForm, GrantRoleForm, JoinForm
 from portal.network.models import JoinApplication, RoleAssignment
@@ -66,8 +66,13 @@ def comune(slug: str):
 # --------------------------------------------------------------------------- joining
 
 
+def _forms_limit() -> str:
+    return current_app.config["RATELIMIT_FORMS"]
+
+
 @bp.route("/aderisci", methods=["GET", "POST"])
 @authz.public
+@limiter.limit(_forms_limit, methods=["POST"])  # each application mails the coordinators
 def join():
     form = JoinForm()
     crumbs = [(_("Aderisci alla Rete"), None)]
