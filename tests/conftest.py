@@ -199,6 +199,26 @@ def db(app):
     return _db
 
 
+@pytest.fixture
+def fresh_app(backend):
+    """Build another app on the test database with other settings (production, proxies...).
+
+    `fresh_app(TESTING=False)`; its database connections are closed after the test.
+    """
+    made: list[Flask] = []
+
+    def _make(**overrides) -> Flask:
+        made.append(make_app(backend.url, **overrides))
+        made[-1].test_client_class = PortalClient
+        return made[-1]
+
+    yield _make
+    for other in made:
+        with other.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
 # --------------------------------------------------------------------------- client
 
 

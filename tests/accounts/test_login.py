@@ -103,3 +103,17 @@ def test_deleted_or_unconfirmed_accounts(client, factory, db):
     db.session.commit()
     response = client.form("/accedi", {"email": gone.email, "password": PASSWORD})
     assert response.status_code == 422
+
+
+def test_a_login_expires_after_login_session_days(client, factory, db):
+    """A device stays logged in for LOGIN_SESSION_DAYS; then it must log in again."""
+    from datetime import timedelta
+
+    from portal.db_setup import utcnow
+
+    user = factory.user()
+    login(client, user.email)
+    assert client.get("/account").status_code == 200
+    db.session.execute(db.update(LoginSession).values(created_at=utcnow() - timedelta(days=31)))
+    db.session.commit()
+    assert client.get("/account").status_code == 302

@@ -134,3 +134,13 @@ def test_resend_confirmation_link(client, db, factory):
     client.form(link_in(mail, "/conferma-email/"))
     db.session.expire_all()
     assert db.session.get(User, user.id).email_confirmed
+
+
+def test_registration_is_rate_limited(client, db):
+    """Each registration mails someone: after five a minute, the Italian 429 page."""
+    for i in range(5):
+        assert register(client, email=f"persona{i}@example.org").status_code == 303
+    response = register(client, email="persona9@example.org")
+    assert response.status_code == 429
+    assert "Troppi tentativi" in page_text(response)
+    assert len(users(db)) == 5

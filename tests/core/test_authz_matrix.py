@@ -18,7 +18,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from portal import authz
-from tests.conftest import login, make_app
+from tests.conftest import login
 
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -111,9 +111,9 @@ def test_role_endpoints_refuse_a_user_without_roles(app, client, factory):
     assert not failures, "\n".join(failures)
 
 
-def test_debug_endpoints_do_not_exist_in_production(backend):
+def test_debug_endpoints_do_not_exist_in_production(fresh_app):
     """Outside debug and testing a development page answers 404, to anyone."""
-    production = make_app(backend.url, TESTING=False)
+    production = fresh_app(TESTING=False)
     debug_cases = cases(production, {"debug"})
     assert debug_cases, "no debug_only endpoint found (the dev mail page should be one)"
     client = production.test_client()
@@ -133,9 +133,9 @@ def test_public_endpoints_answer_anonymous_get_without_server_error(app, client)
     assert not failures, "\n".join(failures)
 
 
-def test_an_undeclared_endpoint_is_refused_and_reported(backend):
+def test_an_undeclared_endpoint_is_refused_and_reported(fresh_app):
     """The matrix catches a new endpoint that forgot its rule, and the app refuses it (403)."""
-    fresh = make_app(backend.url)
+    fresh = fresh_app()
 
     @fresh.get("/dimenticata")
     def forgotten():

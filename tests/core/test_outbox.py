@@ -7,7 +7,7 @@ from aiosmtpd.controller import Controller
 
 from portal.core.models import OutboxMessage
 from portal.core.services import send_mail
-from tests.conftest import make_app, outbox, page_text
+from tests.conftest import outbox, page_text
 
 
 class Inbox:
@@ -87,7 +87,7 @@ def test_outbox_send_needs_an_smtp_server(app, db):
     assert "MAIL_SERVER" in str(result.exception)
 
 
-def test_dev_mail_page_lists_messages_in_debug_and_is_404_otherwise(client, db, backend):
+def test_dev_mail_page_lists_messages_in_debug_and_is_404_otherwise(client, db, fresh_app):
     """In development the page shows what the portal would have sent; in production it is 404."""
     send_mail("giulia@example.org", "Conferma il tuo indirizzo", "Apri il link.")
     db.session.commit()
@@ -96,7 +96,7 @@ def test_dev_mail_page_lists_messages_in_debug_and_is_404_otherwise(client, db, 
     text = page_text(page)
     assert "Conferma il tuo indirizzo" in text and "giulia@example.org" in text
 
-    production = make_app(backend.url, TESTING=False)
+    production = fresh_app(TESTING=False)
     assert production.test_client().get("/dev/posta").status_code == 404
 
 

@@ -8,7 +8,8 @@ from portal import authz, create_app
 from portal.config import DEV_SECRET
 from portal.core.models import AuditLog
 from portal.core.services import audit
-from tests.conftest import login, make_app, page_text
+from portal.extensions import db as _db
+from tests.conftest import login, page_text
 
 ERROR_PAGES = {
     400: "Richiesta non valida",
@@ -58,9 +59,9 @@ def test_rate_limit_page(client, factory):
     assert_italian_error(response, 429)
 
 
-def test_unexpected_error_is_a_500_page_without_traceback(backend):
+def test_unexpected_error_is_a_500_page_without_traceback(fresh_app):
     """A crash in a view gives the Italian 500 page: no trace, no exception text."""
-    fresh = make_app(backend.url, TESTING=False)
+    fresh = fresh_app(TESTING=False)
 
     @fresh.get("/esplode")
     @authz.public
@@ -73,9 +74,9 @@ def test_unexpected_error_is_a_500_page_without_traceback(backend):
     assert "RuntimeError" not in response.get_data(as_text=True)
 
 
-def test_500_survives_a_broken_error_page(backend, monkeypatch):
+def test_500_survives_a_broken_error_page(fresh_app, monkeypatch):
     """Even when the error page cannot be rendered, the answer is a plain page, not a trace."""
-    fresh = make_app(backend.url, TESTING=False)
+    fresh = fresh_app(TESTING=False)
 
     @fresh.get("/esplode")
     @authz.public
@@ -92,12 +93,19 @@ def test_500_survives_a_broken_error_page(backend, monkeypatch):
     assert "template rotto" not in response.get_data(as_text=True)
 
 
+def closed(app):
+    """Close an app's database connections (the test is done with it)."""
+    with app.app_context():
+        _db.engine.dispose()
+    return app
+
+
 def test_the_development_secret_is_refused_outside_debug(backend):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": DEV_SECRET,
                     "DEBUG": False, "TESTING": False})
-    assert create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": DEV_SECRET,
-                       "DEBUG": True}).debug
+    assert closed(create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": DEV_SECRET,
+                              "DEBUG": True})).debug
 
 
 def test_production_sends_hsts_and_secure_cookies(backend, monkeypatch):
@@ -107,6 +115,7 @@ def test_production_sends_hsts_and_secure_cookies(backend, monkeypatch):
     production = create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": "s3cret"})
     assert not production.debug and not production.testing
     response = production.test_client().get("/accedi", base_url="https://localhost")
+    closed(production)
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -114,6 +123,7 @@ def test_production_sends_hsts_and_secure_cookies(backend, monkeypatch):
     monkeypatch.setenv("FLASK_DEBUG", "1")
     debug = create_app({"SQLALCHEMY_DATABASE_URI": backend.url})
     response = debug.test_client().get("/accedi")
+    closed(debug)
     assert "Strict-Transport-Security" not in response.headers
     assert "Secure" not in response.headers["Set-Cookie"]
 
@@ -181,3 +191,16 @@ def test_audit_log_is_append_only_in_the_database(app, db, factory):
     with pytest.raises(RuntimeError, match="append-only"):
         db.session.flush()
     db.session.rollback()
+
+
+def test_behind_a_proxy_the_visitor_address_is_logged(fresh_app, factory, db):
+    """With PROXY_COUNT set, the audit log records X-Forwarded-For, not the proxy's address."""
+    behind = fresh_app(PROXY_COUNT=1)
+    user = factory.user()
+    client = behind.test_client()
+    response = client.form("/accedi", {"email": user.email, "password": "una-password-sicura-42"},
+                           headers={"X-Forwarded-For": "203.0.113.7"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.scalar(db.select(AuditLog.ip).where(AuditLog.action == "user.login")) \
+        == "203.0.113.7"
