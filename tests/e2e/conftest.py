@@ -372,11 +372,11 @@ class Live:
         _db.session.expire_all()
 
     def seed_demo(self) -> None:
-        """Load the demo Rete (seven Comuni, demo accounts with DEMO_PASSWORD, households...)."""
-        from portal.seed import seed_all
-
-        seed_all()
-        _db.session.commit()
+        """Load the demo Rete (seven Comuni, demo accounts with DEMO_PASSWORD...) by `flask seed-demo`."""
+        _db.session.remove()
+        result = self.app.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code == 0, f"flask seed-demo failed:\n{result.output}\n{result.exception!r}"
+        _db.session.remove()
 
     def log(self) -> str:
         return self.server.log()
