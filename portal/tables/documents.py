@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -151,6 +152,34 @@ def rendered(content_hash_: str, serialised: str) -> dict:
     for item in content["items"]:
         item["discussion_html"] = render_markdown(item.get("discussion"))
     return content
+
+
+class FragmentCache:
+    """Rendered HTML of published revisions, by (content hash, locale): it never goes stale.
+
+    Per worker and bounded; nothing another worker needs lives here (a miss renders again).
+    """
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._items: OrderedDict[tuple, str] = OrderedDict()
+
+    def get(self, key: tuple, render) -> str:
+        html = self._items.get(key)
+        if html is None:
+            html = render()
+            self._items[key] = html
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+        return html
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+minutes_html = FragmentCache()
 
 
 # --------------------------------------------------------------------------- PDF

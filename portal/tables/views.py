@@ -6,8 +6,10 @@ import json
 from datetime import date, datetime
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal import authz
 from portal.authz import Role
@@ -61,6 +63,16 @@ def _meeting_or_404(meeting_id: int) -> Meeting:
     if meeting is None:
         abort(404)
     return meeting
+
+
+def _minutes_html(revision) -> Markup:
+    """The published minutes as HTML, rendered once per revision and language."""
+    def render():
+        return render_template("tables/_minutes_content.html", revision=revision,
+                               content=services.content_of(revision), h=3)
+
+    key = (revision.content_hash, revision.id, str(get_locale() or "it"))
+    return Markup(documents.minutes_html.get(key, render))  # noqa: S704 - our own template
 
 
 def _crumbs(table: Table | None = None, *more) -> list:
@@ -212,10 +224,9 @@ def meeting(meeting_id: int):
     authz.require("tables.view_meeting", meeting)
     minutes = meeting.minutes
     revision = minutes.current_revision if minutes is not None else None
-    content = services.content_of(revision) if revision is not None else None
     return render_template(
         "tables/meeting.html", meeting=meeting, table=meeting.table, minutes=minutes,
-        revision=revision, content=content,
+        revision=revision, minutes_html=_minutes_html(revision) if revision else None,
         revisions=services.revisions(meeting) if revision is not None else [],
         attendance=services.attendance(meeting) if revision is None else [],
         quorum=services.quorum(meeting) if revision is None else None,
@@ -234,7 +245,7 @@ def revision(meeting_id: int, number: int):
         abort(404)
     return render_template(
         "tables/revision.html", meeting=meeting, table=meeting.table, revision=rev,
-        content=services.content_of(rev), diff=services.revision_diff(meeting, number),
+        minutes_html=_minutes_html(rev), diff=services.revision_diff(meeting, number),
         revisions=services.revisions(meeting), verified=services.verify(rev),
         outcome_text=documents.OUTCOME_TEXT,
         breadcrumbs=_crumbs(meeting.table,
@@ -257,8 +268,7 @@ def minutes_print(meeting_id: int):
     meeting = _meeting_or_404(meeting_id)
     rev = _revision_arg(meeting)
     return render_template("tables/print.html", meeting=meeting, table=meeting.table,
-                           revision=rev, content=services.content_of(rev),
-                           outcome_text=documents.OUTCOME_TEXT)
+                           revision=rev, minutes_html=_minutes_html(rev))
 
 
 @bp.get("/sedute/<int:meeting_id>/verbale.pdf")
