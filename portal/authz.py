@@ -165,13 +165,12 @@ def role_set(user) -> frozenset[tuple[str, str, int]]:
         return frozenset()
     cached = getattr(user, "_role_cache", None)
     if cached is None:
-        from portal.network.models import RoleAssignment
         from portal.extensions import db
+        from portal.network.models import RoleAssignment
 
         rows = db.session.execute(
-            db.select(RoleAssignment.role, RoleAssignment.scope_type, RoleAssignment.scope_id).where(
-                RoleAssignment.user_id == user.id
-            )
+            db.select(RoleAssignment.role, RoleAssignment.scope_type, RoleAssignment.scope_id)
+            .where(RoleAssignment.user_id == user.id)
         ).all()
         cached = frozenset((r, s, i) for r, s, i in rows)
         user._role_cache = cached

@@ -54,9 +54,11 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = not self.DEBUG and not _bool("PORTAL_INSECURE_COOKIES")
         self.SESSION_COOKIE_NAME = "rete_session"
-        self.PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http" if self.DEBUG else "https")
+        self.PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME",
+                                                   "http" if self.DEBUG else "https")
         self.SERVER_NAME = os.environ.get("SERVER_NAME") or None
-        self.MAIL_SENDER = os.environ.get("MAIL_SENDER", "Rete dei Comuni Amici della Famiglia <noreply@example.org>")
+        self.MAIL_SENDER = os.environ.get(
+            "MAIL_SENDER", "Rete dei Comuni Amici della Famiglia <noreply@example.org>")
         self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
         self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
@@ -79,6 +81,7 @@ class Config:
                 "postgresql://", "postgresql+psycopg://", 1
             )
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
-            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5,
+                                              "max_overflow": 5}
         else:
             self.SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"timeout": 30}}

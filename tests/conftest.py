@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import sqlite3
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -160,7 +159,7 @@ class Backend:
                 try:
                     with _db.engine.begin() as conn:
                         conn.execute(text("SET LOCAL session_replication_role = replica"))
-                        conn.execute(text("; ".join(f'DELETE FROM "{t}"'
+                        conn.execute(text("; ".join(f'DELETE FROM "{t}"'  # noqa: S608
                                                     for t in reversed(self.tables))))
                         conn.execute(text(RESTART_USED_SEQUENCES))
                 except DBAPIError:  # not a superuser: the slow way
@@ -291,7 +290,8 @@ class Factory:
         n = self._next()
         comune = create_comune(name or f"Comune {n}", istat_code or f"{900000 + n}",
                                kw.pop("province", "Monza e della Brianza"),
-                               kw.pop("population", 10000 + n), kw.pop("joined_on", date(2015, 11, 12)))
+                               kw.pop("population", 10000 + n),
+                               kw.pop("joined_on", date(2015, 11, 12)))
         for key, value in kw.items():
             setattr(comune, key, value)
         _db.session.commit()

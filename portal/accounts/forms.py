@@ -74,7 +74,8 @@ def _birth_year_validators():
     return [
         input_required(),
         NumberRange(min=this_year - 120, max=this_year,
-                    message=_l("Indica un anno tra %(a)d e %(b)d.", a=this_year - 120, b=this_year)),
+                    message=_l("Indica un anno tra %(a)d e %(b)d.", a=this_year - 120,
+                               b=this_year)),
     ]
 
 
@@ -117,7 +118,8 @@ class MemberForm(FlaskForm):
 class ReviewHouseholdForm(FlaskForm):
     decision = RadioField(
         _l("Esito della verifica"),
-        choices=[("verify", _l("Residenza verificata")), ("reject", _l("Residenza non verificata"))],
+        choices=[("verify", _l("Residenza verificata")),
+                 ("reject", _l("Residenza non verificata"))],
         validators=[required(_l("Scegli l'esito della verifica."))],
     )
     note = CleanTextAreaField(_l("Nota (obbligatoria se non verificata)"),

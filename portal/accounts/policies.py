@@ -6,7 +6,8 @@ from portal.authz import Role
 
 @authz.policy("household.verify")
 def verify_household(user, household) -> bool:
-    return authz.is_coordinator(user) or authz.has_role(user, Role.COMUNE_OFFICER, household.comune_id)
+    return authz.is_coordinator(user) or authz.has_role(user, Role.COMUNE_OFFICER,
+                                                        household.comune_id)
 
 
 @authz.policy("household.manage")

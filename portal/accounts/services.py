@@ -571,7 +571,7 @@ def delete_account(user: User, password: str) -> None:
     db.session.execute(db.delete(OutboxMessage).where(OutboxMessage.to == user.email))
     user.name = _("Utente eliminato")
     user.email = f"deleted-{user.id}-{secrets.token_hex(4)}@invalid.example"
-    user.password_hash = "!"  # matches no password
+    user.password_hash = "!"  # noqa: S105 - not a hash: matches no password
     user.deleted_at = utcnow()
     from portal.network.models import RoleAssignment
 

@@ -10,8 +10,8 @@ from portal import authz
 from portal.core import bp
 from portal.core.models import Activity, Notification, OutboxMessage
 from portal.db_setup import utcnow
-from portal.forms import EmptyForm
 from portal.extensions import db
+from portal.forms import EmptyForm
 from portal.i18n import LANG_COOKIE
 
 
@@ -50,7 +50,8 @@ def accessibility():
 @bp.get("/privacy")
 @authz.public
 def privacy():
-    return render_template("core/privacy.html", breadcrumbs=[(_("Informativa sulla privacy"), None)])
+    return render_template("core/privacy.html",
+                           breadcrumbs=[(_("Informativa sulla privacy"), None)])
 
 
 @bp.get("/lingua/<code>")

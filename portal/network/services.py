@@ -407,7 +407,8 @@ def scope_labels() -> dict[str, str]:
     labels = {f"{Scope.NETWORK}:{NETWORK_ID}": _("La Rete")}
     labels.update({f"{Scope.COMUNE}:{i}": _("Comune di %(n)s", n=n)
                    for i, n in db.session.execute(db.select(Comune.id, Comune.name))})
-    labels.update({f"{Scope.TABLE}:{i}": n for i, n in db.session.execute(db.select(Table.id, Table.name))})
+    labels.update({f"{Scope.TABLE}:{i}": n
+                   for i, n in db.session.execute(db.select(Table.id, Table.name))})
     labels.update({f"{Scope.MERCHANT}:{i}": n
                    for i, n in db.session.execute(db.select(Merchant.id, Merchant.name))})
     labels.update({f"{Scope.ASSOCIATION}:{i}": n

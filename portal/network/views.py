@@ -11,11 +11,10 @@ from portal import authz
 from portal.authz import Role
 from portal.core.models import Activity
 from portal.extensions import db, limiter
+from portal.forms import EmptyForm
 from portal.network import bp, services
 from portal.network.forms import DecideApplicationForm, GrantRoleForm, JoinForm
 from portal.network.models import JoinApplication, RoleAssignment
-from portal.forms import EmptyForm
-
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,139}")
 

@@ -107,7 +107,8 @@ def test_members_are_added_and_removed_as_page_or_htmx_partial(client, login_as,
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"kind": "child", "birth_year": THIS_YEAR - 30}, "Un figlio minore deve avere meno di 18 anni."),
+    ({"kind": "child", "birth_year": THIS_YEAR - 30},
+     "Un figlio minore deve avere meno di 18 anni."),
     ({"kind": "adult", "birth_year": THIS_YEAR - 5}, "Un adulto deve avere almeno 18 anni."),
     ({"birth_year": 2000}, "Scegli se adulto o figlio minore."),
     ({"kind": "nonno", "birth_year": 1950}, "Tipo di componente:"),

@@ -24,7 +24,8 @@ def users(db):
     ({"name": "x" * 10_000}, "Deve avere tra 2 e 120 caratteri."),
     ({"name": "Maria\x00Colombo"}, "Il testo contiene caratteri non ammessi."),
     ({"email": ""}, "Indirizzo e-mail: Campo obbligatorio."),
-    ({"email": "' OR 1=1 --"}, "Inserisci un indirizzo e-mail valido, per esempio nome@esempio.it."),
+    ({"email": "' OR 1=1 --"},
+     "Inserisci un indirizzo e-mail valido, per esempio nome@esempio.it."),
     ({"email": "m" * 250 + "@example.org"}, "Può avere al massimo 254 caratteri."),
     ({"password": "corta-1", "password_confirm": "corta-1"},
      "La password deve avere almeno 10 caratteri."),
@@ -47,7 +48,7 @@ def test_bad_registration_is_refused_with_an_italian_message(client, db, changes
 
 
 def test_registration_mails_a_link_that_confirms_only_after_a_click(client, db):
-    """The mailed link shows a button (a mail scanner opening it confirms nothing); POST confirms."""
+    """The mailed link shows a button (a mail scanner opening it confirms nothing); POST does."""
     response = register(client, email="Maria.Colombo@Example.org")
     assert response.status_code == 303
     assert response.headers["Location"] == "/registrati/controlla-la-posta"

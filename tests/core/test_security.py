@@ -174,7 +174,7 @@ def test_audit_log_is_append_only_in_the_database(app, db, factory):
     for statement in (
         "UPDATE audit_log SET action = 'riscritto'",
         "UPDATE audit_log SET details = '{}'",
-        f"UPDATE audit_log SET actor_id = {other.id}",
+        f"UPDATE audit_log SET actor_id = {int(other.id)}",  # noqa: S608
         "DELETE FROM audit_log",
     ):
         with pytest.raises(DBAPIError):
