@@ -135,7 +135,8 @@ def upgrade():
     sa.Column('value', sa.String(length=20), nullable=False),
     sa.Column('practice_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['practice_id'], ['good_practices.id'], name=op.f('fk_practice_facets_practice_id_good_practices'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('facet', 'value', 'practice_id', name=op.f('pk_practice_facets'))
+    sa.PrimaryKeyConstraint('facet', 'value', 'practice_id', name=op.f('pk_practice_facets')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('practice_facets', schema=None) as batch_op:
         batch_op.create_index('ix_practice_facets_practice', ['practice_id', 'facet', 'value'], unique=False)
@@ -196,7 +197,8 @@ def upgrade():
     sa.Column('practice_id', sa.Integer(), nullable=False),
     sa.Column('weight', sa.SmallInteger(), nullable=False),
     sa.ForeignKeyConstraint(['practice_id'], ['good_practices.id'], name=op.f('fk_practice_terms_practice_id_good_practices'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('term', 'practice_id', name=op.f('pk_practice_terms'))
+    sa.PrimaryKeyConstraint('term', 'practice_id', name=op.f('pk_practice_terms')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('practice_terms', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_practice_terms_practice_id'), ['practice_id'], unique=False)

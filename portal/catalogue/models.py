@@ -339,6 +339,10 @@ class PracticeTerm(db.Model):
     #: occurrences in the title count 10, in the summary 4, in the body 1 (capped)
     weight: Mapped[int] = mapped_column(SmallInteger)
 
+    # On SQLite the rows live in the primary key's b-tree: a term's postings (with their
+    # weight) are read contiguously instead of one table row per posting.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
     def __repr__(self) -> str:
         return f"<PracticeTerm {self.term} {self.practice_id}>"
 
@@ -353,7 +357,8 @@ class PracticeFacet(db.Model):
     practice_id: Mapped[int] = mapped_column(
         ForeignKey("good_practices.id", ondelete="CASCADE"), primary_key=True)
 
-    __table_args__ = (Index("ix_practice_facets_practice", "practice_id", "facet", "value"),)
+    __table_args__ = (Index("ix_practice_facets_practice", "practice_id", "facet", "value"),
+                      {"sqlite_with_rowid": False})
 
     def __repr__(self) -> str:
         return f"<PracticeFacet {self.facet}={self.value} {self.practice_id}>"

@@ -138,7 +138,7 @@ def parse_query(q: str) -> list[QueryTerm]:
 SORTS = ("relevance", "newest", "title", "adopted")
 #: at most this many practices are gathered for a text search or a combination of filters;
 #: totals above it are shown as "more than", facets counted over these (the best ones)
-MAX_CANDIDATES = 5000
+MAX_CANDIDATES = 2000
 #: terms a word being typed may complete to (the most frequent ones)
 MAX_COMPLETIONS = 12
 
@@ -235,10 +235,14 @@ def _resolve(terms: list[QueryTerm]) -> list[tuple[list[str], int]] | None:
     return groups
 
 
+_PROBE = PracticeFacet.__table__.alias("probe")
+#: facet values listed at most for the Comune facet (there may be 1,500 Comuni)
+TOP_COMUNI = 16
+
+
 def _has_facet(practice_id, facet: str, value: str):
-    pf = PracticeFacet.__table__.alias()
-    return select(pf.c.practice_id).where(pf.c.facet == facet, pf.c.value == value,
-                                          pf.c.practice_id == practice_id).exists()
+    return select(_PROBE.c.practice_id).where(_PROBE.c.facet == facet, _PROBE.c.value == value,
+                                              _PROBE.c.practice_id == practice_id).exists()
 
 
 def _text_candidates(search: Search) -> tuple[list[int], bool] | None:
@@ -300,12 +304,17 @@ def _counts_over(ids: list[int]) -> dict[str, list[tuple[str, int]]]:
 
 
 def _stored_counts() -> dict[str, list[tuple[str, int]]]:
-    """Every stored facet count, and the total under FACET_ALL: one query."""
+    """The stored facet counts (the most frequent Comuni only), total under FACET_ALL."""
     out: dict[str, list[tuple[str, int]]] = {f: [] for f in (*FACETS, FACET_ALL)}
-    for facet, value, n in db.session.execute(
-            select(FacetCount.facet, FacetCount.value, FacetCount.count)
-            .where(FacetCount.facet.in_((*FACETS, FACET_ALL)), FacetCount.count > 0)):
-        out[facet].append((value, n))
+    small = (select(FacetCount.facet, FacetCount.value, FacetCount.count)
+             .where(FacetCount.facet.in_((FACET_THEME, FACET_STATUS, FACET_KIND, FACET_ALL)),
+                    FacetCount.count > 0))
+    comuni = (select(FacetCount.facet, FacetCount.value, FacetCount.count)
+              .where(FacetCount.facet == FACET_COMUNE, FacetCount.count > 0)
+              .order_by(FacetCount.count.desc(), FacetCount.value).limit(TOP_COMUNI))
+    for query in (small, comuni):
+        for facet, value, n in db.session.execute(query):
+            out[facet].append((value, n))
     return out
 
 
@@ -314,10 +323,14 @@ def _pair_counts(facet: str, value: str) -> dict[str, list[tuple[str, int]]]:
 
     out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
     out[facet].append((value, _stored_total(facet, value)))
-    for other_facet, other_value, n in db.session.execute(
-            select(FacetPair.other_facet, FacetPair.other_value, FacetPair.count)
-            .where(FacetPair.facet == facet, FacetPair.value == value, FacetPair.count > 0)):
-        out[other_facet].append((other_value, n))
+    columns = (FacetPair.other_facet, FacetPair.other_value, FacetPair.count)
+    mine = (FacetPair.facet == facet, FacetPair.value == value, FacetPair.count > 0)
+    small = select(*columns).where(*mine, FacetPair.other_facet != FACET_COMUNE)
+    comuni = (select(*columns).where(*mine, FacetPair.other_facet == FACET_COMUNE)
+              .order_by(FacetPair.count.desc(), FacetPair.other_value).limit(TOP_COMUNI))
+    for query in (small, comuni):
+        for other_facet, other_value, n in db.session.execute(query):
+            out[other_facet].append((other_value, n))
     return out
 
 
@@ -355,12 +368,23 @@ def _page(search: Search, ids: list[int] | None) -> list:
         query.limit(search.per_page).offset(offset))])
 
 
-def _single_filter_page(search: Search, facet: str, value: str) -> list:
+#: below this share of the catalogue a filter's practices are gathered then sorted; above it
+#: the sort index is walked and each practice checked (a few checks find a page)
+SCAN_SHARE = 0.02
+
+
+def _single_filter_page(search: Search, facet: str, value: str, total: int) -> list:
     offset = (search.page - 1) * search.per_page
-    pf = PracticeFacet.__table__.alias("pf")
-    query = (select(*_CARD_COLUMNS).join(pf, pf.c.practice_id == GoodPractice.id)
-             .where(pf.c.facet == facet, pf.c.value == value)
-             .order_by(*_ORDER.get(search.sort, _ORDER["newest"])))
+    order = _ORDER.get(search.sort, _ORDER["newest"])
+    everything = _stored_total(FACET_ALL, "")
+    if total >= SCAN_SHARE * everything:
+        query = (select(*_CARD_COLUMNS).where(GoodPractice.published_at.is_not(None),
+                                              _has_facet(GoodPractice.id, facet, value))
+                 .order_by(*order))
+    else:
+        pf = PracticeFacet.__table__.alias("pf")
+        query = (select(*_CARD_COLUMNS).join(pf, pf.c.practice_id == GoodPractice.id)
+                 .where(pf.c.facet == facet, pf.c.value == value).order_by(*order))
     return _fill([Card(*r) for r in db.session.execute(
         query.limit(search.per_page).offset(offset))])
 
@@ -489,7 +513,7 @@ def run(search: Search, with_facets: bool = True) -> Result:
         (facet, value), = filters.items()
         total = _stored_total(facet, value)
         counts = _pair_counts(facet, value) if with_facets else {}
-        page = _single_filter_page(search, facet, value)
+        page = _single_filter_page(search, facet, value, total)
     else:
         counts = _stored_counts()
         total = dict(counts.pop(FACET_ALL)).get("", 0)
