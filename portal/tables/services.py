@@ -6,11 +6,12 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import authz
@@ -94,7 +95,8 @@ def rete_table() -> Table | None:
 
 
 def table_by_slug(slug: str) -> Table | None:
-    return db.session.scalar(select(Table).where(Table.slug == slug))
+    return db.session.scalar(select(Table).options(joinedload(Table.comune))
+                             .where(Table.slug == slug))
 
 
 def table_for_comune(comune_id: int) -> Table | None:
@@ -115,6 +117,78 @@ def members(table: Table, active: bool = True, limit: int | None = None) -> list
     if limit is not None:
         query = query.limit(limit)
     return list(db.session.scalars(query).unique())
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A member as the public page shows it (no ORM entity: the list is read-only)."""
+
+    name: str
+    role: str
+    title: str | None
+    represents: str
+
+
+@cache
+def _statement(name: str):
+    """The public pages' statements, built once (building costs more than running them)."""
+    table_id, limit, since = bindparam("table_id"), bindparam("limit"), bindparam("since")
+    if name == "seats":
+        role_order = case({MemberRole.CHAIR.value: 0, MemberRole.SECRETARY.value: 1},
+                          value=TableMember.role, else_=2)
+        return (select(User.name, TableMember.role, TableMember.title, TableMember.body_kind,
+                       Comune.name, Association.name)
+                .join(User, User.id == TableMember.user_id)
+                .outerjoin(Comune, Comune.id == TableMember.comune_id)
+                .outerjoin(Association, Association.id == TableMember.association_id)
+                .where(TableMember.table_id == table_id, TableMember.left_on.is_(None))
+                .order_by(role_order, User.name, TableMember.id).limit(limit))
+    meetings = select(Meeting.id, Meeting.table_id, Meeting.title, Meeting.starts_at,
+                      Meeting.place, Meeting.status, Meeting.minutes_revision
+                      ).where(Meeting.table_id == table_id)
+    if name == "upcoming":
+        return (meetings.where(Meeting.status == MeetingStatus.CONVENED.value,
+                               Meeting.starts_at >= since)
+                .order_by(Meeting.starts_at, Meeting.id).limit(limit))
+    if name == "past":
+        return (meetings.where(Meeting.status != MeetingStatus.DRAFT.value,
+                               Meeting.starts_at < since)
+                .order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(limit))
+    if name == "decisions":
+        return (select(Decision.id, Decision.title, Decision.decided_on, Decision.outcome)
+                .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
+                .where(Decision.table_id == table_id)
+                .order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit))
+    raise KeyError(name)
+
+
+def seats(table: Table, limit: int) -> list[Seat]:
+    """The active members of a table for its public page, in one light query."""
+    rows = db.session.execute(_statement("seats"), {"table_id": table.id, "limit": limit}).all()
+    families = _("le famiglie")
+    result = []
+    for name, role, title, kind, comune_name, association_name in rows:
+        if kind == BodyKind.COMUNE and comune_name:
+            body = _("Comune di %(name)s", name=comune_name)
+        elif kind == BodyKind.ASSOCIATION and association_name:
+            body = association_name
+        else:
+            body = families
+        result.append(Seat(name, role, title, body))
+    return result
+
+
+def meeting_rows(table_id: int, upcoming: bool, limit: int):
+    """Meetings of a table as light rows (the attributes the lists show), next or past."""
+    return db.session.execute(_statement("upcoming" if upcoming else "past"), {
+        "table_id": table_id, "limit": limit,
+        "since": utcnow() - timedelta(hours=6)}).all()
+
+
+def decision_rows(table_id: int, limit: int):
+    """The latest decisions in force of a table as light rows (id, title, day, outcome)."""
+    return db.session.execute(_statement("decisions"),
+                              {"table_id": table_id, "limit": limit}).all()
 
 
 def member_count(table: Table) -> int:
@@ -256,7 +330,7 @@ def meeting_years(table: Table) -> list[int]:
     return list(range(local(last).year, local(first).year - 1, -1))
 
 
-def archive_years(table: Table, upcoming: list[Meeting], past: list[Meeting]) -> list[int]:
+def archive_years(table: Table, upcoming, past) -> list[int]:
     """The years of the archive, newest first, without a query: from the table's constitution
     (or its oldest meeting shown) to its latest meeting or this year."""
     if table.constituted_on is None:

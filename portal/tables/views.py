@@ -120,16 +120,16 @@ def index():
 def table(slug: str):
     table = _table_or_404(slug)
     can_manage = authz.can("tables.manage_meetings", table)
-    seats = services.members(table, limit=MEMBERS_SHOWN)
-    upcoming = services.upcoming_meetings([table.id])
-    past = services.past_meetings(table, limit=10)
+    seats = services.seats(table, limit=MEMBERS_SHOWN)
+    upcoming = services.meeting_rows(table.id, upcoming=True, limit=5)
+    past = services.meeting_rows(table.id, upcoming=False, limit=10)
     return render_template(
         "tables/table.html", table=table, members=seats,
         member_count=services.member_count(table) if len(seats) == MEMBERS_SHOWN else None,
         upcoming=upcoming, past=past, years=services.archive_years(table, upcoming, past),
-        decisions=services.latest_decisions([table.id], limit=10),
+        decisions=services.decision_rows(table.id, limit=10),
         drafts=services.draft_meetings(table) if can_manage else [],
-        represents=services.represents, breadcrumbs=_crumbs(table),
+        breadcrumbs=_crumbs(table),
     )
 
 
