@@ -39,6 +39,11 @@ from portal.forms import EmptyForm
 from portal.network.models import Comune
 
 
+def _partial() -> bool:
+    """htmx asked for a fragment (a boosted link or form wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.boosted
+
+
 def _render(template: str, status: int = 200, **context):
     return render_template(template, **context), status
 
@@ -379,7 +384,7 @@ def _members(household: Household, member_form: MemberForm | None = None,
     """The members section: the partial for htmx, else the whole household page."""
     context = dict(household=household, member_form=member_form or MemberForm(formdata=None),
                    form=EmptyForm(), notice=notice, error=error)
-    if request.htmx:
+    if _partial():
         return _render("accounts/_members.html", status, **context)
     return _render("accounts/household.html", status,
                    breadcrumbs=[_account_crumb(), (_("Il mio nucleo familiare"), None)], **context)
@@ -399,7 +404,7 @@ def add_member():
             db.session.rollback()
         else:
             db.session.commit()
-            if request.htmx:
+            if _partial():
                 return _members(household, notice=_("Componente aggiunto."))
             flash(_("Componente aggiunto."), "success")
             return redirect(url_for("accounts.household"), code=303)
@@ -417,12 +422,12 @@ def remove_member(member_id: int):
         services.remove_member(household, member_id)
     except services.AccountError as exc:
         db.session.rollback()
-        if request.htmx:
+        if _partial():
             return _members(household, status=422, error=str(exc))
         flash(str(exc), "error")
     else:
         db.session.commit()
-        if request.htmx:
+        if _partial():
             return _members(household, notice=_("Componente rimosso."))
         flash(_("Componente rimosso."), "success")
     return redirect(url_for("accounts.household"), code=303)
@@ -518,12 +523,12 @@ def review_household(household_id: int):
             message = (_("Residenza del nucleo \"%(name)s\" verificata.", name=household.name)
                        if household.is_verified else
                        _("Nucleo \"%(name)s\" segnato come non verificato.", name=household.name))
-            if request.htmx:
+            if _partial():
                 return render_template("accounts/_review_done.html", household=household,
                                        message=message)
             flash(message, "success")
             return redirect(url_for("accounts.verification_queue"), code=303)
-    if request.htmx:
+    if _partial():
         return _invalid("accounts/_review_row.html", h=household, form=form)
     households = services.pending_households(_officer_scope())
     return _invalid("accounts/verification_queue.html", households=households, form=form,

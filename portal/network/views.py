@@ -192,6 +192,4 @@ def revoke_role(assignment_id: int):
     else:
         db.session.commit()
         flash(_("Ruolo revocato."), "success")
-    if request.htmx:
-        return _roles_page(_grant_form())
     return redirect(url_for("network.roles"), code=303)
