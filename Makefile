@@ -53,13 +53,13 @@ portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES
 
 # Re-extract every string (msgids are the Italian text) and merge them into each catalogue;
 # then translate the new empty entries in portal/translations/<lang>/LC_MESSAGES/messages.po.
-POT := $(or $(TMPDIR),/tmp)/rete-portal-messages.pot
 translations-update: $(VENV)/.installed
+	pot=$$(mktemp) && \
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-output --add-location=file \
 	    --ignore-dirs '.* __pycache__ node_modules' --project 'Rete dei Comuni Amici della Famiglia' \
-	    -o $(POT) .
-	$(BIN)/pybabel update -i $(POT) -d portal/translations --no-fuzzy-matching --ignore-obsolete
-	rm -f $(POT)
+	    -o $$pot . && \
+	$(BIN)/pybabel update -i $$pot -d portal/translations --no-fuzzy-matching --ignore-obsolete; \
+	status=$$?; rm -f $$pot; exit $$status
 	$(MAKE) translations
 
 db: setup
