@@ -29,7 +29,7 @@ def my_tables(user=None) -> list[tuple[Table, TableMember]]:
     return list(db.session.execute(
         select(Table, TableMember).join(TableMember, TableMember.table_id == Table.id)
         .where(TableMember.user_id == user.id, TableMember.left_on.is_(None))
-        .order_by(Table.name)).tuples())
+        .order_by(Table.name)).all())
 
 
 def has_seat(user) -> bool:

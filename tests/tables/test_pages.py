@@ -185,3 +185,11 @@ def test_proposal_page_partial_links_meeting_decision_and_project(app, db, table
     assert "Delibera: Approvata" in html
     with app.test_request_context():
         assert render_template("tables/_proposal_links.html", proposal_id=999).strip() == ""
+
+
+def test_account_area_lists_my_tables(client, tables):
+    """A member's account area shows the tables where they sit, with their role."""
+    t = tables.seated()
+    login(client, t.secretary.email)
+    html = client.get("/account").get_data(as_text=True)
+    assert "I miei tavoli" in html and t.table.name in html and "Segretario" in html
