@@ -103,6 +103,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed e2e test shows what the server printed meanwhile."""
+    report = yield
+    server_log = getattr(item, "_e2e_server_log", None)
+    if report.when == "call" and report.failed and server_log:
+        server, start = server_log
+        output = server.log(start).strip()
+        if output:
+            report.sections.append(("live server output", output[-6000:]))
+    return report
+
+
 # --------------------------------------------------------------------------- browser
 
 
@@ -168,7 +181,8 @@ class _Watch:
 
     def _request_failed(self, request):
         # ERR_ABORTED: the page moved on before the file arrived, which is no fault.
-        if request.resource_type in self.STATIC_TYPES and "ERR_ABORTED" not in (request.failure or ""):
+        aborted = "ERR_ABORTED" in (request.failure or "")
+        if request.resource_type in self.STATIC_TYPES and not aborted:
             self.errors.append(f"{request.resource_type} {request.url}: {request.failure}")
 
 
@@ -261,6 +275,7 @@ class LiveServer:
         self.process = subprocess.Popen(  # noqa: S603 - fixed command line
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4",
              "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "2",
+             "--access-logfile", "-",
              "tests.e2e.liveapp:create()"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -367,15 +382,16 @@ class Live:
         self.factory = Factory(server.app)
 
     def refresh(self) -> None:
-        """Forget loaded rows and end the read transaction: the next query sees the server's writes."""
+        """Forget loaded rows and end the read transaction, to see the server's writes."""
         _db.session.rollback()
         _db.session.expire_all()
 
     def seed_demo(self) -> None:
-        """Load the demo Rete (seven Comuni, demo accounts with DEMO_PASSWORD...) by `flask seed-demo`."""
+        """Load the demo Rete (Comuni, accounts with DEMO_PASSWORD...) by `flask seed-demo`."""
         _db.session.remove()
         result = self.app.test_cli_runner().invoke(args=["seed-demo"])
-        assert result.exit_code == 0, f"flask seed-demo failed:\n{result.output}\n{result.exception!r}"
+        assert result.exit_code == 0, (
+            f"flask seed-demo failed:\n{result.output}\n{result.exception!r}")
         _db.session.remove()
 
     def log(self) -> str:
@@ -383,10 +399,11 @@ class Live:
 
 
 @pytest.fixture
-def live(live_server):
+def live(live_server, request):
     """The live server with an empty database, and its app context pushed in the test."""
     live_server.clean()
     start = live_server.log_size()
+    request.node._e2e_server_log = (live_server, start)
     with live_server.app.app_context():
         yield Live(live_server)
         _db.session.remove()
@@ -415,7 +432,7 @@ _state: dict = {"dir": None, "n": 0}
 
 
 def screenshot(page: Page, name: str | None = None, full_page: bool = True) -> Path | None:
-    """Save a screenshot (the whole page, or the viewport) as test-results/e2e/<test>/NN-<name>.png."""
+    """Save a screenshot (whole page or viewport) as test-results/e2e/<test>/NN-<name>.png."""
     folder = _state["dir"]
     if folder is None:
         return None
@@ -450,9 +467,10 @@ def _axe_source() -> str:
 
 
 _NOJS_TIMERS = """() => {
-  window.setTimeout = (fn, ms, ...args) => { Promise.resolve().then(() => fn(...args)); return 0; };
+  const soon = fn => { Promise.resolve().then(fn); return 0; };
+  window.setTimeout = (fn, ms, ...args) => soon(() => fn(...args));
   window.clearTimeout = () => {};
-  window.requestAnimationFrame = fn => { Promise.resolve().then(() => fn(performance.now())); return 0; };
+  window.requestAnimationFrame = fn => soon(() => fn(performance.now()));
 }"""
 
 
@@ -471,7 +489,8 @@ def check_a11y(page: Page, context: str | None = None) -> list[dict]:
             # Same origin, so the CSP (script-src 'self') lets it in.
             page.add_script_tag(url=AXE_PATH)
     results = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        "tags => axe.run(document, "
+        "{runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
         WCAG_TAGS,
     )
     violations = results["violations"]
@@ -503,7 +522,7 @@ def submit(page: Page, label: str | re.Pattern) -> None:
 
 
 def tick(field: Locator) -> None:
-    """Tick a checkbox or radio by its label, as a user does (Bootstrap Italia lays it over the input)."""
+    """Tick a checkbox or radio by its label, as a user does (Bootstrap Italia hides the input)."""
     field_id = field.get_attribute("id")
     assert field_id, "the field has no id, so no <label for>"
     field.page.locator(f"label[for='{field_id}']").click()

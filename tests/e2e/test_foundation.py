@@ -45,7 +45,8 @@ def confirm_by_mail(page: Page, email: str) -> None:
     """Open the link in the confirmation mail and press the button."""
     visit(page, mail_link(email, "/conferma-email/"))
     submit(page, "Conferma")
-    expect(page.get_by_role("status").filter(has_text="Indirizzo e-mail confermato")).to_be_visible()
+    confirmed = page.get_by_role("status").filter(has_text="Indirizzo e-mail confermato")
+    expect(confirmed).to_be_visible()
     check_a11y(page)
 
 
@@ -114,7 +115,8 @@ def test_registration_and_household_work_without_javascript(live, nojs_page, sev
     tick(row.get_by_label("Residenza verificata", exact=True))
     with page.expect_navigation():
         row.get_by_role("button", name="Registra l'esito").click()
-    expect(page.get_by_role("status").filter(has_text="Famiglia Sala")).to_contain_text("verificata")
+    message = page.get_by_role("status").filter(has_text="Famiglia Sala")
+    expect(message).to_contain_text("verificata")
     expect(page.get_by_text("Nessun nucleo in attesa di verifica.")).to_be_visible()
     check_a11y(page)
 
