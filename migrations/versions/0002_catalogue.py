@@ -202,6 +202,7 @@ def upgrade():
     )
     with op.batch_alter_table('practice_terms', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_practice_terms_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index('ix_practice_terms_rank', ['term', 'weight', 'practice_id'], unique=False)
 
     op.create_table('practice_themes',
     sa.Column('practice_id', sa.Integer(), nullable=False),
@@ -250,6 +251,7 @@ def downgrade():
 
     op.drop_table('practice_themes')
     with op.batch_alter_table('practice_terms', schema=None) as batch_op:
+        batch_op.drop_index('ix_practice_terms_rank')
         batch_op.drop_index(batch_op.f('ix_practice_terms_practice_id'))
 
     op.drop_table('practice_terms')

@@ -340,8 +340,10 @@ class PracticeTerm(db.Model):
     weight: Mapped[int] = mapped_column(SmallInteger)
 
     # On SQLite the rows live in the primary key's b-tree: a term's postings (with their
-    # weight) are read contiguously instead of one table row per posting.
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    # weight) are read contiguously instead of one table row per posting. The rank index
+    # walks a term's postings best first and stops after a page of candidates.
+    __table_args__ = (Index("ix_practice_terms_rank", "term", "weight", "practice_id"),
+                      {"sqlite_with_rowid": False})
 
     def __repr__(self) -> str:
         return f"<PracticeTerm {self.term} {self.practice_id}>"

@@ -138,7 +138,7 @@ def parse_query(q: str) -> list[QueryTerm]:
 SORTS = ("relevance", "newest", "title", "adopted")
 #: at most this many practices are gathered for a text search or a combination of filters;
 #: totals above it are shown as "more than", facets counted over these (the best ones)
-MAX_CANDIDATES = 2000
+MAX_CANDIDATES = 1000
 #: terms a word being typed may complete to (the most frequent ones)
 MAX_COMPLETIONS = 12
 
@@ -240,36 +240,54 @@ _PROBE = PracticeFacet.__table__.alias("probe")
 TOP_COMUNI = 16
 
 
+def _probe(table, *conditions):
+    """"A matching row exists", written as a correlated scalar subquery with LIMIT 1 so that
+    PostgreSQL probes it row by row (as SQLite does) instead of turning it into a join over
+    every matching row: the walk along the rank index then stops after one page of results."""
+    from sqlalchemy import literal
+
+    return select(literal(1)).select_from(table).where(*conditions).limit(1) \
+        .scalar_subquery().is_not(None)
+
+
 def _has_facet(practice_id, facet: str, value: str):
-    return select(_PROBE.c.practice_id).where(_PROBE.c.facet == facet, _PROBE.c.value == value,
-                                              _PROBE.c.practice_id == practice_id).exists()
+    return _probe(_PROBE, _PROBE.c.facet == facet, _PROBE.c.value == value,
+                  _PROBE.c.practice_id == practice_id)
 
 
 def _text_candidates(search: Search) -> tuple[list[int], bool] | None:
     """Ids of the practices matching every word and filter, best first, at most
-    MAX_CANDIDATES; and whether there were more. The rarest word drives: the others and the
-    filters are primary-key probes per candidate."""
+    MAX_CANDIDATES; and whether there were more.
+
+    The rarest word drives and ranks (its weight: where and how often it appears; the rarest
+    word is also the most telling one); the other words and the filters are primary-key
+    probes per candidate. A word matched exactly is walked in rank order on
+    ix_practice_terms_rank, so the walk stops after MAX_CANDIDATES matches however common
+    the word is.
+    """
     groups = _resolve(search.terms)
     if groups is None:
         return [], False
     groups.sort(key=lambda g: g[1])
-    driving, *others = groups
+    (driving, _df), *others = groups
     pt = PracticeTerm.__table__.alias("pt")
-    score = func.sum(pt.c.weight)
-    conditions = [pt.c.term.in_(driving[0]) if len(driving[0]) > 1 else pt.c.term == driving[0][0]]
+    conditions = []
     for n, (terms, _df) in enumerate(others):
         other = PracticeTerm.__table__.alias(f"o{n}")
-        match = and_(other.c.practice_id == pt.c.practice_id,
-                     other.c.term.in_(terms) if len(terms) > 1 else other.c.term == terms[0])
-        conditions.append(select(other.c.practice_id).where(match).exists())
-        score = score + select(func.coalesce(func.sum(other.c.weight), 0)).where(
-            match).scalar_subquery()
+        conditions.append(_probe(
+            other, other.c.practice_id == pt.c.practice_id,
+            other.c.term.in_(terms) if len(terms) > 1 else other.c.term == terms[0]))
     for facet, value in search.filters.items():
         conditions.append(_has_facet(pt.c.practice_id, facet, value))
-    query = (select(pt.c.practice_id, score.label("score")).where(*conditions)
-             .group_by(pt.c.practice_id)
-             .order_by(score.desc(), pt.c.practice_id.desc()).limit(MAX_CANDIDATES + 1))
-    ids = list(db.session.scalars(query))
+    if len(driving) == 1:
+        query = (select(pt.c.practice_id).where(pt.c.term == driving[0], *conditions)
+                 .order_by(pt.c.weight.desc(), pt.c.practice_id.desc()))
+    else:  # the completions of a word being typed: a practice may match several
+        score = func.max(pt.c.weight)
+        query = (select(pt.c.practice_id).where(pt.c.term.in_(driving), *conditions)
+                 .group_by(pt.c.practice_id)
+                 .order_by(score.desc(), pt.c.practice_id.desc()))
+    ids = list(db.session.scalars(query.limit(MAX_CANDIDATES + 1)))
     return ids[:MAX_CANDIDATES], len(ids) > MAX_CANDIDATES
 
 

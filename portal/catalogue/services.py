@@ -675,19 +675,21 @@ def new_practice_url(**prefill: Any) -> str:
 
 
 def comune_panel(comune: Comune):
-    """What a Comune runs and what it adopted, for the Comune's page."""
-    from portal.catalogue.models import practice_comuni
+    """What a Comune runs and what it adopted, for the Comune's page (latest ten of each)."""
+    from portal.catalogue.models import PracticeFacet
 
-    runs = db.session.scalars(
-        select(GoodPractice).join(practice_comuni,
-                                  practice_comuni.c.practice_id == GoodPractice.id)
-        .where(practice_comuni.c.comune_id == comune.id, GoodPractice.published_at.is_not(None))
-        .order_by(GoodPractice.published_at.desc()).limit(30)).all()
+    # The Comune facet of the search index lists its published practices, newest id first.
+    runs = db.session.execute(
+        select(GoodPractice.slug, GoodPractice.title, GoodPractice.status)
+        .join(PracticeFacet, PracticeFacet.practice_id == GoodPractice.id)
+        .where(PracticeFacet.facet == search.FACET_COMUNE,
+               PracticeFacet.value == str(comune.id))
+        .order_by(PracticeFacet.practice_id.desc()).limit(10)).all()
     adopted = db.session.execute(
-        select(GoodPractice, Adoption.status)
+        select(GoodPractice.slug, GoodPractice.title, Adoption.status)
         .join(Adoption, Adoption.practice_id == GoodPractice.id)
         .where(Adoption.comune_id == comune.id, GoodPractice.published_at.is_not(None))
-        .order_by(Adoption.updated_at.desc()).limit(30)).all()
+        .order_by(Adoption.updated_at.desc(), Adoption.id.desc()).limit(10)).all()
     return "catalogue/_comune_panel.html", {"comune": comune, "runs": runs, "adopted": adopted}
 
 
