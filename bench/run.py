@@ -183,7 +183,7 @@ def expand(target: Target, sessions: dict[int, tuple[str, str]], cookie_name: st
 
 def mint_sessions(app, user_ids: set[int]) -> dict[int, tuple[str, str]]:
     """Log users in without HTTP: a login session row, a signed cookie, a CSRF token."""
-    from flask import session
+    from flask import g, session
     from flask_login import login_user
     from flask_wtf.csrf import generate_csrf
 
@@ -202,6 +202,7 @@ def mint_sessions(app, user_ids: set[int]) -> dict[int, tuple[str, str]]:
                     raise SystemExit(f"bench target logs in as user {uid}, who does not exist")
                 start_session(user)
                 login_user(user)
+                g.pop("csrf_token", None)  # the app context (and g) is shared by the loop
                 csrf = generate_csrf()
                 out[uid] = (serializer.dumps(dict(session)), csrf)
         db.session.commit()
