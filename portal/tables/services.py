@@ -363,9 +363,9 @@ def update_meeting(actor, meeting: Meeting, data: dict) -> Meeting:
     if meeting.minutes_revision:
         raise TablesError(_("Il verbale della seduta è pubblicato: la seduta non si modifica."))
     _check_meeting_data(data)
-    for key in ("title", "starts_at", "ends_at", "place", "online_url", "notes"):
-        setattr(meeting, key, data.get(key) or None if key not in ("title", "starts_at")
-                else data[key])
+    meeting.title, meeting.starts_at = data["title"], data["starts_at"]
+    for key in ("ends_at", "place", "online_url", "notes"):
+        setattr(meeting, key, data.get(key) or None)
     audit("meeting.updated", meeting, {}, actor=actor)
     return meeting
 

@@ -110,3 +110,19 @@ def test_member_form_keeps_one_chair(client, db, tables, factory):
     from portal.authz import Role
 
     assert authz.has_role(newcomer, Role.TABLE_MEMBER, t.table.id)
+
+
+def test_editing_a_meeting_keeps_rome_time(client, db, tables):
+    """Date and time are entered in Italian time and stored in UTC; the form shows them back."""
+    t = tables.seated()
+    meeting = tables.meeting(t, convene=False)
+    login(client, t.chair.email)
+    response = client.form(f"/sedute/{meeting.id}/modifica", {
+        "title": "Seduta d'estate", "day": "2031-07-10", "start_time": "21:00",
+        "place": "Parco di Villa Dho"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert meeting.title == "Seduta d'estate"
+    assert meeting.starts_at.isoformat() == "2031-07-10T19:00:00+00:00"  # CEST is UTC+2
+    form = client.get(f"/sedute/{meeting.id}/modifica").get_data(as_text=True)
+    assert 'value="21:00"' in form and 'value="2031-07-10"' in form
