@@ -58,8 +58,10 @@ openapi.schema("RoundResults", {
 })
 
 _FILTERS = [
-    {"name": "comune", "in": "query", "schema": {"type": "integer"}, "description": "Comune id"},
-    {"name": "tavolo", "in": "query", "schema": {"type": "integer"}, "description": "Table id"},
+    {"name": "comune", "in": "query", "schema": {"type": "string"},
+     "description": "Comune id or name"},
+    {"name": "tavolo", "in": "query", "schema": {"type": "string"},
+     "description": "Table id, 'intercomunale' or 'comunali'"},
     {"name": "tema", "in": "query", "schema": {"type": "string"}, "description": "Theme slug"},
     {"name": "stato", "in": "query",
      "schema": {"type": "string", "enum": [s.value for s in PUBLIC_STATES]}},
@@ -86,14 +88,14 @@ def _error(status: int, code: str, message: str):
                   "application/json": {"schema": {"$ref": "#/components/schemas/ProposalList"}}}}})
 def proposals_list():
     filters = proposals.ListFilters(request.args)
+    filters.resolve()
     page = proposals.search(filters, per_page=50)
-    themes = proposals.themes_of([r.id for r in page.rows])
     items = [{
         "id": r.id, "title": r.title, "summary": r.summary, "state": r.state,
         "comune": r.comune_name, "table": r.table_name, "support_count": r.support_count,
         "comment_count": r.comment_count, "estimated_cost_cents": r.estimated_cost_cents,
         "published_at": r.published_at.isoformat() if r.published_at else None,
-        "themes": themes.get(r.id, []),
+        "themes": (r.themes or "").split(),
         "url": url_for("proposals.detail", proposal_id=r.id, _external=True),
     } for r in page.rows]
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import current_app, has_request_context, url_for
 from flask_babel import gettext as _
@@ -101,6 +102,18 @@ class NotAllowed(ProposalError):
 
 
 def state_labels() -> dict[str, str]:
+    """Every state's label, translated once per request."""
+    from flask import g, has_request_context
+
+    if has_request_context():
+        labels = g.get("_proposal_state_labels")
+        if labels is None:
+            labels = g._proposal_state_labels = _state_labels()
+        return labels
+    return _state_labels()
+
+
+def _state_labels() -> dict[str, str]:
     return {
         S.DRAFT: _("Bozza"),
         S.SUBMITTED: _("In moderazione"),
@@ -147,6 +160,201 @@ def render_markdown(text: str) -> str:
 
 def get(proposal_id: int) -> Proposal | None:
     return db.session.get(Proposal, proposal_id)
+
+
+def get_for_page(proposal_id: int) -> Proposal | None:
+    """The proposal with what its page shows, in four queries."""
+    from sqlalchemy.orm import joinedload
+
+    return db.session.scalar(
+        select(Proposal).where(Proposal.id == proposal_id).options(
+            joinedload(Proposal.comune), joinedload(Proposal.table),
+            joinedload(Proposal.household), joinedload(Proposal.on_behalf_by),
+            joinedload(Proposal.merged_into), joinedload(Proposal.hidden_by_association),
+            selectinload(Proposal.theme_rows),
+            selectinload(Proposal.partners).joinedload(ProposalPartner.association),
+            selectinload(Proposal.co_proposers).joinedload(CoProposer.household)))
+
+
+class ProposalPage:
+    """A proposal as its public page shows it, read with one Core query.
+
+    It answers to the same attribute names as `Proposal` (and its related objects) that the
+    template and the policies read, without the ORM's cost on the busiest page.
+    """
+
+    def __init__(self, row):
+        from types import SimpleNamespace as NS
+
+        for key in ("id", "title", "summary", "body_html", "state", "comune_id", "table_id",
+                    "household_id", "author_id", "estimated_cost_cents", "own_contribution",
+                    "published_at", "submitted_at", "support_count", "comment_count",
+                    "merged_into_id", "on_behalf_by_id", "on_behalf_consent",
+                    "on_behalf_consent_at", "hidden_at", "hidden_reason", "state_changed_at"):
+            setattr(self, key, getattr(row, key))
+        self.comune = NS(name=row.comune_name)
+        self.table = NS(name=row.table_name)
+        self.household = NS(name=row.household_name) if row.household_name else None
+        self.on_behalf_by = NS(name=row.on_behalf_name) if row.on_behalf_by_id else None
+        self.merged_into = NS(title=row.merged_title) if row.merged_into_id else None
+        self.hidden_by_association = NS(name=row.hidden_by_name) if row.hidden_by_name else None
+        self.themes = (row.themes or "").split()
+        self.partners = [NS(association=NS(name=name))
+                         for name in _split(row.partner_names)]
+        self.co_proposers = []
+        for item in _split(row.co_proposers):
+            status, household_id, name = item.split(_UNIT, 2)
+            self.co_proposers.append(NS(status=status, household_id=int(household_id),
+                                        household=NS(name=name)))
+
+    @property
+    def is_public(self) -> bool:
+        return self.state in PUBLIC_STATES
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+_RECORD, _UNIT = "\x1e", "\x1f"
+
+
+def _split(value: str | None) -> list[str]:
+    return sorted(value.split(_RECORD)) if value else []
+
+
+def page(proposal_id: int) -> ProposalPage | None:
+    """The proposal's page data: names, themes, partners, co-proposers, in one query."""
+    row = db.session.execute(_page_statement(), {"pid": proposal_id}).first()
+    return ProposalPage(row) if row is not None else None
+
+
+@lru_cache(maxsize=1)
+def _page_statement():
+    """Built once: constructing this select costs more than running it."""
+    from sqlalchemy import String, bindparam, cast
+    from sqlalchemy.orm import aliased
+
+    from portal.network.models import Association, Comune
+    from portal.proposals.models import ProposalTheme
+    from portal.tables.models import Table
+
+    helper = aliased(User)
+    merged = aliased(Proposal)
+    hider = aliased(Association)
+    partner = aliased(Association)
+    co_household = aliased(Household)
+    themes = (select(func.aggregate_strings(ProposalTheme.theme, " "))
+              .where(ProposalTheme.proposal_id == Proposal.id).scalar_subquery())
+    partners = (select(func.aggregate_strings(partner.name, _RECORD))
+                .join(ProposalPartner, ProposalPartner.association_id == partner.id)
+                .where(ProposalPartner.proposal_id == Proposal.id).scalar_subquery())
+    co = (select(func.aggregate_strings(
+              CoProposer.status + _UNIT + cast(CoProposer.household_id, String) + _UNIT
+              + co_household.name, _RECORD))
+          .join(co_household, co_household.id == CoProposer.household_id)
+          .where(CoProposer.proposal_id == Proposal.id).scalar_subquery())
+    return (
+        select(*[getattr(Proposal, c) for c in (
+                   "id", "title", "summary", "body_html", "state", "comune_id", "table_id",
+                   "household_id", "author_id", "estimated_cost_cents", "own_contribution",
+                   "published_at", "submitted_at", "support_count", "comment_count",
+                   "merged_into_id", "on_behalf_by_id", "on_behalf_consent",
+                   "on_behalf_consent_at", "hidden_at", "hidden_reason", "state_changed_at")],
+               Comune.name.label("comune_name"), Table.name.label("table_name"),
+               Household.name.label("household_name"), helper.name.label("on_behalf_name"),
+               merged.title.label("merged_title"), hider.name.label("hidden_by_name"),
+               themes.label("themes"), partners.label("partner_names"),
+               co.label("co_proposers"))
+        .join(Comune, Comune.id == Proposal.comune_id)
+        .join(Table, Table.id == Proposal.table_id)
+        .outerjoin(Household, Household.id == Proposal.household_id)
+        .outerjoin(helper, helper.id == Proposal.on_behalf_by_id)
+        .outerjoin(merged, merged.id == Proposal.merged_into_id)
+        .outerjoin(hider, hider.id == Proposal.hidden_by_association_id)
+        .where(Proposal.id == bindparam("pid")))
+
+
+class EventView:
+    """One line of the public history, as read by `history_rows()`."""
+
+    def __init__(self, row):
+        from types import SimpleNamespace as NS
+
+        self.at, self.kind, self.from_state, self.to_state = (row.at, row.kind, row.from_state,
+                                                               row.to_state)
+        self.note, self.details = row.note, row.details
+        self.association = NS(name=row.association_name) if row.association_name else None
+        self.table = NS(name=row.table_name) if row.table_name else None
+
+
+def history_rows(proposal_id: int) -> list[EventView]:
+    """The public history in one Core query (the page shows it to everyone)."""
+    return [EventView(r) for r in db.session.execute(_history_statement(),
+                                                     {"pid": proposal_id})]
+
+
+@lru_cache(maxsize=1)
+def _history_statement():
+    from sqlalchemy import bindparam
+
+    from portal.network.models import Association
+    from portal.tables.models import Table
+
+    return (
+        select(ProposalEvent.at, ProposalEvent.kind, ProposalEvent.from_state,
+               ProposalEvent.to_state, ProposalEvent.note, ProposalEvent.details,
+               Association.name.label("association_name"), Table.name.label("table_name"))
+        .outerjoin(Association, Association.id == ProposalEvent.association_id)
+        .outerjoin(Table, Table.id == ProposalEvent.table_id)
+        .where(ProposalEvent.proposal_id == bindparam("pid")).order_by(ProposalEvent.id))
+
+
+class CommentView:
+    """A comment as its thread shows it; the comment policies read the same attributes."""
+
+    def __init__(self, row):
+        from types import SimpleNamespace as NS
+
+        for key in ("id", "parent_id", "author_id", "body", "created_at", "edited_at",
+                    "hidden_at", "hidden_reason"):
+            setattr(self, key, getattr(row, key))
+        self.author = (NS(name=row.author_name, deleted_at=row.author_deleted_at)
+                       if row.author_id else None)
+        self.hidden_by_association = NS(name=row.hidden_by_name) if row.hidden_by_name else None
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+def comment_threads(proposal_id: int) -> list[tuple[CommentView, list[CommentView]]]:
+    """The comments as threads (comment, replies), oldest first; one Core query."""
+    rows = db.session.execute(_comments_statement(), {"pid": proposal_id})
+    threads: dict[int, tuple[CommentView, list[CommentView]]] = {}
+    for row in rows:
+        comment = CommentView(row)
+        if comment.parent_id is None:
+            threads[comment.id] = (comment, [])
+        elif comment.parent_id in threads:
+            threads[comment.parent_id][1].append(comment)
+    return list(threads.values())
+
+
+@lru_cache(maxsize=1)
+def _comments_statement():
+    from sqlalchemy import bindparam
+
+    from portal.network.models import Association
+
+    return (
+        select(Comment.id, Comment.parent_id, Comment.author_id, Comment.body,
+               Comment.created_at, Comment.edited_at, Comment.hidden_at, Comment.hidden_reason,
+               User.name.label("author_name"), User.deleted_at.label("author_deleted_at"),
+               Association.name.label("hidden_by_name"))
+        .outerjoin(User, User.id == Comment.author_id)
+        .outerjoin(Association, Association.id == Comment.hidden_by_association_id)
+        .where(Comment.proposal_id == bindparam("pid")).order_by(Comment.id))
 
 
 def selected_for_table(table_id: int) -> list[Proposal]:
@@ -205,10 +413,11 @@ def allowed_targets(proposal: Proposal) -> dict[ProposalState, str]:
 
 
 def history(proposal: Proposal) -> list[ProposalEvent]:
+    from sqlalchemy.orm import joinedload
+
     return list(db.session.scalars(
         select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id)
-        .options(selectinload(ProposalEvent.association), selectinload(ProposalEvent.actor),
-                 selectinload(ProposalEvent.table))
+        .options(joinedload(ProposalEvent.association), joinedload(ProposalEvent.table))
         .order_by(ProposalEvent.id)
     ))
 
@@ -679,9 +888,11 @@ def edit_comment(comment: Comment, editor: User, body: str) -> Comment:
 
 def comments_of(proposal: Proposal) -> list[tuple[Comment, list[Comment]]]:
     """The comments as threads: (comment, replies), oldest first; one query."""
+    from sqlalchemy.orm import joinedload
+
     rows = list(db.session.scalars(
         select(Comment).where(Comment.proposal_id == proposal.id)
-        .options(selectinload(Comment.author), selectinload(Comment.hidden_by_association))
+        .options(joinedload(Comment.author), joinedload(Comment.hidden_by_association))
         .order_by(Comment.id)
     ))
     threads: dict[int, tuple[Comment, list[Comment]]] = {}
@@ -781,13 +992,23 @@ def count_submitted_for(user) -> int:
 
 
 class ListFilters:
-    """The filters and sort order of /proposte, read from the query string, never trusted."""
+    """The filters and sort order of /proposte, read from the query string, never trusted.
+
+    `comune` is a Comune's id or its name as typed; `tavolo` a table's id, "intercomunale"
+    (the Rete's table) or "comunali" (the tables of the Comuni).
+    """
 
     SORTS = ("recenti", "sostegni")
+    LEVELS = ("intercomunale", "comunali")
 
     def __init__(self, args):
-        self.comune = _int(args.get("comune"))
-        self.table = _int(args.get("tavolo"))
+        raw_comune = " ".join(str(args.get("comune") or "").split())[:120]
+        self.comune = _int(raw_comune)
+        self.comune_name = None if self.comune or not raw_comune else (
+            raw_comune if raw_comune.isprintable() else None)
+        raw_table = (args.get("tavolo") or "").strip()
+        self.level = raw_table if raw_table in self.LEVELS else None
+        self.table = None if self.level else _int(raw_table)
         theme = (args.get("tema") or "").strip()
         self.theme = theme if theme in theme_catalogue() else None
         state = (args.get("stato") or "").strip()
@@ -797,17 +1018,41 @@ class ListFilters:
         self.sort = sort if sort in self.SORTS else "recenti"
         self.after = _cursor(args.get("dopo"), self.sort)
         self.before = _cursor(args.get("prima"), self.sort) if self.after is None else None
+        #: set by resolve(): the Comune's name to show in the form, or a "not found" flag
+        self.comune_label: str | None = None
+        self.comune_unknown = False
+
+    def resolve(self) -> None:
+        """Turn a typed Comune name into its id (one query, only when a name was typed)."""
+        from portal.network.models import Comune
+        from portal.network.services import slugify
+
+        if self.comune_name:
+            row = db.session.execute(
+                select(Comune.id, Comune.name).where(
+                    (Comune.slug == slugify(self.comune_name))
+                    | (func.lower(Comune.name) == self.comune_name.lower())).limit(1)).first()
+            if row is None:
+                self.comune_unknown = True
+                self.comune_label = self.comune_name
+            else:
+                self.comune, self.comune_label = row.id, row.name
+        elif self.comune:
+            self.comune_label = db.session.scalar(select(Comune.name).where(
+                Comune.id == self.comune))
+            self.comune_unknown = self.comune_label is None
 
     def query_args(self, **extra) -> dict:
-        args = {"comune": self.comune, "tavolo": self.table, "tema": self.theme,
-                "stato": self.state, "votazione": self.round,
+        args = {"comune": self.comune or self.comune_name, "tavolo": self.level or self.table,
+                "tema": self.theme, "stato": self.state, "votazione": self.round,
                 "ordina": self.sort if self.sort != "recenti" else None}
         args.update(extra)
         return {k: v for k, v in args.items() if v not in (None, "")}
 
     @property
     def active(self) -> bool:
-        return any((self.comune, self.table, self.theme, self.state, self.round))
+        return any((self.comune, self.comune_name, self.table, self.level, self.theme,
+                    self.state, self.round))
 
 
 def _int(value) -> int | None:
@@ -857,7 +1102,7 @@ class ListPage:
 
 
 def search(filters: ListFilters, per_page: int = 20) -> ListPage:
-    """One page of the public list (keyset pagination, two queries at most)."""
+    """One page of the public list: one query (keyset pagination, themes aggregated)."""
     from sqlalchemy import and_, exists, or_
 
     from portal.network.models import Comune
@@ -866,15 +1111,25 @@ def search(filters: ListFilters, per_page: int = 20) -> ListPage:
     from portal.voting.models import RoundEntry
 
     key = Proposal.published_at if filters.sort == "recenti" else Proposal.support_count
+    themes = (select(func.aggregate_strings(ProposalTheme.theme, " "))
+              .where(ProposalTheme.proposal_id == Proposal.id).scalar_subquery())
     query = (select(Proposal.id, Proposal.title, Proposal.summary, Proposal.state,
                     Proposal.support_count, Proposal.comment_count, Proposal.published_at,
                     Proposal.estimated_cost_cents, Comune.name.label("comune_name"),
-                    Table.name.label("table_name"))
+                    Table.name.label("table_name"), themes.label("themes"))
              .join(Comune, Comune.id == Proposal.comune_id)
              .join(Table, Table.id == Proposal.table_id)
              .where(Proposal.listed.is_(True)))
+    if filters.comune_unknown:
+        return ListPage([], None, None)
     if filters.state:
         query = query.where(Proposal.state == filters.state)
+    if filters.level:
+        if filters.level == "intercomunale":
+            rete = select(Table.id).where(Table.comune_id.is_(None)).scalar_subquery()
+            query = query.where(Proposal.table_id == rete)
+        else:
+            query = query.where(Table.comune_id.is_not(None))
     if filters.comune:
         query = query.where(Proposal.comune_id == filters.comune)
     if filters.table:

@@ -48,12 +48,16 @@ def _catalogue_themes() -> tuple[dict[str, object], dict[str, object]] | None:
     return ({r.slug: r.name for r in rows if r.active}, {r.slug: r.name for r in rows})
 
 
+
 def _load() -> tuple[dict[str, object], dict[str, object]]:
     if not has_app_context():
         return DEFAULT_THEMES, DEFAULT_THEMES
     cached = g.get("_proposal_themes")
     if cached is None:
-        cached = _catalogue_themes() or (DEFAULT_THEMES, DEFAULT_THEMES)
+        from portal.proposals.cache import memo
+
+        found = memo("themes", _catalogue_themes)
+        cached = found or (DEFAULT_THEMES, DEFAULT_THEMES)
         g._proposal_themes = cached
     return cached
 
@@ -65,3 +69,8 @@ def themes() -> dict[str, object]:
 
 def theme_label(slug: str) -> str:
     return str(_load()[1].get(slug, DEFAULT_THEMES.get(slug, slug)))
+
+
+def all_themes() -> dict[str, object]:
+    """Every theme, retired ones too (for the labels of older proposals)."""
+    return _load()[1]

@@ -5,14 +5,16 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from portal import authz
 from portal.accounts.models import Household, HouseholdStatus
 from portal.authz import Role
+from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.network.models import Association, Comune
+from portal.network.models import Association
 from portal.proposals import bp, policies, services
 from portal.proposals.forms import (
     AnswerForm,
@@ -34,6 +36,7 @@ from portal.proposals.models import (
     ProposalState,
     Report,
 )
+from portal.proposals.themes import all_themes
 from portal.proposals.themes import themes as theme_catalogue
 
 S = ProposalState
@@ -57,75 +60,137 @@ def _back(proposal: Proposal, anchor: str = ""):
 # --------------------------------------------------------------------------- the public list
 
 
-def _filter_options():
-    from portal.tables.models import Table
+def _rows_html(page) -> Markup:
+    """The rows of the list, written here rather than in Jinja: it is the busiest page and
+    a template costs ten times more per row. Every value is escaped."""
+    from flask_babel import get_locale, get_translations
 
-    comuni = db.session.execute(select(Comune.id, Comune.name).order_by(Comune.name)).all()
-    tables = db.session.execute(select(Table.id, Table.name)
-                                .order_by(Table.comune_id.is_(None).desc(), Table.name)).all()
+    from portal.proposals.hooks import euro, long_date
+
+    t = get_translations()
+    loc = str(get_locale() or "it")
+    supports = (t.ngettext("%(num)s sostegno", "%(num)s sostegni", 1),
+                t.ngettext("%(num)s sostegno", "%(num)s sostegni", 2))
+    comments = (t.ngettext("%(num)s commento", "%(num)s commenti", 1),
+                t.ngettext("%(num)s commento", "%(num)s commenti", 2))
+    cost_label = escape(_("costo stimato"))
+    labels = services.state_labels()
+    names = {slug: escape(str(label)) for slug, label in all_themes().items()}
+    prefix = url_for("proposals.detail", proposal_id=1)[:-1]
+    out = []
+    for p in page.rows:
+        cost = (f' <span class="ms-2">{cost_label} {escape(euro(p.estimated_cost_cents, loc))}'
+                "</span>" if p.estimated_cost_cents is not None else "")
+        badges = "".join(f' <span class="badge theme-badge ms-1">{names.get(t, escape(t))}</span>'
+                         for t in (p.themes or "").split())
+        out.append(
+            f'<li class="card card-bg mb-3"><div class="card-body">'
+            f'<h3 class="h5 card-title mb-1"><a href="{prefix}{p.id}">{escape(p.title)}</a></h3>'
+            f'<p class="small text-secondary mb-2">{escape(p.comune_name)} · '
+            f'{escape(p.table_name)} · {escape(long_date(p.published_at, loc))}</p>'
+            f'<p class="mb-2">{escape(p.summary)}</p>'
+            f'<p class="mb-0 small"><span class="badge state-badge state-{escape(p.state)}">'
+            f'{escape(labels.get(p.state, p.state))}</span>'
+            f' <span class="ms-2">'
+            f'{escape(supports[p.support_count != 1] % {"num": p.support_count})}</span>'
+            f' <span class="ms-2">'
+            f'{escape(comments[p.comment_count != 1] % {"num": p.comment_count})}</span>'
+            f"{cost}{badges}</p></div></li>")
+    return Markup("\n".join(out))  # noqa: S704 - every value above is escaped
+
+
+def _filter_options(filters: services.ListFilters):
+    from portal.proposals.cache import memo
+    from portal.tables.models import Table
     from portal.voting.models import Round
 
-    rounds = db.session.execute(select(Round.id, Round.title)
-                                .order_by(Round.closes_at.desc()).limit(50)).all()
-    return comuni, tables, rounds
+    rounds = memo("rounds", lambda: [tuple(r) for r in db.session.execute(
+        select(Round.id, Round.title).order_by(Round.closes_at.desc()).limit(30))])
+    table_name = (db.session.scalar(select(Table.name).where(Table.id == filters.table))
+                  if filters.table else None)
+    return rounds, table_name
 
 
 @bp.get("/proposte")
 @authz.public
 def index():
     filters = services.ListFilters(request.args)
+    filters.resolve()
     page = services.search(filters)
-    page.themes = services.themes_of([r.id for r in page.rows])
+    page.rows_html = _rows_html(page)
     page.next_url = (url_for("proposals.index", **filters.query_args(dopo=page.next_cursor))
                      if page.next_cursor else None)
     page.prev_url = (url_for("proposals.index", **filters.query_args(prima=page.prev_cursor))
                      if page.prev_cursor else None)
-    context = dict(page=page, filters=filters, themes=theme_catalogue(),
-                   states=[(s, services.state_label(s)) for s in PUBLIC_STATES])
+    context = dict(page=page, filters=filters)
     if request.htmx and not request.htmx.boosted:
         return render_template("proposals/_results.html", **context)
-    comuni, tables, rounds = _filter_options()
-    return render_template("proposals/index.html", comuni=comuni, tables=tables, rounds=rounds,
+    return render_template("proposals/index.html", filters_html=_filters_html(filters),
                            breadcrumbs=[(_("Proposte"), None)], **context)
+
+
+def _filters_html(filters: services.ListFilters) -> str:
+    """The filter form, rendered once per locale and choice for a few seconds (memo)."""
+    from flask_babel import get_locale
+
+    from portal.proposals.cache import memo
+
+    def render() -> str:
+        rounds, table_name = _filter_options(filters)
+        labels = services.state_labels()
+        return render_template("proposals/_filters.html", filters=filters, rounds=rounds,
+                               table_name=table_name, themes=theme_catalogue(),
+                               states=[(s, labels[s]) for s in PUBLIC_STATES])
+
+    key = "filters:" + "|".join(str(v) for v in (
+        get_locale(), filters.comune_label, filters.comune_unknown, filters.level,
+        filters.table, filters.theme, filters.state, filters.round, filters.sort))
+    return Markup(memo(key, render))  # noqa: S704 - a rendered (autoescaped) template
 
 
 # --------------------------------------------------------------------------- one proposal
 
 
 def _detail_context(proposal: Proposal, **forms):
+    """What the proposal's page shows; forms only for those who can use them."""
     from portal.voting import services as voting
 
     user = current_user
-    is_moderator = policies.is_moderator_for(user, proposal)
-    round_ = voting.open_round_for(proposal.id) if proposal.state == S.PUBLISHED else None
-    vote = None
-    if round_ is not None:
+    logged_in = user.is_authenticated
+    is_author = logged_in and policies.is_author(user, proposal)
+    is_moderator = logged_in and policies.is_moderator_for(user, proposal)
+    latest = voting.latest_entry_for(proposal.id)  # (round, entry) or None
+    round_ = vote = None
+    if latest is not None and proposal.state == S.PUBLISHED and latest[0].is_open(utcnow()):
         from portal.voting.views import vote_context
 
-        vote = vote_context(round_, proposal.id)
-    merge_choices = []
-    if is_moderator and proposal.state in (S.SUBMITTED, S.PUBLISHED):
-        merge_choices = _merge_choices(proposal)
+        round_ = latest[0]
+        vote = vote_context(round_, proposal.id, entry=latest[1])
     context = dict(
         proposal=proposal,
-        events=services.history(proposal),
-        threads=services.comments_of(proposal) if proposal.is_public else [],
-        labels=services.state_labels(),
-        round=round_, vote=vote,
-        latest_round=voting.latest_round_for(proposal.id),
-        is_author=policies.is_author(user, proposal),
-        is_moderator=is_moderator,
-        deadline=services.moderation_deadline(proposal),
-        comment_form=forms.get("comment_form") or CommentForm(formdata=None),
-        moderation_form=forms.get("moderation_form") or ModerationForm(formdata=None),
-        merge_form=forms.get("merge_form") or _merge_form(merge_choices, formdata=None),
-        hide_form=forms.get("hide_form") or ReasonForm(formdata=None),
-        report_form=forms.get("report_form") or ReportForm(formdata=None),
-        withdraw_form=forms.get("withdraw_form") or WithdrawForm(formdata=None),
-        invite_form=forms.get("invite_form") or InviteForm(formdata=None),
-        form=EmptyForm(),
+        events=services.history_rows(proposal.id),
+        threads=services.comment_threads(proposal.id) if proposal.is_public else [],
+        round=round_, vote=vote, latest_round=latest[0] if latest else None,
+        is_author=is_author, is_moderator=is_moderator,
         breadcrumbs=[_crumb(), (proposal.title, None)],
     )
+    if logged_in:
+        context.update(
+            form=EmptyForm(),
+            comment_form=forms.get("comment_form") or CommentForm(formdata=None),
+            report_form=forms.get("report_form") or ReportForm(formdata=None))
+    if is_author:
+        context.update(
+            withdraw_form=forms.get("withdraw_form") or WithdrawForm(formdata=None),
+            invite_form=forms.get("invite_form") or InviteForm(formdata=None))
+    if is_moderator:
+        merge_choices = (_merge_choices(proposal)
+                         if proposal.state in (S.SUBMITTED, S.PUBLISHED) else [])
+        context.update(
+            deadline=services.moderation_deadline(proposal),
+            moderation_form=forms.get("moderation_form") or ModerationForm(formdata=None),
+            merge_form=forms.get("merge_form") or _merge_form(merge_choices, formdata=None),
+            hide_form=forms.get("hide_form") or ReasonForm(formdata=None))
     return context
 
 
@@ -152,7 +217,9 @@ def _render_detail(proposal: Proposal, status: int = 200, **forms):
 @bp.get("/proposte/<int:proposal_id>")
 @authz.public
 def detail(proposal_id: int):
-    proposal = _load(proposal_id)
+    proposal = services.page(proposal_id)
+    if proposal is None:
+        abort(404)
     authz.require("proposal.view", proposal)
     if proposal.state == S.MERGED and proposal.merged_into_id and not (
             policies.is_author(current_user, proposal)

@@ -19,6 +19,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -45,6 +46,10 @@ class VotingError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class RoundNotFound(VotingError):
+    """No such round (the page answers 404)."""
 
 
 # --------------------------------------------------------------------------- rounds
@@ -218,6 +223,51 @@ def latest_round_for(proposal_id: int) -> Round | None:
         .order_by(Round.opens_at.desc(), Round.id.desc()).limit(1))
 
 
+class RoundView:
+    """A round as a proposal's page needs it (read with Core, not the ORM)."""
+
+    def __init__(self, row):
+        from types import SimpleNamespace as NS
+
+        self.id, self.title, self.rule = row.id, row.title, row.rule
+        self.opens_at, self.closes_at = row.opens_at, row.closes_at
+        self.max_supports, self.threshold, self.budget_cents = (row.max_supports, row.threshold,
+                                                                row.budget_cents)
+        self.table = NS(comune_id=row.table_comune_id)
+
+    def is_open(self, now: datetime) -> bool:
+        return self.opens_at <= now < self.closes_at
+
+
+def latest_entry_for(proposal_id: int):
+    """The proposal's most recent round and its entry there: (RoundView, entry) or None."""
+    from types import SimpleNamespace as NS
+
+    row = db.session.execute(_latest_statement(), {"pid": proposal_id}).first()
+    if row is None:
+        return None
+    return RoundView(row), NS(round_id=row.id, proposal_id=proposal_id,
+                              vote_count=row.vote_count, cost_cents=row.cost_cents,
+                              proposal=NS(title=row.proposal_title))
+
+
+@lru_cache(maxsize=1)
+def _latest_statement():
+    from sqlalchemy import bindparam
+
+    from portal.tables.models import Table
+
+    return (select(Round.id, Round.title, Round.rule, Round.opens_at, Round.closes_at,
+                   Round.max_supports, Round.threshold, Round.budget_cents,
+                   Table.comune_id.label("table_comune_id"), RoundEntry.vote_count,
+                   RoundEntry.cost_cents, Proposal.title.label("proposal_title"))
+            .join(RoundEntry, RoundEntry.round_id == Round.id)
+            .join(Table, Table.id == Round.table_id)
+            .join(Proposal, Proposal.id == RoundEntry.proposal_id)
+            .where(RoundEntry.proposal_id == bindparam("pid"))
+            .order_by(Round.opens_at.desc(), Round.id.desc()).limit(1))
+
+
 def entries_of(round_: Round, order: str = "votes") -> list[RoundEntry]:
     query = (select(RoundEntry).where(RoundEntry.round_id == round_.id)
              .options(selectinload(RoundEntry.proposal)))
@@ -276,17 +326,19 @@ class VoteOutcome:
     vote_count: int
 
 
-def _begin_ballot_transaction(household_id: int) -> None:
-    """Serialise the writes of one household's ballot (see the module docstring)."""
-    if db.engine.dialect.name == "sqlite":
-        db.session.commit()  # end whatever the request has read so far
+def _begin_ballot_transaction() -> bool:
+    """Start the write transaction of a ballot; True on SQLite (which locks the whole file).
+
+    On PostgreSQL the household's row is locked by the first read (`FOR UPDATE OF`).
+    """
+    if db.engine.dialect.name != "sqlite":
+        return False
+    connection = db.session.connection()
+    if connection.connection.dbapi_connection.in_transaction:
+        db.session.commit()  # something was written before: finish it first
         connection = db.session.connection()
-        raw = connection.connection.dbapi_connection
-        if not raw.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        db.session.execute(select(Household.id).where(Household.id == household_id)
-                           .with_for_update())
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return True
 
 
 def _retrying(operation):
@@ -308,24 +360,65 @@ def _retrying(operation):
     raise AssertionError("unreachable")
 
 
-def _insert_vote(values: dict):
-    dialect = db.engine.dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Vote)
-    statement = insert.values(**values).on_conflict_do_nothing(
-        index_elements=["round_id", "household_id", "proposal_id"]).returning(Vote.id)
-    return db.session.execute(statement).first()
+@lru_cache(maxsize=2)
+def _ballot_read(dialect: str):
+    """Everything a vote is checked against, in one read that also locks the ballot."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.orm import aliased
+
+    from portal.tables.models import Table
+
+    entry = aliased(RoundEntry)
+    query = (
+        select(Round.opens_at, Round.closes_at, Round.rule, Round.max_supports,
+               Round.budget_cents, Table.comune_id.label("table_comune_id"),
+               entry.cost_cents, entry.proposal_id.label("entry_proposal"),
+               Proposal.state.label("proposal_state"), Proposal.hidden_at,
+               Household.status.label("household_status"),
+               Household.comune_id.label("household_comune_id"), Household.anonymised_at)
+        .select_from(Round)
+        .join(Table, Table.id == Round.table_id)
+        .join(Household, Household.id == bindparam("hid"))
+        .outerjoin(entry, (entry.round_id == Round.id)
+                   & (entry.proposal_id == bindparam("pid")))
+        .outerjoin(Proposal, Proposal.id == entry.proposal_id)
+        .where(Round.id == bindparam("rid")))
+    if dialect == "postgresql":
+        query = query.with_for_update(of=Household.__table__)
+    return query
 
 
-def _bump(round_id: int, proposal_id: int, delta: int) -> None:
-    db.session.execute(
-        update(RoundEntry).where(RoundEntry.round_id == round_id,
-                                 RoundEntry.proposal_id == proposal_id)
-        .values(vote_count=RoundEntry.vote_count + delta),
-        execution_options={"synchronize_session": False})
-    db.session.execute(
-        update(Proposal).where(Proposal.id == proposal_id)
-        .values(support_count=Proposal.support_count + delta),
-        execution_options={"synchronize_session": False})
+@lru_cache(maxsize=1)
+def _ballot_rows():
+    from sqlalchemy import bindparam
+
+    return (select(Vote.proposal_id, RoundEntry.cost_cents)
+            .join(RoundEntry, (RoundEntry.round_id == Vote.round_id)
+                  & (RoundEntry.proposal_id == Vote.proposal_id))
+            .where(Vote.round_id == bindparam("rid"), Vote.household_id == bindparam("hid")))
+
+
+@lru_cache(maxsize=1)
+def _bump_statements():
+    from sqlalchemy import bindparam
+
+    entry = (update(RoundEntry).where(RoundEntry.round_id == bindparam("rid"),
+                                      RoundEntry.proposal_id == bindparam("pid"))
+             .values(vote_count=RoundEntry.vote_count + bindparam("delta"))
+             .returning(RoundEntry.vote_count))
+    proposal = (update(Proposal).where(Proposal.id == bindparam("pid"))
+                .values(support_count=Proposal.support_count + bindparam("delta")))
+    return entry, proposal
+
+
+def _bump(round_id: int, proposal_id: int, delta: int) -> int:
+    """Move both counters by `delta` (atomic increments); return the entry's new count."""
+    entry, proposal = _bump_statements()
+    params = {"rid": round_id, "pid": proposal_id, "delta": delta}
+    options = {"synchronize_session": False}
+    count = db.session.execute(entry, params, execution_options=options).scalar()
+    db.session.execute(proposal, params, execution_options=options)
+    return count or 0
 
 
 def _entry_count(round_id: int, proposal_id: int) -> int:
@@ -333,65 +426,97 @@ def _entry_count(round_id: int, proposal_id: int) -> int:
         RoundEntry.round_id == round_id, RoundEntry.proposal_id == proposal_id)) or 0
 
 
+@lru_cache(maxsize=2)
+def _insert_statement(dialect: str):
+    from sqlalchemy import bindparam
+
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Vote)
+    return insert.values(
+        round_id=bindparam("rid"), household_id=bindparam("hid"), proposal_id=bindparam("pid"),
+        user_id=bindparam("uid"), created_at=bindparam("at", type_=Vote.created_at.type),
+    ).on_conflict_do_nothing(
+        index_elements=["round_id", "household_id", "proposal_id"]).returning(Vote.id)
+
+
+def _insert_vote(params: dict):
+    return db.session.execute(_insert_statement(db.engine.dialect.name), params).first()
+
+
+def _check(state, now: datetime) -> None:
+    """Refuse the vote described by the one-row read `state` (see `_ballot_read`)."""
+    if state is None:
+        raise RoundNotFound(_("Votazione non trovata."))
+    if state.entry_proposal is None:
+        raise VotingError(_("Questa proposta non partecipa alla votazione."))
+    if not (state.opens_at <= now < state.closes_at):
+        raise VotingError(_("La votazione non è aperta: si vota dal %(opens)s al %(closes)s.",
+                            opens=_fmt(state.opens_at), closes=_fmt(state.closes_at)))
+    if state.household_status != HouseholdStatus.VERIFIED or state.anonymised_at is not None:
+        raise VotingError(_("Può votare solo un nucleo familiare con la residenza verificata "
+                            "dal Comune."))
+    if state.table_comune_id is not None and state.household_comune_id != state.table_comune_id:
+        raise VotingError(_("Votano le famiglie residenti nel Comune del tavolo."))
+    if state.proposal_state != ProposalState.PUBLISHED or state.hidden_at is not None:
+        raise VotingError(_("Questa proposta non si può più votare."))
+
+
 def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id: int
               ) -> VoteOutcome:
     """Add the household's vote for the proposal; repeating it changes nothing. Commits."""
     if household_id is None:
         raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
+    params = {"rid": round_id, "pid": proposal_id, "hid": household_id}
 
     def operation() -> VoteOutcome:
-        _begin_ballot_transaction(household_id)
+        _begin_ballot_transaction()
         now = utcnow()
-        round_ = db.session.get(Round, round_id, populate_existing=True)
-        household = db.session.get(Household, household_id, populate_existing=True)
-        if round_ is None:
-            raise VotingError(_("Votazione non trovata."))
-        entry = db.session.get(RoundEntry, (round_id, proposal_id), populate_existing=True)
-        if entry is None:
-            raise VotingError(_("Questa proposta non partecipa alla votazione."))
-        if not round_.is_open(now):
-            raise VotingError(_("La votazione non è aperta: si vota dal %(opens)s al %(closes)s.",
-                                opens=_fmt(round_.opens_at), closes=_fmt(round_.closes_at)))
-        problem = eligibility_problem(round_, household)
-        if problem:
-            raise VotingError(problem)
-        proposal = db.session.get(Proposal, proposal_id, populate_existing=True)
-        if proposal.state != ProposalState.PUBLISHED or proposal.hidden_at is not None:
-            raise VotingError(_("Questa proposta non si può più votare."))
-        current = ballot(round_, household_id)
-        if current.has(proposal_id):
-            return VoteOutcome(False, entry.vote_count)
-        if round_.rule == RoundRule.SUPPORTS and current.used_supports >= round_.max_supports:
+        state = db.session.execute(_ballot_read(db.engine.dialect.name), params).first()
+        _check(state, now)
+        chosen = db.session.execute(_ballot_rows(), params).all()
+        if any(pid == proposal_id for pid, _cost in chosen):
+            return VoteOutcome(False, _entry_count(round_id, proposal_id))
+        if state.rule == RoundRule.SUPPORTS and len(chosen) >= state.max_supports:
             raise VotingError(ngettext(
                 "Hai già usato il tuo sostegno: ritiralo per sostenere questa proposta.",
                 "Hai già usato tutti i tuoi %(num)d sostegni: ritirane uno per sostenere "
-                "questa proposta.", round_.max_supports))
-        if round_.rule == RoundRule.BUDGET and (
-                current.used_cents + (entry.cost_cents or 0) > round_.budget_cents):
+                "questa proposta.", state.max_supports))
+        if state.rule == RoundRule.BUDGET and (
+                sum(cost or 0 for _pid, cost in chosen) + (state.cost_cents or 0)
+                > state.budget_cents):
             raise VotingError(_("Questa proposta non entra nel budget della tua scheda: togline "
                                 "un'altra per sceglierla."))
-        inserted = _insert_vote(dict(round_id=round_id, household_id=household_id,
-                                     proposal_id=proposal_id, user_id=user_id,
-                                     created_at=now))
-        if inserted is None:
+        inserted = _insert_vote({**params, "uid": user_id, "at": now})
+        if inserted is None:  # cannot happen under the lock; the constraint has the last word
             return VoteOutcome(False, _entry_count(round_id, proposal_id))
-        _bump(round_id, proposal_id, +1)
-        return VoteOutcome(True, _entry_count(round_id, proposal_id))
+        return VoteOutcome(True, _bump(round_id, proposal_id, +1))
 
     return _retrying(operation)
+
+
+@lru_cache(maxsize=2)
+def _window_read(dialect: str):
+    from sqlalchemy import bindparam
+
+    query = (select(Round.opens_at, Round.closes_at).select_from(Round)
+             .join(Household, Household.id == bindparam("hid"))
+             .where(Round.id == bindparam("rid")))
+    if dialect == "postgresql":
+        query = query.with_for_update(of=Household.__table__)
+    return query
 
 
 def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> VoteOutcome:
     """Remove the household's vote while the round is open; repeating it changes nothing."""
     if household_id is None:
         raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
+    params = {"rid": round_id, "hid": household_id}
 
     def operation() -> VoteOutcome:
-        _begin_ballot_transaction(household_id)
-        round_ = db.session.get(Round, round_id, populate_existing=True)
-        if round_ is None:
-            raise VotingError(_("Votazione non trovata."))
-        if not round_.is_open(utcnow()):
+        _begin_ballot_transaction()
+        window = db.session.execute(_window_read(db.engine.dialect.name), params).first()
+        if window is None:
+            raise RoundNotFound(_("Votazione non trovata."))
+        if not (window.opens_at <= utcnow() < window.closes_at):
             raise VotingError(_("La votazione è chiusa: il voto non si può più cambiare."))
         removed = db.session.execute(delete(Vote).where(
             Vote.round_id == round_id, Vote.proposal_id == proposal_id,
@@ -399,8 +524,7 @@ def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> 
             execution_options={"synchronize_session": False}).first()
         if removed is None:
             return VoteOutcome(False, _entry_count(round_id, proposal_id))
-        _bump(round_id, proposal_id, -1)
-        return VoteOutcome(True, _entry_count(round_id, proposal_id))
+        return VoteOutcome(True, _bump(round_id, proposal_id, -1))
 
     return _retrying(operation)
 

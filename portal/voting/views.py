@@ -204,10 +204,11 @@ def edit(round_id: int):
 # --------------------------------------------------------------------------- votes
 
 
-def _vote_answer(round_: Round, proposal_id: int, error: str | None = None,
+def _vote_answer(round_id: int, proposal_id: int, error: str | None = None,
                  changed: bool = False):
     if request.htmx:
         db.session.expire_all()
+        round_ = _load(round_id)
         context = vote_context(round_, proposal_id, error=error)
         return render_template("voting/_vote.html", v=context, oob=True,
                                summary=ballot_summary(round_, context["ballot"])
@@ -217,38 +218,38 @@ def _vote_answer(round_: Round, proposal_id: int, error: str | None = None,
     elif changed:
         flash(_("Voto registrato.") if request.endpoint == "voting.vote"
               else _("Voto ritirato."), "success")
-    target = safe_next(request.form.get("next"), url_for("voting.show", round_id=round_.id))
+    target = safe_next(request.form.get("next"), url_for("voting.show", round_id=round_id))
     return redirect(target, code=303)
 
 
 @bp.post("/votazioni/<int:round_id>/proposte/<int:proposal_id>/voto")
 @authz.login_required
 def vote(round_id: int, proposal_id: int):
-    round_ = _load(round_id)
+    """Cast a vote: checked, locked and counted in the service's own short transaction."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    household = _household()
     try:
-        outcome = services.cast_vote(round_.id, proposal_id,
-                                     household.id if household else None, current_user.id)
+        outcome = services.cast_vote(round_id, proposal_id, current_user.household_id,
+                                     current_user.id)
+    except services.RoundNotFound:
+        abort(404)
     except services.VotingError as exc:
-        return _vote_answer(round_, proposal_id, error=str(exc))
-    return _vote_answer(round_, proposal_id, changed=outcome.changed)
+        return _vote_answer(round_id, proposal_id, error=str(exc))
+    return _vote_answer(round_id, proposal_id, changed=outcome.changed)
 
 
 @bp.post("/votazioni/<int:round_id>/proposte/<int:proposal_id>/ritira")
 @authz.login_required
 def withdraw(round_id: int, proposal_id: int):
-    round_ = _load(round_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    household = _household()
     try:
-        outcome = services.withdraw_vote(round_.id, proposal_id,
-                                         household.id if household else None)
+        outcome = services.withdraw_vote(round_id, proposal_id, current_user.household_id)
+    except services.RoundNotFound:
+        abort(404)
     except services.VotingError as exc:
-        return _vote_answer(round_, proposal_id, error=str(exc))
-    return _vote_answer(round_, proposal_id, changed=outcome.changed)
+        return _vote_answer(round_id, proposal_id, error=str(exc))
+    return _vote_answer(round_id, proposal_id, changed=outcome.changed)
 
 
 @bp.get("/votazioni/<int:round_id>/proposte/<int:proposal_id>/conteggio")
