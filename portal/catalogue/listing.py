@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flask import url_for
 from flask_babel import gettext as _
@@ -109,22 +109,24 @@ def facet_view(result: search.Result, args: dict) -> list[dict]:
     kept = {k: v for k, v in args.items() if k != "pagina"}
     fmt = int_formatter()
 
+    # Each value is quoted once; a link's query string is then a join (dozens per page).
+    quoted = {k: quote_plus(v) for k, v in kept.items()}
+
     def options(facet, arg, label_of, slug_of, limit=None):
         chosen_value = args.get(arg)
+        position = ARGS.index(arg)
+        before = [f"{k}={quoted[k]}" for k in ARGS[:position] if k in quoted]
+        after = [f"{k}={quoted[k]}" for k in ARGS[position + 1:] if k in quoted]
         items = []
         for value, n in counts.get(facet, []):
             label, slug = label_of(value), slug_of(value)
             if label is None:
                 continue
             chosen = slug == chosen_value
-            query = dict(kept)
-            if chosen:
-                query.pop(arg, None)
-            else:
-                query[arg] = slug
-            ordered = {k: query[k] for k in ARGS if k in query}
+            parts = [*before, *after] if chosen else [*before, f"{arg}={quote_plus(slug)}",
+                                                      *after]
             items.append({"label": label, "count": n, "count_text": fmt(n), "chosen": chosen,
-                          "url": base + ("?" + urlencode(ordered) if ordered else "")})
+                          "url": base + ("?" + "&".join(parts) if parts else "")})
         if limit and len(items) > limit:
             items = items[:limit] + [i for i in items[limit:] if i["chosen"]]
         return items

@@ -138,7 +138,7 @@ def parse_query(q: str) -> list[QueryTerm]:
 SORTS = ("relevance", "newest", "title", "adopted")
 #: at most this many practices are gathered for a text search or a combination of filters;
 #: totals above it are shown as "more than", facets counted over these (the best ones)
-MAX_CANDIDATES = 1000
+MAX_CANDIDATES = 500
 #: terms a word being typed may complete to (the most frequent ones)
 MAX_COMPLETIONS = 12
 
@@ -452,6 +452,21 @@ class Card:
     funding_sources: str | None
     themes: list[ThemeRef] = field(default_factory=list)
     comuni: list[ComuneRef] = field(default_factory=list)
+
+    @property
+    def themes_text(self) -> str:
+        return ", ".join(t.name for t in self.themes)
+
+    @property
+    def comuni_text(self) -> str:
+        return ", ".join(c.name for c in self.comuni)
+
+    @property
+    def summary_short(self) -> str:
+        """The summary cut at a word near 260 characters (the list shows several dozen)."""
+        if len(self.summary) <= 260:
+            return self.summary
+        return self.summary[:257].rsplit(" ", 1)[0] + "…"
 
 
 _CARD_COLUMNS = (GoodPractice.id, GoodPractice.slug, GoodPractice.title, GoodPractice.summary,

@@ -633,9 +633,23 @@ def toggle_theme(theme_id: int):
     return redirect(url_for("catalogue.themes"), code=303)
 
 
+def adoption_counter():
+    """"adottata da N Comuni", translated once per count on a page (cards repeat counts)."""
+    from functools import lru_cache
+
+    from flask_babel import ngettext
+
+    @lru_cache(maxsize=64)
+    def text(n: int) -> str:
+        return ngettext("adottata da %(num)d Comune", "adottata da %(num)d Comuni", n)
+
+    return text
+
+
 def init_template_globals(app) -> None:
     app.jinja_env.globals.update(
         practice_status_labels=lambda: {k: str(v) for k, v in services.STATUS_LABELS.items()},
+        adoption_counter=adoption_counter,
         practice_status_label=services.status_label, promoter_kind_label=services.kind_label,
         adoption_status_label=services.adoption_label)
 
