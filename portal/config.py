@@ -70,6 +70,8 @@ class Config:
         self.EMAIL_TOKEN_MAX_AGE = 3 * 24 * 3600
         self.RESET_TOKEN_MAX_AGE = 3600
         self.PAGE_SIZE = 20
+        #: seconds each worker keeps the home page's figures (counts over every household)
+        self.SUMMARY_CACHE_SECONDS = int(os.environ.get("SUMMARY_CACHE_SECONDS", "60"))
         self.TESTING = False
 
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgres://"):
