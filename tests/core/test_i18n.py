@@ -74,3 +74,36 @@ def test_switching_to_english_translates_navigation_and_pages(client, factory):
 def test_unknown_language_is_ignored(client):
     client.get("/lingua/xx")
     assert '<html lang="it">' in client.get("/").get_data(as_text=True)
+
+
+FOUNDATION = ("portal/core", "portal/accounts", "portal/network", "portal/authz.py",
+              "portal/security.py", "portal/forms.py", "portal/i18n.py", "portal/cli.py",
+              "templates/core", "templates/accounts", "templates/network", "templates/errors",
+              "templates/_macros", "templates/base.html")
+
+
+def test_every_foundation_string_has_an_english_translation():
+    """No string of the foundation's pages, forms or mail falls back to Italian in English."""
+    from pathlib import Path
+
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[2]
+    with (root / "portal/translations/en/LC_MESSAGES/messages.po").open("rb") as fh:
+        catalog = read_po(fh)
+    keywords = dict(DEFAULT_KEYWORDS, _l=None, lazy_gettext=None)
+    files = []
+    for entry in FOUNDATION:
+        path = root / entry
+        files += [path] if path.is_file() else sorted(
+            p for p in path.rglob("*") if p.suffix in (".py", ".html"))
+    missing = []
+    for path in files:
+        method = "python" if path.suffix == ".py" else "jinja2"
+        for _line, message, _comments, _context in extract_from_file(method, path, keywords):
+            msgid = message[0] if isinstance(message, tuple) else message
+            entry = catalog.get(msgid)
+            if entry is None or not entry.string or entry.fuzzy:
+                missing.append(f"{path.relative_to(root)}: {msgid!r}")
+    assert not missing, "untranslated (run `make translations-update`):\n" + "\n".join(missing)
