@@ -83,8 +83,8 @@ def tables_list() -> list[Table]:
 
 def tables_page(after: str | None, size: int) -> list[Table]:
     """A page of the Comuni's tables by name (keyset on the unique slug), `size` + 1 rows."""
-    query = (select(Table).options(joinedload(Table.comune)).where(Table.comune_id.is_not(None))
-             .order_by(Table.slug).limit(size + 1))
+    query = (select(Table).options(joinedload(Table.comune, innerjoin=True))
+             .where(Table.comune_id.is_not(None)).order_by(Table.slug).limit(size + 1))
     if after:
         query = query.where(Table.slug > after)
     return list(db.session.scalars(query))
