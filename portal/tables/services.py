@@ -299,6 +299,14 @@ def member_of(user, table_id: int) -> TableMember | None:
 # --------------------------------------------------------------------------- meetings
 
 
+def meeting_for_page(meeting_id: int) -> Meeting | None:
+    """A meeting with its table, minutes and current revision, in one query."""
+    return db.session.scalar(
+        select(Meeting).where(Meeting.id == meeting_id)
+        .options(joinedload(Meeting.table),
+                 joinedload(Meeting.minutes).joinedload(Minutes.current_revision)))
+
+
 def upcoming_meetings(table_ids: list[int], limit: int = 5) -> list[Meeting]:
     return list(db.session.scalars(
         select(Meeting).where(Meeting.table_id.in_(table_ids),

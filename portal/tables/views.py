@@ -220,14 +220,22 @@ def table_atom(slug: str):
 @bp.get("/sedute/<int:meeting_id>")
 @authz.public
 def meeting(meeting_id: int):
-    meeting = _meeting_or_404(meeting_id)
+    meeting = services.meeting_for_page(meeting_id)
+    if meeting is None:
+        abort(404)
     authz.require("tables.view_meeting", meeting)
     minutes = meeting.minutes
     revision = minutes.current_revision if minutes is not None else None
+    if revision is None:
+        revisions = []
+    elif revision.number == 1:
+        revisions = [revision]  # the only one: no query needed
+    else:
+        revisions = services.revisions(meeting)
     return render_template(
         "tables/meeting.html", meeting=meeting, table=meeting.table, minutes=minutes,
         revision=revision, minutes_html=_minutes_html(revision) if revision else None,
-        revisions=services.revisions(meeting) if revision is not None else [],
+        revisions=revisions,
         attendance=services.attendance(meeting) if revision is None else [],
         quorum=services.quorum(meeting) if revision is None else None,
         represents=services.represents, outcome_text=documents.OUTCOME_TEXT,
