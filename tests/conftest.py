@@ -45,21 +45,24 @@ TEST_CONFIG = {
 
 
 def pytest_configure(config):
-    """Compile the translations when out of date (.mo files are build output, not in git)."""
+    """Compile the translations (.mo files are build output, not in git) if they differ."""
+    import io
+
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     root = Path(__file__).resolve().parent.parent / "portal" / "translations"
     for po in root.glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
         with po.open("rb") as fh:
             catalog = read_po(fh)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)  # fuzzy entries left out, as `pybabel compile` does
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.read_bytes() == compiled.getvalue():
+            continue
         partial = mo.with_name(f"messages.mo.{os.getpid()}")
-        with partial.open("wb") as fh:
-            write_mo(fh, catalog)  # fuzzy entries left out, as `pybabel compile` does
-        partial.replace(mo)
+        partial.write_bytes(compiled.getvalue())
+        partial.replace(mo)  # atomic: a suite running alongside never reads half a file
 
 
 def pytest_report_header(config):
