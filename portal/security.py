@@ -64,9 +64,8 @@ def _hsts(response):
 
 def _refuse_control_characters():
     """A NUL in the path or query string is never legitimate (and PostgreSQL refuses it)."""
-    if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in (
-        request.query_string
-    ):
+    raw = request.query_string
+    if "\x00" in request.path or b"%00" in raw or b"\x00" in raw:
         abort(400)
 
 

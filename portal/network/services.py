@@ -156,10 +156,6 @@ def provinces() -> list[str]:
         db.select(Comune.province).distinct().order_by(Comune.province)))
 
 
-def comuni_list() -> list[Comune]:
-    return list(db.session.scalars(db.select(Comune).order_by(Comune.name)))
-
-
 def comune_by_slug(slug: str) -> Comune | None:
     return db.session.scalar(db.select(Comune).where(Comune.slug == slug))
 
