@@ -170,11 +170,14 @@ def test_language_switch_to_english(live, page):
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator(".nav-languages [aria-current='true']")).to_have_text("EN")
+    expect(page.locator("header").get_by_role("link", name="Log in")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Language")).to_be_visible()
     check_a11y(page)
     screenshot(page, "home-english")
     with page.expect_navigation():
         page.locator(".nav-languages").get_by_role("link", name="Italiano").click()
     expect(page.locator("html")).to_have_attribute("lang", "it")
+    expect(page.locator("header").get_by_role("link", name="Accedi")).to_be_visible()
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
