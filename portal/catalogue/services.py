@@ -260,7 +260,7 @@ def _check(data: dict) -> None:
                              "cost_cents")
 
 
-def _themes_from(values) -> list[Theme]:
+def themes_from(values) -> list[Theme]:
     """Themes by slug or id; unknown ones are ignored."""
     values = list(values or [])
     if not values:
@@ -319,7 +319,7 @@ def _apply(practice: GoodPractice, data: dict) -> None:
     practice.title_key = search.sort_key(practice.title)
     practice.body_html = render_markdown(practice.body)
     if "themes" in data:
-        practice.themes = _themes_from(data["themes"])
+        practice.themes = themes_from(data["themes"])
     if "comuni" in data:
         practice.comuni = _comuni_from(data["comuni"])
 
@@ -697,12 +697,33 @@ def _may_draft(user) -> bool:
     return authz.can("catalogue.create", None, user)
 
 
+def _from_proposal(value: str) -> dict | None:
+    """Prefill from a published proposal (`?proposta=<id>`), when the proposals module exists."""
+    try:
+        from portal.proposals import services as proposals
+    except ImportError:  # pragma: no cover - the proposals module is optional
+        return None
+    if not value.isdigit():
+        return None
+    proposal = proposals.get(int(value))
+    if proposal is None or proposal.published_at is None:
+        return None
+    return {
+        "title": proposal.title, "summary": proposal.summary, "body": proposal.body or "",
+        "themes": list(proposal.themes or []), "comuni": [proposal.comune_id],
+        "origin_label": _("Proposta n. %(id)d: %(title)s", id=proposal.id,
+                          title=proposal.title)[:200],
+        "origin_url": url_for("proposals.detail", proposal_id=proposal.id),
+    }
+
+
 def register_panels() -> None:
     from portal.core.services import register_dashboard_panel
     from portal.network.services import register_comune_panel
 
     register_comune_panel(comune_panel)
     register_dashboard_panel("catalogue/_dashboard_panel.html", _may_draft)
+    _PREFILL_SOURCES.setdefault("proposta", _from_proposal)
 
 
 def upload_limit_text() -> str:

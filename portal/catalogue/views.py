@@ -302,11 +302,13 @@ def new():
     authz.require("catalogue.create")
     prefill = services.prefill_from(request.args) if request.method == "GET" else {}
     form = _practice_form(data={k: v for k, v in prefill.items()
-                                if k in ("title", "summary", "body", "status", "themes",
-                                         "comuni", "origin_label", "origin_url")})
+                                if k in ("title", "summary", "body", "status",
+                                         "origin_label", "origin_url")})
+    if prefill.get("comuni") and not form.is_submitted():
+        form.comuni.data = [int(c) for c in prefill["comuni"]]
     crumbs = _crumbs((_("Nuova buona pratica"), None))
     if prefill.get("themes") and not form.is_submitted():
-        wanted = services._themes_from(prefill["themes"])
+        wanted = services.themes_from(prefill["themes"])
         form.themes.data = [t.id for t in wanted]
     if form.validate_on_submit():
         data = form.to_data() | _owner_data(form)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from portal.authz import Role
 from portal.catalogue.models import Adoption, GoodPractice, PracticeRevision
 from portal.core.models import Activity
@@ -267,7 +269,7 @@ def test_coordinator_maintains_themes(client, db, factory, login_as, practices):
     assert "Ambiente e mobilità" not in client.get("/pratiche/nuova").get_data(as_text=True)
 
 
-def test_create_draft_for_other_modules(app, db, factory, practices):
+def test_create_draft_for_other_modules(app, client, db, factory, practices):
     """create_draft() turns data from another module into a draft that links back to it;
     new_practice_url() and a registered prefill source fill in the form."""
     from portal.catalogue import services
@@ -285,7 +287,6 @@ def test_create_draft_for_other_modules(app, db, factory, practices):
         assert services.new_practice_url(proposta=7) == "/pratiche/nuova?proposta=7"
     services.register_prefill_source("proposta_test", lambda v: {
         "title": f"Dalla proposta {v}", "summary": "Sintesi", "themes": ["mutuo-aiuto"]})
-    client = app.test_client()
     from tests.conftest import login
 
     officer = factory.grant(factory.user(), Role.COMUNE_OFFICER, seveso.id)
@@ -314,3 +315,23 @@ def test_drafts_page_lists_what_the_user_may_edit(client, factory, login_as, pra
     login_as(Role.COMUNE_OFFICER, seveso.id)
     html = client.get("/pratiche/bozze").get_data(as_text=True)
     assert "Bozza di Seveso" in html and "Bozza di Limbiate" not in html
+
+
+def test_new_practice_from_a_published_proposal(client, factory, login_as, practices):
+    """/pratiche/nuova?proposta=<id> starts from a published proposal (title, text, themes,
+    Comune, a link back); a draft proposal or a bad id prefills nothing."""
+    from portal.proposals.models import ProposalState
+    from tests.proposals.helpers import make_proposal
+
+    seveso = factory.comune("Seveso")
+    proposal = make_proposal(factory, comune=seveso, state=ProposalState.IMPLEMENTED,
+                             title="Ludoteca del sabato", themes=("tempo-libero-e-sport",))
+    draft = make_proposal(factory, comune=seveso, title="Idea ancora privata")
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    html = client.get(f"/pratiche/nuova?proposta={proposal.id}").get_data(as_text=True)
+    assert 'value="Ludoteca del sabato"' in html
+    assert f'value="/proposte/{proposal.id}"' in html
+    assert re.search(rf'value="{seveso.id}"[^>]*checked|checked[^>]*value="{seveso.id}"', html)
+    for bad in (draft.id, "abc", "999999"):
+        html = client.get(f"/pratiche/nuova?proposta={bad}").get_data(as_text=True)
+        assert "Idea ancora privata" not in html and 'value="Ludoteca' not in html
