@@ -304,7 +304,9 @@ def meeting_for_page(meeting_id: int) -> Meeting | None:
     return db.session.scalar(
         select(Meeting).where(Meeting.id == meeting_id)
         .options(joinedload(Meeting.table),
-                 joinedload(Meeting.minutes).joinedload(Minutes.current_revision)))
+                 # the content is read only when its rendering is not cached yet
+                 joinedload(Meeting.minutes).joinedload(Minutes.current_revision)
+                 .defer(MinutesRevision.content)))
 
 
 def upcoming_meetings(table_ids: list[int], limit: int = 5) -> list[Meeting]:
