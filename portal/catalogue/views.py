@@ -60,9 +60,9 @@ def _crumbs(*extra):
 
 
 def _sort_options(has_text: bool) -> list[tuple[str, str]]:
-    labels = {"relevance": _("Pertinenza"), "newest": _("Più recenti"),
-              "title": _("Titolo (A-Z)"), "adopted": _("Più adottate")}
-    return [(k, v) for k, v in labels.items() if has_text or k != "relevance"]
+    """The sort choices; the empty one is the default: relevance with text, else newest."""
+    return [("", _("Predefinito (pertinenza se cerchi)")), ("newest", _("Più recenti")),
+            ("title", _("Titolo (A-Z)")), ("adopted", _("Più adottate"))]
 
 
 @bp.get("/pratiche")
@@ -75,7 +75,7 @@ def index():
         wanted, chosen = parse_search(request.args)
     except BadSearch as exc:
         context = {"error": exc.message, "args": args, "result": None, "facets": [],
-                   "pager": None, "sort_options": _sort_options(False), "sort": "newest",
+                   "pager": None, "sort_options": _sort_options(False), "sort": "",
                    "list_url": list_url, "chosen": {}, "breadcrumbs": [(_("Buone pratiche"), None)]}
         template = "catalogue/_results.html" if partial else "catalogue/index.html"
         return render_template(template, oob=partial, **context), 400
@@ -83,7 +83,9 @@ def index():
     context = {
         "error": None, "args": args, "result": result, "facets": facet_view(result, args),
         "pager": Pager(wanted, result.total, args, "catalogue.index"),
-        "sort_options": _sort_options(wanted.is_text), "sort": wanted.sort, "chosen": chosen,
+        "sort_options": _sort_options(wanted.is_text), "chosen": chosen,
+        "sort": request.args.get("ordina", "") if request.args.get("ordina") in search.SORTS
+        else "",
         "list_url": list_url, "breadcrumbs": [(_("Buone pratiche"), None)],
     }
     if partial:
