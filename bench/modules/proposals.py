@@ -1,5 +1,5 @@
 """Proposals and voting at scale: 100,000 proposals with their history, themes and comments,
-yearly voting rounds of every table with 2,000,000 votes, and one open round of the
+yearly voting rounds (five years) of every table with 2,000,000 votes, and one open round of the
 inter-municipal table where the benchmark's households vote.
 
 SQLite gets a smaller set by default (see SQLITE_SCALE); `--scale` overrides both.
@@ -21,7 +21,7 @@ SMALL_SCALE = {"proposals": 5_000, "votes": 100_000}
 #: SQLite is the embedded default, not the province's server: a smaller world unless told
 SQLITE_SCALE = {"proposals": 50_000, "votes": 500_000}
 CHUNK = 20_000
-ROUND_YEARS = 4
+ROUND_YEARS = 5
 MAX_SUPPORTS = 5
 OPEN_ROUND_ENTRIES = 200
 VOTERS = 500
@@ -112,7 +112,8 @@ def generate(ctx: Context) -> None:
             table_id = rete_table if rng.random() < 0.08 else tables[cid]
             state = rng.choices(states, weights=weights)[0]
             what, where = rng.choice(SUBJECTS), rng.choice(PLACES)
-            created = now - timedelta(days=rng.randint(3, 4 * 365), minutes=rng.randint(0, 1439))
+            created = now - timedelta(days=rng.randint(3, ROUND_YEARS * 365),
+                                      minutes=rng.randint(0, 1439))
             key = (what, where)
             if key not in bodies:
                 body = BODY.format(what=what.lower(), where=where)

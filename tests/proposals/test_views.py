@@ -375,3 +375,27 @@ def test_merged_proposal_redirects_visitors(app, db, client, factory, seveso):
     db.session.commit()
     response = client.get(f"/proposte/{dup.id}")
     assert response.status_code == 302 and response.location.endswith(f"/proposte/{target.id}")
+
+
+def test_comune_filter_by_name_and_table_level(app, db, client, factory):
+    """The Comune is typed by name; the table filter tells the Comuni's tables from the Rete's."""
+    from portal.tables.models import Table
+
+    giussano = factory.comune("Giussano")
+    rete = Table(name="Tavolo intercomunale", slug="tavolo-intercomunale", comune_id=None)
+    db.session.add(rete)
+    db.session.commit()
+    make_proposal(factory, comune=giussano, state=S.PUBLISHED, title="Locale di Giussano")
+    make_proposal(factory, comune=giussano, table=rete, state=S.PUBLISHED, title="Per la Rete")
+    make_proposal(factory, state=S.PUBLISHED, title="Altrove")
+    assert sorted(_titles(client.get("/proposte?comune=giussano").get_data(as_text=True))) == [
+        "Locale di Giussano", "Per la Rete"]
+    html = client.get("/proposte?comune=GIUSSANO&tavolo=intercomunale").get_data(as_text=True)
+    assert _titles(html) == ["Per la Rete"] and 'value="Giussano"' in html
+    html = client.get("/proposte?tavolo=comunali").get_data(as_text=True)
+    assert sorted(_titles(html)) == ["Altrove", "Locale di Giussano"]
+    html = client.get("/proposte?comune=Atlantide").get_data(as_text=True)
+    assert _titles(html) == [] and "Nessun Comune della Rete con questo nome" in html
+    data = client.get("/api/v1/proposte?comune=giussano&tavolo=intercomunale").get_json()
+    assert [i["title"] for i in data["items"]] == ["Per la Rete"]
+    assert data["items"][0]["themes"] == ["scuola-ed-educazione"]
