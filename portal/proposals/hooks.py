@@ -73,7 +73,7 @@ def euro(cents: int | None, locale: str | None = None) -> str:
 
 def init_app(app) -> None:
     from portal.core.services import register_dashboard_panel
-    from portal.proposals.services import state_label
+    from portal.proposals.services import count_submitted_for, state_label
     from portal.proposals.themes import theme_label
 
     app.jinja_env.filters.setdefault("proposal_state", state_label)
@@ -81,5 +81,6 @@ def init_app(app) -> None:
     app.jinja_env.filters.setdefault("long_date", long_date)
     app.jinja_env.filters.setdefault("grouped", grouped)
     app.jinja_env.filters.setdefault("euro", euro)
+    app.jinja_env.globals.setdefault("proposals_waiting", count_submitted_for)
     register_dashboard_panel("proposals/_panel_mine.html", _has_proposals_area)
     register_dashboard_panel("proposals/_panel_queue.html", _moderates)

@@ -162,20 +162,6 @@ def get(proposal_id: int) -> Proposal | None:
     return db.session.get(Proposal, proposal_id)
 
 
-def get_for_page(proposal_id: int) -> Proposal | None:
-    """The proposal with what its page shows, in four queries."""
-    from sqlalchemy.orm import joinedload
-
-    return db.session.scalar(
-        select(Proposal).where(Proposal.id == proposal_id).options(
-            joinedload(Proposal.comune), joinedload(Proposal.table),
-            joinedload(Proposal.household), joinedload(Proposal.on_behalf_by),
-            joinedload(Proposal.merged_into), joinedload(Proposal.hidden_by_association),
-            selectinload(Proposal.theme_rows),
-            selectinload(Proposal.partners).joinedload(ProposalPartner.association),
-            selectinload(Proposal.co_proposers).joinedload(CoProposer.household)))
-
-
 class ProposalPage:
     """A proposal as its public page shows it, read with one Core query.
 
@@ -886,24 +872,6 @@ def edit_comment(comment: Comment, editor: User, body: str) -> Comment:
     return comment
 
 
-def comments_of(proposal: Proposal) -> list[tuple[Comment, list[Comment]]]:
-    """The comments as threads: (comment, replies), oldest first; one query."""
-    from sqlalchemy.orm import joinedload
-
-    rows = list(db.session.scalars(
-        select(Comment).where(Comment.proposal_id == proposal.id)
-        .options(joinedload(Comment.author), joinedload(Comment.hidden_by_association))
-        .order_by(Comment.id)
-    ))
-    threads: dict[int, tuple[Comment, list[Comment]]] = {}
-    for c in rows:
-        if c.parent_id is None:
-            threads[c.id] = (c, [])
-        elif c.parent_id in threads:
-            threads[c.parent_id][1].append(c)
-    return list(threads.values())
-
-
 def hide_comment(comment: Comment, actor, reason: str) -> ProposalEvent:
     if not policies.is_moderator_for(actor, comment.proposal):
         raise NotAllowed(_("Non hai il ruolo necessario per questa operazione."))
@@ -1161,15 +1129,3 @@ def search(filters: ListFilters, per_page: int = 20) -> ListPage:
         next_cursor = cursor_of(rows[-1], filters.sort) if more else None
         prev_cursor = cursor_of(rows[0], filters.sort) if filters.after is not None else None
     return ListPage(rows, next_cursor, prev_cursor)
-
-
-def themes_of(proposal_ids: list[int]) -> dict[int, list[str]]:
-    from portal.proposals.models import ProposalTheme
-
-    found: dict[int, list[str]] = {}
-    if proposal_ids:
-        for pid, theme in db.session.execute(
-                select(ProposalTheme.proposal_id, ProposalTheme.theme)
-                .where(ProposalTheme.proposal_id.in_(proposal_ids))):
-            found.setdefault(pid, []).append(theme)
-    return found

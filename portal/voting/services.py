@@ -207,22 +207,6 @@ def rounds_for(table_id: int | None = None, limit: int = 100) -> list[Round]:
     return list(db.session.scalars(query))
 
 
-def open_round_for(proposal_id: int, now: datetime | None = None) -> Round | None:
-    """The round in which the proposal can be voted now, if any."""
-    now = now or utcnow()
-    return db.session.scalar(
-        select(Round).join(RoundEntry, RoundEntry.round_id == Round.id)
-        .where(RoundEntry.proposal_id == proposal_id, Round.opens_at <= now,
-               Round.closes_at > now).limit(1))
-
-
-def latest_round_for(proposal_id: int) -> Round | None:
-    return db.session.scalar(
-        select(Round).join(RoundEntry, RoundEntry.round_id == Round.id)
-        .where(RoundEntry.proposal_id == proposal_id)
-        .order_by(Round.opens_at.desc(), Round.id.desc()).limit(1))
-
-
 class RoundView:
     """A round as a proposal's page needs it (read with Core, not the ORM)."""
 
