@@ -100,17 +100,20 @@ class Server:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until a worker answers HTTP (the socket listens before the app is loaded)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"gunicorn exited; see {self.log}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
+                urllib.request.urlopen(f"{self.base}/", timeout=5).close()  # noqa: S310
+                return
+            except urllib.error.HTTPError:
+                return  # any HTTP answer means a worker is up
             except OSError:
-                time.sleep(0.2)
-        raise SystemExit(f"gunicorn on port {self.port} did not start; see {self.log}")
+                time.sleep(0.3)
+        raise SystemExit(f"gunicorn on port {self.port} did not answer; see {self.log}")
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the master and its workers (user + system)."""
@@ -221,8 +224,13 @@ def lua_string(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def lua_script(requests: list[Request], threads: int) -> str:
-    """A wrk script rotating the requests and printing its figures as JSON."""
+def lua_script(requests: list[Request], threads: int, start: list[int] | None = None) -> str:
+    """A wrk script rotating the requests and printing its figures as JSON.
+
+    Thread t sends requests t, t + threads, t + 2 * threads...; `start` resumes each thread
+    where a previous run (the warm-up) stopped, so that a rotation of state-changing requests
+    (vote, then withdraw) is not restarted in the middle.
+    """
     items = []
     for r in requests:
         headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in r.headers.items())
@@ -231,31 +239,38 @@ def lua_script(requests: list[Request], threads: int) -> str:
     return "\n".join([
         "local specs = {", *items, "}",
         f"local nthreads = {threads}",
-        "local counter = 0",
-        "function setup(thread) thread:set('tid', counter); counter = counter + 1 end",
-        "local reqs, i, n = {}, 0, 0",
+        f"local starts = {{{', '.join(str(x) for x in (start or range(threads)))}}}",
+        "local counter, threads = 0, {}",
+        "function setup(thread)",
+        "  counter = counter + 1; thread:set('pos', starts[counter] or (counter - 1))",
+        "  threads[counter] = thread",
+        "end",
+        "local reqs, n = {}, 0",
+        "i = 0",
         "function init(args)",
         "  for k, s in ipairs(specs) do reqs[k] = wrk.format(s[1], s[2], s[3], s[4]) end",
-        "  n = #reqs; i = tid or 0",
+        "  n = #reqs; i = pos or 0",
         "end",
         "function request()",
         "  local r = reqs[(i % n) + 1]; i = i + nthreads; return r",
         "end",
         "function done(summary, latency, requests)",
-        "  local e = summary.errors",
+        "  local e, at = summary.errors, {}",
+        "  for k, t in ipairs(threads) do at[k] = tostring(t:get('i')) end",
         "  io.write(string.format('BENCHJSON {\"requests\": %d, \"duration_us\": %d, "
         "\"status\": %d, \"connect\": %d, \"read\": %d, \"write\": %d, \"timeout\": %d, "
-        "\"p50\": %d, \"p95\": %d, \"p99\": %d, \"max\": %d}\\n', summary.requests, "
-        "summary.duration, e.status, e.connect, e.read, e.write, e.timeout, "
-        "latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))",
+        "\"p50\": %d, \"p95\": %d, \"p99\": %d, \"max\": %d, \"positions\": [%s]}\\n', "
+        "summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout, "
+        "latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, "
+        "table.concat(at, ', ')))",
         "end",
     ]) + "\n"
 
 
 def wrk(base: str, requests: list[Request], seconds: float, connections: int, threads: int,
-        workdir: Path) -> dict:
+        workdir: Path, start: list[int] | None = None) -> dict:
     script = workdir / f"t{random.randrange(1 << 30)}.lua"
-    script.write_text(lua_script(requests, threads), encoding="utf-8")
+    script.write_text(lua_script(requests, threads, start), encoding="utf-8")
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
            "--timeout", "5s", "-s", str(script), base]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,  # noqa: S603
@@ -462,10 +477,12 @@ def main(argv: list[str] | None = None) -> int:
                     if m.status is None or m.status >= 400:
                         m.notes.append(f"{m.method} {m.path} answered {m.status}")
             print(f"  {name} ...", end="", flush=True)
+            start = None
             if args.warmup > 0:
-                wrk(base, reqs, args.warmup, args.connections, args.threads, workdir)
+                warm = wrk(base, reqs, args.warmup, args.connections, args.threads, workdir)
+                start = warm.get("positions") or None
             cpu0 = server.cpu_seconds()
-            r = wrk(base, reqs, args.duration, args.connections, args.threads, workdir)
+            r = wrk(base, reqs, args.duration, args.connections, args.threads, workdir, start)
             m.requests = r["requests"]
             if m.requests:
                 m.cpu_ms = (server.cpu_seconds() - cpu0) / m.requests * 1000
