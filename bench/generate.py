@@ -153,18 +153,24 @@ def _fast_sqlite(dbapi_connection, _record):
     cursor.close()
 
 
+def move_sequences(conn) -> None:
+    """PostgreSQL: move every id sequence past the ids the modules gave explicitly."""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite's INTEGER PRIMARY KEY continues from max(id) by itself
+    rows = conn.execute(text(
+        "SELECT c.table_name FROM information_schema.columns c "
+        "WHERE c.table_schema = current_schema() AND c.column_name = 'id' "
+        "AND c.column_default LIKE 'nextval%'")).scalars().all()
+    for table in rows:
+        conn.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"))
+
+
 def finish(engine, dialect: str) -> None:
     """Move sequences past the explicit ids, then refresh the planner's statistics."""
     with engine.begin() as conn:
-        if dialect == "postgresql":
-            rows = conn.execute(text(
-                "SELECT c.table_name FROM information_schema.columns c "
-                "WHERE c.table_schema = 'public' AND c.column_name = 'id' "
-                "AND c.column_default LIKE 'nextval%'")).scalars().all()
-            for table in rows:
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"))
+        move_sequences(conn)
     if dialect == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))

@@ -217,7 +217,7 @@ def lua_string(value: str) -> str:
     out = []
     for byte in value.encode("utf-8"):
         ch = chr(byte)
-        if ch.isalnum() or ch in " /?=&.,:;-_%+*()[]{}<>!@#$^|~'":
+        if byte < 128 and (ch.isalnum() or ch in " /?=&.,:;-_%+*()[]{}<>!@#$^|~'"):
             out.append(ch)
         else:
             out.append(f"\\{byte:03d}")

@@ -1,0 +1,143 @@
+"""The benchmark's plumbing: bulk inserts the portal reads back, the foundation generator, and
+the requests the runner builds (no timing here: performance is measured by bench.run)."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from bench.context import Context, Target
+from bench.generate import move_sequences
+from bench.modules import foundation
+from bench.run import Request, expand, lua_string
+from portal.accounts.models import Household, User
+from portal.network.models import Comune
+from portal.tables.models import Table
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def make_ctx(db, **scale) -> Context:
+    return Context(conn=db.session.connection(), url=str(db.engine.url),
+                   dialect=db.engine.dialect.name, scale=scale, rng=random.Random(7), now=NOW,
+                   password_hash="not-a-real-hash")
+
+
+def test_bulk_insert_rows_read_back_like_orm_rows(db):
+    """Dates and aware datetimes inserted in bulk (COPY / executemany) come back equal and UTC."""
+    ctx = make_ctx(db)
+    cid = ctx.next_id("comuni")
+    ctx.bulk_insert("comuni", [{
+        "id": cid, "name": "Seveso", "slug": "seveso", "istat_code": "108040",
+        "province": "Monza e della Brianza", "population": 23_000,
+        "joined_on": date(2015, 11, 12), "description": "Una riga con 'apici', \\ e\ttab",
+        "website": None}])
+    rome = timezone(timedelta(hours=1))
+    created = datetime(2024, 1, 31, 23, 30, 15, 123456, tzinfo=rome)
+    hid = ctx.next_id("households")
+    ctx.bulk_insert("households", [{
+        "id": hid, "name": "Famiglia Brambilla", "comune_id": cid, "created_at": created,
+        "status": "verified", "verified_by_id": None, "verified_at": None, "review_note": None,
+        "anonymised_at": None}])
+    db.session.commit()
+    db.session.expire_all()
+
+    comune = db.session.get(Comune, cid)
+    assert comune.joined_on == date(2015, 11, 12)
+    assert comune.description == "Una riga con 'apici', \\ e\ttab"
+    household = db.session.get(Household, hid)
+    assert household.created_at == created
+    assert household.created_at.tzinfo is not None and household.created_at.utcoffset() == \
+        timedelta(0)
+    assert household.is_verified
+
+
+def test_next_id_reserves_consecutive_ids_after_existing_rows(db, factory):
+    """Explicit ids never collide with rows already there, nor with each other."""
+    existing = factory.comune("Seveso", "108040")
+    ctx = make_ctx(db)
+    first = ctx.next_id("comuni", 3)
+    assert first == existing.id + 1
+    assert ctx.next_id("comuni") == first + 3
+
+
+def test_foundation_generates_a_consistent_network(db, client):
+    """Real Comuni (Lombardy first), a table each plus the Rete's, households with members and
+    accounts, roles; the pages read them, and the app can still add rows afterwards."""
+    ctx = make_ctx(db, comuni=12, households=80, associations=5, merchants=6)
+    foundation.generate(ctx)
+    move_sequences(db.session.connection())
+    db.session.commit()
+
+    comuni = db.session.scalars(db.select(Comune).order_by(Comune.id)).all()
+    assert len(comuni) == 12
+    assert all(c.istat_code.startswith(("012", "013", "014", "015", "016", "017", "018", "019",
+                                        "020", "097", "098", "108")) for c in comuni)
+    tables = db.session.scalars(db.select(Table)).all()
+    assert {t.comune_id for t in tables} == {c.id for c in comuni} | {None}
+    households = db.session.scalars(db.select(Household)).all()
+    assert len(households) == 80
+    assert all(h.members and h.users for h in households)
+    assert set(ctx.ids["verified_households"]) == {h.id for h in households if h.is_verified}
+    for hid, user_ids in ctx.ids["household_users"].items():
+        assert {u.household_id for u in db.session.scalars(
+            db.select(User).where(User.id.in_(user_ids)))} == {hid}
+
+    slug = ctx.ids["comune_slugs"][comuni[0].id]
+    response = client.get(f"/comuni/{slug}")
+    assert response.status_code == 200
+    assert comuni[0].name in response.get_data(as_text=True)
+
+    # Sequences were moved past the explicit ids: the ORM can insert again.
+    user = User(email="nuovo@example.org", name="Nuovo", password_hash="x", created_at=NOW)
+    db.session.add(user)
+    db.session.commit()
+    assert user.id > max(u for ids in ctx.ids["household_users"].values() for u in ids)
+
+
+def test_foundation_targets_are_public_pages_that_answer(db, client):
+    """Every foundation target answers 200 on a generated database."""
+    ctx = make_ctx(db, comuni=30, households=40, associations=3, merchants=2)
+    foundation.generate(ctx)
+    db.session.commit()
+    ctx.conn = db.session.connection()
+    for target in foundation.targets(ctx):
+        for path, _body in target.variants or [(target.path, None)]:
+            assert client.get(path).status_code == 200, (target.name, path)
+
+
+def test_requests_rotate_users_and_carry_their_csrf_token():
+    """Variant i goes as user i % len(users), with that user's cookie and token in the body."""
+    target = Target("vote", "/x", method="POST", body="csrf_token={csrf}", as_users=[1, 2],
+                    variants=[("/a", "csrf_token={csrf}&v=1"), ("/b", "csrf_token={csrf}"),
+                              ("/c", None)])
+    sessions = {1: ("cookie-one", "token-one"), 2: ("cookie-two", "token-two")}
+    reqs = expand(target, sessions, "rete_session")
+    assert [(r.path, r.headers["Cookie"], r.body) for r in reqs] == [
+        ("/a", "rete_session=cookie-one", "csrf_token=token-one&v=1"),
+        ("/b", "rete_session=cookie-two", "csrf_token=token-two"),
+        ("/c", "rete_session=cookie-one", None),
+    ]
+    assert reqs[0].headers["X-CSRFToken"] == "token-one"
+    assert reqs[0].headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert "Content-Type" not in reqs[2].headers
+
+
+def test_more_users_than_variants_sends_every_user():
+    target = Target("page", "/p", as_users=[1, 2, 3])
+    sessions = {u: (f"c{u}", f"t{u}") for u in (1, 2, 3)}
+    reqs = expand(target, sessions, "s")
+    assert [r.headers["Cookie"] for r in reqs] == ["s=c1", "s=c2", "s=c3"]
+    assert all(isinstance(r, Request) and r.path == "/p" for r in reqs)
+
+
+def test_lua_strings_escape_quotes_newlines_and_accents():
+    """What the wrk script embeds decodes back to the original bytes."""
+    value = 'città "Milano"\n\\ fine'
+    literal = lua_string(value)
+    assert literal.startswith('"') and literal.endswith('"')
+    inner = literal[1:-1]
+    assert '"' not in inner and "\n" not in inner and "\\\\" not in inner.replace("\\092", "")
+    decoded = re.sub(rb"\\(\d{3})", lambda m: bytes([int(m.group(1))]), inner.encode())
+    assert decoded.decode("utf-8") == value
