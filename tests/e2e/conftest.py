@@ -273,7 +273,8 @@ class LiveServer:
             "PYTHONUNBUFFERED": "1",
         })
         self.process = subprocess.Popen(  # noqa: S603 - fixed command line
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4",
+            [sys.executable, "-m", "gunicorn", "--config", "python:tests.e2e.liveapp",
+             "--workers", "2", "--threads", "4",
              "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "2",
              "--access-logfile", "-",
              "tests.e2e.liveapp:create()"],

@@ -1,10 +1,15 @@
-"""The application as the end-to-end server runs it: `gunicorn 'tests.e2e.liveapp:create()'`.
+"""The application as the end-to-end server runs it, and the gunicorn hooks of that server.
 
-Production settings (no debug, no TESTING) except what a browser test on plain http needs;
-the database, secret and cookie flags come from the environment set by tests/e2e/conftest.py.
+`gunicorn -c python:tests.e2e.liveapp 'tests.e2e.liveapp:create()'`: production settings (no
+debug, no TESTING) except what a browser test on plain http needs; the database, secret and
+cookie flags come from the environment set by tests/e2e/conftest.py.
 """
 
 import logging
+import os
+import signal
+import threading
+import time
 
 from portal import create_app
 
@@ -15,3 +20,15 @@ def create():
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return create_app({"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
                        "SUMMARY_CACHE_SECONDS": 0})
+
+
+def when_ready(server):
+    """Gunicorn hook: stop when pytest is gone (killed by a timeout), instead of lingering."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
