@@ -28,18 +28,21 @@ Fixtures
                     table), ``live.db`` (Flask-SQLAlchemy; call ``live.refresh()`` before reading
                     rows the server changed), ``live.seed_demo()`` (the whole demo Rete, accounts
                     with DEMO_PASSWORD), ``live.log()`` (the server's output).
-                    A server traceback during the test fails it.
+                    A server traceback during the test fails it; a failed test shows the
+                    server's output (access log included).
     ``page``        A Chromium page (1280x900, it-IT, Europe/Rome) whose relative URLs go to
-                    ``live``; a console error (e.g. a CSP violation) fails the test.
+                    ``live``; a script error, a CSP violation or a missing stylesheet, script,
+                    image or font fails the test.
     ``nojs_page``   The same with JavaScript disabled: the pages must work as plain HTML.
     ``phone_page``  A 375x812 touch viewport, as on a phone.
     ``new_page(**context_args)``  Another page in a fresh context (another user at once).
 
 Helpers (module functions, import them)
-    ``visit(page, path, status=200)``  go to ``path``, check the status, run axe, take a screenshot.
+    ``visit(page, path, status=200, a11y=True, shot=True)``  go to ``path``, check the HTTP
+                    status, run axe, take a screenshot. Returns the Response.
     ``check_a11y(page)``  run axe-core (WCAG 2.1 A/AA) on the page as it is now, e.g. after an htmx
                     swap: fails on any serious or critical violation, listing them readably.
-    ``screenshot(page, name)``  full-page PNG in test-results/<test>/ (git-ignored).
+    ``screenshot(page, name, full_page=True)``  PNG in test-results/e2e/<test>/ (git-ignored).
     ``login(page, email, password=PASSWORD)`` / ``logout(page)``  through the real forms.
     ``outbox(to)`` the mail messages (rows) to ``to``; ``mail_link(to, "/conferma-email/")``
                     the path of the link in the newest mail to ``to`` that starts with the prefix.
