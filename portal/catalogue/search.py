@@ -333,15 +333,17 @@ def _counts_over(ids: list[int]) -> dict[str, list[tuple[str, int]]]:
 def _stored_counts() -> dict[str, list[tuple[str, int]]]:
     """The stored facet counts (the most frequent Comuni only), total under FACET_ALL."""
     out: dict[str, list[tuple[str, int]]] = {f: [] for f in (*FACETS, FACET_ALL)}
+    from sqlalchemy import union_all
+
     small = (select(FacetCount.facet, FacetCount.value, FacetCount.count)
              .where(FacetCount.facet.in_((FACET_THEME, FACET_STATUS, FACET_KIND, FACET_ALL)),
                     FacetCount.count > 0))
     comuni = (select(FacetCount.facet, FacetCount.value, FacetCount.count)
               .where(FacetCount.facet == FACET_COMUNE, FacetCount.count > 0)
-              .order_by(FacetCount.count.desc(), FacetCount.value).limit(TOP_COMUNI))
-    for query in (small, comuni):
-        for facet, value, n in db.session.execute(query):
-            out[facet].append((value, n))
+              .order_by(FacetCount.count.desc(), FacetCount.value).limit(TOP_COMUNI)
+              .subquery())
+    for facet, value, n in db.session.execute(union_all(small, select(comuni))):
+        out[facet].append((value, n))
     return out
 
 
@@ -510,7 +512,9 @@ def cards(ids: list[int]) -> list[Card]:
 
 
 def _fill(found: list[Card]) -> list[Card]:
-    """Add themes and Comuni to cards: two small queries for the whole page."""
+    """Add themes and Comuni to cards: one query for the whole page."""
+    from sqlalchemy import String, cast, literal, null, union_all
+
     from portal.catalogue.models import practice_comuni, practice_themes
     from portal.network.models import Comune
 
@@ -519,20 +523,24 @@ def _fill(found: list[Card]) -> list[Card]:
     by_id = {c.id: c for c in found}
     ids = list(by_id)
     themes = all_themes()
-    for practice_id, theme_id in db.session.execute(
-            select(practice_themes.c.practice_id, practice_themes.c.theme_id)
-            .where(practice_themes.c.practice_id.in_(ids))):
-        if theme_id in themes:
-            by_id[practice_id].themes.append(themes[theme_id])
-    for practice_id, *comune in db.session.execute(
-            select(practice_comuni.c.practice_id, Comune.id, Comune.slug, Comune.name,
-                   Comune.istat_code)
-            .join(Comune, Comune.id == practice_comuni.c.comune_id)
-            .where(practice_comuni.c.practice_id.in_(ids)).order_by(Comune.name)):
-        by_id[practice_id].comuni.append(ComuneRef(*comune))
+    text = cast(null(), String)
+    rows = db.session.execute(union_all(
+        select(practice_themes.c.practice_id, literal("t"), practice_themes.c.theme_id,
+               text, text, text).where(practice_themes.c.practice_id.in_(ids)),
+        select(practice_comuni.c.practice_id, literal("c"), Comune.id, Comune.slug,
+               Comune.name, Comune.istat_code)
+        .join(Comune, Comune.id == practice_comuni.c.comune_id)
+        .where(practice_comuni.c.practice_id.in_(ids))))
+    for practice_id, kind, ref, slug, name, istat_code in rows:
+        if kind == "t":
+            if ref in themes:
+                by_id[practice_id].themes.append(themes[ref])
+        else:
+            by_id[practice_id].comuni.append(ComuneRef(ref, slug, name, istat_code))
     order = {t.id: n for n, t in enumerate(themes.values())}
     for card in found:
         card.themes.sort(key=lambda t: order[t.id])
+        card.comuni.sort(key=lambda c: c.name)
     return found
 
 
