@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 
 from portal.config import DEV_SECRET, Config
 
@@ -53,6 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     htmx.init_app(app)
     limiter.init_app(app)
+    # Every limit is on a POST (login, reset, forms that send mail): reads skip the limiter.
+    limiter.request_filter(lambda: request.method in ("GET", "HEAD", "OPTIONS"))
     i18n.init_app(app)
     security.init_app(app)
 

@@ -30,6 +30,10 @@ PG_URL = os.environ.get("TEST_POSTGRESQL_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "una-password-sicura-42"
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+#: the hidden field of a form: anonymous pages have no meta token, only their forms carry one
+CSRF_FIELD_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                           r'type="hidden" name="csrf_token" value="([^"]+)"|'
+                           r'name="csrf_token" value="([^"]+)"')
 
 TEST_CONFIG = {
     "TESTING": True,
@@ -249,10 +253,13 @@ class PortalClient(FlaskClient):
         return response
 
     def csrf(self) -> str:
-        page = self.get("/privacy")
-        match = CSRF_RE.search(page.get_data(as_text=True))
+        """A valid token for this client's session: the meta tag when signed in, else a form's."""
+        match = CSRF_RE.search(self.get("/privacy").get_data(as_text=True))
+        if match:
+            return match.group(1)
+        match = CSRF_FIELD_RE.search(self.get("/password-dimenticata").get_data(as_text=True))
         assert match, "no CSRF token on the page"
-        return match.group(1)
+        return next(group for group in match.groups() if group)
 
     def form(self, url: str, data: dict | None = None, htmx: bool = False, **kwargs):
         """POST a form with a valid CSRF token (as the browser, or as htmx with the header)."""

@@ -150,10 +150,24 @@ def comuni_page(after: str | None = None, before: str | None = None,
                       before=rows[0].slug if after is not None and rows else None)
 
 
+_provinces_cache: tuple[float, list[str]] | None = None
+
+
 def provinces() -> list[str]:
-    """The provinces that have a Comune in the Rete, for the filter of /comuni."""
-    return list(db.session.scalars(
+    """The provinces that have a Comune in the Rete, for the filter of /comuni.
+
+    Kept for SUMMARY_CACHE_SECONDS in each worker, like the home figures: a province appears
+    only when a Comune joins, and a minute's delay on a filter list harms nobody.
+    """
+    global _provinces_cache
+    ttl = current_app.config.get("SUMMARY_CACHE_SECONDS", 60)
+    now = time.monotonic()
+    if ttl and not current_app.testing and _provinces_cache and _provinces_cache[0] > now:
+        return _provinces_cache[1]
+    result = list(db.session.scalars(
         db.select(Comune.province).distinct().order_by(Comune.province)))
+    _provinces_cache = (now + ttl, result)
+    return result
 
 
 def comune_by_slug(slug: str) -> Comune | None:
