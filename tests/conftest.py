@@ -45,6 +45,8 @@ TEST_CONFIG = {
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 1024,
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Whole-page caching has its own tests (tests/core/test_pagecache.py).
+    "PAGE_CACHE_SECONDS": 0,
 }
 
 

@@ -72,6 +72,7 @@ from playwright.sync_api import Locator, Page, Response, expect
 from sqlalchemy import inspect, text
 
 from portal.extensions import db as _db
+from portal.pagecache import Generation
 from tests.conftest import (
     BACKENDS,
     PASSWORD,
@@ -252,8 +253,12 @@ class LiveServer:
             self.database_url = f"sqlite:///{tmp / 'e2e.db'}"
         else:
             self.database_url = _pg_database_url(f"e2e_{os.getpid()}")
+        # Public pages are cached as in production; the writes of the test process (factories,
+        # seed, cleaning) make the server's stored pages stale through the same file.
+        self.page_cache_file = tmp / "page-cache.generation"
         # The test process works on the same database through its own app.
-        self.app = make_app(self.database_url)
+        self.app = make_app(self.database_url, PAGE_CACHE_SECONDS=10,
+                            PAGE_CACHE_FILE=str(self.page_cache_file))
         upgrade(self.app)
         with self.app.app_context():
             self._guards = self._guard_triggers()
@@ -274,6 +279,8 @@ class LiveServer:
             "RATELIMIT_RESET": "1000 per minute",
             "RATELIMIT_FORMS": "1000 per minute",
             "PYTHONUNBUFFERED": "1",
+            "PAGE_CACHE_SECONDS": "10",
+            "PAGE_CACHE_FILE": str(self.page_cache_file),
         })
         self.process = subprocess.Popen(  # noqa: S603 - fixed command line
             [sys.executable, "-m", "gunicorn", "--config", "python:tests.e2e.liveapp",
@@ -323,6 +330,12 @@ class LiveServer:
 
     def clean(self) -> None:
         """Empty every table but Alembic's, under the running server."""
+        try:
+            self._empty()
+        finally:
+            Generation(self.page_cache_file).bump()
+
+    def _empty(self) -> None:
         with self.app.app_context():
             _db.session.remove()
             tables = [t for t in inspect(_db.engine).get_table_names()

@@ -1,0 +1,172 @@
+"""The micro-cache of public pages (portal/pagecache.py): fast for anonymous visitors, never
+stale after a write, never shared with a signed-in visitor."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.extensions import db as _db
+from portal.pagecache import Generation
+from tests.conftest import Factory, PortalClient, login
+
+
+@pytest.fixture
+def cached(app, fresh_app, tmp_path):
+    """An app with the cache on (as in production), on the test database."""
+
+    def _make(**overrides):
+        config = {"PAGE_CACHE_SECONDS": 30, "PAGE_CACHE_FILE": str(tmp_path / "generation")}
+        config.update(overrides)
+        return fresh_app(**config)
+
+    return _make
+
+
+def _client(app) -> PortalClient:
+    app.test_client_class = PortalClient
+    return app.test_client()
+
+
+def _write(app, name: str):
+    """A write made by `app` (another request, another worker), committed."""
+    with app.app_context():
+        comune = Factory(app).comune(name=name)
+        _db.session.remove()
+        return comune
+
+
+def test_an_anonymous_visitor_gets_the_stored_page_the_second_time(cached):
+    app = cached()
+    first = _client(app).get("/comuni")
+    second = _client(app).get("/comuni")
+    assert first.status_code == second.status_code == 200
+    assert "Age" not in first.headers and "Age" in second.headers
+    assert second.data == first.data
+    # The security headers come with the stored answer too.
+    assert "Content-Security-Policy" in second.headers
+    assert app.extensions["page_cache"].hits == 1
+
+
+def test_a_write_shows_at_once(cached):
+    app = cached()
+    assert "Paperopoli" not in _client(app).get("/comuni").get_data(as_text=True)
+    _write(app, "Paperopoli")
+    page = _client(app).get("/comuni")
+    assert "Age" not in page.headers
+    assert "Paperopoli" in page.get_data(as_text=True)
+
+
+def test_a_write_by_another_worker_shows_at_once(cached):
+    one, other = cached(), cached()
+    assert "Topolinia" not in _client(one).get("/comuni").get_data(as_text=True)
+    assert "Age" in _client(one).get("/comuni").headers
+    _write(other, "Topolinia")
+    assert "Topolinia" in _client(one).get("/comuni").get_data(as_text=True)
+
+
+def test_writes_no_public_page_shows_keep_the_pages(cached):
+    from portal.core.services import send_mail
+
+    app = cached()
+    _client(app).get("/comuni")
+    with app.app_context():
+        send_mail("chi@example.org", "Oggetto", "Testo")
+        _db.session.commit()
+        _db.session.remove()
+    assert "Age" in _client(app).get("/comuni").headers
+
+
+def test_a_signed_in_visitor_never_gets_nor_leaves_a_stored_page(cached, factory):
+    app = cached()
+    anonymous = _client(app).get("/").get_data(as_text=True)
+    assert "Accedi" in anonymous
+    with app.app_context():
+        user = Factory(app).user()
+        email = user.email
+        _db.session.remove()
+    browser = _client(app)
+    login(browser, email)
+    cache = app.extensions["page_cache"]
+    stored = len(cache.entries)
+    page = browser.get("/")
+    assert "Age" not in page.headers
+    assert "La mia area" in page.get_data(as_text=True)
+    assert "Accedi" not in page.get_data(as_text=True)
+    assert len(cache.entries) == stored
+    # ...and the next anonymous visitor does not get the signed-in page.
+    assert "Accedi" in _client(app).get("/").get_data(as_text=True)
+
+
+def test_pages_that_set_a_cookie_are_not_stored(cached):
+    app = cached()
+    for _ in range(2):
+        form = _client(app).get("/aderisci")
+        assert form.status_code == 200
+        assert "Age" not in form.headers
+        assert "rete_session=" in form.headers.get("Set-Cookie", "")
+
+
+def test_language_and_htmx_requests_are_kept_apart(cached):
+    app = cached()
+    _client(app).get("/comuni")
+    english = _client(app)
+    english.set_cookie("lang", "en")
+    assert '<html lang="en">' in english.get("/comuni").get_data(as_text=True)
+    italian = _client(app).get("/comuni").get_data(as_text=True)
+    assert '<html lang="it">' in italian
+    partial = _client(app).get("/pratiche?q=asilo", headers={"HX-Request": "true"})
+    full = _client(app).get("/pratiche?q=asilo")
+    assert "<html" not in partial.get_data(as_text=True)
+    assert "<html" in full.get_data(as_text=True)
+
+
+def test_other_cookies_bypass_the_cache(cached):
+    app = cached()
+    _client(app).get("/comuni")
+    visitor = _client(app)
+    visitor.set_cookie("rete_session", "not-a-valid-session")
+    assert "Age" not in visitor.get("/comuni").headers
+
+
+def test_errors_and_private_pages_are_not_stored(cached):
+    app = cached()
+    for _ in range(2):
+        missing = _client(app).get("/comuni/non-esiste")
+        assert missing.status_code == 404 and "Age" not in missing.headers
+        private = _client(app).get("/account")
+        assert private.status_code in (302, 303) and "Age" not in private.headers
+
+
+def test_stored_pages_expire(cached):
+    app = cached(PAGE_CACHE_SECONDS=5)
+    cache = app.extensions["page_cache"]
+    now = [1000.0]
+    cache.clock = lambda: now[0]
+    _client(app).get("/comuni")
+    now[0] += 4
+    assert _client(app).get("/comuni").headers["Age"] == "4"
+    now[0] += 2
+    assert "Age" not in _client(app).get("/comuni").headers
+
+
+def test_the_cache_is_bounded(cached):
+    app = cached(PAGE_CACHE_MAX_MB=0.02)  # about 20 KB: two or three pages
+    cache = app.extensions["page_cache"]
+    for page in ("/", "/comuni", "/accessibilita", "/privacy", "/pratiche"):
+        _client(app).get(page)
+    assert 0 < cache.size <= 0.02 * 1024 * 1024
+    assert len(cache.entries) < 5
+
+
+def test_the_suite_and_debug_run_without_it(app):
+    assert "page_cache" not in app.extensions
+
+
+def test_the_generation_changes_on_every_bump_even_past_its_size(tmp_path):
+    generation = Generation(tmp_path / "generation")
+    generation.MAX_SIZE = 3
+    seen = {generation.current()}
+    for _ in range(7):
+        generation.bump()
+        seen.add(generation.current())
+    assert len(seen) == 8
