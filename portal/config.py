@@ -72,8 +72,8 @@ class Config:
         self.PAGE_SIZE = 20
         #: seconds each worker keeps the home page's figures (counts over every household)
         self.SUMMARY_CACHE_SECONDS = int(os.environ.get("SUMMARY_CACHE_SECONDS", "60"))
-        #: seconds each worker keeps whole public pages for anonymous visitors (portal/pagecache.py);
-        #: 0 disables it (the default in debug, where templates change under the developer's hands)
+        #: seconds each worker keeps whole public pages for anonymous visitors
+        #: (portal/pagecache.py); 0 disables it, the default in debug (templates change there)
         self.PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS",
                                                        "0" if self.DEBUG else "10"))
         self.PAGE_CACHE_MAX_MB = float(os.environ.get("PAGE_CACHE_MAX_MB", "32"))
