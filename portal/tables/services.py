@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy import bindparam, case, func, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import authz
@@ -81,19 +81,6 @@ def tables_list() -> list[Table]:
     ))
 
 
-def tables_page(after: str | None, size: int) -> list[Table]:
-    """A page of the Comuni's tables by name (keyset on the unique slug), `size` + 1 rows."""
-    query = (select(Table).options(joinedload(Table.comune, innerjoin=True))
-             .where(Table.comune_id.is_not(None)).order_by(Table.slug).limit(size + 1))
-    if after:
-        query = query.where(Table.slug > after)
-    return list(db.session.scalars(query))
-
-
-def rete_table() -> Table | None:
-    return db.session.scalar(select(Table).where(Table.comune_id.is_(None)).limit(1))
-
-
 def table_by_slug(slug: str) -> Table | None:
     return db.session.scalar(select(Table).options(joinedload(Table.comune))
                              .where(Table.slug == slug))
@@ -129,10 +116,97 @@ class Seat:
     represents: str
 
 
+@dataclass(frozen=True, slots=True)
+class ComuneRef:
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """A table as its public pages show it (no ORM entity: read-only, one light query).
+
+    Has what the templates, the breadcrumbs and the table policies read of a `Table`.
+    """
+
+    id: int
+    name: str
+    slug: str
+    comune_id: int | None
+    constituted_on: date | None
+    description: str | None
+    comune: ComuneRef | None
+
+    @property
+    def is_intercomunale(self) -> bool:
+        return self.comune_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingLine:
+    """A meeting in a list: what the list shows, its date formatted once."""
+
+    id: int
+    title: str
+    starts_at: datetime
+    place: str | None
+    status: str
+    minutes_revision: int
+
+
+_MEETING_COLUMNS = (Meeting.id, Meeting.title, Meeting.starts_at, Meeting.place, Meeting.status,
+                    Meeting.minutes_revision)
+
+
 @cache
 def _statement(name: str):
     """The public pages' statements, built once (building costs more than running them)."""
     table_id, limit, since = bindparam("table_id"), bindparam("limit"), bindparam("since")
+    if name == "table":
+        return (select(Table.id, Table.name, Table.slug, Table.comune_id, Table.constituted_on,
+                       Table.description, Comune.name, Comune.slug)
+                .outerjoin(Comune, Comune.id == Table.comune_id)
+                .where(Table.slug == bindparam("slug")))
+    if name == "table_meetings":
+        # One round trip for the table page: the next meetings (kind 0), the latest past ones
+        # (kind 1) and the start of the oldest meeting (kind 2, for the archive's years).
+        public = (Meeting.table_id == table_id, Meeting.status != MeetingStatus.DRAFT.value)
+        upcoming = (select(literal_column("0").label("kind"), *_MEETING_COLUMNS)
+                    .where(Meeting.table_id == table_id,
+                           Meeting.status == MeetingStatus.CONVENED.value,
+                           Meeting.starts_at >= since)
+                    .order_by(Meeting.starts_at, Meeting.id).limit(bindparam("upcoming_limit")))
+        past = (select(literal_column("1").label("kind"), *_MEETING_COLUMNS)
+                .where(*public, Meeting.starts_at < since)
+                .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+                .limit(bindparam("past_limit")))
+        oldest = select(literal_column("2"), null(), null(), func.min(Meeting.starts_at),
+                        null(), null(), null()).where(*public)
+        return union_all(select(upcoming.subquery()), select(past.subquery()), oldest)
+    if name == "year":
+        # The meetings of one year of the archive (kind 0) and the first and last start of
+        # all the table's meetings (kinds 1 and 2), in one round trip.
+        public = (Meeting.table_id == table_id, Meeting.status != MeetingStatus.DRAFT.value)
+        rows = (select(literal_column("0").label("kind"), *_MEETING_COLUMNS)
+                .where(*public, Meeting.starts_at >= bindparam("start"),
+                       Meeting.starts_at < bindparam("end"))
+                .order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(limit))
+        first = select(literal_column("1"), null(), null(), func.min(Meeting.starts_at),
+                       null(), null(), null()).where(*public)
+        last = select(literal_column("2"), null(), null(), func.max(Meeting.starts_at),
+                      null(), null(), null()).where(*public)
+        return union_all(select(rows.subquery()), first, last)
+    if name == "index_tables":
+        return (select(Table.id, Table.name, Table.slug, Comune.name)
+                .join(Comune, Comune.id == Table.comune_id)
+                .where(Table.slug > bindparam("after")).order_by(Table.slug).limit(limit))
+    if name == "rete_table":
+        return select(Table.id, Table.name, Table.slug).where(Table.comune_id.is_(None)).limit(1)
+    if name == "next_meetings":
+        return (select(Meeting.table_id, Meeting.id, Meeting.starts_at)
+                .where(Meeting.table_id.in_(bindparam("table_ids", expanding=True)),
+                       Meeting.status == MeetingStatus.CONVENED.value, Meeting.starts_at >= since)
+                .order_by(Meeting.starts_at, Meeting.id).limit(limit))
     if name == "seats":
         role_order = case({MemberRole.CHAIR.value: 0, MemberRole.SECRETARY.value: 1},
                           value=TableMember.role, else_=2)
@@ -143,17 +217,6 @@ def _statement(name: str):
                 .outerjoin(Association, Association.id == TableMember.association_id)
                 .where(TableMember.table_id == table_id, TableMember.left_on.is_(None))
                 .order_by(role_order, User.name, TableMember.id).limit(limit))
-    meetings = select(Meeting.id, Meeting.table_id, Meeting.title, Meeting.starts_at,
-                      Meeting.place, Meeting.status, Meeting.minutes_revision
-                      ).where(Meeting.table_id == table_id)
-    if name == "upcoming":
-        return (meetings.where(Meeting.status == MeetingStatus.CONVENED.value,
-                               Meeting.starts_at >= since)
-                .order_by(Meeting.starts_at, Meeting.id).limit(limit))
-    if name == "past":
-        return (meetings.where(Meeting.status != MeetingStatus.DRAFT.value,
-                               Meeting.starts_at < since)
-                .order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(limit))
     if name == "decisions":
         return (select(Decision.id, Decision.title, Decision.decided_on, Decision.outcome)
                 .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
@@ -178,11 +241,98 @@ def seats(table: Table, limit: int) -> list[Seat]:
     return result
 
 
-def meeting_rows(table_id: int, upcoming: bool, limit: int):
-    """Meetings of a table as light rows (the attributes the lists show), next or past."""
-    return db.session.execute(_statement("upcoming" if upcoming else "past"), {
-        "table_id": table_id, "limit": limit,
-        "since": utcnow() - timedelta(hours=6)}).all()
+def table_info(slug: str) -> TableInfo | None:
+    """A table for its public pages, by slug, in one light query (None when unknown)."""
+    row = db.session.execute(_statement("table"), {"slug": slug}).first()
+    if row is None:
+        return None
+    ident, name, slug_, comune_id, constituted_on, description, comune_name, comune_slug = row
+    return TableInfo(ident, name, slug_, comune_id, constituted_on, description,
+                     ComuneRef(comune_name, comune_slug) if comune_id is not None else None)
+
+
+@dataclass(frozen=True)
+class TableMeetings:
+    upcoming: list[MeetingLine]
+    past: list[MeetingLine]
+    years: list[int]
+
+
+def table_meetings(table: TableInfo | Table, upcoming: int, past: int) -> TableMeetings:
+    """The next and the latest past meetings of a table and the years of its archive, newest
+    first (from its latest meeting or this year back to its constitution or its oldest
+    meeting, whichever is earlier), in one query."""
+    rows = db.session.execute(_statement("table_meetings"), {
+        "table_id": table.id, "since": utcnow() - timedelta(hours=6),
+        "upcoming_limit": upcoming, "past_limit": past}).all()
+    lines: tuple[list, list] = ([], [])
+    oldest = None
+    for kind, *values in rows:
+        if kind == 2:
+            oldest = values[2]
+        else:
+            lines[kind].append(MeetingLine(*values))
+    lines[0].sort(key=lambda m: (m.starts_at, m.id))
+    lines[1].sort(key=lambda m: (m.starts_at, m.id), reverse=True)
+    starts = [local(m.starts_at).year for m in (*lines[0], *lines[1])]
+    if oldest is not None:
+        starts.append(local(oldest).year)
+    if table.constituted_on is not None:
+        first = min([table.constituted_on.year, *starts])
+        newest = max([today().year, *starts])
+    elif starts:
+        first, newest = min(starts), max(starts)
+    else:
+        return TableMeetings(lines[0], lines[1], [])
+    return TableMeetings(lines[0], lines[1], list(range(newest, first - 1, -1)))
+
+
+def archive_year(table: TableInfo | Table, year: int | None,
+                 limit: int = 200) -> tuple[list[int], int, list[MeetingLine]]:
+    """The years with meetings (newest first), the year shown (the one asked when it has
+    meetings, else the latest) and its meetings, newest first: one query, two when the year
+    asked has none."""
+    def fetch(year_: int):
+        start = datetime(year_, 1, 1, tzinfo=ROME)
+        return db.session.execute(_statement("year"), {
+            "table_id": table.id, "start": start, "end": start.replace(year=year_ + 1),
+            "limit": limit}).all()
+
+    asked = year if year is not None and 1900 < year < 3000 else None
+    fetched = asked if asked is not None else today().year
+    rows = fetch(fetched)
+    bounds = {kind: values[2] for kind, *values in rows if kind}
+    if bounds.get(1) is None:  # no meetings at all
+        return [], fetched, []
+    years = list(range(local(bounds[2]).year, local(bounds[1]).year - 1, -1))
+    shown = asked if asked in years else years[0]
+    if shown != fetched:
+        rows = fetch(shown)
+    return years, shown, [MeetingLine(*values) for kind, *values in rows if kind == 0]
+
+
+def index_rows(after: str | None, size: int) -> list:
+    """A page of the Comuni's tables by slug, as light rows (id, name, slug, comune name),
+    `size` + 1 of them (keyset on the unique slug)."""
+    return db.session.execute(_statement("index_tables"),
+                              {"after": after or "", "limit": size + 1}).all()
+
+
+def rete_table_row():
+    """The inter-municipal table as a light row (id, name, slug), or None."""
+    return db.session.execute(_statement("rete_table")).first()
+
+
+def next_meetings(table_ids: list[int]) -> dict[int, tuple[int, datetime]]:
+    """The next convened meeting of each table: table id -> (meeting id, start)."""
+    if not table_ids:
+        return {}
+    result: dict[int, tuple[int, datetime]] = {}
+    for table_id, meeting_id, starts_at in db.session.execute(_statement("next_meetings"), {
+            "table_ids": table_ids, "since": utcnow() - timedelta(hours=6),
+            "limit": len(table_ids) * 3}):
+        result.setdefault(table_id, (meeting_id, starts_at))
+    return result
 
 
 def decision_rows(table_id: int, limit: int):
@@ -315,38 +465,6 @@ def upcoming_meetings(table_ids: list[int], limit: int = 5) -> list[Meeting]:
                               Meeting.status == MeetingStatus.CONVENED,
                               Meeting.starts_at >= utcnow() - timedelta(hours=6))
         .order_by(Meeting.starts_at, Meeting.id).limit(limit)))
-
-
-def past_meetings(table: Table, limit: int = 10, year: int | None = None) -> list[Meeting]:
-    query = select(Meeting).where(Meeting.table_id == table.id,
-                                  Meeting.status != MeetingStatus.DRAFT)
-    if year is None:
-        query = query.where(Meeting.starts_at < utcnow() - timedelta(hours=6))
-    else:
-        start = datetime(year, 1, 1, tzinfo=ROME)
-        query = query.where(Meeting.starts_at >= start,
-                            Meeting.starts_at < start.replace(year=year + 1))
-    return list(db.session.scalars(query.order_by(Meeting.starts_at.desc(), Meeting.id.desc())
-                                   .limit(limit)))
-
-
-def meeting_years(table: Table) -> list[int]:
-    """The years with meetings, newest first (one aggregate over the table's index)."""
-    first, last = db.session.execute(
-        select(func.min(Meeting.starts_at), func.max(Meeting.starts_at))
-        .where(Meeting.table_id == table.id, Meeting.status != MeetingStatus.DRAFT)).one()
-    if first is None:
-        return []
-    return list(range(local(last).year, local(first).year - 1, -1))
-
-
-def archive_years(table: Table, upcoming, past) -> list[int]:
-    """The years of the archive, newest first, without a query: from the table's constitution
-    (or its oldest meeting shown) to its latest meeting or this year."""
-    if table.constituted_on is None:
-        return meeting_years(table)
-    newest = max([today().year, *(local(m.starts_at).year for m in upcoming)])
-    return list(range(newest, table.constituted_on.year - 1, -1))
 
 
 def draft_meetings(table: Table) -> list[Meeting]:

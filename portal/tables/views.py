@@ -49,6 +49,10 @@ PROJECT_ROLES = (Role.COMUNE_OFFICER, Role.TABLE_CHAIR, Role.TABLE_SECRETARY)
 MEMBERS_SHOWN = 60
 #: tables per page of the index (the Rete can hold every Comune of a region)
 INDEX_PAGE = 50
+#: meetings on a table's page: the next ones and the latest past ones; the rest is in the
+#: yearly archive (ten years of meetings must not make the page heavier)
+UPCOMING_SHOWN = 5
+PAST_SHOWN = 10
 
 
 def _table_or_404(slug: str) -> Table:
@@ -98,35 +102,38 @@ def _fail(form, exc: services.TablesError, default: str) -> None:
 @authz.public
 def index():
     after = (request.args.get("dopo") or "")[:180] or None
-    rows = services.tables_page(after, INDEX_PAGE)
+    rows = services.index_rows(after, INDEX_PAGE)
     next_url = None
     if len(rows) > INDEX_PAGE:
         rows = rows[:INDEX_PAGE]
         next_url = url_for("tables.index", dopo=rows[-1].slug)
-    rete = services.rete_table() if after is None else None
-    tables = ([rete] if rete else []) + rows
-    upcoming = services.upcoming_meetings([t.id for t in tables], limit=len(tables) * 3)
-    next_by_table: dict[int, Meeting] = {}
-    for meeting in upcoming:
-        next_by_table.setdefault(meeting.table_id, meeting)
-    return render_template("tables/index.html", tables=tables, next_by_table=next_by_table,
+    rete = services.rete_table_row() if after is None else None
+    tables = ([(rete.id, rete.name, rete.slug, None)] if rete else []) + rows
+    return render_template("tables/index.html", tables=tables,
+                           next_by_table=services.next_meetings([t[0] for t in tables]),
                            page={"next_url": next_url,
                                  "prev_url": url_for("tables.index") if after else None},
                            breadcrumbs=[(_("Tavoli"), None)])
 
 
+def _table_info_or_404(slug: str) -> services.TableInfo:
+    table = services.table_info(slug)
+    if table is None:
+        abort(404)
+    return table
+
+
 @bp.get("/tavoli/<slug>")
 @authz.public
 def table(slug: str):
-    table = _table_or_404(slug)
+    table = _table_info_or_404(slug)
     can_manage = authz.can("tables.manage_meetings", table)
     seats = services.seats(table, limit=MEMBERS_SHOWN)
-    upcoming = services.meeting_rows(table.id, upcoming=True, limit=5)
-    past = services.meeting_rows(table.id, upcoming=False, limit=10)
+    meetings = services.table_meetings(table, upcoming=UPCOMING_SHOWN, past=PAST_SHOWN)
     return render_template(
         "tables/table.html", table=table, members=seats,
         member_count=services.member_count(table) if len(seats) == MEMBERS_SHOWN else None,
-        upcoming=upcoming, past=past, years=services.archive_years(table, upcoming, past),
+        upcoming=meetings.upcoming, past=meetings.past, years=meetings.years,
         decisions=services.decision_rows(table.id, limit=10),
         drafts=services.draft_meetings(table) if can_manage else [],
         breadcrumbs=_crumbs(table),
@@ -136,12 +143,8 @@ def table(slug: str):
 @bp.get("/tavoli/<slug>/sedute")
 @authz.public
 def archive(slug: str):
-    table = _table_or_404(slug)
-    years = services.meeting_years(table)
-    year = request.args.get("anno", type=int)
-    if year is None or year not in years:
-        year = years[0] if years else date.today().year
-    meetings = services.past_meetings(table, limit=200, year=year)
+    table = _table_info_or_404(slug)
+    years, year, meetings = services.archive_year(table, request.args.get("anno", type=int))
     return render_template("tables/archive.html", table=table, years=years, year=year,
                            meetings=meetings,
                            breadcrumbs=_crumbs(table, (_("Sedute del %(y)d", y=year), None)))
@@ -150,7 +153,7 @@ def archive(slug: str):
 @bp.get("/tavoli/<slug>/delibere")
 @authz.public
 def decisions(slug: str):
-    table = _table_or_404(slug)
+    table = _table_info_or_404(slug)
     before = _parse_cursor(request.args.get("prima"))
     rows = services.latest_decisions([table.id], limit=21, before=before)
     next_url = None
