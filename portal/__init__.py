@@ -39,7 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
             "(or FLASK_DEBUG=1 for local development)."
         )
 
-    from portal import authz, db_setup, i18n, models, pagecache, security
+    from portal import authz, db_setup, i18n, layout, models, pagecache, security
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     models.import_all()
@@ -56,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     # Every limit is on a POST (login, reset, forms that send mail): reads skip the limiter.
     limiter.request_filter(lambda: request.method in ("GET", "HEAD", "OPTIONS"))
     i18n.init_app(app)
+    layout.init_app(app)
     # Inside ProxyFix (added by security): the cache sees the client's scheme and host.
     pagecache.init_app(app)
     security.init_app(app)

@@ -1,0 +1,60 @@
+"""The page's chrome (head links, header, footer) rendered once per worker, not on every page.
+
+The header and footer of Bootstrap Italia are most of the work of rendering a page (some 3,000
+Python calls: ~40 translated strings, ~20 `url_for`), yet they depend only on the language, on
+whether the visitor is signed in and on the section of the portal being visited. `chrome(part)`
+renders `templates/_layout/<part>.html` once for each such combination and keeps the HTML; the
+two values that change from request to request are placeholders filled on the way out:
+
+- `chrome_next`: the page to come back to after switching language;
+- `chrome_csrf`: the CSRF token of the logout form (signed-in visitors only).
+
+In debug the fragments are rendered every time, so that template edits show at once.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Flask, current_app, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+from portal.i18n import _locale
+
+NEXT = "rete-chrome-next"
+CSRF = "rete-chrome-csrf"
+PARTS = ("head", "header", "footer")
+
+
+def _section() -> str:
+    """What the main navigation highlights: the home page, or the blueprint being visited."""
+    endpoint = request.endpoint or ""
+    return endpoint if endpoint == "core.home" else endpoint.partition(".")[0]
+
+
+def chrome(part: str) -> Markup:
+    if part not in PARTS:
+        raise ValueError(f"unknown layout part {part!r}")
+    signed_in = part == "header" and current_user.is_authenticated
+    section = _section() if part == "header" else ""
+    key = (part, _locale(), signed_in, section)
+    store: dict = current_app.extensions["rete_chrome"]
+    html = store.get(key)
+    if html is None:
+        html = render_template(f"_layout/{part}.html", chrome_next=NEXT, chrome_csrf=CSRF,
+                               chrome_section=section)
+        if not current_app.debug:
+            store[key] = html
+    if part == "header":
+        back = request.full_path if request.query_string else request.path
+        html = html.replace(NEXT, quote(back, safe="/"))
+        if signed_in:
+            html = html.replace(CSRF, generate_csrf())
+    return Markup(html)  # noqa: S704 - our own templates, rendered with autoescape
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["rete_chrome"] = {}
+    app.jinja_env.globals["chrome"] = chrome
