@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -449,14 +449,96 @@ def member_of(user, table_id: int) -> TableMember | None:
 # --------------------------------------------------------------------------- meetings
 
 
-def meeting_for_page(meeting_id: int) -> Meeting | None:
-    """A meeting with its table, minutes and current revision, in one query."""
-    return db.session.scalar(
-        select(Meeting).where(Meeting.id == meeting_id)
-        .options(joinedload(Meeting.table),
-                 # the content is read only when its rendering is not cached yet
-                 joinedload(Meeting.minutes).joinedload(Minutes.current_revision)
-                 .defer(MinutesRevision.content)))
+@dataclass(frozen=True, slots=True)
+class TableRef:
+    id: int
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRef:
+    """The current revision of a meeting's minutes, without its content (read only when its
+    rendering is not cached yet)."""
+
+    id: int
+    number: int
+    reason: str | None
+    published_at: datetime
+    content_hash: str
+
+    @property
+    def content(self) -> str:
+        return db.session.scalar(select(MinutesRevision.content)
+                                 .where(MinutesRevision.id == self.id))
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaLine:
+    position: int
+    title: str
+    proposal_id: int | None
+    description: str | None
+
+
+@dataclass(slots=True)
+class MeetingPage:
+    """A meeting as its public page shows it, with its table and current revision: one light
+    query (the agenda is read only for meetings without published minutes)."""
+
+    id: int
+    table_id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime | None
+    place: str | None
+    online_url: str | None
+    notes: str | None
+    status: str
+    minutes_revision: int
+    table: TableRef
+    minutes_id: int | None
+    revision: RevisionRef | None
+    items: list[AgendaLine] = field(default_factory=list)
+
+
+@cache
+def _meeting_page_statement():
+    return (select(Meeting.id, Meeting.table_id, Meeting.title, Meeting.starts_at,
+                   Meeting.ends_at, Meeting.place, Meeting.online_url, Meeting.notes,
+                   Meeting.status, Meeting.minutes_revision, Table.name, Table.slug,
+                   Minutes.id, MinutesRevision.id, MinutesRevision.number, MinutesRevision.reason,
+                   MinutesRevision.published_at, MinutesRevision.content_hash)
+            .join(Table, Table.id == Meeting.table_id)
+            .outerjoin(Minutes, Minutes.meeting_id == Meeting.id)
+            .outerjoin(MinutesRevision, MinutesRevision.id == Minutes.current_revision_id)
+            .where(Meeting.id == bindparam("meeting_id")))
+
+
+@cache
+def _agenda_statement():
+    return (select(AgendaItem.position, AgendaItem.title, AgendaItem.proposal_id,
+                   AgendaItem.description)
+            .where(AgendaItem.meeting_id == bindparam("meeting_id"))
+            .order_by(AgendaItem.position, AgendaItem.id))
+
+
+def meeting_page(meeting_id: int) -> MeetingPage | None:
+    """A meeting for its public page (None when unknown); its agenda only when no minutes are
+    published (the minutes then show the items)."""
+    row = db.session.execute(_meeting_page_statement(), {"meeting_id": meeting_id}).first()
+    if row is None:
+        return None
+    (ident, table_id, title, starts_at, ends_at, place, online_url, notes, status, published,
+     table_name, table_slug, minutes_id, rev_id, number, reason, published_at, digest) = row
+    page = MeetingPage(ident, table_id, title, starts_at, ends_at, place, online_url, notes,
+                       status, published, TableRef(table_id, table_name, table_slug), minutes_id,
+                       RevisionRef(rev_id, number, reason, published_at, digest)
+                       if rev_id is not None else None)
+    if page.revision is None:
+        page.items = [AgendaLine(*r) for r in db.session.execute(
+            _agenda_statement(), {"meeting_id": ident})]
+    return page
 
 
 def upcoming_meetings(table_ids: list[int], limit: int = 5) -> list[Meeting]:

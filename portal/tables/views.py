@@ -223,26 +223,26 @@ def table_atom(slug: str):
 @bp.get("/sedute/<int:meeting_id>")
 @authz.public
 def meeting(meeting_id: int):
-    meeting = services.meeting_for_page(meeting_id)
+    meeting = services.meeting_page(meeting_id)
     if meeting is None:
         abort(404)
     authz.require("tables.view_meeting", meeting)
-    minutes = meeting.minutes
-    revision = minutes.current_revision if minutes is not None else None
+    revision = meeting.revision
     if revision is None:
         revisions = []
     elif revision.number == 1:
         revisions = [revision]  # the only one: no query needed
     else:
         revisions = services.revisions(meeting)
+    # Only a secretary may start the minutes: anyone else gets no form (and no CSRF token,
+    # so an anonymous visit sets no cookie).
+    may_start = (meeting.minutes_id is None and meeting.status == MeetingStatus.CONVENED
+                 and authz.can("tables.draft_minutes", meeting))
     return render_template(
-        "tables/meeting.html", meeting=meeting, table=meeting.table, minutes=minutes,
+        "tables/meeting.html", meeting=meeting, table=meeting.table, minutes=meeting.minutes_id,
         revision=revision, minutes_html=_minutes_html(revision) if revision else None,
-        revisions=revisions,
-        attendance=services.attendance(meeting) if revision is None else [],
-        quorum=services.quorum(meeting) if revision is None else None,
-        represents=services.represents, outcome_text=documents.OUTCOME_TEXT,
-        local=services.local, form=EmptyForm(),
+        revisions=revisions, quorum=services.quorum(meeting) if revision is None else None,
+        form=EmptyForm() if may_start else None, may_start=may_start,
         breadcrumbs=_crumbs(meeting.table, (meeting.title, None)),
     )
 
