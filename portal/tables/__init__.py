@@ -80,6 +80,10 @@ def _label(labels):
     return label
 
 
+outcome_label = _label(OUTCOME_LABELS)
+member_role_label = _label(MEMBER_ROLE_LABELS)
+
+
 def init_app(app: Flask) -> None:
     """Show the table on each Comune's page and the member's tables in the account area."""
     from portal.core.services import register_dashboard_panel
@@ -92,9 +96,9 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         my_tables=panels.my_tables, table_links=proposal_links,
-        outcome_label=_label(OUTCOME_LABELS),
+        outcome_label=outcome_label,
         attendance_label=_label(ATTENDANCE_LABELS),
-        member_role_label=_label(MEMBER_ROLE_LABELS),
+        member_role_label=member_role_label,
         minutes_status_label=_label(MINUTES_STATUS_LABELS),
     )
     app.jinja_env.filters["isodate"] = (

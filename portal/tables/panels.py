@@ -6,19 +6,20 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.tables import services
+from portal.tables import services, when
 from portal.tables.models import Table, TableMember
 
 
 def comune_panel(comune):
-    """The Comune's table, its next meeting and its latest decisions."""
-    table = services.table_for_comune(comune.id)
-    if table is None:
+    """The Comune's table, its next meeting and its latest decisions (two light queries)."""
+    row = services.comune_table_row(comune.id)
+    if row is None:
         return None
-    upcoming = services.upcoming_meetings([table.id], limit=1)
+    table_id, name, slug, meeting_id, starts_at = row
     return ("tables/_comune_panel.html", {
-        "table": table, "comune": comune, "next": upcoming[0] if upcoming else None,
-        "decisions": services.latest_decisions([table.id], limit=5),
+        "table": services.TableRef(table_id, name, slug), "comune": comune,
+        "next": (meeting_id, when(starts_at, "medium")) if meeting_id is not None else None,
+        "decisions": services.decision_rows(table_id, limit=5),
     })
 
 

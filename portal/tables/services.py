@@ -21,7 +21,9 @@ from portal.core.services import activity, audit, notify
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.network.models import Association, Comune, RoleAssignment
-from portal.tables import documents
+from portal.tables import _formatted as formatted
+from portal.tables import _locale as tables_locale
+from portal.tables import documents, outcome_label
 from portal.tables.models import (
     APPROVING_OUTCOMES,
     AgendaItem,
@@ -144,7 +146,7 @@ class TableInfo:
 
 @dataclass(frozen=True, slots=True)
 class MeetingLine:
-    """A meeting in a list: what the list shows, its date formatted once."""
+    """A meeting in a list: what the list shows, its date formatted in the view."""
 
     id: int
     title: str
@@ -152,6 +154,32 @@ class MeetingLine:
     place: str | None
     status: str
     minutes_revision: int
+    when: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLine:
+    """A decision in a list: its day and outcome already in the visitor's language."""
+
+    id: int
+    title: str
+    decided_on: date
+    outcome: str
+    day: str
+    label: str
+
+
+def _meeting_lines(rows) -> list[MeetingLine]:
+    locale = tables_locale()
+    return [MeetingLine(*values, when=formatted(values[2], "medium", locale))
+            for values in rows]
+
+
+def decision_lines(rows) -> list[DecisionLine]:
+    """(id, title, decided_on, outcome) rows as lines to show."""
+    locale = tables_locale()
+    return [DecisionLine(ident, title, day, outcome, formatted(day, "long", locale),
+                         outcome_label(outcome)) for ident, title, day, outcome in rows]
 
 
 _MEETING_COLUMNS = (Meeting.id, Meeting.title, Meeting.starts_at, Meeting.place, Meeting.status,
@@ -200,6 +228,17 @@ def _statement(name: str):
         return (select(Table.id, Table.name, Table.slug, Comune.name)
                 .join(Comune, Comune.id == Table.comune_id)
                 .where(Table.slug > bindparam("after")).order_by(Table.slug).limit(limit))
+    if name == "comune_table":
+        # A Comune's table with its next convened meeting (for the Comune's page).
+        next_id = (select(Meeting.id)
+                   .where(Meeting.table_id == Table.id,
+                          Meeting.status == MeetingStatus.CONVENED.value,
+                          Meeting.starts_at >= since)
+                   .order_by(Meeting.starts_at, Meeting.id).limit(1)
+                   .correlate(Table).scalar_subquery())
+        return (select(Table.id, Table.name, Table.slug, Meeting.id, Meeting.starts_at)
+                .outerjoin(Meeting, Meeting.id == next_id)
+                .where(Table.comune_id == bindparam("comune_id")))
     if name == "rete_table":
         return select(Table.id, Table.name, Table.slug).where(Table.comune_id.is_(None)).limit(1)
     if name == "next_meetings":
@@ -265,15 +304,16 @@ def table_meetings(table: TableInfo | Table, upcoming: int, past: int) -> TableM
     rows = db.session.execute(_statement("table_meetings"), {
         "table_id": table.id, "since": utcnow() - timedelta(hours=6),
         "upcoming_limit": upcoming, "past_limit": past}).all()
-    lines: tuple[list, list] = ([], [])
+    found: tuple[list, list] = ([], [])
     oldest = None
     for kind, *values in rows:
         if kind == 2:
             oldest = values[2]
         else:
-            lines[kind].append(MeetingLine(*values))
-    lines[0].sort(key=lambda m: (m.starts_at, m.id))
-    lines[1].sort(key=lambda m: (m.starts_at, m.id), reverse=True)
+            found[kind].append(values)
+    found[0].sort(key=lambda m: (m[2], m[0]))
+    found[1].sort(key=lambda m: (m[2], m[0]), reverse=True)
+    lines = (_meeting_lines(found[0]), _meeting_lines(found[1]))
     starts = [local(m.starts_at).year for m in (*lines[0], *lines[1])]
     if oldest is not None:
         starts.append(local(oldest).year)
@@ -308,7 +348,7 @@ def archive_year(table: TableInfo | Table, year: int | None,
     shown = asked if asked in years else years[0]
     if shown != fetched:
         rows = fetch(shown)
-    return years, shown, [MeetingLine(*values) for kind, *values in rows if kind == 0]
+    return years, shown, _meeting_lines(values for kind, *values in rows if kind == 0)
 
 
 def index_rows(after: str | None, size: int) -> list:
@@ -316,6 +356,13 @@ def index_rows(after: str | None, size: int) -> list:
     `size` + 1 of them (keyset on the unique slug)."""
     return db.session.execute(_statement("index_tables"),
                               {"after": after or "", "limit": size + 1}).all()
+
+
+def comune_table_row(comune_id: int):
+    """A Comune's table and its next meeting as one light row (table id, name, slug, meeting
+    id, start; the last two None when nothing is convened), or None."""
+    return db.session.execute(_statement("comune_table"), {
+        "comune_id": comune_id, "since": utcnow() - timedelta(hours=6)}).first()
 
 
 def rete_table_row():
@@ -335,10 +382,10 @@ def next_meetings(table_ids: list[int]) -> dict[int, tuple[int, datetime]]:
     return result
 
 
-def decision_rows(table_id: int, limit: int):
-    """The latest decisions in force of a table as light rows (id, title, day, outcome)."""
-    return db.session.execute(_statement("decisions"),
-                              {"table_id": table_id, "limit": limit}).all()
+def decision_rows(table_id: int, limit: int) -> list[DecisionLine]:
+    """The latest decisions in force of a table as lines (id, title, day, outcome)."""
+    return decision_lines(db.session.execute(_statement("decisions"),
+                                             {"table_id": table_id, "limit": limit}))
 
 
 def member_count(table: Table) -> int:
