@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -26,6 +26,8 @@ from portal.i18n import _locale
 NEXT = "rete-chrome-next"
 CSRF = "rete-chrome-csrf"
 PARTS = ("head", "header", "footer")
+#: Blank form pages kept per worker (bounded: query strings are the visitor's to choose).
+MAX_FORM_PAGES = 256
 
 
 def _section() -> str:
@@ -55,6 +57,31 @@ def chrome(part: str) -> Markup:
     return Markup(html)  # noqa: S704 - our own templates, rendered with autoescape
 
 
+def render_form_page(template: str, form, **context) -> str:
+    """A public page showing a blank form (log in, register, join the Rete...).
+
+    Such a page is the same for every anonymous visitor but for the CSRF token of their session,
+    so it is rendered once per worker, language and URL with the token taken out, and then
+    given to each visitor with their own token put back. A form with errors, a pending flash
+    message, a signed-in visitor or debug mode get the ordinary rendering.
+    """
+    if (current_app.debug or request.method != "GET" or form.errors
+            or current_user.is_authenticated or session.get("_flashes")):
+        return render_template(template, form=form, **context)
+    token = generate_csrf()
+    key = (template, _locale(), request.full_path)
+    store: dict = current_app.extensions["rete_form_pages"]
+    html = store.get(key)
+    if html is None:
+        html = render_template(template, form=form, **context)
+        if len(store) >= MAX_FORM_PAGES:
+            store.clear()
+        store[key] = html.replace(token, CSRF)
+        return html
+    return html.replace(CSRF, token)
+
+
 def init_app(app: Flask) -> None:
     app.extensions["rete_chrome"] = {}
+    app.extensions["rete_form_pages"] = {}
     app.jinja_env.globals["chrome"] = chrome

@@ -36,6 +36,7 @@ from portal.core.services import dashboard_panels
 from portal.core.views import safe_next
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
+from portal.layout import render_form_page
 from portal.network.models import Comune
 
 
@@ -86,7 +87,7 @@ def register():
         return redirect(url_for("accounts.registered"), code=303)
     if form.is_submitted():
         return _invalid("accounts/register.html", form=form)
-    return render_template("accounts/register.html", form=form)
+    return render_form_page("accounts/register.html", form)
 
 
 @bp.get("/registrati/controlla-la-posta")
@@ -154,7 +155,7 @@ def login():
         return redirect(next_url, code=303)
     if form.is_submitted():
         return _invalid("accounts/login.html", form=form)
-    return render_template("accounts/login.html", form=form)
+    return render_form_page("accounts/login.html", form)
 
 
 @bp.post("/esci")
@@ -184,7 +185,7 @@ def forgot_password():
         return redirect(url_for("accounts.login"), code=303)
     if form.is_submitted():
         return _invalid("accounts/forgot.html", form=form)
-    return render_template("accounts/forgot.html", form=form)
+    return render_form_page("accounts/forgot.html", form)
 
 
 @bp.route("/reimposta-password/<token>", methods=["GET", "POST"])

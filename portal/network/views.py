@@ -12,6 +12,7 @@ from portal.authz import Role
 from portal.core.models import Activity
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
+from portal.layout import render_form_page
 from portal.network import bp, services
 from portal.network.forms import DecideApplicationForm, GrantRoleForm, JoinForm
 from portal.network.models import JoinApplication, RoleAssignment
@@ -86,7 +87,7 @@ def join():
         return redirect(url_for("network.join_sent"), code=303)
     if form.is_submitted():
         return render_template("network/join.html", form=form, breadcrumbs=crumbs), 422
-    return render_template("network/join.html", form=form, breadcrumbs=crumbs)
+    return render_form_page("network/join.html", form, breadcrumbs=crumbs)
 
 
 @bp.get("/aderisci/inviata")

@@ -58,3 +58,44 @@ def test_the_header_follows_the_language_and_the_login_state(client, factory):
     login(client, user.email)
     signed_in = client.get("/comuni").get_data(as_text=True)
     assert "Log out" in signed_in and "Log in" not in signed_in
+
+
+FORM_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                        r'type="hidden" name="csrf_token" value="([^"]+)"|'
+                        r'name="csrf_token" value="([^"]+)"')
+
+
+def _token(page: str) -> str:
+    match = FORM_TOKEN.search(page)
+    assert match, "no CSRF field on the page"
+    return next(group for group in match.groups() if group)
+
+
+def test_blank_form_pages_carry_each_visitors_own_working_token(app, factory):
+    """Log in, register, forgot password and join are rendered once: each visitor still gets
+    a token of their own session, which works for them and for nobody else."""
+    user = factory.user()
+    visitors = []
+    for _ in range(2):
+        browser = app.test_client()
+        tokens = [_token(browser.get(path).get_data(as_text=True))
+                  for path in ("/registrati", "/password-dimenticata", "/aderisci", "/accedi")]
+        visitors.append((browser, tokens))
+    (first, first_tokens), (second, second_tokens) = visitors
+    wrong = {"email": user.email, "password": "non-e-la-password"}
+    # Another visitor's token is refused (400), each visitor's own token from any of the pages
+    # passes (422: only the password is wrong).
+    assert second.post("/accedi", data=dict(wrong, csrf_token=first_tokens[0])).status_code == 400
+    for browser, tokens in visitors:
+        for token in tokens:
+            assert browser.post("/accedi", data=dict(wrong, csrf_token=token)).status_code == 422
+
+
+def test_a_form_page_with_errors_or_a_message_is_rendered_for_the_visitor(client):
+    bad = client.post("/accedi", data={"csrf_token": _token(client.get("/accedi").get_data(
+        as_text=True)), "email": "nessuno@example.org", "password": "sbagliata-ma-lunga"})
+    assert bad.status_code == 422
+    assert "is-invalid" in bad.get_data(as_text=True) or "alert-danger" in bad.get_data(
+        as_text=True)
+    # The next blank form is clean again.
+    assert "alert-danger" not in client.get("/accedi").get_data(as_text=True)
