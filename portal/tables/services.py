@@ -268,10 +268,11 @@ def seats(table: Table, limit: int) -> list[Seat]:
     """The active members of a table for its public page, in one light query."""
     rows = db.session.execute(_statement("seats"), {"table_id": table.id, "limit": limit}).all()
     families = _("le famiglie")
+    of_comune = _("Comune di %(name)s")  # translated once, filled in per seat
     result = []
     for name, role, title, kind, comune_name, association_name in rows:
         if kind == BodyKind.COMUNE and comune_name:
-            body = _("Comune di %(name)s", name=comune_name)
+            body = of_comune % {"name": comune_name}
         elif kind == BodyKind.ASSOCIATION and association_name:
             body = association_name
         else:

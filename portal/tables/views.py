@@ -17,7 +17,7 @@ from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.network.models import Association, Comune
-from portal.tables import bp, calendar, documents, services
+from portal.tables import bp, calendar, documents, services, when
 from portal.tables.forms import (
     AgendaItemForm,
     CommentForm,
@@ -109,8 +109,18 @@ def index():
         next_url = url_for("tables.index", dopo=rows[-1].slug)
     rete = services.rete_table_row() if after is None else None
     tables = ([(rete.id, rete.name, rete.slug, None)] if rete else []) + rows
-    return render_template("tables/index.html", tables=tables,
-                           next_by_table=services.next_meetings([t[0] for t in tables]),
+    upcoming = services.next_meetings([t[0] for t in tables])
+    # Each row's paths from a prefix and its next meeting's date formatted here: no url_for,
+    # look-up or filter per row in the template.
+    table_base = url_for("tables.table", slug="x")[:-1]
+    meeting_base = url_for("tables.meeting", meeting_id=0)[:-1]
+    lines = []
+    for table_id, name, slug, comune_name in tables:
+        meeting = upcoming.get(table_id)
+        lines.append((table_base + slug, name, comune_name,
+                      f"{meeting_base}{meeting[0]}" if meeting else None,
+                      when(meeting[1], "short") if meeting else None))
+    return render_template("tables/index.html", tables=lines,
                            page={"next_url": next_url,
                                  "prev_url": url_for("tables.index") if after else None},
                            breadcrumbs=[(_("Tavoli"), None)])
@@ -131,7 +141,8 @@ def table(slug: str):
     seats = services.seats(table, limit=MEMBERS_SHOWN)
     meetings = services.table_meetings(table, upcoming=UPCOMING_SHOWN, past=PAST_SHOWN)
     return render_template(
-        "tables/table.html", table=table, members=seats,
+        "tables/table.html", table=table, table_url=url_for("tables.table", slug=table.slug),
+        members=seats,
         member_count=services.member_count(table) if len(seats) == MEMBERS_SHOWN else None,
         upcoming=meetings.upcoming, past=meetings.past, years=meetings.years,
         decisions=services.decision_rows(table.id, limit=10),
