@@ -109,7 +109,7 @@ def slugify(text: str) -> str:
 
 
 #: Comuni per page of /comuni.
-COMUNI_PAGE_SIZE = 50
+COMUNI_PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)

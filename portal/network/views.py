@@ -29,7 +29,7 @@ def _slug_arg(name: str) -> str | None:
 @bp.get("/comuni")
 @authz.public
 def comuni():
-    """The Comuni of the Rete, 50 a page, optionally of one province."""
+    """The Comuni of the Rete, 20 a page (keyset), optionally of one province."""
     provinces = services.provinces()
     province = request.args.get("provincia", "")
     if province not in provinces:

@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from portal.network import services as network_services
 from portal.network.models import Association, Comune
-from portal.network.services import create_comune
+from portal.network.services import COMUNI_PAGE_SIZE, create_comune
 from tests.conftest import page_text
 
 
@@ -34,33 +34,34 @@ def test_comuni_list_shows_each_comune_with_its_figures(client, factory):
 
 
 def test_comuni_are_paginated_by_keyset_in_alphabetical_order(client, db):
-    """50 a page; the next and previous links walk the whole list without gaps or repeats."""
-    many_comuni(db, 120)
+    """N a page; the next and previous links walk the whole list without gaps or repeats."""
+    n = COMUNI_PAGE_SIZE
+    many_comuni(db, 2 * n + 7)
     first = client.get("/comuni")
-    assert names(first) == [f"Paese {i:03d}" for i in range(50)]
+    assert names(first) == [f"Paese {i:03d}" for i in range(n)]
     html = first.get_data(as_text=True)
     assert 'rel="prev"' not in html
     next_url = re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
-    assert next_url == "/comuni?dopo=paese-049"
+    assert next_url == f"/comuni?dopo=paese-{n - 1:03d}"
 
     second = client.get(next_url)
-    assert names(second) == [f"Paese {i:03d}" for i in range(50, 100)]
+    assert names(second) == [f"Paese {i:03d}" for i in range(n, 2 * n)]
     third_url = re.search(r'href="([^"]+)" rel="next"', second.get_data(as_text=True)).group(1)
     third = client.get(third_url)
-    assert names(third) == [f"Paese {i:03d}" for i in range(100, 120)]
+    assert names(third) == [f"Paese {i:03d}" for i in range(2 * n, 2 * n + 7)]
     assert 'rel="next"' not in third.get_data(as_text=True)
 
     back_url = re.search(r'href="([^"]+)" rel="prev"', third.get_data(as_text=True)).group(1)
-    assert names(client.get(back_url)) == [f"Paese {i:03d}" for i in range(50, 100)]
+    assert names(client.get(back_url)) == [f"Paese {i:03d}" for i in range(n, 2 * n)]
     back_url = re.search(r'href="([^"]+)" rel="prev"', second.get_data(as_text=True)).group(1)
     back = client.get(back_url)
-    assert names(back) == [f"Paese {i:03d}" for i in range(50)]
+    assert names(back) == [f"Paese {i:03d}" for i in range(n)]
     assert 'rel="prev"' not in back.get_data(as_text=True)
 
 
 def test_deep_pages_cost_the_same_few_queries(app, client, db):
     """A page deep in the list runs the same queries as the first (keyset, no OFFSET)."""
-    many_comuni(db, 120)
+    many_comuni(db, 5 * COMUNI_PAGE_SIZE)
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):
@@ -71,7 +72,7 @@ def test_deep_pages_cost_the_same_few_queries(app, client, db):
         client.get("/comuni")
         first = list(statements)
         statements.clear()
-        client.get("/comuni?dopo=paese-099")
+        client.get(f"/comuni?dopo=paese-{3 * COMUNI_PAGE_SIZE:03d}")
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert len(statements) == len(first) <= 3
@@ -80,17 +81,17 @@ def test_deep_pages_cost_the_same_few_queries(app, client, db):
 
 def test_comuni_can_be_filtered_by_province(client, db):
     many_comuni(db, 3, "Monza e della Brianza")
-    many_comuni(db, 60, "Milano", start=100)
+    many_comuni(db, COMUNI_PAGE_SIZE + 10, "Milano", start=100)
     response = client.get("/comuni?provincia=Monza+e+della+Brianza")
     assert names(response) == ["Paese 000", "Paese 001", "Paese 002"]
     assert "in provincia di Monza e della Brianza" in page_text(response)
     milano = client.get("/comuni?provincia=Milano")
-    assert len(names(milano)) == 50
+    assert len(names(milano)) == COMUNI_PAGE_SIZE
     next_url = re.search(r'href="([^"]+)" rel="next"', milano.get_data(as_text=True)).group(1)
     assert "provincia=Milano" in next_url
     assert len(names(client.get(next_url.replace("&amp;", "&")))) == 10
     # An unknown province is ignored rather than an empty page.
-    assert len(names(client.get("/comuni?provincia=Atlantide"))) == 50
+    assert len(names(client.get("/comuni?provincia=Atlantide"))) == COMUNI_PAGE_SIZE
 
 
 @pytest.mark.parametrize("query", [
