@@ -1247,14 +1247,42 @@ def proposal_links(proposal_id: int) -> dict:
 # --------------------------------------------------------------------------- projects
 
 
-def projects(comune_id: int | None, rete: bool = False, limit: int = 200) -> list[Project]:
-    """Approved projects of a Comune (or, `rete`, of every table), overdue and open first."""
-    query = select(Project).options(joinedload(Project.table), joinedload(Project.comune))
+@dataclass(frozen=True, slots=True)
+class ProjectLine:
+    """A project in the accountability lists (no ORM entity: the lists are read-only)."""
+
+    id: int
+    title: str
+    status: str
+    deadline: date | None
+    progress: int
+    responsible: str
+    comune_name: str | None
+    deadline_text: str
+
+    def is_overdue(self, today_: date) -> bool:
+        return (self.status == ProjectStatus.IN_PROGRESS and self.deadline is not None
+                and self.deadline < today_)
+
+
+@cache
+def _projects_statement(rete: bool):
+    query = (select(Project.id, Project.title, Project.status, Project.deadline,
+                    Project.progress, Project.responsible, Comune.name)
+             .outerjoin(Comune, Comune.id == Project.comune_id))
     if not rete:
-        query = query.where(Project.comune_id == comune_id)
-    query = query.order_by(Project.status, Project.deadline.is_(None), Project.deadline,
-                           Project.id)
-    return list(db.session.scalars(query.limit(limit)))
+        query = query.where(Project.comune_id == bindparam("comune_id"))
+    return (query.order_by(Project.status, Project.deadline.is_(None), Project.deadline,
+                           Project.id).limit(bindparam("limit")))
+
+
+def projects(comune_id: int | None, rete: bool = False, limit: int = 200) -> list[ProjectLine]:
+    """Approved projects of a Comune (or, `rete`, of every table), overdue and open first,
+    as light rows with their deadline formatted once."""
+    locale = tables_locale()
+    return [ProjectLine(*values, formatted(values[3], "short", locale) if values[3] else "–")
+            for values in db.session.execute(_projects_statement(rete),
+                                             {"comune_id": comune_id, "limit": limit})]
 
 
 def project_for_proposal(proposal_id: int) -> Project | None:

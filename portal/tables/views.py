@@ -849,12 +849,17 @@ def _projects_page(comune: Comune | None):
     crumbs = ([(_("Comuni"), url_for("network.comuni")),
                (comune.name, url_for("network.comune", slug=comune.slug)),
                (_("Progetti approvati"), None)] if comune else [(_("Progetti approvati"), None)])
+    overdue, in_progress, implemented = [], [], []
+    for p in rows:
+        if p.status == ProjectStatus.IMPLEMENTED:
+            implemented.append(p)
+        elif p.is_overdue(today):
+            overdue.append(p)
+        elif p.status == ProjectStatus.IN_PROGRESS:
+            in_progress.append(p)
     return render_template(
         "tables/projects.html", comune=comune, projects=rows, today=today,
-        overdue=[p for p in rows if p.is_overdue(today)],
-        in_progress=[p for p in rows if p.status == ProjectStatus.IN_PROGRESS
-                     and not p.is_overdue(today)],
-        implemented=[p for p in rows if p.status == ProjectStatus.IMPLEMENTED],
+        overdue=overdue, in_progress=in_progress, implemented=implemented,
         breadcrumbs=crumbs,
     )
 
