@@ -93,7 +93,7 @@ class Server:
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argument list
             [str(GUNICORN), "--workers", str(workers), "--worker-class", "sync",
              "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-             "--error-logfile", str(log), "--timeout", "30", app],
+             "--error-logfile", str(log), "--timeout", "30", "--no-control-socket", app],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )

@@ -284,6 +284,7 @@ class LiveServer:
         })
         self.process = subprocess.Popen(  # noqa: S603 - fixed command line
             [sys.executable, "-m", "gunicorn", "--config", "python:tests.e2e.liveapp",
+             "--no-control-socket",  # several servers at once: no shared control socket
              "--workers", "2", "--threads", "4",
              "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "2",
              "--access-logfile", "-",
