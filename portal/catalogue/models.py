@@ -146,6 +146,10 @@ class GoodPractice(db.Model):
     #: adoptions that are not abandoned; kept by the adoption service for the "most adopted" sort
     adoption_count: Mapped[int] = mapped_column(default=0, server_default="0")
     revision_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: the facet values of a published practice as "facet:value" tokens separated by spaces
+    #: ("c:12 k:comune s:attiva t:3"): the rows of practice_facets but the total, kept by
+    #: search.reindex; a search counts its candidates' facets from it. Empty for drafts.
+    facet_key: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     themes: Mapped[list[Theme]] = relationship(secondary=practice_themes,
                                                order_by="Theme.position, Theme.name")
@@ -375,6 +379,9 @@ class FacetCount(db.Model):
     value: Mapped[str] = mapped_column(String(20), primary_key=True)
     count: Mapped[int] = mapped_column(default=0, server_default="0")
 
+    #: the most frequent values of a facet (the Comuni listed on the catalogue page)
+    __table_args__ = (Index("ix_catalogue_facet_counts_top", "facet", "count", "value"),)
+
     def __repr__(self) -> str:
         return f"<FacetCount {self.facet}={self.value}: {self.count}>"
 
@@ -403,6 +410,10 @@ class FacetPair(db.Model):
     other_facet: Mapped[str] = mapped_column(String(1), primary_key=True)
     other_value: Mapped[str] = mapped_column(String(20), primary_key=True)
     count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    #: the most frequent other values within one value's practices
+    __table_args__ = (Index("ix_catalogue_facet_pairs_top", "facet", "value", "other_facet",
+                            "count", "other_value"),)
 
     def __repr__(self) -> str:
         return f"<FacetPair {self.facet}={self.value} & {self.other_facet}={self.other_value}>"
