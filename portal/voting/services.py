@@ -308,6 +308,13 @@ def ballot(round_: Round, household_id: int | None) -> Ballot:
 class VoteOutcome:
     changed: bool  # False: the vote was already there (or already absent)
     vote_count: int
+    #: what the vote box shows afterwards, read under the ballot's lock (no query needed):
+    #: the round (a RoundView), the proposal's title, the supports and cents the
+    #: household's ballot uses after the change (None: not read)
+    round: RoundView | None = None
+    title: str | None = None
+    used_supports: int | None = None
+    used_cents: int | None = None
 
 
 def _begin_ballot_transaction() -> bool:
@@ -346,7 +353,15 @@ def _retrying(operation):
 
 @lru_cache(maxsize=2)
 def _ballot_read(dialect: str):
-    """Everything a vote is checked against, in one read that also locks the ballot."""
+    """Everything a vote is checked against, in one read that also locks the ballot.
+
+    On PostgreSQL the household's row is locked FOR UPDATE (one ballot transaction at a time
+    per household) and the proposal's row FOR KEY SHARE: votes on one proposal do not wait
+    for each other here, but a merge (which locks both proposals FOR UPDATE, in id order,
+    before anything else) waits for the votes in flight, and a vote that arrives during a
+    merge waits for it and then reads the proposal as merged. The same lock order everywhere
+    is what keeps a merge and the votes free of deadlocks.
+    """
     from sqlalchemy import bindparam
     from sqlalchemy.orm import aliased
 
@@ -354,21 +369,25 @@ def _ballot_read(dialect: str):
 
     entry = aliased(RoundEntry)
     query = (
-        select(Round.opens_at, Round.closes_at, Round.rule, Round.max_supports,
-               Round.budget_cents, Table.comune_id.label("table_comune_id"),
+        select(Round.id, Round.title, Round.opens_at, Round.closes_at, Round.rule,
+               Round.max_supports, Round.threshold, Round.budget_cents,
+               Table.comune_id.label("table_comune_id"),
                entry.cost_cents, entry.proposal_id.label("entry_proposal"),
-               Proposal.state.label("proposal_state"), Proposal.hidden_at,
+               entry.vote_count, Proposal.state.label("proposal_state"), Proposal.hidden_at,
+               Proposal.title.label("proposal_title"),
                Household.status.label("household_status"),
                Household.comune_id.label("household_comune_id"), Household.anonymised_at)
         .select_from(Round)
         .join(Table, Table.id == Round.table_id)
         .join(Household, Household.id == bindparam("hid"))
+        .join(Proposal, Proposal.id == bindparam("pid"))
         .outerjoin(entry, (entry.round_id == Round.id)
                    & (entry.proposal_id == bindparam("pid")))
-        .outerjoin(Proposal, Proposal.id == entry.proposal_id)
         .where(Round.id == bindparam("rid")))
     if dialect == "postgresql":
-        query = query.with_for_update(of=Household.__table__)
+        # SQLAlchemy renders one locking clause; the second follows it as a suffix.
+        query = (query.with_for_update(of=Household.__table__)
+                 .suffix_with("FOR KEY SHARE OF proposals"))
     return query
 
 
@@ -399,9 +418,9 @@ def _bump(round_id: int, proposal_id: int, delta: int) -> int:
     """Move both counters by `delta` (atomic increments); return the entry's new count."""
     entry, proposal = _bump_statements()
     params = {"rid": round_id, "pid": proposal_id, "delta": delta}
-    options = {"synchronize_session": False}
-    count = db.session.execute(entry, params, execution_options=options).scalar()
-    db.session.execute(proposal, params, execution_options=options)
+    connection = db.session.connection()
+    count = connection.execute(entry, params).scalar()
+    connection.execute(proposal, params)
     return count or 0
 
 
@@ -423,7 +442,8 @@ def _insert_statement(dialect: str):
 
 
 def _insert_vote(params: dict):
-    return db.session.execute(_insert_statement(db.engine.dialect.name), params).first()
+    return db.session.connection().execute(
+        _insert_statement(db.engine.dialect.name), params).first()
 
 
 def _check(state, now: datetime) -> None:
@@ -444,73 +464,180 @@ def _check(state, now: datetime) -> None:
         raise VotingError(_("Questa proposta non si può più votare."))
 
 
+def _refusal(state, used: int, cents: int) -> str | None:
+    """Why the ballot has no room for this proposal (None: it has)."""
+    if state.rule == RoundRule.SUPPORTS and used >= state.max_supports:
+        return ngettext(
+            "Hai già usato il tuo sostegno: ritiralo per sostenere questa proposta.",
+            "Hai già usato tutti i tuoi %(num)d sostegni: ritirane uno per sostenere "
+            "questa proposta.", state.max_supports)
+    if state.rule == RoundRule.BUDGET and cents + (state.cost_cents or 0) > state.budget_cents:
+        return _("Questa proposta non entra nel budget della tua scheda: togline un'altra per "
+                 "sceglierla.")
+    return None
+
+
+#: PostgreSQL: the whole write of a vote in one round trip, under the household's lock taken
+#: by the read (so `used` is the ballot as it is now): the insert, guarded by the ballot's
+#: rule and by the unique constraint, and both counters moved only if a row went in.
+_PG_VOTE = """
+WITH used AS (
+  SELECT count(*) AS n, coalesce(sum(e.cost_cents), 0) AS cents,
+         coalesce(bool_or(v.proposal_id = :pid), false) AS chosen
+  FROM votes v JOIN voting_entries e
+    ON e.round_id = v.round_id AND e.proposal_id = v.proposal_id
+  WHERE v.round_id = :rid AND v.household_id = :hid),
+ins AS (
+  INSERT INTO votes (round_id, household_id, proposal_id, user_id, created_at)
+  SELECT :rid, :hid, :pid, :uid, :at FROM used WHERE NOT used.chosen AND {room}
+  ON CONFLICT (round_id, household_id, proposal_id) DO NOTHING
+  RETURNING proposal_id),
+entry AS (
+  UPDATE voting_entries SET vote_count = vote_count + 1
+  WHERE round_id = :rid AND proposal_id IN (SELECT proposal_id FROM ins)
+  RETURNING vote_count),
+proposal AS (
+  UPDATE proposals SET support_count = support_count + 1
+  WHERE id IN (SELECT proposal_id FROM ins) RETURNING id)
+SELECT used.n, used.cents, used.chosen, (SELECT count(*) FROM ins) AS inserted,
+       (SELECT vote_count FROM entry) AS vote_count, (SELECT count(*) FROM proposal) AS bumped
+FROM used
+"""
+_PG_ROOM = {RoundRule.SUPPORTS: "used.n < :max_supports",
+            RoundRule.BUDGET: "used.cents + :cost <= :budget"}
+
+#: PostgreSQL: the whole write of a withdrawal in one round trip (`used` is the ballot before).
+_PG_WITHDRAW = """
+WITH used AS (
+  SELECT count(*) AS n, coalesce(sum(e.cost_cents), 0) AS cents
+  FROM votes v JOIN voting_entries e
+    ON e.round_id = v.round_id AND e.proposal_id = v.proposal_id
+  WHERE v.round_id = :rid AND v.household_id = :hid),
+del AS (
+  DELETE FROM votes WHERE round_id = :rid AND proposal_id = :pid AND household_id = :hid
+  RETURNING proposal_id),
+entry AS (
+  UPDATE voting_entries SET vote_count = vote_count - 1
+  WHERE round_id = :rid AND proposal_id IN (SELECT proposal_id FROM del)
+  RETURNING vote_count),
+proposal AS (
+  UPDATE proposals SET support_count = support_count - 1
+  WHERE id IN (SELECT proposal_id FROM del) RETURNING id)
+SELECT used.n, used.cents, (SELECT count(*) FROM del) AS removed,
+       (SELECT vote_count FROM entry) AS vote_count, (SELECT count(*) FROM proposal) AS bumped
+FROM used
+"""
+
+
+@lru_cache(maxsize=4)
+def _pg_statement(kind: str, rule: str | None = None):
+    from sqlalchemy import bindparam, text
+
+    if kind == "withdraw":
+        return text(_PG_WITHDRAW)
+    return text(_PG_VOTE.format(room=_PG_ROOM[rule])).bindparams(
+        bindparam("at", type_=Vote.created_at.type))
+
+
 def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id: int
               ) -> VoteOutcome:
-    """Add the household's vote for the proposal; repeating it changes nothing. Commits."""
+    """Add the household's vote for the proposal; repeating it changes nothing. Commits.
+
+    One read checks everything and locks the ballot; on PostgreSQL one more statement writes
+    the vote and both counters (SQLite, in-process, takes four short ones). The outcome
+    carries what the vote box shows afterwards.
+    """
     if household_id is None:
         raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
     params = {"rid": round_id, "pid": proposal_id, "hid": household_id}
+    dialect = db.engine.dialect.name
 
     def operation() -> VoteOutcome:
         _begin_ballot_transaction()
         now = utcnow()
-        state = db.session.execute(_ballot_read(db.engine.dialect.name), params).first()
+        # Core statements on the session's connection: the ORM adds nothing here.
+        connection = db.session.connection()
+        state = connection.execute(_ballot_read(dialect), params).first()
         _check(state, now)
-        chosen = db.session.execute(_ballot_rows(), params).all()
-        if any(pid == proposal_id for pid, _cost in chosen):
-            return VoteOutcome(False, _entry_count(round_id, proposal_id))
-        if state.rule == RoundRule.SUPPORTS and len(chosen) >= state.max_supports:
-            raise VotingError(ngettext(
-                "Hai già usato il tuo sostegno: ritiralo per sostenere questa proposta.",
-                "Hai già usato tutti i tuoi %(num)d sostegni: ritirane uno per sostenere "
-                "questa proposta.", state.max_supports))
-        if state.rule == RoundRule.BUDGET and (
-                sum(cost or 0 for _pid, cost in chosen) + (state.cost_cents or 0)
-                > state.budget_cents):
-            raise VotingError(_("Questa proposta non entra nel budget della tua scheda: togline "
-                                "un'altra per sceglierla."))
-        inserted = _insert_vote({**params, "uid": user_id, "at": now})
-        if inserted is None:  # cannot happen under the lock; the constraint has the last word
-            return VoteOutcome(False, _entry_count(round_id, proposal_id))
-        return VoteOutcome(True, _bump(round_id, proposal_id, +1))
+        cost = state.cost_cents or 0
+        if dialect == "postgresql":
+            row = connection.execute(_pg_statement("vote", state.rule), {
+                **params, "uid": user_id, "at": now, "max_supports": state.max_supports,
+                "cost": cost, "budget": state.budget_cents}).one()
+            used, cents, chosen = row.n, row.cents, row.chosen
+            count = row.vote_count if row.inserted else None
+        else:
+            rows = connection.execute(_ballot_rows(), params).all()
+            used, cents = len(rows), sum(c or 0 for _pid, c in rows)
+            chosen = any(pid == proposal_id for pid, _c in rows)
+            count = None
+            if not chosen and _refusal(state, used, cents) is None:
+                if _insert_vote({**params, "uid": user_id, "at": now}) is not None:
+                    count = _bump(round_id, proposal_id, +1)
+
+        def outcome(changed: bool, vote_count: int, used: int, cents: int) -> VoteOutcome:
+            return VoteOutcome(changed, vote_count or 0, RoundView(state),
+                               state.proposal_title, used, cents)
+
+        if count is not None:
+            return outcome(True, count, used + 1, cents + cost)
+        if chosen:
+            return outcome(False, state.vote_count, used, cents)
+        refusal = _refusal(state, used, cents)
+        if refusal:
+            raise VotingError(refusal)
+        # The unique constraint has the last word: the same vote is already there.
+        return outcome(False, _entry_count(round_id, proposal_id), used + 1, cents + cost)
 
     return _retrying(operation)
 
 
-@lru_cache(maxsize=2)
-def _window_read(dialect: str):
-    from sqlalchemy import bindparam
+def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None,
+                  with_ballot: bool = False) -> VoteOutcome:
+    """Remove the household's vote while the round is open; repeating it changes nothing.
 
-    query = (select(Round.opens_at, Round.closes_at).select_from(Round)
-             .join(Household, Household.id == bindparam("hid"))
-             .where(Round.id == bindparam("rid")))
-    if dialect == "postgresql":
-        query = query.with_for_update(of=Household.__table__)
-    return query
-
-
-def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> VoteOutcome:
-    """Remove the household's vote while the round is open; repeating it changes nothing."""
+    With `with_ballot` the outcome also carries what the vote box shows afterwards (on
+    SQLite one more statement; PostgreSQL reads it in its single write).
+    """
     if household_id is None:
         raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
-    params = {"rid": round_id, "hid": household_id}
+    params = {"rid": round_id, "pid": proposal_id, "hid": household_id}
+    dialect = db.engine.dialect.name
 
     def operation() -> VoteOutcome:
         _begin_ballot_transaction()
-        window = db.session.execute(_window_read(db.engine.dialect.name), params).first()
-        if window is None:
+        connection = db.session.connection()
+        state = connection.execute(_ballot_read(dialect), params).first()
+        if state is None:
             raise RoundNotFound(_("Votazione non trovata."))
-        if not (window.opens_at <= utcnow() < window.closes_at):
+        if not (state.opens_at <= utcnow() < state.closes_at):
             raise VotingError(_("La votazione è chiusa: il voto non si può più cambiare."))
-        removed = db.session.execute(delete(Vote).where(
-            Vote.round_id == round_id, Vote.proposal_id == proposal_id,
-            Vote.household_id == household_id).returning(Vote.id),
-            execution_options={"synchronize_session": False}).first()
-        if removed is None:
-            return VoteOutcome(False, _entry_count(round_id, proposal_id))
-        return VoteOutcome(True, _bump(round_id, proposal_id, -1))
+        used = cents = None
+        if dialect == "postgresql":
+            row = connection.execute(_pg_statement("withdraw"), params).one()
+            removed = bool(row.removed)
+            count = row.vote_count if removed else state.vote_count
+            used = row.n - (1 if removed else 0)
+            cents = row.cents - ((state.cost_cents or 0) if removed else 0)
+        else:
+            removed = connection.execute(_delete_statement(), params).first() is not None
+            count = (_bump(round_id, proposal_id, -1) if removed else state.vote_count)
+            if with_ballot:
+                rows = connection.execute(_ballot_rows(), params).all()
+                used, cents = len(rows), sum(c or 0 for _pid, c in rows)
+        return VoteOutcome(removed, count or 0, RoundView(state), state.proposal_title,
+                           used, cents)
 
     return _retrying(operation)
+
+
+@lru_cache(maxsize=1)
+def _delete_statement():
+    from sqlalchemy import bindparam
+
+    return delete(Vote).where(
+        Vote.round_id == bindparam("rid"), Vote.proposal_id == bindparam("pid"),
+        Vote.household_id == bindparam("hid")).returning(Vote.id)
 
 
 def _fmt(value: datetime) -> str:

@@ -12,7 +12,6 @@ from portal.authz import Role
 from portal.core.views import safe_next
 from portal.db_setup import utcnow
 from portal.extensions import db
-from portal.forms import EmptyForm
 from portal.voting import bp, services
 from portal.voting.forms import RoundForm
 from portal.voting.models import Round, RoundEntry, RoundRule, RoundState
@@ -49,8 +48,9 @@ def vote_context(round_: Round, proposal_id: int, entry: RoundEntry | None = Non
     if ballot is None:
         ballot = services.ballot(round_, household.id if household and not problem else None)
     return dict(round=round_, entry=entry, proposal_id=proposal_id, state=state,
+                logged_in=current_user.is_authenticated,
                 voted=ballot.has(proposal_id), ballot=ballot, problem=problem, error=error,
-                form=EmptyForm(), RoundRule=RoundRule, RoundState=RoundState)
+                RoundRule=RoundRule, RoundState=RoundState)
 
 
 def ballot_summary(round_: Round, ballot: services.Ballot) -> dict:
@@ -204,6 +204,31 @@ def edit(round_id: int):
 # --------------------------------------------------------------------------- votes
 
 
+def _next_url() -> str | None:
+    """The page the vote box lives on: the form's `next`, or the page htmx reports."""
+    from urllib.parse import urlsplit
+
+    current = request.headers.get("HX-Current-URL")
+    if current:
+        parts = urlsplit(current)
+        if parts.netloc == request.host:
+            return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), "") or None
+    return safe_next(request.form.get("next"), "") or None
+
+
+def _vote_box(outcome: services.VoteOutcome, proposal_id: int, voted: bool):
+    """The vote box after a change, from what the ballot transaction read: no query."""
+    from types import SimpleNamespace as NS
+
+    round_ = outcome.round
+    context = dict(round=round_, proposal_id=proposal_id, state=RoundState.OPEN,
+                   entry=NS(vote_count=outcome.vote_count, proposal=NS(title=outcome.title)),
+                   voted=voted, problem=None, error=None, logged_in=True)
+    used = NS(used_supports=outcome.used_supports, used_cents=outcome.used_cents)
+    return render_template("voting/_vote.html", v=context, oob=True, next_url=_next_url(),
+                           summary=ballot_summary(round_, used))
+
+
 def _vote_answer(round_id: int, proposal_id: int, error: str | None = None,
                  changed: bool = False):
     if request.htmx:
@@ -211,6 +236,7 @@ def _vote_answer(round_id: int, proposal_id: int, error: str | None = None,
         round_ = _load(round_id)
         context = vote_context(round_, proposal_id, error=error)
         return render_template("voting/_vote.html", v=context, oob=True,
+                               next_url=_next_url(),
                                summary=ballot_summary(round_, context["ballot"])
                                ), 422 if error else 200
     if error:
@@ -222,12 +248,19 @@ def _vote_answer(round_id: int, proposal_id: int, error: str | None = None,
     return redirect(target, code=303)
 
 
+def _ids_ok(*ids: int) -> bool:
+    return all(0 < i < 2**31 for i in ids)
+
+
 @bp.post("/votazioni/<int:round_id>/proposte/<int:proposal_id>/voto")
 @authz.login_required
 def vote(round_id: int, proposal_id: int):
-    """Cast a vote: checked, locked and counted in the service's own short transaction."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    """Cast a vote: checked, locked and counted in the service's own short transaction.
+
+    The CSRF token was checked by CSRFProtect before the view (every POST of the portal).
+    """
+    if not _ids_ok(round_id, proposal_id):
+        abort(404)
     try:
         outcome = services.cast_vote(round_id, proposal_id, current_user.household_id,
                                      current_user.id)
@@ -235,20 +268,25 @@ def vote(round_id: int, proposal_id: int):
         abort(404)
     except services.VotingError as exc:
         return _vote_answer(round_id, proposal_id, error=str(exc))
+    if request.htmx:
+        return _vote_box(outcome, proposal_id, voted=True)
     return _vote_answer(round_id, proposal_id, changed=outcome.changed)
 
 
 @bp.post("/votazioni/<int:round_id>/proposte/<int:proposal_id>/ritira")
 @authz.login_required
 def withdraw(round_id: int, proposal_id: int):
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    if not _ids_ok(round_id, proposal_id):
+        abort(404)
     try:
-        outcome = services.withdraw_vote(round_id, proposal_id, current_user.household_id)
+        outcome = services.withdraw_vote(round_id, proposal_id, current_user.household_id,
+                                         with_ballot=bool(request.htmx))
     except services.RoundNotFound:
         abort(404)
     except services.VotingError as exc:
         return _vote_answer(round_id, proposal_id, error=str(exc))
+    if request.htmx:
+        return _vote_box(outcome, proposal_id, voted=False)
     return _vote_answer(round_id, proposal_id, changed=outcome.changed)
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as db_event
 
 from portal.authz import Role
 from portal.db_setup import utcnow
@@ -71,6 +72,77 @@ def test_htmx_vote_swaps_button_and_counter(app, db, client, login_as, setup):
     assert f'id="vote-{round_.id}-{p.id}"' in html and ">1</span>" in html
     assert "Ritira il sostegno" in html and 'hx-swap-oob="true"' in html
     assert "Ti restano 2 sostegni" in html
+
+
+class _Statements:
+    """Counts the SQL statements the app sends while the block runs."""
+
+    def __init__(self, db):
+        self.engine, self.count = db.engine, 0
+
+    def _tick(self, *_args):
+        self.count += 1
+
+    def __enter__(self):
+        db_event.listen(self.engine, "before_cursor_execute", self._tick)
+        return self
+
+    def __exit__(self, *exc):
+        db_event.remove(self.engine, "before_cursor_execute", self._tick)
+
+
+def test_htmx_budget_ballot_box_after_vote_and_withdrawal(app, db, client, login_as, setup):
+    """The htmx answers show the new count and the budget left, after a vote and a withdrawal;
+    the vote needs no query beyond its own (PostgreSQL: login, one read, one write)."""
+    round_ = make_round(setup["table"], setup["proposals"], rule=RoundRule.BUDGET,
+                        budget_cents=1_000_000)
+    login_as("family", comune=setup["comune"])
+    a, b = setup["proposals"][:2]  # 1,000 and 2,000 euro
+    client.form(f"/votazioni/{round_.id}/proposte/{a.id}/voto")
+    url = f"/votazioni/{round_.id}/proposte/{b.id}/voto"
+    headers = {"HX-Request": "true", "X-CSRFToken": client.csrf(),
+               "HX-Current-URL": f"http://localhost/proposte/{b.id}"}
+    with _Statements(db) as sql:
+        response = client.post(url, headers=headers)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and ">1</span>" in html
+    assert "Togli dalla scheda" in html and "7.000,00" in html
+    assert f'name="next" value="/proposte/{b.id}"' in html
+    # the login, then (SQLite: BEGIN IMMEDIATE) the read, the ballot, the insert, two counters
+    assert sql.count <= (3 if db.engine.dialect.name == "postgresql" else 7)
+    response = client.form(f"/votazioni/{round_.id}/proposte/{b.id}/ritira", htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and ">0</span>" in html
+    assert "Metti nella scheda" in html and "9.000,00" in html
+    assert _counts(db, round_, a) == (1, 1) and _counts(db, round_, b) == (0, 0)
+
+
+def test_htmx_repeated_vote_and_withdrawal_change_nothing(app, db, client, login_as, setup):
+    """The same vote or withdrawal sent twice answers the same box and changes no count."""
+    round_ = make_round(setup["table"], setup["proposals"], max_supports=3)
+    login_as("family", comune=setup["comune"])
+    p = setup["proposals"][0]
+    for _ in range(2):
+        html = client.form(f"/votazioni/{round_.id}/proposte/{p.id}/voto",
+                           htmx=True).get_data(as_text=True)
+        assert ">1</span>" in html and "Ti restano 2 sostegni" in html
+    for _ in range(2):
+        html = client.form(f"/votazioni/{round_.id}/proposte/{p.id}/ritira",
+                           htmx=True).get_data(as_text=True)
+        assert ">0</span>" in html and "Ti restano 3 sostegni" in html
+    assert _votes(db) == 0 and _counts(db, round_, p) == (0, 0)
+
+
+@pytest.mark.parametrize("path", ["/votazioni/{r}/proposte/99999999999/voto",
+                                  "/votazioni/99999999999/proposte/{p}/ritira",
+                                  "/votazioni/{r}/proposte/999999/ritira"])
+def test_out_of_range_ids_are_not_found(app, db, client, login_as, setup, path):
+    """Ids beyond the database's integers, or of no proposal, answer 404 (never 500)."""
+    round_ = make_round(setup["table"], setup["proposals"])
+    login_as("family", comune=setup["comune"])
+    url = path.format(r=round_.id, p=setup["proposals"][0].id)
+    assert client.form(url).status_code == 404
+    assert client.form(url, htmx=True).status_code == 404
 
 
 def test_vote_before_opening_is_refused(app, db, client, login_as, setup):
