@@ -1,0 +1,151 @@
+"""The public pages of the tables stay bounded however many years of meetings a table holds."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import event
+
+from portal.db_setup import utcnow
+from portal.extensions import db as _db
+from portal.tables.models import Meeting
+from tests.conftest import login
+
+
+def _past_meetings(table, years: range, per_year: int = 2) -> list[Meeting]:
+    """Convened meetings in the past (as imported history), oldest first."""
+    meetings = []
+    for year in years:
+        for k in range(per_year):
+            starts = datetime(year, 3 + 4 * k, 10, 19, 0, tzinfo=UTC)
+            meetings.append(Meeting(table_id=table.id, title=f"Seduta {k + 1} del {year}",
+                                    starts_at=starts, place="Sala consiliare",
+                                    status="convened", convened_at=starts - timedelta(days=10)))
+    _db.session.add_all(meetings)
+    _db.session.commit()
+    return meetings
+
+
+def _statements(app, client, path: str) -> int:
+    count = 0
+
+    def before(*_args):
+        nonlocal count
+        count += 1
+
+    with app.app_context():
+        engine = _db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return count
+
+
+def test_table_page_shows_recent_meetings_and_links_every_year_of_the_archive(client, tables):
+    """Ten past meetings at most, the next ones, and a link to every year back to the oldest
+    meeting — even one held before the table's recorded constitution."""
+    t = tables.seated()
+    t.table.constituted_on = date(utcnow().year - 2, 6, 1)
+    _db.session.commit()
+    oldest_year = utcnow().year - 6
+    history = _past_meetings(t.table, range(oldest_year, utcnow().year - 1))
+    upcoming = tables.meeting(t)
+    html = client.get(f"/tavoli/{t.table.slug}").get_data(as_text=True)
+    shown = {int(m) for m in re.findall(r'href="/sedute/(\d+)"', html)}
+    assert upcoming.id in shown
+    assert {m.id for m in history[-10:]} <= shown
+    assert not {m.id for m in history[:-10]} & shown  # older ones live in the archive
+    for year in range(oldest_year, utcnow().year + 1):
+        assert f'href="/tavoli/{t.table.slug}/sedute?anno={year}"' in html
+    archive = client.get(f"/tavoli/{t.table.slug}/sedute?anno={oldest_year}")
+    assert archive.status_code == 200
+    page = archive.get_data(as_text=True)
+    assert f"Seduta 1 del {oldest_year}" in page and f"Seduta 2 del {oldest_year}" in page
+    assert f"del {oldest_year + 1}" not in page.split("</nav>", 2)[-1]
+
+
+def test_table_page_queries_do_not_grow_with_the_years(app, client, tables):
+    """The same few statements for a table with one meeting or with years of them."""
+    t = tables.seated()
+    tables.meeting(t)
+    path = f"/tavoli/{t.table.slug}"
+    before = _statements(app, client, path)
+    _past_meetings(t.table, range(utcnow().year - 10, utcnow().year))
+    assert _statements(app, client, path) == before <= 5
+    archive = f"/tavoli/{t.table.slug}/sedute?anno={utcnow().year - 3}"
+    assert _statements(app, client, archive) <= 3
+
+
+@pytest.mark.parametrize("anno", ["abc", "99999999999", "1800", "-1", "2.5", ""])
+def test_archive_falls_back_to_the_latest_year(client, tables, anno):
+    """A year without meetings, or no year, shows the latest year with meetings."""
+    t = tables.seated()
+    year = utcnow().year - 3
+    _past_meetings(t.table, range(year - 1, year + 1))
+    response = client.get(f"/tavoli/{t.table.slug}/sedute?anno={anno}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f'<strong aria-current="page">{year}</strong>' in html
+    assert f"Seduta 1 del {year}" in html and f"del {year - 1}</a>" not in html
+
+
+def test_archive_of_a_table_without_meetings(client, tables):
+    t = tables.seated()
+    assert client.get(f"/tavoli/{t.table.slug}/sedute?anno=2%00").status_code == 400
+    response = client.get(f"/tavoli/{t.table.slug}/sedute?anno=2020")
+    assert response.status_code == 200
+    assert "Nessuna seduta in quest" in response.get_data(as_text=True)
+
+
+def test_meeting_page_sets_no_cookie_and_offers_the_minutes_to_the_secretary(client, tables):
+    """Visitors read a meeting without getting a cookie; only the secretary may start the
+    minutes of a convened meeting."""
+    t = tables.seated()
+    meeting = tables.meeting(t)
+    response = client.get(f"/sedute/{meeting.id}")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    html = response.get_data(as_text=True)
+    assert "Comunicazioni del presidente" in html and "Inizia il verbale" not in html
+    login(client, t.chair.email)
+    assert "Inizia il verbale" not in client.get(f"/sedute/{meeting.id}").get_data(as_text=True)
+    client.form("/esci", {})
+    login(client, t.secretary.email)
+    html = client.get(f"/sedute/{meeting.id}").get_data(as_text=True)
+    assert "Inizia il verbale" in html and 'name="csrf_token"' in html
+
+
+def test_meeting_page_with_attendance_before_the_minutes(client, tables):
+    """Before the minutes, the page shows the agenda and the attendance count."""
+    t = tables.seated()
+    meeting = tables.meeting(t, items=("Primo punto", "Secondo punto"))
+    tables.attend(t, meeting, present=4)
+    html = client.get(f"/sedute/{meeting.id}").get_data(as_text=True)
+    assert html.index("Primo punto") < html.index("Secondo punto")
+    assert "Presenti 4 su 5 componenti" in html
+
+
+def test_index_lists_tables_by_page_with_their_next_meeting(client, tables, factory,
+                                                           monkeypatch):
+    from portal.tables import views
+
+    monkeypatch.setattr(views, "INDEX_PAGE", 1)
+    t = tables.seated()
+    meeting = tables.meeting(t)
+    other = factory.table(factory.comune("Seregno", "108039"))
+    first = client.get("/tavoli").get_data(as_text=True)
+    assert "dopo=" in first  # one Comune table a page, then the next page
+    pages = [first]
+    next_url = re.search(r'href="(/tavoli\?dopo=[^"]+)"', first)
+    while next_url:
+        pages.append(client.get(next_url.group(1).replace("&amp;", "&")).get_data(as_text=True))
+        next_url = re.search(r'href="(/tavoli\?dopo=[^"]+)"', pages[-1])
+    html = "".join(pages)
+    assert f'href="/tavoli/{t.table.slug}"' in html and f'href="/tavoli/{other.slug}"' in html
+    assert f'href="/sedute/{meeting.id}"' in html
+    assert client.get("/tavoli?dopo=%00").status_code == 400
+    assert client.get("/tavoli?dopo=" + "z" * 500).status_code == 200
