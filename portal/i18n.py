@@ -5,7 +5,14 @@ from functools import lru_cache
 
 from babel import Locale
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
+from flask_babel import (
+    Domain,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_translations,
+)
 
 LANG_COOKIE = "lang"
 
@@ -30,7 +37,13 @@ def select_timezone() -> str:
 
 
 def _locale() -> str:
-    return str(get_locale() or "it")
+    """The request's language code, resolved once per request (filters ask for it per value)."""
+    if not has_request_context():
+        return str(get_locale() or "it")
+    code = g.get("_rete_locale")
+    if code is None:
+        code = g._rete_locale = str(get_locale() or "it")
+    return code
 
 
 # Babel's formatters are pure functions of (locale, value, format) and cost ~100 µs a call;
@@ -109,7 +122,31 @@ def _npgettext(context: str, singular: str, plural: str, num: int) -> str:
     return _translations().unpgettext(context, singular, plural, num)
 
 
+def _install_request_cache_of_domain_translations() -> None:
+    """Python code (`_()`, lazy labels of forms and states) goes through Flask-Babel's Domain,
+    which resolves the context, the locale and the translations again for every string (~40
+    calls each): keep what it finds for the rest of the request, as the templates do."""
+    if getattr(Domain.get_translations, "_rete_cached", False):
+        return
+    resolve = Domain.get_translations
+
+    def get_translations(self):
+        if not has_request_context():
+            return resolve(self)
+        found = g.get("_rete_domain_translations")
+        if found is None:
+            found = g._rete_domain_translations = {}
+        translations = found.get(id(self))
+        if translations is None:
+            translations = found[id(self)] = resolve(self)
+        return translations
+
+    get_translations._rete_cached = True
+    Domain.get_translations = get_translations
+
+
 def init_app(app: Flask) -> None:
+    _install_request_cache_of_domain_translations()
     app.jinja_env.filters.update(
         money=money, datetime=datetime_filter, date=date_filter, number=number
     )
