@@ -688,7 +688,12 @@ def answer_invitation(invitation: CoProposer, actor: User, accept: bool) -> None
 
 def merge(proposal: Proposal, into: Proposal, actor, note: str | None = None, *,
           authorized: bool = False) -> ProposalEvent:
-    """Merge a duplicate into `into`: its supports move, no household is counted twice."""
+    """Merge a duplicate into `into`: its supports move, no household is counted twice.
+
+    Both proposals are locked first, in id order, and read again (see `lock_for_merge`).
+    """
+    if into.id != proposal.id:
+        lock_for_merge(proposal, into)
     if into.id == proposal.id or into.merged_into_id is not None:
         raise ProposalError(_("Scegli un'altra proposta, non unita a sua volta."), field="into")
     if into.state not in (S.SUBMITTED, *PUBLIC_STATES) or into.table_id != proposal.table_id:
@@ -707,6 +712,27 @@ def merge(proposal: Proposal, into: Proposal, actor, note: str | None = None, *,
         association_id=event.association_id, note=note,
         details={"absorbed": proposal.id, "votes_moved": moved}))
     return event
+
+
+def lock_for_merge(proposal: Proposal, into: Proposal) -> None:
+    """Take the write locks of a merge before anything else, and read both proposals again.
+
+    PostgreSQL: both rows FOR UPDATE in id order. A vote holds its proposal FOR KEY SHARE from
+    its first read (see `portal.voting.services._ballot_read`), so a merge waits for the votes
+    in flight and the votes that come during the merge wait for it, then find the proposal
+    merged: one lock order, no deadlock. SQLite: the database's write lock (BEGIN IMMEDIATE),
+    as a ballot transaction takes it.
+    """
+    ids = sorted({proposal.id, into.id})
+    if db.engine.dialect.name == "sqlite":
+        connection = db.session.connection()
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        query = select(Proposal).where(Proposal.id.in_(ids))
+    else:
+        query = (select(Proposal).where(Proposal.id.in_(ids)).order_by(Proposal.id)
+                 .with_for_update())
+    db.session.scalars(query.execution_options(populate_existing=True)).all()
 
 
 def moderation_queue(user, limit: int = 200) -> list[Proposal]:

@@ -491,18 +491,31 @@ def merge(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.moderate", proposal)
     form = _merge_form(_merge_choices(proposal))
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        return _render_detail(proposal, 422, merge_form=form)
+    from sqlalchemy.exc import OperationalError
+
+    from portal.voting.services import is_conflict
+
+    for _attempt in range(3):  # a transaction that lost a race with votes runs again
         into = _load(form.into.data)
         try:
             services.merge(proposal, into, current_user, form.note.data)
+            db.session.commit()
         except services.ProposalError as exc:
             db.session.rollback()
             form.into.errors.append(str(exc))
+            return _render_detail(proposal, 422, merge_form=form)
+        except OperationalError as exc:
+            db.session.rollback()
+            if not is_conflict(exc):
+                raise
         else:
-            db.session.commit()
             flash(_("Proposta unita a «%(title)s».", title=into.title), "success")
             return _back(into)
-    return _render_detail(proposal, 422, merge_form=form)
+    form.into.errors.append(_("Altre modifiche erano in corso su queste proposte: riprova tra "
+                              "un momento."))
+    return _render_detail(proposal, 409, merge_form=form)
 
 
 @bp.post("/proposte/<int:proposal_id>/nascondi")

@@ -332,6 +332,13 @@ def _begin_ballot_transaction() -> bool:
     return True
 
 
+def is_conflict(exc: Exception) -> bool:
+    """A transaction that lost a race and can run again: SQLite busy, PostgreSQL deadlock or
+    serialization failure."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("40P01", "40001") or "locked" in str(exc).lower()
+
+
 def _retrying(operation):
     """Run a whole ballot transaction, again if SQLite is still busy after its timeout."""
     for attempt in range(6):
@@ -341,7 +348,7 @@ def _retrying(operation):
             return result
         except OperationalError as exc:
             db.session.rollback()
-            if "locked" not in str(exc).lower() or attempt == 5:
+            if not is_conflict(exc) or attempt == 5:
                 raise
             log.warning("ballot transaction retried (%s): %s", attempt + 1, exc)
             time.sleep(0.05 * (attempt + 1))
