@@ -5,9 +5,11 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
-from flask import Blueprint, Flask, g, has_request_context
-from flask_babel import get_locale
+from flask import Blueprint, Flask
 from flask_babel import lazy_gettext as _l
+
+# The request's language code, looked up once per request (shared with the i18n filters).
+from portal.i18n import _locale
 
 bp = Blueprint("tables", __name__)
 
@@ -35,16 +37,6 @@ def _formatted(value, fmt: str, locale: str) -> str:
     if isinstance(value, datetime):
         return babel_dates.format_datetime(value, fmt, tzinfo=_ROME, locale=locale)
     return babel_dates.format_date(value, fmt, locale=locale)
-
-
-def _locale() -> str:
-    """The request's locale as a string, looked up once per request (a page formats many)."""
-    if not has_request_context():
-        return str(get_locale() or "it")
-    locale = g.get("_tables_locale")
-    if locale is None:
-        locale = g._tables_locale = str(get_locale() or "it")
-    return locale
 
 
 def when(value: datetime | None, fmt: str = "medium") -> str:

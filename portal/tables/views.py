@@ -95,6 +95,22 @@ def _fail(form, exc: services.TablesError, default: str) -> None:
     form[name].errors = [*form[name].errors, str(exc)]
 
 
+def _submit(form, field: str, save, done: str, target: str, page):
+    """A posted form: when valid, `save()` through the service, commit, flash `done` and
+    answer 303 to `target`; when invalid or a rule of the service is broken (the message goes
+    on `field` unless the service names one), `page(form)` answers 422 with the errors."""
+    if form.validate_on_submit():
+        try:
+            save()
+        except services.TablesError as exc:
+            _fail(form, exc, field)  # rolled back: `page` reads the records again
+            return page(form)
+        db.session.commit()
+        flash(done, "success")
+        return redirect(target, code=303)
+    return page(form)
+
+
 # --------------------------------------------------------------------------- public pages
 
 
@@ -517,17 +533,17 @@ def _item_or_404(meeting: Meeting, item_id: int) -> AgendaItem:
     return item
 
 
-@bp.post("/sedute/<int:meeting_id>/punti/<int:item_id>/sposta")
-@authz.roles(*MANAGERS)
-def move_item(meeting_id: int, item_id: int):
+def _item_action(meeting_id: int, item_id: int, form_class, act):
+    """Move or remove an agenda item: 400 on a bad form, a broken rule flashed; then the
+    agenda again (its partial for htmx)."""
     meeting = _meeting_or_404(meeting_id)
     item = _item_or_404(meeting, item_id)
     authz.require("tables.manage_meetings", meeting.table)
-    form = MoveForm()
+    form = form_class()
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.move_agenda_item(current_user, item, form.direction.data)
+        act(item, form)
     except services.TablesError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -536,26 +552,20 @@ def move_item(meeting_id: int, item_id: int):
     if request.htmx:
         return _agenda_page(meeting)
     return redirect(url_for("tables.agenda", meeting_id=meeting.id), code=303)
+
+
+@bp.post("/sedute/<int:meeting_id>/punti/<int:item_id>/sposta")
+@authz.roles(*MANAGERS)
+def move_item(meeting_id: int, item_id: int):
+    return _item_action(meeting_id, item_id, MoveForm, lambda item, form:
+                        services.move_agenda_item(current_user, item, form.direction.data))
 
 
 @bp.post("/sedute/<int:meeting_id>/punti/<int:item_id>/rimuovi")
 @authz.roles(*MANAGERS)
 def remove_item(meeting_id: int, item_id: int):
-    meeting = _meeting_or_404(meeting_id)
-    item = _item_or_404(meeting, item_id)
-    authz.require("tables.manage_meetings", meeting.table)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-    try:
-        services.remove_agenda_item(current_user, item)
-    except services.TablesError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-    if request.htmx:
-        return _agenda_page(meeting)
-    return redirect(url_for("tables.agenda", meeting_id=meeting.id), code=303)
+    return _item_action(meeting_id, item_id, EmptyForm, lambda item, _form:
+                        services.remove_agenda_item(current_user, item))
 
 
 @bp.post("/sedute/<int:meeting_id>/convoca")
@@ -705,23 +715,26 @@ def _minutes_or_404(meeting: Meeting):
     return meeting.minutes
 
 
+def _draft_submit(meeting_id: int, policy: str, form_class, slot: str, field: str, save,
+                  done: str, anchor: str = ""):
+    """A form of the draft minutes' page (`slot` names it there), posted by who `policy`
+    allows: see `_submit`; back to the draft, at `anchor`."""
+    meeting = _meeting_or_404(meeting_id)
+    minutes = _minutes_or_404(meeting)
+    authz.require(policy, meeting)
+    form = form_class()
+    return _submit(form, field, lambda: save(minutes, form), done,
+                   url_for("tables.minutes_draft", meeting_id=meeting.id) + anchor,
+                   lambda form: _draft_page(meeting, 422, **{slot: form}))
+
+
 @bp.post("/sedute/<int:meeting_id>/verbale/apertura")
 @authz.roles(Role.TABLE_SECRETARY)
 def minutes_intro(meeting_id: int):
-    meeting = _meeting_or_404(meeting_id)
-    minutes = _minutes_or_404(meeting)
-    authz.require("tables.draft_minutes", meeting)
-    form = IntroForm()
-    if form.validate_on_submit():
-        try:
-            services.save_intro(current_user, minutes, form.intro.data)
-        except services.TablesError as exc:
-            _fail(form, exc, "intro")
-            return _draft_page(db.session.get(Meeting, meeting_id), 422, intro_form=form)
-        db.session.commit()
-        flash(_("Apertura del verbale salvata."), "success")
-        return redirect(url_for("tables.minutes_draft", meeting_id=meeting.id), code=303)
-    return _draft_page(meeting, 422, intro_form=form)
+    return _draft_submit(meeting_id, "tables.draft_minutes", IntroForm, "intro_form", "intro",
+                         lambda minutes, form: services.save_intro(current_user, minutes,
+                                                                   form.intro.data),
+                         _("Apertura del verbale salvata."))
 
 
 def _item_page(meeting: Meeting, entry, form: ItemForm, status: int = 200):
@@ -769,21 +782,10 @@ def minutes_item(meeting_id: int, item_id: int):
 @bp.post("/sedute/<int:meeting_id>/verbale/commenti")
 @authz.roles(*TABLE_ROLES)
 def minutes_comment(meeting_id: int):
-    meeting = _meeting_or_404(meeting_id)
-    minutes = _minutes_or_404(meeting)
-    authz.require("tables.read_draft", meeting)
-    form = CommentForm()
-    if form.validate_on_submit():
-        try:
-            services.add_comment(current_user, minutes, form.body.data)
-        except services.TablesError as exc:
-            _fail(form, exc, "body")
-            return _draft_page(db.session.get(Meeting, meeting_id), 422, comment_form=form)
-        db.session.commit()
-        flash(_("Commento aggiunto."), "success")
-        return redirect(url_for("tables.minutes_draft", meeting_id=meeting.id) + "#commenti",
-                        code=303)
-    return _draft_page(meeting, 422, comment_form=form)
+    return _draft_submit(meeting_id, "tables.read_draft", CommentForm, "comment_form", "body",
+                         lambda minutes, form: services.add_comment(current_user, minutes,
+                                                                    form.body.data),
+                         _("Commento aggiunto."), anchor="#commenti")
 
 
 def _minutes_action(meeting_id: int, policy: str, action, done: str):
@@ -823,21 +825,12 @@ def minutes_publish(meeting_id: int):
 @bp.post("/sedute/<int:meeting_id>/verbale/correggi")
 @authz.roles(*MANAGERS)
 def minutes_correct(meeting_id: int):
-    meeting = _meeting_or_404(meeting_id)
-    minutes = _minutes_or_404(meeting)
-    authz.require("tables.publish_minutes", meeting)
-    form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            services.open_correction(current_user, minutes, form.reason.data)
-        except services.TablesError as exc:
-            _fail(form, exc, "reason")
-            return _draft_page(db.session.get(Meeting, meeting_id), 422, reason_form=form)
-        db.session.commit()
-        flash(_("Correzione aperta: modifica la bozza, poi fai approvare e pubblica la nuova "
-                "revisione."), "success")
-        return redirect(url_for("tables.minutes_draft", meeting_id=meeting.id), code=303)
-    return _draft_page(meeting, 422, reason_form=form)
+    return _draft_submit(meeting_id, "tables.publish_minutes", ReasonForm, "reason_form",
+                         "reason",
+                         lambda minutes, form: services.open_correction(current_user, minutes,
+                                                                        form.reason.data),
+                         _("Correzione aperta: modifica la bozza, poi fai approvare e pubblica "
+                           "la nuova revisione."))
 
 
 # --------------------------------------------------------------------------- accountability
@@ -904,40 +897,34 @@ def project(project_id: int):
     return _project_page(_project_or_404(project_id))
 
 
+def _project_submit(project_id: int, form_class, slot: str, field: str, save, done: str):
+    """A form of a project's page (`slot` names it there), posted by its responsible office:
+    see `_submit`; back to the project."""
+    project = _project_or_404(project_id)
+    authz.require("tables.update_project", project)
+    form = form_class()
+    return _submit(form, field, lambda: save(project, form), done,
+                   url_for("tables.project", project_id=project.id),
+                   lambda form: _project_page(project, 422, **{slot: form}))
+
+
 @bp.post("/progetti/<int:project_id>/avanzamento")
 @authz.roles(*PROJECT_ROLES)
 def project_update(project_id: int):
-    project = _project_or_404(project_id)
-    authz.require("tables.update_project", project)
-    form = ProgressForm()
-    if form.validate_on_submit():
-        try:
-            services.post_update(current_user, project, form.percent.data, form.note.data)
-        except services.TablesError as exc:
-            _fail(form, exc, "percent")
-            return _project_page(_project_or_404(project_id), 422, progress_form=form)
-        db.session.commit()
-        flash(_("Avanzamento pubblicato."), "success")
-        return redirect(url_for("tables.project", project_id=project.id), code=303)
-    return _project_page(project, 422, progress_form=form)
+    return _project_submit(project_id, ProgressForm, "progress_form", "percent",
+                           lambda project, form: services.post_update(
+                               current_user, project, form.percent.data, form.note.data),
+                           _("Avanzamento pubblicato."))
 
 
 @bp.post("/progetti/<int:project_id>/realizzato")
 @authz.roles(*PROJECT_ROLES)
 def project_done(project_id: int):
-    project = _project_or_404(project_id)
-    authz.require("tables.update_project", project)
-    form = ImplementedForm(prefix="done")
-    if form.validate_on_submit():
-        try:
-            services.mark_implemented(current_user, project, form.note.data)
-        except services.TablesError as exc:
-            _fail(form, exc, "note")
-            return _project_page(_project_or_404(project_id), 422, done_form=form)
-        db.session.commit()
-        flash(_("Progetto segnato come realizzato."), "success")
-        return redirect(url_for("tables.project", project_id=project.id), code=303)
-    return _project_page(project, 422, done_form=form)
+    return _project_submit(project_id, lambda: ImplementedForm(prefix="done"), "done_form",
+                           "note",
+                           lambda project, form: services.mark_implemented(
+                               current_user, project, form.note.data),
+                           _("Progetto segnato come realizzato."))
 
 
 @bp.post("/progetti/<int:project_id>/buona-pratica")
