@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bench.context import Context, Target
-from portal.catalogue.search import analyze, sort_key
+from portal.catalogue.search import analyze, facet_key, sort_key
 from portal.catalogue.services import render_markdown
 from portal.network.services import slugify
 
@@ -176,7 +176,7 @@ def generate(ctx: Context) -> None:
                 "owner_association_id": None, "origin_label": None, "origin_url": None,
                 "created_at": created, "updated_at": created, "created_by_id": author,
                 "published_at": published_at, "published_by_id": author if published else None,
-                "adoption_count": 0, "revision_count": 1,
+                "adoption_count": 0, "revision_count": 1, "facet_key": "",
             })
             chosen_themes = rng.sample(theme_ids, rng.randint(1, 3))
             themes += [{"practice_id": pid, "theme_id": t} for t in chosen_themes]
@@ -206,6 +206,7 @@ def generate(ctx: Context) -> None:
             values |= {("c", str(c)) for c in runs_in}
             values |= {("k", k) for k in kinds}
             counts.update(values)
+            practices[-1]["facet_key"] = facet_key(values)
             real = [v for v in values if v[0] != "*"]
             pairs.update((a[0], a[1], b[0], b[1]) for a in real for b in real if a != b)
             facets += [{"facet": f, "value": v, "practice_id": pid} for f, v in values]

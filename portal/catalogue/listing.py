@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote_plus, urlencode
 
 from flask import url_for
@@ -87,63 +88,101 @@ def list_url(args: dict, endpoint: str = "catalogue.index", **changes) -> str:
     return url_for(endpoint) + ("?" + urlencode(ordered) if ordered else "")
 
 
-def int_formatter():
-    """A fast integer formatter with the locale's digit grouping (Babel once, not per number)."""
+@lru_cache(maxsize=16)
+def _texts_for(locale: str) -> dict:
+    """The labels of the list in one language, translated once per worker (they are read on
+    every request: Flask-Babel resolves each string through the request context)."""
     from flask_babel import format_decimal
 
     sample = format_decimal(1234567)
-    sep = "" if sample[1].isdigit() else sample[1]
-    return lambda n: f"{n:,}".replace(",", sep)
+    return {
+        "facets": {"tema": _("Tema"), "comune": _("Comune"), "stato": _("Stato"),
+                   "promotore": _("Promotori")},
+        "status": {s: services.status_label(s) for s in search.STATUS_VALUES},
+        "kind": {k: services.kind_label(k) for k in search.KIND_VALUES},
+        "sort_options": [("", _("Predefinito (pertinenza se cerchi)")),
+                         ("newest", _("Più recenti")), ("title", _("Titolo (A-Z)")),
+                         ("adopted", _("Più adottate"))],
+        "list_title": _("Buone pratiche"),
+        "thousands": "" if sample[1].isdigit() else sample[1],
+    }
+
+
+def texts() -> dict:
+    """The list's labels in the visitor's language."""
+    from flask_babel import get_locale
+
+    return _texts_for(str(get_locale() or ""))
+
+
+def int_formatter():
+    """A fast integer formatter with the locale's digit grouping (Babel once per worker)."""
+    sep = texts()["thousands"]
+    return lambda n: str(n) if n < 1000 else f"{n:,}".replace(",", sep)
+
+
+#: query values quoted for a URL (the same slugs on every page)
+_quote = lru_cache(maxsize=4096)(quote_plus)
 
 
 def facet_view(result: search.Result, args: dict) -> list[dict]:
-    """Facets for the template: title, the URL arg, options with label, count, url, chosen."""
+    """Facets for the template: title, the URL arg, options with label, count, url, chosen.
+
+    Dicts (the API reads them too); the template reads them by key, without attribute
+    look-ups. The Comune facet lists the 15 most frequent values (and the chosen one)."""
     counts = result.facets
+    text = texts()
     themes = {str(t.id): t for t in search.all_themes().values()}
-    comune_ids = [int(v) for v, _n in counts.get(search.FACET_COMUNE, [])[:15]]
-    if result.search.comune and result.search.comune > 0:
-        comune_ids.append(result.search.comune)
-    comuni = {str(r.id): r for r in db.session.execute(
-        select(Comune.id, Comune.slug, Comune.name).where(Comune.id.in_(comune_ids or [-1])))}
+    comune_counts = counts.get(search.FACET_COMUNE, [])
+    chosen_comune = str(result.search.comune or "")
+    comune_counts = comune_counts[:15] + [vc for vc in comune_counts[15:]
+                                          if vc[0] == chosen_comune]
+    comune_ids = [int(v) for v, _n in comune_counts]
+    comuni = {str(i): r for i, r in search.comune_refs(comune_ids).items()}
     base = url_for("catalogue.index")
     kept = {k: v for k, v in args.items() if k != "pagina"}
     fmt = int_formatter()
 
     # Each value is quoted once; a link's query string is then a join (dozens per page).
-    quoted = {k: quote_plus(v) for k, v in kept.items()}
+    quoted = {k: _quote(v) for k, v in kept.items()}
 
-    def options(facet, arg, label_of, slug_of, limit=None):
+    def options(values, arg, labels, limit=None):
+        """`labels`: value -> (label, slug), None for values not to list."""
         chosen_value = args.get(arg)
         position = ARGS.index(arg)
-        before = [f"{k}={quoted[k]}" for k in ARGS[:position] if k in quoted]
-        after = [f"{k}={quoted[k]}" for k in ARGS[position + 1:] if k in quoted]
+        before = "&".join([f"{k}={quoted[k]}" for k in ARGS[:position] if k in quoted])
+        after = "&".join([f"{k}={quoted[k]}" for k in ARGS[position + 1:] if k in quoted])
+        unchosen = base + ("?" + before + ("&" if before and after else "") + after
+                           if before or after else "")
+        prefix = base + "?" + (before + "&" if before else "") + arg + "="
+        suffix = "&" + after if after else ""
         items = []
-        for value, n in counts.get(facet, []):
-            label, slug = label_of(value), slug_of(value)
+        for value, n in values:
+            label = labels.get(value)
             if label is None:
                 continue
-            chosen = slug == chosen_value
-            parts = [*before, *after] if chosen else [*before, f"{arg}={quote_plus(slug)}",
-                                                      *after]
-            items.append({"label": label, "count": n, "count_text": fmt(n), "chosen": chosen,
-                          "url": base + ("?" + "&".join(parts) if parts else "")})
+            chosen = label[1] == chosen_value
+            items.append({"label": label[0], "count": n, "chosen": chosen,
+                          "count_text": fmt(n),
+                          "url": unchosen if chosen else prefix + _quote(label[1]) + suffix})
         if limit and len(items) > limit:
             items = items[:limit] + [i for i in items[limit:] if i["chosen"]]
         return items
 
-    status_labels = {s: services.status_label(s) for s in search.STATUS_VALUES}
-    kind_labels = {k: services.kind_label(k) for k in search.KIND_VALUES}
+    titles = text["facets"]
     return [
-        {"title": _("Tema"), "arg": "tema", "options": options(
-            search.FACET_THEME, "tema", lambda v: themes[v].name if v in themes else None,
-            lambda v: themes[v].slug if v in themes else None)},
-        {"title": _("Comune"), "arg": "comune", "options": options(
-            search.FACET_COMUNE, "comune", lambda v: comuni[v].name if v in comuni else None,
-            lambda v: comuni[v].slug if v in comuni else None, limit=15)},
-        {"title": _("Stato"), "arg": "stato", "options": options(
-            search.FACET_STATUS, "stato", status_labels.get, lambda v: v)},
-        {"title": _("Promotori"), "arg": "promotore", "options": options(
-            search.FACET_KIND, "promotore", kind_labels.get, lambda v: v)},
+        {"title": titles["tema"], "arg": "tema", "options": options(
+            counts.get(search.FACET_THEME, []), "tema",
+            {v: (t.name, t.slug) for v, t in themes.items()})},
+        {"title": titles["comune"], "arg": "comune", "options": options(
+            comune_counts, "comune", {v: (c.name, c.slug) for v, c in comuni.items()},
+            limit=15)},
+        {"title": titles["stato"], "arg": "stato", "options": options(
+            counts.get(search.FACET_STATUS, []), "stato",
+            {v: (label, v) for v, label in text["status"].items()})},
+        {"title": titles["promotore"], "arg": "promotore", "options": options(
+            counts.get(search.FACET_KIND, []), "promotore",
+            {v: (label, v) for v, label in text["kind"].items()})},
     ]
 
 

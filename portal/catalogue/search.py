@@ -27,20 +27,37 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter, itemgetter
 
 import nh3
 import snowballstemmer
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from portal.catalogue.models import (
     FacetCount,
+    FacetPair,
     GoodPractice,
     PracticeFacet,
     PracticeStatus,
     PracticeTerm,
     PromoterKind,
+    TermStat,
+    Theme,
 )
 from portal.extensions import db
+from portal.network.models import Comune
 
 #: longest term kept in the index (longer words are cut: they still match themselves)
 MAX_TERM = 40
@@ -202,12 +219,22 @@ class Result:
     capped: bool = False
 
 
+#: the statements below are built once per shape and reused with bound values: building a
+#: SELECT costs more Python than running it
+_GP = GoodPractice.__table__
+_PT = PracticeTerm.__table__
+_PROBE = PracticeFacet.__table__.alias("probe")
+#: facet values listed at most for the Comune facet (there may be 1,500 Comuni)
+TOP_COMUNI = 16
+_LIMIT = bindparam("limit", type_=Integer)
+
+
 def _ids_param(column, ids: list[int]):
     """`column IN (ids)` with one bound parameter, however many ids (JSON on SQLite, an array
     on PostgreSQL): thousands of ids without thousands of placeholders."""
     import json
 
-    from sqlalchemy import Integer, bindparam, literal_column
+    from sqlalchemy import literal_column
     from sqlalchemy.dialects.postgresql import ARRAY
 
     if db.session.get_bind().dialect.name == "postgresql":
@@ -217,13 +244,53 @@ def _ids_param(column, ids: list[int]):
     return column.in_(each)
 
 
-def _resolve(terms: list[QueryTerm]) -> list[tuple[list[str], int]] | None:
-    """Each query word as the index terms it matches and their total frequency; None when a
-    word matches no term (then nothing can match). Two small queries on catalogue_term_stats."""
-    from portal.catalogue.models import TermStat
+def _probe(table, *conditions):
+    """"A matching row exists", written as a correlated scalar subquery with LIMIT 1 so that
+    PostgreSQL probes it row by row (as SQLite does) instead of turning it into a join over
+    every matching row: the walk along the rank index then stops after one page of results."""
+    return select(literal(1)).select_from(table).where(*conditions).limit(1) \
+        .scalar_subquery().is_not(None)
 
-    known = dict(db.session.execute(select(TermStat.term, TermStat.df).where(
-        TermStat.term.in_([t.stem for t in terms]), TermStat.df > 0)).all())
+
+def _has_facet(practice_id, facet: str, value):
+    return _probe(_PROBE, _PROBE.c.facet == facet, _PROBE.c.value == value,
+                  _PROBE.c.practice_id == practice_id)
+
+
+# ----------------------------------------------------------------- statistics of a query
+
+#: document frequencies of the query's words and the stored counts of its filters and of the
+#: whole catalogue, in one round trip ('w' rows are words; facets are one letter or '*')
+_STATS = union_all(
+    select(literal("w"), TermStat.term, TermStat.df).where(
+        TermStat.term.in_(bindparam("terms", expanding=True)), TermStat.df > 0),
+    select(FacetCount.facet, FacetCount.value, FacetCount.count).where(
+        FacetCount.facet.in_(bindparam("facets", expanding=True)),
+        FacetCount.value.in_(bindparam("values", expanding=True))))
+#: the terms a word being typed completes to, the most frequent first. A range, not LIKE: it
+#: uses the primary key, needs no escaping, and 'z' is the greatest character a term holds.
+_COMPLETIONS = (select(TermStat.term, TermStat.df)
+                .where(TermStat.term >= bindparam("low"), TermStat.term <= bindparam("high"),
+                       TermStat.df > 0)
+                .order_by(TermStat.df.desc(), TermStat.term).limit(MAX_COMPLETIONS))
+
+
+def _stats(terms: list[str], filters: dict[str, str]) -> tuple[dict, dict]:
+    """{term: df} of the known terms, {(facet, value): count} of the filters and the total."""
+    params = {"terms": terms, "facets": [*filters, FACET_ALL] if filters else [],
+              "values": [*filters.values(), ""] if filters else []}
+    known, counts = {}, {}
+    for kind, key, n in db.session.execute(_STATS, params).all():
+        if kind == "w":
+            known[key] = n
+        else:
+            counts[kind, key] = n
+    return known, counts
+
+
+def _resolve(terms: list[QueryTerm], known: dict[str, int]) -> list[tuple[list[str], int]] | None:
+    """Each query word as the index terms it matches and their total frequency; None when a
+    word matches no term (then nothing can match)."""
     groups = []
     for i, t in enumerate(terms):
         if t.stem in known:
@@ -231,146 +298,225 @@ def _resolve(terms: list[QueryTerm]) -> list[tuple[list[str], int]] | None:
             continue
         if not t.prefix or i != len(terms) - 1:
             return None
-        upper = t.prefix + "z" * (MAX_TERM - len(t.prefix))
-        # A range, not LIKE: it uses the primary key, needs no escaping, and 'z' is the
-        # greatest character a term can hold whatever the collation.
-        completions = db.session.execute(
-            select(TermStat.term, TermStat.df)
-            .where(TermStat.term >= t.prefix, TermStat.term <= upper, TermStat.df > 0)
-            .order_by(TermStat.df.desc(), TermStat.term).limit(MAX_COMPLETIONS)).all()
+        completions = db.session.execute(_COMPLETIONS, {
+            "low": t.prefix, "high": t.prefix + "z" * (MAX_TERM - len(t.prefix))}).all()
         if not completions:
             return None
         groups.append(([c[0] for c in completions], sum(c[1] for c in completions)))
     return groups
 
 
-_PROBE = PracticeFacet.__table__.alias("probe")
-#: facet values listed at most for the Comune facet (there may be 1,500 Comuni)
-TOP_COMUNI = 16
+# ----------------------------------------------------------------- candidates
 
 
-def _probe(table, *conditions):
-    """"A matching row exists", written as a correlated scalar subquery with LIMIT 1 so that
-    PostgreSQL probes it row by row (as SQLite does) instead of turning it into a join over
-    every matching row: the walk along the rank index then stops after one page of results."""
-    from sqlalchemy import literal
-
-    return select(literal(1)).select_from(table).where(*conditions).limit(1) \
-        .scalar_subquery().is_not(None)
+def _term_in(column, name: str, n: int):
+    """`column = :name0` or `column IN (:name0, :name1...)`."""
+    if n == 1:
+        return column == bindparam(f"{name}0")
+    return column.in_([bindparam(f"{name}{i}") for i in range(n)])
 
 
-def _has_facet(practice_id, facet: str, value: str):
-    return _probe(_PROBE, _PROBE.c.facet == facet, _PROBE.c.value == value,
-                  _PROBE.c.practice_id == practice_id)
+def _conditions(practice_id, others: tuple[int, ...], facets: tuple[str, ...]) -> list:
+    """Probes of the other words (each as its index terms) and of the filters."""
+    conditions = []
+    for n, size in enumerate(others):
+        other = _PT.alias(f"o{n}")
+        conditions.append(_probe(other, other.c.practice_id == practice_id,
+                                 _term_in(other.c.term, f"o{n}_", size)))
+    for facet in facets:
+        conditions.append(_has_facet(practice_id, facet, bindparam(f"f_{facet}")))
+    return conditions
 
 
-def _text_candidates(search: Search) -> tuple[list[int], bool] | None:
-    """Ids of the practices matching every word and filter, best first, at most
+def _with_keys(ranked, practice_id, *order):
+    """The candidates with their facet key, best first, at most :limit."""
+    return (select(practice_id, _GP.c.facet_key).select_from(ranked)
+            .join(_GP, _GP.c.id == practice_id).order_by(*order).limit(_LIMIT))
+
+
+@lru_cache(maxsize=512)
+def _walk_word(driving: int, others: tuple[int, ...], facets: tuple[str, ...]):
+    """Walk the ranking word's postings best first (ix_practice_terms_rank), probing the other
+    words and the filters: the walk stops after :limit matches however common the word.
+
+    A word being typed has several completions (`driving` > 1): each completion's postings are
+    walked best first up to :limit matches, then a practice scores its best weight. The
+    :limit best practices of all the completions are among those walks (a practice outside
+    the first :limit of its best completion has :limit better practices there), so the
+    result equals a full aggregation over every posting, at a bounded cost."""
+    if driving == 1:
+        pt = _PT.alias("pt")
+        ranked = (select(pt.c.practice_id.label("pid"), pt.c.weight.label("score"))
+                  .where(pt.c.term == bindparam("d0"),
+                         *_conditions(pt.c.practice_id, others, facets))
+                  .order_by(pt.c.weight.desc(), pt.c.practice_id.desc()).limit(_LIMIT)
+                  .subquery("ranked"))
+    else:
+        walks = []
+        for i in range(driving):
+            pt = _PT.alias(f"pt{i}")
+            walks.append(select(select(pt.c.practice_id.label("pid"), pt.c.weight.label("w"))
+                                .where(pt.c.term == bindparam(f"d{i}"),
+                                       *_conditions(pt.c.practice_id, others, facets))
+                                .order_by(pt.c.weight.desc(), pt.c.practice_id.desc())
+                                .limit(_LIMIT).subquery(f"walk{i}")))
+        walked = union_all(*walks).subquery("walked")
+        ranked = (select(walked.c.pid, func.max(walked.c.w).label("score"))
+                  .group_by(walked.c.pid).subquery("ranked"))
+    return _with_keys(ranked, ranked.c.pid, ranked.c.score.desc(), ranked.c.pid.desc())
+
+
+@lru_cache(maxsize=512)
+def _walk_filter(drive: str, driving: int, others: tuple[int, ...], facets: tuple[str, ...]):
+    """Walk every practice of the rarest filter `drive` (fewer than the ranking word's walk
+    would probe), probing the words and the other filters; each match scores its weight for
+    the ranking word (its best completion's): the same order as _walk_word."""
+    pf = PracticeFacet.__table__.alias("pf")
+    scoring = _PT.alias("scoring")
+    score = (select(func.max(scoring.c.weight))
+             .where(scoring.c.practice_id == pf.c.practice_id,
+                    _term_in(scoring.c.term, "d", driving)).scalar_subquery())
+    matched = (select(pf.c.practice_id.label("pid"), score.label("score"))
+               .where(pf.c.facet == drive, pf.c.value == bindparam(f"f_{drive}"),
+                      *_conditions(pf.c.practice_id, others, facets)).subquery("matched"))
+    return _with_keys(matched, matched.c.pid, matched.c.score.desc(), matched.c.pid.desc()) \
+        .where(matched.c.score.is_not(None))
+
+
+@lru_cache(maxsize=64)
+def _walk_filters(drive: str, facets: tuple[str, ...]):
+    """Walk the practices of the rarest filter newest id first, probing the other filters."""
+    pf = PracticeFacet.__table__.alias("pf")
+    walked = (select(pf.c.practice_id.label("pid"))
+              .where(pf.c.facet == drive, pf.c.value == bindparam(f"f_{drive}"),
+                     *_conditions(pf.c.practice_id, (), facets))
+              .order_by(pf.c.practice_id.desc()).limit(_LIMIT).subquery("walked"))
+    return _with_keys(walked, walked.c.pid, walked.c.pid.desc())
+
+
+#: a filter's practices are all walked instead of the ranking word's postings when there are
+#: fewer of them than this share of the postings the word's walk is expected to probe
+FILTER_WALK_SHARE = 0.5
+
+
+def _candidates(search: Search) -> tuple[list[tuple[int, str]], bool]:
+    """(id, facet key) of the practices matching every word and filter, best first (text:
+    the rarest word's weight, then newest id; filters only: newest id), at most
     MAX_CANDIDATES; and whether there were more.
 
-    The rarest word drives and ranks (its weight: where and how often it appears; the rarest
-    word is also the most telling one); the other words and the filters are primary-key
-    probes per candidate. A word matched exactly is walked in rank order on
-    ix_practice_terms_rank, so the walk stops after MAX_CANDIDATES matches however common
-    the word is.
+    Text: the rarest word ranks (its weight: where and how often it appears; the rarest word
+    is also the most telling one); its postings are walked best first and the other words and
+    the filters probed by primary key, until MAX_CANDIDATES matches. When a filter is much
+    rarer than what that walk would probe (a common word in a small Comune), the filter's
+    practices are walked instead and sorted: the same result, at a cost bounded by the
+    filter's size. Filters only: the rarest filter is walked, newest first.
     """
-    groups = _resolve(search.terms)
-    if groups is None:
+    filters = search.filters
+    known, counts = _stats([t.stem for t in search.terms], filters)
+    if any(counts.get(fv, 0) == 0 for fv in filters.items()):
         return [], False
-    groups.sort(key=lambda g: g[1])
-    (driving, _df), *others = groups
-    pt = PracticeTerm.__table__.alias("pt")
-    conditions = []
-    for n, (terms, _df) in enumerate(others):
-        other = PracticeTerm.__table__.alias(f"o{n}")
-        conditions.append(_probe(
-            other, other.c.practice_id == pt.c.practice_id,
-            other.c.term.in_(terms) if len(terms) > 1 else other.c.term == terms[0]))
-    for facet, value in search.filters.items():
-        conditions.append(_has_facet(pt.c.practice_id, facet, value))
-    if len(driving) == 1:
-        query = (select(pt.c.practice_id).where(pt.c.term == driving[0], *conditions)
-                 .order_by(pt.c.weight.desc(), pt.c.practice_id.desc()))
-    else:  # the completions of a word being typed: a practice may match several
-        score = func.max(pt.c.weight)
-        query = (select(pt.c.practice_id).where(pt.c.term.in_(driving), *conditions)
-                 .group_by(pt.c.practice_id)
-                 .order_by(score.desc(), pt.c.practice_id.desc()))
-    ids = list(db.session.scalars(query.limit(MAX_CANDIDATES + 1)))
-    return ids[:MAX_CANDIDATES], len(ids) > MAX_CANDIDATES
+    params = {f"f_{f}": v for f, v in filters.items()}
+    params["limit"] = MAX_CANDIDATES + 1
+    if not search.is_text:
+        (drive, _value), *rest = sorted(filters.items(), key=lambda fv: counts[fv])
+        query = _walk_filters(drive, tuple(f for f, _v in rest))
+    else:
+        groups = _resolve(search.terms, known)
+        if groups is None:
+            return [], False
+        groups.sort(key=lambda g: g[1])
+        (driving, df), *others = groups
+        for n, (terms, _df) in enumerate(others):
+            params.update({f"o{n}_{i}": t for i, t in enumerate(terms)})
+        params.update({f"d{i}": t for i, t in enumerate(driving)})
+        sizes = tuple(len(terms) for terms, _df in others)
+        query = None
+        if filters:
+            total = max(counts.get((FACET_ALL, ""), 1), 1)
+            share = 1.0
+            for _terms, other_df in others:
+                share *= other_df / total
+            for fv in filters.items():
+                share *= counts[fv] / total
+            walk = min(df, (MAX_CANDIDATES + 1) / share) if share else df
+            rarest = min(filters.items(), key=lambda fv: counts[fv])
+            if counts[rarest] < FILTER_WALK_SHARE * walk:
+                query = _walk_filter(rarest[0], len(driving), sizes,
+                                     tuple(f for f in filters if f != rarest[0]))
+        if query is None:
+            query = _walk_word(len(driving), sizes, tuple(filters))
+    rows = db.session.execute(query, params).all()
+    return rows[:MAX_CANDIDATES], len(rows) > MAX_CANDIDATES
 
 
-def _filter_candidates(filters: dict[str, str]) -> tuple[list[int], bool]:
-    """Ids of the practices carrying every chosen facet value (newest ids first), driven by
-    the rarest one, at most MAX_CANDIDATES."""
-    stored = dict(((f, v), c) for f, v, c in db.session.execute(
-        select(FacetCount.facet, FacetCount.value, FacetCount.count).where(
-            or_(*[and_(FacetCount.facet == f, FacetCount.value == v)
-                  for f, v in filters.items()]))))
-    items = sorted(filters.items(), key=lambda fv: stored.get(fv, 0))
-    (facet, value), rest = items[0], items[1:]
-    pf = PracticeFacet.__table__.alias("pf")
-    query = (select(pf.c.practice_id).where(pf.c.facet == facet, pf.c.value == value,
-                                           *[_has_facet(pf.c.practice_id, f, v) for f, v in rest])
-             .order_by(pf.c.practice_id.desc()).limit(MAX_CANDIDATES + 1))
-    ids = list(db.session.scalars(query))
-    return ids[:MAX_CANDIDATES], len(ids) > MAX_CANDIDATES
-
-
-def _counts_over(ids: list[int]) -> dict[str, list[tuple[str, int]]]:
+def _counts_of(keys: list[str]) -> dict[str, list[tuple[str, int]]]:
+    """Facet counts over the candidates' facet keys (no query)."""
     out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
-    if not ids:
-        return out
-    rows = db.session.execute(
-        select(PracticeFacet.facet, PracticeFacet.value, func.count())
-        .where(_ids_param(PracticeFacet.practice_id, ids), PracticeFacet.facet != FACET_ALL)
-        .group_by(PracticeFacet.facet, PracticeFacet.value)).all()
-    for facet, value, n in rows:
-        out[facet].append((value, n))
+    for token, n in Counter(" ".join(keys).split()).items():
+        out[token[0]].append((token[2:], n))
     return out
+
+
+#: the stored facet counts (the most frequent Comuni only), total under FACET_ALL
+_STORED_COUNTS = union_all(
+    select(FacetCount.facet, FacetCount.value, FacetCount.count)
+    .where(FacetCount.facet.in_((FACET_THEME, FACET_STATUS, FACET_KIND, FACET_ALL)),
+           FacetCount.count > 0),
+    select(select(FacetCount.facet, FacetCount.value, FacetCount.count)
+           .where(FacetCount.facet == FACET_COMUNE, FacetCount.count > 0)
+           .order_by(FacetCount.count.desc(), FacetCount.value).limit(TOP_COMUNI).subquery()))
 
 
 def _stored_counts() -> dict[str, list[tuple[str, int]]]:
-    """The stored facet counts (the most frequent Comuni only), total under FACET_ALL."""
     out: dict[str, list[tuple[str, int]]] = {f: [] for f in (*FACETS, FACET_ALL)}
-    from sqlalchemy import union_all
-
-    small = (select(FacetCount.facet, FacetCount.value, FacetCount.count)
-             .where(FacetCount.facet.in_((FACET_THEME, FACET_STATUS, FACET_KIND, FACET_ALL)),
-                    FacetCount.count > 0))
-    comuni = (select(FacetCount.facet, FacetCount.value, FacetCount.count)
-              .where(FacetCount.facet == FACET_COMUNE, FacetCount.count > 0)
-              .order_by(FacetCount.count.desc(), FacetCount.value).limit(TOP_COMUNI)
-              .subquery())
-    for facet, value, n in db.session.execute(union_all(small, select(comuni))):
+    for facet, value, n in db.session.execute(_STORED_COUNTS).all():
         out[facet].append((value, n))
     return out
 
 
-def _pair_counts(facet: str, value: str) -> dict[str, list[tuple[str, int]]]:
-    from portal.catalogue.models import FacetPair
+assert min(FACET_THEME, FACET_STATUS, FACET_KIND) > FACET_COMUNE
+_PAIR_COLUMNS = (FacetPair.other_facet, FacetPair.other_value, FacetPair.count)
+_MINE = (FacetPair.facet == bindparam("facet"), FacetPair.value == bindparam("value"),
+         FacetPair.count > 0)
+#: the counts of one filter's practices: their number ('=') and that of the whole catalogue
+#: ('*'), the other facets from the stored pair counts (the most frequent Comuni only)
+_PAIR_COUNTS = union_all(
+    select(literal("="), literal(""), FacetCount.count).where(
+        FacetCount.facet == bindparam("facet"), FacetCount.value == bindparam("value")),
+    select(FacetCount.facet, FacetCount.value, FacetCount.count).where(
+        FacetCount.facet == FACET_ALL),
+    # the other facets sort after 'c': one range of ix_catalogue_facet_pairs_top
+    select(*_PAIR_COLUMNS).where(*_MINE, FacetPair.other_facet > FACET_COMUNE),
+    select(select(*_PAIR_COLUMNS).where(*_MINE, FacetPair.other_facet == FACET_COMUNE)
+           .order_by(FacetPair.count.desc(), FacetPair.other_value).limit(TOP_COMUNI)
+           .subquery()))
 
+
+def _pair_counts(facet: str, value: str) -> tuple[int, int, dict[str, list[tuple[str, int]]]]:
+    """The number of practices carrying one facet value, of all practices, and the counts of
+    the facets within the first: one query."""
     out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
-    out[facet].append((value, _stored_total(facet, value)))
-    columns = (FacetPair.other_facet, FacetPair.other_value, FacetPair.count)
-    mine = (FacetPair.facet == facet, FacetPair.value == value, FacetPair.count > 0)
-    small = select(*columns).where(*mine, FacetPair.other_facet != FACET_COMUNE)
-    comuni = (select(*columns).where(*mine, FacetPair.other_facet == FACET_COMUNE)
-              .order_by(FacetPair.count.desc(), FacetPair.other_value).limit(TOP_COMUNI))
-    for query in (small, comuni):
-        for other_facet, other_value, n in db.session.execute(query):
+    total = everything = 0
+    for other_facet, other_value, n in db.session.execute(
+            _PAIR_COUNTS, {"facet": facet, "value": value}).all():
+        if other_facet == "=":
+            total = n
+        elif other_facet == FACET_ALL:
+            everything = n
+        else:
             out[other_facet].append((other_value, n))
-    return out
+    out[facet].insert(0, (value, total))
+    return total, everything, out
 
 
-def _stored_total(facet: str, value: str) -> int:
-    return db.session.scalar(select(FacetCount.count).where(
-        FacetCount.facet == facet, FacetCount.value == value)) or 0
+_BY_VALUE, _BY_COUNT = itemgetter(0), itemgetter(1)
 
 
 def _sorted(counts):
+    """Each facet's values by count, most frequent first, then by value."""
     for values in counts.values():
-        values.sort(key=lambda vc: (-vc[1], vc[0]))
+        values.sort(key=_BY_VALUE)
+        values.sort(key=_BY_COUNT, reverse=True)  # stable: equal counts stay by value
     return counts
 
 
@@ -379,53 +525,6 @@ _ORDER = {
     "title": (GoodPractice.title_key.asc(), GoodPractice.id.asc()),
     "adopted": (GoodPractice.adoption_count.desc(), GoodPractice.id.desc()),
 }
-
-
-def _page(search: Search, ids: list[int] | None) -> list:
-    """The cards of the requested page: from the candidates, or (None) from all practices."""
-    offset = (search.page - 1) * search.per_page
-    if ids is not None and search.sort == "relevance":
-        return cards(ids[offset:offset + search.per_page])
-    if ids is not None and not ids:
-        return []
-    query = select(*_CARD_COLUMNS).order_by(*_ORDER.get(search.sort, _ORDER["newest"]))
-    if ids is None:
-        query = query.where(GoodPractice.published_at.is_not(None))
-    else:
-        query = query.where(_ids_param(GoodPractice.id, ids))
-    return _fill([Card(*r) for r in db.session.execute(
-        query.limit(search.per_page).offset(offset))])
-
-
-#: below this share of the catalogue a filter's practices are gathered then sorted; above it
-#: the sort index is walked and each practice checked (a few checks find a page)
-SCAN_SHARE = 0.02
-
-
-def _single_filter_page(search: Search, facet: str, value: str, total: int) -> list:
-    offset = (search.page - 1) * search.per_page
-    order = _ORDER.get(search.sort, _ORDER["newest"])
-    everything = _stored_total(FACET_ALL, "")
-    if total >= SCAN_SHARE * everything:
-        query = (select(*_CARD_COLUMNS).where(GoodPractice.published_at.is_not(None),
-                                              _has_facet(GoodPractice.id, facet, value))
-                 .order_by(*order))
-    else:
-        pf = PracticeFacet.__table__.alias("pf")
-        query = (select(*_CARD_COLUMNS).join(pf, pf.c.practice_id == GoodPractice.id)
-                 .where(pf.c.facet == facet, pf.c.value == value).order_by(*order))
-    return _fill([Card(*r) for r in db.session.execute(
-        query.limit(search.per_page).offset(offset))])
-
-
-def matching_ids(search: Search) -> tuple[list[int] | None, bool]:
-    """The candidate ids of a search (None: every published practice) and whether capped."""
-    filters = search.filters
-    if search.is_text:
-        return _text_candidates(search)
-    if len(filters) >= 2:
-        return _filter_candidates(filters)
-    return None, False
 
 
 @dataclass(frozen=True)
@@ -443,48 +542,58 @@ class ComuneRef:
     istat_code: str
 
 
-@dataclass
 class Card:
     """What a results page shows of a practice: plain values, no ORM object (lists are read
     by the hundred per second; building ORM instances would cost more than the queries)."""
 
-    id: int
-    slug: str
-    title: str
-    summary: str
-    status: str
-    adoption_count: int
-    published_at: object
-    started_on: object
-    ended_on: object
-    beneficiaries: str | None
-    beneficiaries_count: int | None
-    cost_cents: int | None
-    funding_sources: str | None
-    themes: list[ThemeRef] = field(default_factory=list)
-    comuni: list[ComuneRef] = field(default_factory=list)
+    __slots__ = ("id", "slug", "title", "summary", "status", "adoption_count", "published_at",
+                 "started_on", "ended_on", "beneficiaries", "beneficiaries_count",
+                 "cost_cents", "funding_sources", "facet_key", "themes", "comuni",
+                 "themes_text", "comuni_text", "summary_short")
 
-    @property
-    def themes_text(self) -> str:
-        return ", ".join(t.name for t in self.themes)
-
-    @property
-    def comuni_text(self) -> str:
-        return ", ".join(c.name for c in self.comuni)
-
-    @property
-    def summary_short(self) -> str:
-        """The summary cut at a word near 260 characters (the list shows several dozen)."""
-        if len(self.summary) <= 260:
-            return self.summary
-        return self.summary[:257].rsplit(" ", 1)[0] + "…"
+    def __init__(self, row):
+        (self.id, self.slug, self.title, self.summary, self.status, self.adoption_count,
+         self.published_at, self.started_on, self.ended_on, self.beneficiaries,
+         self.beneficiaries_count, self.cost_cents, self.funding_sources,
+         self.facet_key) = row
+        self.themes: list[ThemeRef] = []
+        self.comuni: list[ComuneRef] = []
+        # The summary cut at a word near 260 characters (the list shows several dozen).
+        summary = self.summary
+        self.summary_short = (summary if len(summary) <= 260
+                              else summary[:257].rsplit(" ", 1)[0] + "…")
+        self.themes_text = self.comuni_text = ""
 
 
 _CARD_COLUMNS = (GoodPractice.id, GoodPractice.slug, GoodPractice.title, GoodPractice.summary,
                  GoodPractice.status, GoodPractice.adoption_count, GoodPractice.published_at,
                  GoodPractice.started_on, GoodPractice.ended_on, GoodPractice.beneficiaries,
                  GoodPractice.beneficiaries_count, GoodPractice.cost_cents,
-                 GoodPractice.funding_sources)
+                 GoodPractice.funding_sources, GoodPractice.facet_key)
+_CARDS_BY_ID = select(*_CARD_COLUMNS).where(GoodPractice.id.in_(bindparam("ids",
+                                                                          expanding=True)))
+_OFFSET = bindparam("offset", type_=Integer)
+
+
+@lru_cache(maxsize=16)
+def _page_query(sort: str, facet: str | None = None, scan: bool = False):
+    """A page of published practices in `sort` order, all or those carrying one facet value
+    (:value). The ids of the page are found on the sort index (PostgreSQL: an index-only
+    scan, however deep the page) and only the page's rows are read."""
+    order = _ORDER.get(sort, _ORDER["newest"])
+    ids = select(GoodPractice.id).where(GoodPractice.published_at.is_not(None))
+    if facet is not None and scan:
+        # a frequent value: walk the sort index and check each practice (a few checks fill
+        # a page)
+        ids = ids.where(_has_facet(GoodPractice.id, facet, bindparam("value")))
+    elif facet is not None:
+        # a rare value: gather its practices, then sort them
+        pf = PracticeFacet.__table__.alias("pf")
+        ids = ids.join(pf, pf.c.practice_id == GoodPractice.id).where(
+            pf.c.facet == facet, pf.c.value == bindparam("value"))
+    ids = ids.order_by(*order).limit(_LIMIT).offset(_OFFSET)
+    return select(*_CARD_COLUMNS).where(GoodPractice.id.in_(ids.scalar_subquery())) \
+        .order_by(*order)
 
 
 def all_themes() -> dict[int, ThemeRef]:
@@ -493,8 +602,6 @@ def all_themes() -> dict[int, ThemeRef]:
 
     cached = g.get("catalogue_themes") if has_app_context() else None
     if cached is None:
-        from portal.catalogue.models import Theme
-
         cached = {r.id: ThemeRef(r.id, r.slug, r.name) for r in db.session.execute(
             select(Theme.id, Theme.slug, Theme.name).order_by(Theme.position, Theme.name))}
         if has_app_context():
@@ -502,46 +609,72 @@ def all_themes() -> dict[int, ThemeRef]:
     return cached
 
 
+_COMUNI_BY_ID = select(Comune.id, Comune.slug, Comune.name, Comune.istat_code).where(
+    Comune.id.in_(bindparam("ids", expanding=True)))
+
+
+def comune_refs(ids) -> dict[int, ComuneRef]:
+    """The Comuni `ids` (others already read in this request are remembered): one query."""
+    from flask import g, has_app_context
+
+    known = g.setdefault("catalogue_comuni", {}) if has_app_context() else {}
+    missing = [i for i in set(ids) if i not in known]
+    if missing:
+        for r in db.session.execute(_COMUNI_BY_ID, {"ids": missing}).all():
+            known[r[0]] = ComuneRef(*r)
+    return known
+
+
 def cards(ids: list[int]) -> list[Card]:
-    """Cards of the practices `ids`, in that order."""
+    """Cards of the published practices `ids`, in that order."""
     if not ids:
         return []
-    by_id = {r.id: Card(*r) for r in db.session.execute(
-        select(*_CARD_COLUMNS).where(GoodPractice.id.in_(ids)))}
-    return _fill([by_id[i] for i in ids if i in by_id])
+    by_id = {r[0]: Card(r) for r in db.session.execute(_CARDS_BY_ID, {"ids": ids}).all()}
+    return [by_id[i] for i in ids if i in by_id]
 
 
-def _fill(found: list[Card]) -> list[Card]:
-    """Add themes and Comuni to cards: one query for the whole page."""
-    from sqlalchemy import String, cast, literal, null, union_all
+_BY_NAME = attrgetter("name")
 
-    from portal.catalogue.models import practice_comuni, practice_themes
-    from portal.network.models import Comune
 
-    if not found:
-        return found
-    by_id = {c.id: c for c in found}
-    ids = list(by_id)
-    themes = all_themes()
-    text = cast(null(), String)
-    rows = db.session.execute(union_all(
-        select(practice_themes.c.practice_id, literal("t"), practice_themes.c.theme_id,
-               text, text, text).where(practice_themes.c.practice_id.in_(ids)),
-        select(practice_comuni.c.practice_id, literal("c"), Comune.id, Comune.slug,
-               Comune.name, Comune.istat_code)
-        .join(Comune, Comune.id == practice_comuni.c.comune_id)
-        .where(practice_comuni.c.practice_id.in_(ids))))
-    for practice_id, kind, ref, slug, name, istat_code in rows:
-        if kind == "t":
-            if ref in themes:
-                by_id[practice_id].themes.append(themes[ref])
-        else:
-            by_id[practice_id].comuni.append(ComuneRef(ref, slug, name, istat_code))
-    order = {t.id: n for n, t in enumerate(themes.values())}
+def _fill(found: list[Card], also_comuni: list[int] = ()) -> None:
+    """Themes and Comuni of the cards, from their facet keys: one query for the Comuni of the
+    page (and `also_comuni`, e.g. those of the facet list, read in the same query)."""
+    themes = [(f"t:{t.id}", t) for t in all_themes().values()]
+    comune_ids = list(also_comuni)
     for card in found:
-        card.themes.sort(key=lambda t: order[t.id])
-        card.comuni.sort(key=lambda c: c.name)
-    return found
+        tokens = card.facet_key.split()
+        card.themes = [t for token, t in themes if token in tokens]
+        card.themes_text = ", ".join([t.name for t in card.themes])
+        card.comuni = [int(token[2:]) for token in tokens if token[0] == FACET_COMUNE]
+        comune_ids += card.comuni
+    if not comune_ids:
+        return
+    comuni = comune_refs(comune_ids)
+    for card in found:
+        card.comuni = sorted([comuni[i] for i in card.comuni if i in comuni], key=_BY_NAME)
+        card.comuni_text = ", ".join([c.name for c in card.comuni])
+
+
+def matching(search: Search) -> tuple[list[tuple[int, str]] | None, bool]:
+    """(id, facet key) of the candidates of a search (None: every published practice or a
+    single filter's, not gathered) and whether capped."""
+    if search.is_text or len(search.filters) >= 2:
+        return _candidates(search)
+    return None, False
+
+
+def matching_ids(search: Search) -> tuple[list[int] | None, bool]:
+    """The candidate ids of a search (None: every published practice) and whether capped."""
+    rows, capped = matching(search)
+    return (None if rows is None else [r[0] for r in rows]), capped
+
+
+def _top_comuni(counts: dict, search: Search) -> list[int]:
+    """The Comuni the facet list will name (read with the cards' Comuni)."""
+    ids = [int(v) for v, _n in counts.get(FACET_COMUNE, [])[:TOP_COMUNI - 1]]
+    if search.comune and search.comune > 0:
+        ids.append(search.comune)
+    return ids
 
 
 def run(search: Search, with_facets: bool = True) -> Result:
@@ -554,22 +687,40 @@ def run(search: Search, with_facets: bool = True) -> Result:
     if search.has_text_but_no_terms:
         return Result(search, [], 0, empty)
     filters = search.filters
-    ids, capped = matching_ids(search)
-    if ids is not None:
-        total = len(ids)
-        counts = _counts_over(ids) if with_facets else {}
-        page = _page(search, ids)
+    offset = (search.page - 1) * search.per_page
+    params = {"limit": search.per_page, "offset": offset}
+    rows, capped = matching(search)
+    if rows is not None:
+        total = len(rows)
+        counts = _counts_of([r[1] for r in rows]) if with_facets else {}
+        if not rows:
+            page = []
+        elif search.sort == "relevance":
+            page = cards([r[0] for r in rows[offset:offset + search.per_page]])
+        else:
+            order = _ORDER.get(search.sort, _ORDER["newest"])
+            page = [Card(r) for r in db.session.execute(
+                select(*_CARD_COLUMNS).where(_ids_param(GoodPractice.id, [r[0] for r in rows]))
+                .order_by(*order).limit(search.per_page).offset(offset)).all()]
     elif filters:
         (facet, value), = filters.items()
-        total = _stored_total(facet, value)
-        counts = _pair_counts(facet, value) if with_facets else {}
-        page = _single_filter_page(search, facet, value, total)
+        total, everything, counts = _pair_counts(facet, value)
+        counts = counts if with_facets else {}
+        query = _page_query(search.sort, facet, total >= SCAN_SHARE * everything)
+        page = [Card(r) for r in db.session.execute(query, {**params, "value": value}).all()]
     else:
         counts = _stored_counts()
         total = dict(counts.pop(FACET_ALL)).get("", 0)
         counts = counts if with_facets else {}
-        page = _page(search, None)
-    return Result(search, page, total, _sorted(counts), capped)
+        page = [Card(r) for r in db.session.execute(_page_query(search.sort), params).all()]
+    counts = _sorted(counts)
+    _fill(page, _top_comuni(counts, search) if with_facets else ())
+    return Result(search, page, total, counts, capped)
+
+
+#: below this share of the catalogue a filter's practices are gathered then sorted; above it
+#: the sort index is walked and each practice checked (a few checks find a page)
+SCAN_SHARE = 0.02
 
 
 # --------------------------------------------------------------------------- index upkeep
@@ -582,6 +733,11 @@ def facet_values(practice: GoodPractice) -> set[tuple[str, str]]:
     values |= {(FACET_COMUNE, str(c.id)) for c in practice.comuni}
     values |= {(FACET_KIND, p.kind) for p in practice.promoters}
     return values
+
+
+def facet_key(values) -> str:
+    """The facet values as stored on the practice's row: "c:12 k:comune s:attiva t:3"."""
+    return " ".join(sorted(f"{f}:{v}" for f, v in values if f != FACET_ALL))
 
 
 def _upsert(model, keys: dict, column: str, delta: int):
@@ -610,13 +766,12 @@ def _pairs(values: set[tuple[str, str]]) -> set[tuple[str, str, str, str]]:
 def reindex(practice: GoodPractice) -> None:
     """Bring the practice's terms and facets, and the stored counts (facets, pairs of facets,
     term frequencies), in line with its content. Only published practices are indexed."""
-    from portal.catalogue.models import FacetPair, TermStat
-
     db.session.flush()
     old = set(db.session.execute(
         select(PracticeFacet.facet, PracticeFacet.value)
         .where(PracticeFacet.practice_id == practice.id)).all())
     new = facet_values(practice) if practice.is_published else set()
+    practice.facet_key = facet_key(new)
     old_terms = set(db.session.scalars(
         select(PracticeTerm.term).where(PracticeTerm.practice_id == practice.id)))
     terms = (analyze(practice.title, practice.summary, html_to_text(practice.body_html))
@@ -648,8 +803,6 @@ def reindex(practice: GoodPractice) -> None:
 def rebuild_counts() -> None:
     """Recount facets, pairs of facets and term frequencies from the index (after a bulk load,
     or to repair drift)."""
-    from portal.catalogue.models import FacetPair, TermStat
-
     db.session.execute(delete(FacetCount))
     db.session.execute(delete(FacetPair))
     db.session.execute(delete(TermStat))
@@ -686,10 +839,12 @@ def rebuild_all() -> int:
     query = (select(GoodPractice).where(GoodPractice.published_at.is_not(None))
              .options(selectinload(GoodPractice.themes), selectinload(GoodPractice.comuni),
                       selectinload(GoodPractice.promoters)).order_by(GoodPractice.id))
+    db.session.execute(update(GoodPractice).values(facet_key=""))
     for practice in db.session.scalars(query):
+        values = facet_values(practice)
+        practice.facet_key = facet_key(values)
         db.session.execute(insert(PracticeFacet), [
-            {"facet": f, "value": v, "practice_id": practice.id}
-            for f, v in facet_values(practice)])
+            {"facet": f, "value": v, "practice_id": practice.id} for f, v in values])
         terms = analyze(practice.title, practice.summary, html_to_text(practice.body_html))
         if terms:
             db.session.execute(insert(PracticeTerm), [

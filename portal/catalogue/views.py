@@ -39,6 +39,7 @@ from portal.catalogue.listing import (
     facet_view,
     list_url,
     parse_search,
+    texts,
 )
 from portal.catalogue.models import (
     Adoption,
@@ -61,8 +62,7 @@ def _crumbs(*extra):
 
 def _sort_options(has_text: bool) -> list[tuple[str, str]]:
     """The sort choices; the empty one is the default: relevance with text, else newest."""
-    return [("", _("Predefinito (pertinenza se cerchi)")), ("newest", _("Più recenti")),
-            ("title", _("Titolo (A-Z)")), ("adopted", _("Più adottate"))]
+    return texts()["sort_options"]
 
 
 @bp.get("/pratiche")
@@ -86,7 +86,7 @@ def index():
         "sort_options": _sort_options(wanted.is_text), "chosen": chosen,
         "sort": request.args.get("ordina", "") if request.args.get("ordina") in search.SORTS
         else "",
-        "list_url": list_url, "breadcrumbs": [(_("Buone pratiche"), None)],
+        "list_url": list_url, "breadcrumbs": [(texts()["list_title"], None)],
     }
     if partial:
         return render_template("catalogue/_results.html", oob=True, **context)
@@ -652,7 +652,7 @@ def adoption_counter():
 
 def init_template_globals(app) -> None:
     app.jinja_env.globals.update(
-        practice_status_labels=lambda: {k: str(v) for k, v in services.STATUS_LABELS.items()},
+        practice_status_labels=lambda: texts()["status"],
         adoption_counter=adoption_counter,
         practice_status_label=services.status_label, promoter_kind_label=services.kind_label,
         adoption_status_label=services.adoption_label)
