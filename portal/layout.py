@@ -57,6 +57,18 @@ def chrome(part: str) -> Markup:
     return Markup(html)  # noqa: S704 - our own templates, rendered with autoescape
 
 
+def cached_include(template: str) -> Markup:
+    """A fragment that depends on the language only, rendered once per worker and language."""
+    key = ("include", template, _locale())
+    store: dict = current_app.extensions["rete_chrome"]
+    html = store.get(key)
+    if html is None:
+        html = render_template(template)
+        if not current_app.debug:
+            store[key] = html
+    return Markup(html)  # noqa: S704 - our own template, rendered with autoescape
+
+
 def render_form_page(template: str, form, **context) -> str:
     """A public page showing a blank form (log in, register, join the Rete...).
 
@@ -85,3 +97,4 @@ def init_app(app: Flask) -> None:
     app.extensions["rete_chrome"] = {}
     app.extensions["rete_form_pages"] = {}
     app.jinja_env.globals["chrome"] = chrome
+    app.jinja_env.globals["cached_include"] = cached_include
