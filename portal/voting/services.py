@@ -761,6 +761,15 @@ def close_due_rounds() -> int:
     return done
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def results_csv(round_: Round) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -768,7 +777,7 @@ def results_csv(round_: Round) -> str:
     writer.writerow(["proposta_id", "titolo", "voti"] + (["costo_euro"] if budget else [])
                     + ["selezionata"])
     for entry in entries_of(round_):
-        row = [entry.proposal_id, entry.proposal.title, entry.vote_count]
+        row = [entry.proposal_id, _cell(entry.proposal.title), entry.vote_count]
         if budget:
             row.append(f"{(entry.cost_cents or 0) / 100:.2f}")
         row.append("sì" if entry.selected else "no")
@@ -776,17 +785,56 @@ def results_csv(round_: Round) -> str:
     return out.getvalue()
 
 
-def votes_csv(round_: Round) -> str:
-    """The pseudonymous list of votes (household hash, proposal), sorted by hash."""
-    rows = db.session.execute(select(Vote.household_id, Vote.proposal_id)
-                              .where(Vote.round_id == round_.id))
-    lines = sorted((household_hash(round_, household_id), proposal_id)
-                   for household_id, proposal_id in rows)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["famiglia_pseudonimo", "proposta_id"])
-    writer.writerows(lines)
-    return out.getvalue()
+#: the votes CSV is sorted in this many buckets (by the hash's first two hex digits), each
+#: spilled to a temporary file beyond a small size: memory stays bounded whatever the round
+VOTE_BUCKETS = 256
+VOTE_BUCKET_MEMORY = 64 * 1024
+VOTES_CSV_HEADER = "famiglia_pseudonimo,proposta_id\r\n"
+
+
+def votes_csv(round_: Round):
+    """The pseudonymous list of votes (household hash, proposal), sorted by hash, as an
+    iterator of text chunks: the header, then the sorted lines bucket by bucket.
+
+    The votes are read here (inside the request, in batches) and written to per-bucket
+    spooled files; what is returned reads only those files, so it can be streamed after the
+    request's database session is gone. Cells are lowercase hex digits and numbers (nothing a
+    spreadsheet would run), lines end in CRLF as `csv.writer` writes them.
+    """
+    import tempfile
+
+    base = hmac.new(round_.salt.encode(), digestmod=hashlib.sha256)
+    prefix = f"{round_.id}:"
+    buckets: dict[int, tempfile.SpooledTemporaryFile] = {}
+    rows = db.session.execute(
+        select(Vote.household_id, Vote.proposal_id).where(Vote.round_id == round_.id),
+        execution_options={"yield_per": 10_000})
+    for partition in rows.partitions():
+        for household_id, proposal_id in partition:
+            digest = base.copy()
+            digest.update(f"{prefix}{household_id}".encode())
+            pseudonym = digest.hexdigest()[:16]
+            bucket = int(pseudonym[:2], 16)
+            spool = buckets.get(bucket)
+            if spool is None:
+                spool = buckets[bucket] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+                    max_size=VOTE_BUCKET_MEMORY, mode="w+", encoding="ascii", newline="")
+            spool.write(f"{pseudonym},{proposal_id}\n")
+    return _sorted_votes(buckets)
+
+
+def _sorted_votes(buckets):
+    try:
+        yield VOTES_CSV_HEADER
+        for key in sorted(buckets):
+            spool = buckets[key]
+            spool.seek(0)
+            lines = [line.rstrip("\n").split(",") for line in spool]
+            lines.sort(key=lambda item: (item[0], int(item[1])))
+            yield "".join(f"{pseudonym},{proposal_id}\r\n" for pseudonym, proposal_id in lines)
+    finally:
+        for spool in buckets.values():
+            spool.close()
 
 
 # --------------------------------------------------------------------------- merges

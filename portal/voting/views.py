@@ -341,6 +341,8 @@ def results_csv(round_id: int):
 @authz.public
 def votes_csv(round_id: int):
     round_ = _closed(round_id)
+    # Streamed: the votes are bucketed on disk inside the request, then sent sorted.
     return Response(services.votes_csv(round_), mimetype="text/csv",
                     headers={"Content-Disposition":
-                             f"attachment; filename=votazione-{round_.id}-voti.csv"})
+                             f"attachment; filename=votazione-{round_.id}-voti.csv",
+                             "X-Content-Type-Options": "nosniff"})

@@ -165,3 +165,47 @@ def test_api_results_and_openapi(app, db, client, factory, comune):
     document = client.get("/api/v1/openapi.json").get_json()
     assert "/votazioni/{round_id}/risultati" in document["paths"]
     assert "/proposte" in document["paths"]
+
+
+def test_votes_csv_is_streamed_and_identical_to_a_sort_in_memory(app, db, client, factory,
+                                                                 comune, monkeypatch):
+    """The votes CSV streams from buckets spilled to disk and equals the whole list sorted
+    by (hash, proposal id) in memory, numeric ids included (9 before 10)."""
+    table = factory.table(comune)
+    proposals = [make_proposal(factory, comune=comune, state=S.PUBLISHED, title=f"P{i}")
+                 for i in range(11)]
+    round_ = make_round(table, proposals, max_supports=3)
+    for i, household in enumerate(_voters(factory, comune, 40)):
+        for p in {proposals[i % 11].id: proposals[i % 11], proposals[(7 * i) % 11].id:
+                  proposals[(7 * i) % 11], proposals[9].id: proposals[9]}.values():
+            _vote(round_, household, p)
+    close(round_)
+    monkeypatch.setattr(services, "VOTE_BUCKET_MEMORY", 32)  # every bucket goes to disk
+    response = client.get(f"/votazioni/{round_.id}/voti.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "Content-Length" not in response.headers  # streamed, not built in memory
+    rows = db.session.execute(db.select(Vote.household_id, Vote.proposal_id)
+                              .where(Vote.round_id == round_.id)).all()
+    expected = io.StringIO()
+    writer = csv.writer(expected)
+    writer.writerow(["famiglia_pseudonimo", "proposta_id"])
+    writer.writerows(sorted((services.household_hash(round_, h), p) for h, p in rows))
+    text = response.get_data(as_text=True)
+    assert text == expected.getvalue() and len(rows) > 80
+    by_household = {}
+    for pseudonym, proposal_id in list(csv.reader(io.StringIO(text)))[1:]:
+        by_household.setdefault(pseudonym, []).append(int(proposal_id))
+    assert any({proposals[8].id, proposals[9].id} <= set(ids) for ids in by_household.values())
+    assert all(ids == sorted(ids) for ids in by_household.values())
+
+
+def test_results_csv_titles_cannot_run_as_formulas(app, db, client, factory, comune):
+    """A title that starts like a spreadsheet formula is written as text."""
+    table = factory.table(comune)
+    p = make_proposal(factory, comune=comune, state=S.PUBLISHED,
+                      title='=HYPERLINK("http://example.org","premi")')
+    round_ = make_round(table, [p])
+    close(round_)
+    rows = list(csv.reader(io.StringIO(
+        client.get(f"/votazioni/{round_.id}/risultati.csv").get_data(as_text=True))))
+    assert rows[1][1] == "'=HYPERLINK(\"http://example.org\",\"premi\")"
