@@ -11,9 +11,12 @@ from tests.proposals.helpers import PATH, force_state, make_proposal
 
 S = ProposalState
 
-#: Every edge of the graph with the kind of actor that moves it.
+#: Every edge of the graph with the kind of actor that moves it; the edges into "merged"
+#: need a target proposal and are moved by merge() (MERGE_EDGES, tested below).
 EDGES = [(src, dst, kind) for src, targets in services.TRANSITIONS.items()
-         for dst, kind in targets.items()]
+         for dst, kind in targets.items() if dst != S.MERGED]
+MERGE_EDGES = [(src, kind) for src, targets in services.TRANSITIONS.items()
+               for dst, kind in targets.items() if dst == S.MERGED]
 ACTORS = ["author", "co_proposer", "moderator", "other_moderator", "table_chair",
           "table_secretary", "other_table_secretary", "comune_officer", "coordinator",
           "stranger", "facilitator_on_behalf"]
@@ -77,8 +80,6 @@ def _proposal(factory, world, state):
                          ids=[f"{s.value}->{d.value}" for s, d, _k in EDGES])
 def test_each_edge_by_each_role(app, db, factory, world, src, dst, kind):
     """Only the role an edge needs moves it; everyone else is refused and nothing changes."""
-    if dst == S.MERGED:
-        pytest.skip("merging has its own tests (it needs a target proposal)")
     proposal = _proposal(factory, world, src)
     for name in ACTORS:
         actor = world["actors"][name]
@@ -101,12 +102,55 @@ def test_each_edge_by_each_role(app, db, factory, world, src, dst, kind):
             assert db.session.scalar(db.select(db.func.count(ProposalEvent.id))) == events_before
 
 
+@pytest.mark.parametrize(("src", "kind"), MERGE_EDGES,
+                         ids=[f"{s.value}->merged" for s, _k in MERGE_EDGES])
+def test_each_merge_edge_by_each_role(app, db, factory, world, src, kind):
+    """Into "merged" only through merge(), by the moderators of the Comune (and the
+    coordinator); everyone else is refused and nothing changes; transition() alone refuses."""
+    from portal import authz
+
+    assert kind == "moderator"
+    proposal = _proposal(factory, world, src)
+    into = _proposal(factory, world, S.PUBLISHED)
+    with pytest.raises(services.TransitionError):
+        services.transition(proposal, S.MERGED, world["actors"]["moderator"], "doppione")
+    for name in ACTORS:
+        actor = world["actors"][name]
+        authz.forget_roles(actor)
+        events_before = db.session.scalar(db.select(db.func.count(ProposalEvent.id)))
+        if name in ALLOWED[kind]:
+            event = services.merge(proposal, into, actor, "una nota di prova")
+            assert proposal.state == S.MERGED and proposal.merged_into_id == into.id, name
+            assert event.actor_id == actor.id and event.from_state == src
+            db.session.rollback()
+        else:
+            with pytest.raises(services.NotAllowed):
+                services.merge(proposal, into, actor, "una nota di prova")
+            db.session.rollback()
+            assert db.session.scalar(
+                db.select(db.func.count(ProposalEvent.id))) == events_before
+        proposal = db.session.get(type(proposal), proposal.id)
+        into = db.session.get(type(into), into.id)
+        assert proposal.state == src and proposal.merged_into_id is None, name
+
+
+def _in_state(factory, world, src):
+    """A proposal in `src`; a merged one is reached the only way there is, through merge()."""
+    if src != S.MERGED:
+        return _proposal(factory, world, src)
+    proposal = _proposal(factory, world, S.PUBLISHED)
+    into = _proposal(factory, world, S.PUBLISHED)
+    services.merge(proposal, into, None, authorized=True)
+    from portal.extensions import db
+
+    db.session.commit()
+    return proposal
+
+
 @pytest.mark.parametrize("src", list(S), ids=[s.value for s in S])
 def test_edges_outside_the_graph_are_refused(app, db, factory, world, src):
     """Even a trusted caller cannot jump along an edge the graph does not have."""
-    if src == S.MERGED:
-        pytest.skip("a merged proposal is reached only through merge()")
-    proposal = _proposal(factory, world, src)
+    proposal = _in_state(factory, world, src)
     allowed = set(services.TRANSITIONS.get(src, {}))
     for dst in S:
         if dst in allowed:
