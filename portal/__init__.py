@@ -4,10 +4,19 @@ import logging
 from pathlib import Path
 
 from flask import Flask, request
+from werkzeug.routing import IntegerConverter
 
 from portal.config import DEV_SECRET, Config
 
 log = logging.getLogger(__name__)
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` limited to what an INTEGER column holds (and never negative)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 #: Every module package; each exports a blueprint `bp` and may be absent while being built.
 MODULES = (
@@ -30,6 +39,9 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder="../static",
         instance_relative_config=False,
     )
+    # Ids in URLs are database integers: a number beyond their range is a 404, not an overflow
+    # in the driver (SQLite) or the server (PostgreSQL's integer columns).
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.config.from_object(Config())
     if config:
         app.config.update(config)

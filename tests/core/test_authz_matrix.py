@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from portal import authz
 from tests.conftest import login
@@ -26,7 +26,7 @@ SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 def dummy(converter) -> str | int | float:
     """A well-formed value for a URL argument of this converter."""
     kind = type(converter).__name__
-    if kind == "IntegerConverter":
+    if isinstance(converter, IntegerConverter):
         return 1
     if kind == "FloatConverter":
         return 1.0
