@@ -100,6 +100,7 @@ def _texts_for(locale: str) -> dict:
                    "promotore": _("Promotori")},
         "status": {s: services.status_label(s) for s in search.STATUS_VALUES},
         "kind": {k: services.kind_label(k) for k in search.KIND_VALUES},
+        "adoption": {str(k): str(v) for k, v in services.ADOPTION_LABELS.items()},
         "sort_options": [("", _("Predefinito (pertinenza se cerchi)")),
                          ("newest", _("Più recenti")), ("title", _("Titolo (A-Z)")),
                          ("adopted", _("Più adottate"))],

@@ -151,30 +151,6 @@ def practice_by_slug(slug: str) -> GoodPractice | None:
         ))
 
 
-def related(practice: GoodPractice, limit: int = 4) -> list[GoodPractice]:
-    """Published practices sharing the most themes with `practice`, among the newest of each
-    theme (a bounded look-up, whatever the size of the catalogue)."""
-    from collections import Counter
-
-    from portal.catalogue.models import PracticeFacet
-
-    shared: Counter[int] = Counter()
-    for theme in practice.themes[:3]:
-        shared.update(db.session.scalars(
-            select(PracticeFacet.practice_id)
-            .where(PracticeFacet.facet == search.FACET_THEME,
-                   PracticeFacet.value == str(theme.id),
-                   PracticeFacet.practice_id != practice.id)
-            .order_by(PracticeFacet.practice_id.desc()).limit(40)))
-    ids = [i for i, _n in sorted(shared.items(), key=lambda kv: (-kv[1], -kv[0]))[:limit]]
-    if not ids:
-        return []
-    found = {r.id: r for r in db.session.execute(
-        select(GoodPractice.id, GoodPractice.slug, GoodPractice.title)
-        .where(GoodPractice.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
-
-
 def adoptions_of(practice: GoodPractice) -> list[Adoption]:
     return list(db.session.scalars(
         select(Adoption).where(Adoption.practice_id == practice.id)
@@ -728,3 +704,174 @@ def register_panels() -> None:
 
 def upload_limit_text() -> str:
     return _("Copertina: immagine fino a 2 MB. Allegati: PDF o immagini fino a 8 MB.")
+
+
+# --------------------------------------------------------------------------- the practice page
+
+
+class _Row:
+    """A plain record (attribute access, no ORM state)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+class PracticePage:
+    """What the practice page shows, read in three queries (the practice; its themes, Comuni,
+    promoters, files, indicators and adoptions in one UNION; related practices), as plain
+    values: the page is the most visited of the catalogue. Attribute names are those of
+    GoodPractice, so the policies and the template read either."""
+
+    def __init__(self, row):
+        self.__dict__.update(row._mapping)
+        self.themes, self.comuni, self.promoters, self.files = [], [], [], []
+        self.indicators, self.adoptions, self.related = [], [], []
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    @property
+    def cover(self):
+        return next((f for f in self.files if f.kind == FileKind.COVER), None)
+
+    @property
+    def attachments(self) -> list:
+        return [f for f in self.files if f.kind == FileKind.ATTACHMENT]
+
+    def promoters_of(self, *kinds: str) -> list:
+        return [p for p in self.promoters if p.kind in kinds]
+
+
+def _page_statements():
+    from sqlalchemy import (
+        Date,
+        Float,
+        Integer,
+        String,
+        bindparam,
+        cast,
+        literal,
+        null,
+        type_coerce,
+        union_all,
+    )
+
+    from portal.catalogue.models import PracticeFacet, practice_comuni, practice_themes
+
+    pid = bindparam("id", type_=Integer)
+
+    def columns(kind, id_, n1=None, n2=None, f1=None, d1=None, s1=None, s2=None, s3=None,
+                s4=None):
+        """One member of the UNION: every member has the same typed columns."""
+        def typed(value, type_):
+            # a NULL is cast so that PostgreSQL knows its type; a column keeps its own (a
+            # CAST AS DATE on SQLite would turn '2024-05-01' into 2024)
+            return cast(null(), type_) if value is None else type_coerce(value, type_)
+        return (literal(kind, String).label("kind"), typed(id_, Integer).label("id"),
+                typed(n1, Integer).label("n1"), typed(n2, Integer).label("n2"),
+                typed(f1, Float).label("f1"), typed(d1, Date).label("d1"),
+                typed(s1, String).label("s1"), typed(s2, String).label("s2"),
+                typed(s3, String).label("s3"), typed(s4, String).label("s4"))
+
+    a_comune = Comune.__table__.alias("adopter")
+    extras = union_all(
+        select(*columns("t", Theme.id, n1=Theme.position, s1=Theme.slug, s2=Theme.name))
+        .join(practice_themes, practice_themes.c.theme_id == Theme.id)
+        .where(practice_themes.c.practice_id == pid),
+        select(*columns("c", Comune.id, s1=Comune.slug, s2=Comune.name))
+        .join(practice_comuni, practice_comuni.c.comune_id == Comune.id)
+        .where(practice_comuni.c.practice_id == pid),
+        select(*columns("p", Promoter.id, n1=Promoter.comune_id, n2=Promoter.association_id,
+                        s1=Promoter.name, s2=Promoter.kind, s3=Promoter.role))
+        .where(Promoter.practice_id == pid),
+        select(*columns("f", PracticeFile.id, n1=PracticeFile.size, s1=PracticeFile.kind,
+                        s2=PracticeFile.title, s3=PracticeFile.content_type))
+        .where(PracticeFile.practice_id == pid),
+        select(*columns("i", Indicator.id, n1=Indicator.adoption_id, f1=Indicator.value,
+                        d1=Indicator.measured_on, s1=Indicator.name, s2=Indicator.unit))
+        .where(Indicator.practice_id == pid),
+        select(*columns("a", Adoption.id, n1=Adoption.comune_id, d1=Adoption.started_on,
+                        s1=Adoption.status, s2=Adoption.notes, s3=a_comune.c.slug,
+                        s4=a_comune.c.name))
+        .join(a_comune, a_comune.c.id == Adoption.comune_id)
+        .where(Adoption.practice_id == pid))
+
+    # Related: the practices sharing most of the first three themes, among the newest 40 of
+    # each (a bounded look-up, whatever the size of the catalogue).
+    walks = []
+    for n in range(3):
+        pf = PracticeFacet.__table__.alias(f"rel{n}")
+        walks.append(select(select(pf.c.practice_id.label("pid"))
+                            .where(pf.c.facet == search.FACET_THEME,
+                                   pf.c.value == bindparam(f"t{n}"), pf.c.practice_id != pid)
+                            .order_by(pf.c.practice_id.desc()).limit(40).subquery(f"w{n}")))
+    related = {}
+    for size in (1, 2, 3):
+        walked = union_all(*walks[:size]).subquery("walked")
+        shared = (select(walked.c.pid, func.count().label("n")).group_by(walked.c.pid)
+                  .order_by(func.count().desc(), walked.c.pid.desc()).limit(4)
+                  .subquery("shared"))
+        related[size] = (select(GoodPractice.id, GoodPractice.slug, GoodPractice.title)
+                         .join(shared, shared.c.pid == GoodPractice.id)
+                         .order_by(shared.c.n.desc(), shared.c.pid.desc()))
+    practice = select(*[c for c in GoodPractice.__table__.c
+                        if c.name not in ("body", "title_key")]).where(
+        GoodPractice.slug == bindparam("slug"))
+    return practice, extras, related
+
+
+_PAGE_STATEMENTS = None
+
+
+def practice_page(slug: str) -> PracticePage | None:
+    """The practice `slug` as the page shows it (None if there is none)."""
+    global _PAGE_STATEMENTS
+    if _PAGE_STATEMENTS is None:
+        _PAGE_STATEMENTS = _page_statements()
+    practice_q, extras_q, related_q = _PAGE_STATEMENTS
+    row = db.session.execute(practice_q, {"slug": slug[:140]}).first()
+    if row is None:
+        return None
+    page = PracticePage(row)
+    themes, adoptions = [], {}
+    for kind, id_, n1, n2, f1, d1, s1, s2, s3, s4 in db.session.execute(
+            extras_q, {"id": page.id}).all():
+        if kind == "t":
+            themes.append((n1, s2, search.ThemeRef(id_, s1, s2)))
+        elif kind == "c":
+            page.comuni.append(_Row(id=id_, slug=s1, name=s2))
+        elif kind == "p":
+            page.promoters.append(_Row(id=id_, comune_id=n1, association_id=n2, name=s1,
+                                       kind=s2, role=s3))
+        elif kind == "f":
+            page.files.append(_Row(id=id_, size=n1, kind=s1, title=s2, content_type=s3))
+        elif kind == "i":
+            page.indicators.append(_Row(id=id_, adoption_id=n1, value=f1, measured_on=d1,
+                                        name=s1, unit=s2))
+        else:
+            adoptions[id_] = _Row(id=id_, comune_id=n1, started_on=d1, status=s1, notes=s2,
+                                  comune=_Row(id=n1, slug=s3, name=s4), indicators=[])
+    # The orders of the ORM relationships (the database sorts NULL dates first on SQLite,
+    # last on PostgreSQL).
+    nulls_last = db.session.get_bind().dialect.name == "postgresql"
+    themes.sort(key=lambda t: (t[0], t[1]))
+    page.themes = [t[2] for t in themes]
+    page.comuni.sort(key=lambda c: c.name)
+    page.promoters.sort(key=lambda p: p.id)
+    page.files.sort(key=lambda f: f.id)
+    page.indicators.sort(key=lambda i: ((i.measured_on is None) == nulls_last,
+                                        i.measured_on or date.min, i.id))
+    own = []
+    for indicator in page.indicators:
+        if indicator.adoption_id is None:
+            own.append(indicator)
+        elif indicator.adoption_id in adoptions:
+            adoptions[indicator.adoption_id].indicators.append(indicator)
+    page.indicators = own
+    page.adoptions = sorted(adoptions.values(), key=lambda a: (a.comune.name, a.id))
+    if page.themes:
+        chosen = page.themes[:3]
+        page.related = db.session.execute(related_q[len(chosen)], {
+            "id": page.id, **{f"t{n}": str(t.id) for n, t in enumerate(chosen)}}).all()
+    return page

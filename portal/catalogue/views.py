@@ -166,9 +166,12 @@ def _adoption_form(practice: GoodPractice, comuni: list[Comune]) -> AdoptionForm
 @bp.get("/pratiche/<slug>")
 @authz.public
 def detail(slug: str):
-    practice = _load(slug)
-    adoptions = services.adoptions_of(practice)
-    officer_comuni = services.adoption_comuni(current_user) if current_user.is_authenticated else []
+    practice = services.practice_page(slug)
+    if practice is None or not authz.can("catalogue.view", practice):
+        abort(404)
+    adoptions = practice.adoptions
+    signed_in = current_user.is_authenticated
+    officer_comuni = services.adoption_comuni(current_user) if signed_in else []
     adoption_form = _adoption_form(practice, officer_comuni)
     if adoption_form is not None and not adoption_form.is_submitted():
         mine = {a.comune_id: a for a in adoptions}
@@ -180,9 +183,11 @@ def detail(slug: str):
             adoption_form.started_on.data = first.started_on
     return render_template(
         "catalogue/detail.html", practice=practice, adoptions=adoptions,
-        related=services.related(practice), adoption_form=adoption_form,
+        related=practice.related, adoption_form=adoption_form,
         indicator_form=IndicatorForm(prefix="ai") if adoption_form else None,
-        officer_comune_ids={c.id for c in officer_comuni}, form=EmptyForm(),
+        officer_comune_ids={c.id for c in officer_comuni},
+        # no form (and no CSRF token, no session cookie) for anonymous visitors
+        form=EmptyForm() if signed_in else None,
         breadcrumbs=_crumbs((practice.title, None)),
     )
 
@@ -564,10 +569,10 @@ def adopt(slug: str):
         db.session.commit()
         flash(_("Adozione registrata per %(comune)s.", comune=comune.name), "success")
         return redirect(url_for("catalogue.detail", slug=slug) + "#adozioni", code=303)
-    adoptions = services.adoptions_of(practice)
+    page = services.practice_page(slug)
     return render_template(
-        "catalogue/detail.html", practice=practice, adoptions=adoptions,
-        related=services.related(practice), adoption_form=form,
+        "catalogue/detail.html", practice=page, adoptions=page.adoptions,
+        related=page.related, adoption_form=form,
         indicator_form=IndicatorForm(prefix="ai", formdata=None),
         officer_comune_ids={c.id for c in comuni}, form=EmptyForm(),
         breadcrumbs=_crumbs((practice.title, None))), 422
@@ -654,6 +659,7 @@ def init_template_globals(app) -> None:
     app.jinja_env.globals.update(
         practice_status_labels=lambda: texts()["status"],
         adoption_counter=adoption_counter,
-        practice_status_label=services.status_label, promoter_kind_label=services.kind_label,
-        adoption_status_label=services.adoption_label)
+        practice_status_label=lambda v: texts()["status"].get(v, v),
+        promoter_kind_label=lambda v: texts()["kind"].get(v, v),
+        adoption_status_label=lambda v: texts()["adoption"].get(v, v))
 

@@ -335,3 +335,57 @@ def test_new_practice_from_a_published_proposal(client, factory, login_as, pract
     for bad in (draft.id, "abc", "999999"):
         html = client.get(f"/pratiche/nuova?proposta={bad}").get_data(as_text=True)
         assert "Idea ancora privata" not in html and 'value="Ludoteca' not in html
+
+
+def test_practice_page_shows_everything_in_three_queries(app, client, db, factory, practices):
+    """The practice page reads the practice, its themes, Comuni, promoters, results and
+    adoptions (with their own results) and the related practices in three queries, and sets
+    no cookie for an anonymous visitor."""
+    from datetime import date
+
+    from sqlalchemy import event
+
+    from portal.catalogue import services
+
+    seveso, giussano, limbiate = (factory.comune("Seveso"), factory.comune("Giussano"),
+                                  factory.comune("Limbiate"))
+    practice = practices.make(
+        title="Pedibus", comuni=[seveso, giussano], themes=["scuola-ed-educazione", "mutuo-aiuto"],
+        promoters=[("Comune di Seveso", "comune"), ("Coop Il Ponte", "third_sector")])
+    practices.make(title="Doposcuola", themes=["scuola-ed-educazione"])
+    practices.adopt(practice, limbiate, status="avvio")
+    with app.test_request_context("/"):
+        p = db.session.merge(practice)
+        services.add_indicator(practices.admin, p, {"name": "Linee attive", "value": "4",
+                                                    "measured_on": date(2025, 3, 1)})
+        services.add_indicator(practices.admin, p, {"name": "Volontari", "value": "12",
+                                                    "unit": "persone"})
+        adoption = db.session.scalar(db.select(Adoption))
+        services.add_indicator(practices.admin, p, {"name": "Bambini", "value": "35"},
+                               adoption=adoption)
+        db.session.commit()
+
+    url = f"/pratiche/{practice.slug}"
+    statements = []
+    engine = db.engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    page = [s for s in statements if "good_practices" in s or "practice_" in s]
+    assert len(page) <= 3, "\n".join(s[:150] for s in page)
+    assert 'href="/pratiche?tema=scuola-ed-educazione"' in html and "Mutuo aiuto" in html
+    assert 'href="/comuni/giussano"' in html and 'href="/comuni/seveso"' in html
+    assert "Pubblico: presente. Non profit: presente. Profit: assente." in html
+    results = html[html.index("Risultati"):html.index("Adottata da")]
+    assert "Linee attive" in results and "1 marzo 2025" in results
+    assert "Volontari" in results and "persone" in results and "Bambini" not in results
+    adoptions = html[html.index("Adottata da"):]
+    assert 'href="/comuni/limbiate"' in adoptions and "In avvio" in adoptions
+    assert "Bambini: 35" in adoptions
+    related = html[html.index("Pratiche correlate"):]
+    assert "Doposcuola" in related
