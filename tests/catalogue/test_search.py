@@ -276,3 +276,44 @@ def test_analyzer_is_the_same_for_documents_and_queries():
     assert search.stem("citta") == search.stem(search.words("Città")[0])
     assert search.words("Perché l'attività è più bella") == ["perche", "attivita", "bella"]
     assert search.sort_key("Àsilo, nido!") == "asilonido"
+
+
+def test_a_word_being_typed_ranks_by_its_best_completion(client, practices, monkeypatch):
+    """'fam' completes to 'famiglie' and 'familiari': a practice scores its best completion
+    (title before summary before body, then newest first), also when only the best few are
+    gathered (each completion is walked best first)."""
+    practices.make(title="Famiglie in rete", summary="Un servizio.")
+    practices.make(title="Sportello", summary="Per i familiari di chi assiste.")
+    practices.make(title="Orti", summary="Un orto.", body="Aperto alle famiglie.")
+    practices.make(title="Familiari insieme", summary="Un gruppo.")
+    expected = ["Familiari insieme", "Famiglie in rete", "Sportello", "Orti"]
+    assert titles(client.get("/pratiche?q=fam").get_data(as_text=True)) == expected
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 2)
+    html = client.get("/pratiche?q=fam").get_data(as_text=True)
+    assert titles(html) == expected[:2] and "Più di 2 buone pratiche" in html
+
+
+@pytest.mark.parametrize("q", ["famiglie", "fam", "famiglie rete"])
+def test_a_rare_filter_walked_instead_of_a_common_word_finds_the_same(client, practices,
+                                                                      factory, monkeypatch, q):
+    """A common word in a small Comune is searched from the Comune's practices: the same
+    practices, order, total and facet counts as walking the word's postings."""
+    small, big = factory.comune("Seveso"), factory.comune("Milano")
+    for i in range(6):
+        practices.make(title=f"Famiglie in rete {i}" if i % 2 else f"Orti {i}",
+                       summary="Per le famiglie." if i % 3 else "Per i familiari.",
+                       comuni=[small if i < 4 else big], themes=["mutuo-aiuto"])
+    wanted = search.Search(q=q, comune=small.id, theme=None)
+    results = []
+    for share in (0.0, 1e9):  # never / always walk the filter
+        monkeypatch.setattr(search, "FILTER_WALK_SHARE", share)
+        for cap in (500, 2):
+            monkeypatch.setattr(search, "MAX_CANDIDATES", cap)
+            r = search.run(search.Search(q=q, comune=small.id))
+            results.append((share, cap, [c.id for c in r.items], r.total, r.capped, r.facets))
+    by_cap = {}
+    for share, cap, *outcome in results:
+        by_cap.setdefault(cap, []).append(outcome)
+    for outcomes in by_cap.values():
+        assert outcomes[0] == outcomes[1]
+    assert by_cap[500][0][1] > 0 and wanted.comune == small.id
