@@ -3,7 +3,9 @@
 Every table gets its members (from the table roles the foundation granted), a meeting each
 quarter for `years` years with three agenda items, attendance, the working copy of the
 minutes, one published revision (canonical JSON and its SHA-256, as the service writes it)
-and its decisions; plus one convened meeting ahead.
+and its decisions; plus one convened meeting ahead. When the proposals module ran too, up
+to `projects` proposals become projects (the accountability pages), each approved by one of
+its table's decisions: a third implemented, the others in progress, some overdue.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from bench.context import Context, Target
 from portal.tables.documents import canonical_json, content_hash
 
 ORDER = 40
-SCALE = {"table_years": 10, "meetings_per_year": 4}
-SMALL_SCALE = {"table_years": 3, "meetings_per_year": 4}
+SCALE = {"table_years": 10, "meetings_per_year": 4, "projects": 10_000}
+SMALL_SCALE = {"table_years": 3, "meetings_per_year": 4, "projects": 500}
 
 ROME = ZoneInfo("Europe/Rome")
 CHUNK = 20_000
@@ -96,6 +98,7 @@ def generate(ctx: Context) -> None:
             ctx.bulk_insert(name, buffers[name])
             buffers[name].clear()
 
+    approved: dict[int, list[tuple[int, date, str]]] = {}  # table id -> decisions
     for table_id in tables.values():
         seats = seats_of[table_id]
         chair = next((n for _s, r, n, _b in seats if r == "chair"), "Il presidente")
@@ -187,8 +190,11 @@ def generate(ctx: Context) -> None:
             for item in items:
                 d = item["decision"]
                 deadline = date.fromisoformat(d["deadline"]) if d["deadline"] else None
+                decision_id = ctx.next_id("decisions")
+                if d["outcome"].startswith("approved"):
+                    approved.setdefault(table_id, []).append((decision_id, day, item["title"]))
                 buffers["decisions"].append({
-                    "id": ctx.next_id("decisions"), "revision_id": rid, "meeting_id": mid,
+                    "id": decision_id, "revision_id": rid, "meeting_id": mid,
                     "table_id": table_id, "agenda_item_id": item["agenda_item_id"],
                     "proposal_id": None, "revision_number": 1, "position": item["position"],
                     "title": item["title"], "outcome": d["outcome"],
@@ -207,6 +213,40 @@ def generate(ctx: Context) -> None:
                     "deadline": deadline, "motivation": d["motivation"]})
             flush()
     flush(force=True)
+    _projects(ctx, approved, today)
+
+
+def _projects(ctx: Context, approved: dict[int, list[tuple[int, date, str]]],
+              today: date) -> None:
+    """Projects for proposals of the Comuni (if the proposals module generated any)."""
+    has_proposals = ctx.conn.execute(text(
+        "SELECT 1 FROM proposals WHERE table_id IS NOT NULL LIMIT 1")).first()
+    if has_proposals is None:
+        return
+    rng = ctx.rng
+    rows = ctx.conn.execute(text(
+        "SELECT id, table_id, comune_id, title FROM proposals WHERE table_id IS NOT NULL "
+        "ORDER BY id LIMIT :n"), {"n": ctx.scale["projects"]}).all()
+    projects = []
+    for proposal_id, table_id, comune_id, title in rows:
+        decisions = approved.get(table_id)
+        if not decisions:
+            continue
+        decision_id, day, _item = rng.choice(decisions)
+        deadline = day + timedelta(days=rng.randint(90, 720))
+        done = rng.random() < 0.33
+        progress = 100 if done else rng.randint(0, 95)
+        projects.append({
+            "id": ctx.next_id("projects"), "proposal_id": proposal_id,
+            "decision_id": decision_id, "table_id": table_id, "comune_id": comune_id,
+            "title": title[:200], "responsible": "Ufficio Servizi Sociali",
+            "deadline": deadline, "amount_cents": None,
+            "status": "implemented" if done else "in_progress", "progress": progress,
+            "started_on": day, "updated_at": datetime.combine(
+                min(deadline, today), time(12), tzinfo=UTC),
+            "implemented_on": min(deadline, today) if done else None, "practice_id": None})
+    for start in range(0, len(projects), CHUNK):
+        ctx.bulk_insert("projects", projects[start:start + CHUNK])
 
 
 def targets(ctx: Context) -> list[Target]:
@@ -230,4 +270,20 @@ def targets(ctx: Context) -> list[Target]:
         Target("table archive by year", f"/tavoli/{sample[0].slug}/sedute?anno=2020",
                variants=[(f"/tavoli/{s.slug}/sedute?anno=2020", None) for s in sample]),
         Target("decisions API", "/api/v1/delibere", max_p95_ms=50),
+        *_project_targets(ctx),
+    ]
+
+
+def _project_targets(ctx: Context) -> list[Target]:
+    """The accountability pages, when projects were generated: the Rete's and the Comuni
+    with the most projects."""
+    top = ctx.conn.execute(text(
+        "SELECT c.slug FROM projects p JOIN comuni c ON c.id = p.comune_id "
+        "GROUP BY c.slug ORDER BY count(*) DESC, c.slug LIMIT 20")).scalars().all()
+    if not top:
+        return []
+    return [
+        Target("accountability: the Rete's projects", "/progetti"),
+        Target("accountability: a Comune's projects", f"/comuni/{top[0]}/progetti",
+               variants=[(f"/comuni/{slug}/progetti", None) for slug in top]),
     ]

@@ -11,7 +11,18 @@ from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, case, func, literal_column, null, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import authz
@@ -1265,24 +1276,67 @@ class ProjectLine:
                 and self.deadline < today_)
 
 
+@dataclass(frozen=True)
+class ProjectSections:
+    """The accountability lists: overdue, in progress and implemented projects (the first
+    `limit` of each) and how many each section holds in all."""
+
+    overdue: list[ProjectLine]
+    in_progress: list[ProjectLine]
+    implemented: list[ProjectLine]
+    totals: tuple[int, int, int]
+
+
 @cache
-def _projects_statement(rete: bool):
-    query = (select(Project.id, Project.title, Project.status, Project.deadline,
-                    Project.progress, Project.responsible, Comune.name)
-             .outerjoin(Comune, Comune.id == Project.comune_id))
-    if not rete:
-        query = query.where(Project.comune_id == bindparam("comune_id"))
-    return (query.order_by(Project.status, Project.deadline.is_(None), Project.deadline,
-                           Project.id).limit(bindparam("limit")))
+def _projects_statements(rete: bool):
+    """One UNION of bounded, index-ordered parts (overdue by deadline; in progress by deadline,
+    then those without one; implemented likewise) and one count per section."""
+    today = bindparam("today", type_=Date)
+    in_progress = Project.status == ProjectStatus.IN_PROGRESS.value
+    implemented = Project.status == ProjectStatus.IMPLEMENTED.value
+    scope = () if rete else (Project.comune_id == bindparam("comune_id"),)
+
+    def part(kind: int, *where, order):
+        return select(select(literal_column(str(kind)).label("kind"), Project.id, Project.title,
+                             Project.status, Project.deadline, Project.progress,
+                             Project.responsible, Comune.name.label("comune_name"))
+                      .outerjoin(Comune, Comune.id == Project.comune_id)
+                      .where(*scope, *where).order_by(*order)
+                      .limit(bindparam("limit", type_=Integer)).subquery())
+
+    rows = union_all(
+        part(0, in_progress, Project.deadline < today, order=(Project.deadline, Project.id)),
+        part(1, in_progress, Project.deadline >= today, order=(Project.deadline, Project.id)),
+        part(2, in_progress, Project.deadline.is_(None), order=(Project.id,)),
+        part(3, implemented, Project.deadline.is_not(None),
+             order=(Project.deadline, Project.id)),
+        part(4, implemented, Project.deadline.is_(None), order=(Project.id,)))
+    on_time = Project.deadline.is_(None) | (Project.deadline >= today)
+    counts = select(func.count(case((in_progress & (Project.deadline < today), 1))),
+                    func.count(case((in_progress & on_time, 1))),
+                    func.count(case((implemented, 1)))).where(*scope)
+    return rows, counts
 
 
-def projects(comune_id: int | None, rete: bool = False, limit: int = 200) -> list[ProjectLine]:
-    """Approved projects of a Comune (or, `rete`, of every table), overdue and open first,
-    as light rows with their deadline formatted once."""
+def project_sections(comune_id: int | None, rete: bool = False,
+                     limit: int = 50) -> ProjectSections:
+    """Approved projects of a Comune (or, `rete`, of every table): overdue first, then in
+    progress, then implemented, each by deadline; at most `limit` of each, whatever their
+    number (two queries, along the projects' indexes)."""
+    rows_statement, counts_statement = _projects_statements(rete)
+    params = {"comune_id": comune_id, "today": today(), "limit": limit}
+    parts: list[list] = [[], [], [], [], []]
+    for kind, *values in db.session.execute(rows_statement, params):
+        parts[kind].append(values)
     locale = tables_locale()
-    return [ProjectLine(*values, formatted(values[3], "short", locale) if values[3] else "–")
-            for values in db.session.execute(_projects_statement(rete),
-                                             {"comune_id": comune_id, "limit": limit})]
+
+    def lines(values_list) -> list[ProjectLine]:
+        return [ProjectLine(*values, formatted(values[3], "short", locale) if values[3] else "–")
+                for values in values_list[:limit]]
+
+    totals = tuple(n or 0 for n in db.session.execute(counts_statement, params).one())
+    return ProjectSections(lines(parts[0]), lines(parts[1] + parts[2]),
+                           lines(parts[3] + parts[4]), totals)
 
 
 def project_for_proposal(proposal_id: int) -> Project | None:

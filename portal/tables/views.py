@@ -37,7 +37,6 @@ from portal.tables.models import (
     Meeting,
     MeetingStatus,
     Project,
-    ProjectStatus,
     Table,
     TableMember,
 )
@@ -53,6 +52,8 @@ INDEX_PAGE = 50
 #: yearly archive (ten years of meetings must not make the page heavier)
 UPCOMING_SHOWN = 5
 PAST_SHOWN = 10
+#: projects listed in each section of an accountability page (the heading counts them all)
+PROJECTS_SHOWN = 50
 
 
 def _table_or_404(slug: str) -> Table:
@@ -837,23 +838,15 @@ def minutes_correct(meeting_id: int):
 
 
 def _projects_page(comune: Comune | None):
-    rows = services.projects(comune.id if comune else None, rete=comune is None)
-    today = services.today()
+    sections = services.project_sections(comune.id if comune else None, rete=comune is None,
+                                         limit=PROJECTS_SHOWN)
     crumbs = ([(_("Comuni"), url_for("network.comuni")),
                (comune.name, url_for("network.comune", slug=comune.slug)),
                (_("Progetti approvati"), None)] if comune else [(_("Progetti approvati"), None)])
-    overdue, in_progress, implemented = [], [], []
-    for p in rows:
-        if p.status == ProjectStatus.IMPLEMENTED:
-            implemented.append(p)
-        elif p.is_overdue(today):
-            overdue.append(p)
-        elif p.status == ProjectStatus.IN_PROGRESS:
-            in_progress.append(p)
     return render_template(
-        "tables/projects.html", comune=comune, projects=rows, today=today,
-        overdue=overdue, in_progress=in_progress, implemented=implemented,
-        breadcrumbs=crumbs,
+        "tables/projects.html", comune=comune, overdue=sections.overdue,
+        in_progress=sections.in_progress, implemented=sections.implemented,
+        totals=sections.totals, breadcrumbs=crumbs,
     )
 
 

@@ -149,3 +149,31 @@ def test_index_lists_tables_by_page_with_their_next_meeting(client, tables, fact
     assert f'href="/sedute/{meeting.id}"' in html
     assert client.get("/tavoli?dopo=%00").status_code == 400
     assert client.get("/tavoli?dopo=" + "z" * 500).status_code == 200
+
+
+def test_accountability_sections_are_bounded_and_count_everything(client, db, tables,
+                                                                   monkeypatch):
+    """However many projects are implemented, the overdue and running ones are listed; each
+    section shows its first projects and its heading counts them all."""
+    from portal.tables import services, views
+
+    monkeypatch.setattr(views, "PROJECTS_SHOWN", 2)
+    t = tables.seated()
+    proposals = [tables.proposal(t.table, title=f"Progetto {i}")[0] for i in range(5)]
+    meeting = tables.meeting(t, proposals=proposals)
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    today = utcnow().date()
+    projects = [services.project_for_proposal(p.id) for p in proposals]
+    for project in projects[:3]:
+        project.status, project.progress = "implemented", 100
+    projects[3].deadline = today - timedelta(days=3)   # overdue
+    projects[4].deadline = None                        # running, no deadline
+    db.session.commit()
+    for path in ("/progetti", "/comuni/seveso/progetti"):
+        html = client.get(path).get_data(as_text=True)
+        assert "In ritardo (1)" in html and "In realizzazione (1)" in html
+        assert "Realizzati (3)" in html
+        listed = set(re.findall(r'href="/progetti/(\d+)"', html))
+        assert {str(projects[3].id), str(projects[4].id)} <= listed
+        assert len(listed & {str(p.id) for p in projects[:3]}) == 2  # the first two shown
