@@ -209,5 +209,16 @@ def practice_record(p) -> dict:
         "cost_cents": p.cost_cents, "funding_sources": p.funding_sources,
         "adoption_count": p.adoption_count,
         "published_at": p.published_at.isoformat() if p.published_at else None,
-        "url": url_for("catalogue.detail", slug=p.slug, _external=True),
+        "url": _external_detail_base() + p.slug,
     }
+
+
+def _external_detail_base() -> str:
+    """The absolute URL of practice pages without the slug, built once per request."""
+    from flask import g
+
+    base = g.get("catalogue_detail_base")
+    if base is None:
+        base = g.catalogue_detail_base = url_for("catalogue.detail", slug="x",
+                                                 _external=True)[:-1]
+    return base

@@ -450,10 +450,16 @@ def _candidates(search: Search) -> tuple[list[tuple[int, str]], bool]:
 
 
 def _counts_of(keys: list[str]) -> dict[str, list[tuple[str, int]]]:
-    """Facet counts over the candidates' facet keys (no query)."""
-    out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
-    for token, n in Counter(" ".join(keys).split()).items():
-        out[token[0]].append((token[2:], n))
+    """Facet counts over the candidates' facet keys (no query): the tokens counted and
+    sorted, then each facet's run of "f:value" tokens cut out by bisection."""
+    from bisect import bisect_left
+
+    counted = sorted(Counter(" ".join(keys).split()).items())
+    out: dict[str, list[tuple[str, int]]] = {}
+    for f in FACETS:
+        # ';' follows ':': the run of tokens starting with "f:"
+        run_ = counted[bisect_left(counted, (f + ":",)):bisect_left(counted, (f + ";",))]
+        out[f] = [(token[2:], n) for token, n in run_]
     return out
 
 

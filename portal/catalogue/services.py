@@ -779,7 +779,7 @@ def _page_statements():
         select(*columns("t", Theme.id, n1=Theme.position, s1=Theme.slug, s2=Theme.name))
         .join(practice_themes, practice_themes.c.theme_id == Theme.id)
         .where(practice_themes.c.practice_id == pid),
-        select(*columns("c", Comune.id, s1=Comune.slug, s2=Comune.name))
+        select(*columns("c", Comune.id, s1=Comune.slug, s2=Comune.name, s3=Comune.istat_code))
         .join(practice_comuni, practice_comuni.c.comune_id == Comune.id)
         .where(practice_comuni.c.practice_id == pid),
         select(*columns("p", Promoter.id, n1=Promoter.comune_id, n2=Promoter.association_id,
@@ -816,21 +816,27 @@ def _page_statements():
                          .join(shared, shared.c.pid == GoodPractice.id)
                          .order_by(shared.c.n.desc(), shared.c.pid.desc()))
     practice = select(*[c for c in GoodPractice.__table__.c
-                        if c.name not in ("body", "title_key")]).where(
-        GoodPractice.slug == bindparam("slug"))
-    return practice, extras, related
+                        if c.name not in ("body", "title_key")])
+    by_slug = practice.where(GoodPractice.slug == bindparam("slug"))
+    by_id = practice.where(GoodPractice.id == bindparam("id", type_=Integer))
+    return {"slug": by_slug, "id": by_id}, extras, related
 
 
 _PAGE_STATEMENTS = None
 
 
-def practice_page(slug: str) -> PracticePage | None:
-    """The practice `slug` as the page shows it (None if there is none)."""
+def practice_page(slug: str | None = None, *, practice_id: int | None = None
+                  ) -> PracticePage | None:
+    """The practice `slug` (or `practice_id`) as the page shows it (None if there is none);
+    the open-data API reads the same."""
     global _PAGE_STATEMENTS
     if _PAGE_STATEMENTS is None:
         _PAGE_STATEMENTS = _page_statements()
     practice_q, extras_q, related_q = _PAGE_STATEMENTS
-    row = db.session.execute(practice_q, {"slug": slug[:140]}).first()
+    if slug is None:
+        row = db.session.execute(practice_q["id"], {"id": practice_id}).first()
+    else:
+        row = db.session.execute(practice_q["slug"], {"slug": slug[:140]}).first()
     if row is None:
         return None
     page = PracticePage(row)
@@ -840,7 +846,7 @@ def practice_page(slug: str) -> PracticePage | None:
         if kind == "t":
             themes.append((n1, s2, search.ThemeRef(id_, s1, s2)))
         elif kind == "c":
-            page.comuni.append(_Row(id=id_, slug=s1, name=s2))
+            page.comuni.append(_Row(id=id_, slug=s1, name=s2, istat_code=s3))
         elif kind == "p":
             page.promoters.append(_Row(id=id_, comune_id=n1, association_id=n2, name=s1,
                                        kind=s2, role=s3))
