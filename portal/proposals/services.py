@@ -211,7 +211,7 @@ def _split(value: str | None) -> list[str]:
 
 def page(proposal_id: int) -> ProposalPage | None:
     """The proposal's page data: names, themes, partners, co-proposers, in one query."""
-    row = db.session.execute(_page_statement(), {"pid": proposal_id}).first()
+    row = db.session.connection().execute(_page_statement(), {"pid": proposal_id}).first()
     return ProposalPage(row) if row is not None else None
 
 
@@ -276,7 +276,7 @@ class EventView:
 
 def history_rows(proposal_id: int) -> list[EventView]:
     """The public history in one Core query (the page shows it to everyone)."""
-    return [EventView(r) for r in db.session.execute(_history_statement(),
+    return [EventView(r) for r in db.session.connection().execute(_history_statement(),
                                                      {"pid": proposal_id})]
 
 
@@ -316,7 +316,7 @@ class CommentView:
 
 def comment_threads(proposal_id: int) -> list[tuple[CommentView, list[CommentView]]]:
     """The comments as threads (comment, replies), oldest first; one Core query."""
-    rows = db.session.execute(_comments_statement(), {"pid": proposal_id})
+    rows = db.session.connection().execute(_comments_statement(), {"pid": proposal_id})
     threads: dict[int, tuple[CommentView, list[CommentView]]] = {}
     for row in rows:
         comment = CommentView(row)
@@ -1096,53 +1096,24 @@ class ListPage:
 
 
 def search(filters: ListFilters, per_page: int = 20) -> ListPage:
-    """One page of the public list: one query (keyset pagination, themes aggregated)."""
-    from sqlalchemy import and_, exists, or_
+    """One page of the public list: one query (keyset pagination, themes aggregated).
 
-    from portal.network.models import Comune
-    from portal.proposals.models import ProposalTheme
-    from portal.tables.models import Table
-    from portal.voting.models import RoundEntry
-
-    key = Proposal.published_at if filters.sort == "recenti" else Proposal.support_count
-    themes = (select(func.aggregate_strings(ProposalTheme.theme, " "))
-              .where(ProposalTheme.proposal_id == Proposal.id).scalar_subquery())
-    query = (select(Proposal.id, Proposal.title, Proposal.summary, Proposal.state,
-                    Proposal.support_count, Proposal.comment_count, Proposal.published_at,
-                    Proposal.estimated_cost_cents, Comune.name.label("comune_name"),
-                    Table.name.label("table_name"), themes.label("themes"))
-             .join(Comune, Comune.id == Proposal.comune_id)
-             .join(Table, Table.id == Proposal.table_id)
-             .where(Proposal.listed.is_(True)))
+    The statement is built once per shape of the filters (which ones are set, sort and
+    direction) and then only executed with new values.
+    """
     if filters.comune_unknown:
         return ListPage([], None, None)
-    if filters.state:
-        query = query.where(Proposal.state == filters.state)
-    if filters.level:
-        if filters.level == "intercomunale":
-            rete = select(Table.id).where(Table.comune_id.is_(None)).scalar_subquery()
-            query = query.where(Proposal.table_id == rete)
-        else:
-            query = query.where(Table.comune_id.is_not(None))
-    if filters.comune:
-        query = query.where(Proposal.comune_id == filters.comune)
-    if filters.table:
-        query = query.where(Proposal.table_id == filters.table)
-    if filters.theme:
-        query = query.where(exists().where(ProposalTheme.proposal_id == Proposal.id,
-                                           ProposalTheme.theme == filters.theme))
-    if filters.round:
-        query = query.where(exists().where(RoundEntry.proposal_id == Proposal.id,
-                                           RoundEntry.round_id == filters.round))
     backwards = filters.before is not None
-    if filters.after is not None:
-        query = query.where(or_(key < filters.after[0],
-                                and_(key == filters.after[0], Proposal.id < filters.after[1])))
-    elif backwards:
-        query = query.where(or_(key > filters.before[0],
-                                and_(key == filters.before[0], Proposal.id > filters.before[1])))
-    order = (key.asc(), Proposal.id.asc()) if backwards else (key.desc(), Proposal.id.desc())
-    rows = list(db.session.execute(query.order_by(*order).limit(per_page + 1)))
+    cursor = filters.after if filters.after is not None else filters.before
+    statement = _search_statement(
+        filters.sort, filters.level, bool(filters.state), bool(filters.comune),
+        bool(filters.table), bool(filters.theme), bool(filters.round),
+        "after" if filters.after is not None else "before" if backwards else None)
+    params = {"state": filters.state, "comune": filters.comune, "table": filters.table,
+              "theme": filters.theme, "round": filters.round, "limit": per_page + 1}
+    if cursor is not None:
+        params["key"], params["ident"] = cursor
+    rows = list(db.session.connection().execute(statement, params))
     more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:
@@ -1155,3 +1126,53 @@ def search(filters: ListFilters, per_page: int = 20) -> ListPage:
         next_cursor = cursor_of(rows[-1], filters.sort) if more else None
         prev_cursor = cursor_of(rows[0], filters.sort) if filters.after is not None else None
     return ListPage(rows, next_cursor, prev_cursor)
+
+
+@lru_cache(maxsize=256)
+def _search_statement(sort: str, level: str | None, state: bool, comune: bool, table: bool,
+                      theme: bool, round_: bool, direction: str | None):
+    """The list's query for one shape of filters, with bound parameters for the values."""
+    from sqlalchemy import and_, bindparam, exists, or_
+
+    from portal.network.models import Comune
+    from portal.proposals.models import ProposalTheme
+    from portal.tables.models import Table
+    from portal.voting.models import RoundEntry
+
+    key = Proposal.published_at if sort == "recenti" else Proposal.support_count
+    themes = (select(func.aggregate_strings(ProposalTheme.theme, " "))
+              .where(ProposalTheme.proposal_id == Proposal.id).scalar_subquery())
+    query = (select(Proposal.id, Proposal.title, Proposal.summary, Proposal.state,
+                    Proposal.support_count, Proposal.comment_count, Proposal.published_at,
+                    Proposal.estimated_cost_cents, Comune.name.label("comune_name"),
+                    Table.name.label("table_name"), themes.label("themes"))
+             .join(Comune, Comune.id == Proposal.comune_id)
+             .join(Table, Table.id == Proposal.table_id)
+             .where(Proposal.listed.is_(True)))
+    if state:
+        query = query.where(Proposal.state == bindparam("state"))
+    if level == "intercomunale":
+        rete = select(Table.id).where(Table.comune_id.is_(None)).scalar_subquery()
+        query = query.where(Proposal.table_id == rete)
+    elif level:
+        query = query.where(Table.comune_id.is_not(None))
+    if comune:
+        query = query.where(Proposal.comune_id == bindparam("comune"))
+    if table:
+        query = query.where(Proposal.table_id == bindparam("table"))
+    if theme:
+        query = query.where(exists().where(ProposalTheme.proposal_id == Proposal.id,
+                                           ProposalTheme.theme == bindparam("theme")))
+    if round_:
+        query = query.where(exists().where(RoundEntry.proposal_id == Proposal.id,
+                                           RoundEntry.round_id == bindparam("round")))
+    if direction is not None:
+        value = bindparam("key", type_=key.type)
+        ident = bindparam("ident", type_=Proposal.id.type)
+        if direction == "after":
+            query = query.where(or_(key < value, and_(key == value, Proposal.id < ident)))
+        else:
+            query = query.where(or_(key > value, and_(key == value, Proposal.id > ident)))
+    order = ((key.asc(), Proposal.id.asc()) if direction == "before"
+             else (key.desc(), Proposal.id.desc()))
+    return query.order_by(*order).limit(bindparam("limit"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import select
 
 from portal import authz
@@ -60,42 +60,58 @@ def _back(proposal: Proposal, anchor: str = ""):
 # --------------------------------------------------------------------------- the public list
 
 
+#: HTML escaping in one C call per value (the characters markupsafe escapes, same entities)
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
 def _rows_html(page) -> Markup:
     """The rows of the list, written here rather than in Jinja: it is the busiest page and
-    a template costs ten times more per row. Every value is escaped."""
+    a template costs ten times more per row. Every value is escaped (`_HTML`)."""
     from flask_babel import get_locale, get_translations
 
-    from portal.proposals.hooks import euro, long_date
+    from portal.proposals.hooks import ROME, _months, euro
 
     t = get_translations()
     loc = str(get_locale() or "it")
-    supports = (t.ngettext("%(num)s sostegno", "%(num)s sostegni", 1),
-                t.ngettext("%(num)s sostegno", "%(num)s sostegni", 2))
-    comments = (t.ngettext("%(num)s commento", "%(num)s commenti", 1),
-                t.ngettext("%(num)s commento", "%(num)s commenti", 2))
-    cost_label = escape(_("costo stimato"))
-    labels = services.state_labels()
-    names = {slug: escape(str(label)) for slug, label in all_themes().items()}
+    months = _months(loc)
+    supports = (t.ngettext("%(num)s sostegno", "%(num)s sostegni", 1).translate(_HTML),
+                t.ngettext("%(num)s sostegno", "%(num)s sostegni", 2).translate(_HTML))
+    comments = (t.ngettext("%(num)s commento", "%(num)s commenti", 1).translate(_HTML),
+                t.ngettext("%(num)s commento", "%(num)s commenti", 2).translate(_HTML))
+    cost_label = _("costo stimato").translate(_HTML)
+    labels = {state: str(label).translate(_HTML)
+              for state, label in services.state_labels().items()}
+    badges = {slug: f' <span class="badge theme-badge ms-1">{str(label).translate(_HTML)}'
+                    "</span>" for slug, label in all_themes().items()}
+    places: dict[tuple[str, str], str] = {}  # (comune, table) -> escaped "comune · table"
     prefix = url_for("proposals.detail", proposal_id=1)[:-1]
     out = []
     for p in page.rows:
-        cost = (f' <span class="ms-2">{cost_label} {escape(euro(p.estimated_cost_cents, loc))}'
-                "</span>" if p.estimated_cost_cents is not None else "")
-        badges = "".join(f' <span class="badge theme-badge ms-1">{names.get(t, escape(t))}</span>'
-                         for t in (p.themes or "").split())
+        where = places.get((p.comune_name, p.table_name))
+        if where is None:
+            where = places[(p.comune_name, p.table_name)] = (
+                f"{p.comune_name} · {p.table_name}".translate(_HTML))
+        day = p.published_at.astimezone(ROME) if p.published_at else None
+        cost = (f' <span class="ms-2">{cost_label} '
+                f"{euro(p.estimated_cost_cents, loc).translate(_HTML)}</span>"
+                if p.estimated_cost_cents is not None else "")
+        themes = "".join(badges.get(slug) or f' <span class="badge theme-badge ms-1">'
+                         f"{slug.translate(_HTML)}</span>" for slug in (p.themes or "").split())
+        state = p.state.translate(_HTML)
         out.append(
             f'<li class="card card-bg mb-3"><div class="card-body">'
-            f'<h3 class="h5 card-title mb-1"><a href="{prefix}{p.id}">{escape(p.title)}</a></h3>'
-            f'<p class="small text-secondary mb-2">{escape(p.comune_name)} · '
-            f'{escape(p.table_name)} · {escape(long_date(p.published_at, loc))}</p>'
-            f'<p class="mb-2">{escape(p.summary)}</p>'
-            f'<p class="mb-0 small"><span class="badge state-badge state-{escape(p.state)}">'
-            f'{escape(labels.get(p.state, p.state))}</span>'
-            f' <span class="ms-2">'
-            f'{escape(supports[p.support_count != 1] % {"num": p.support_count})}</span>'
-            f' <span class="ms-2">'
-            f'{escape(comments[p.comment_count != 1] % {"num": p.comment_count})}</span>'
-            f"{cost}{badges}</p></div></li>")
+            f'<h3 class="h5 card-title mb-1"><a href="{prefix}{p.id}">'
+            f"{p.title.translate(_HTML)}</a></h3>"
+            f'<p class="small text-secondary mb-2">{where} · '
+            f"{f'{day.day} {months[day.month]} {day.year}' if day else ''}</p>"
+            f'<p class="mb-2">{p.summary.translate(_HTML)}</p>'
+            f'<p class="mb-0 small"><span class="badge state-badge state-{state}">'
+            f"{labels.get(p.state, state)}</span>"
+            f' <span class="ms-2">{supports[p.support_count != 1] % {"num": p.support_count}}'
+            "</span>"
+            f' <span class="ms-2">{comments[p.comment_count != 1] % {"num": p.comment_count}}'
+            "</span>"
+            f"{cost}{themes}</p></div></li>")
     return Markup("\n".join(out))  # noqa: S704 - every value above is escaped
 
 

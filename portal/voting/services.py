@@ -227,7 +227,7 @@ def latest_entry_for(proposal_id: int):
     """The proposal's most recent round and its entry there: (RoundView, entry) or None."""
     from types import SimpleNamespace as NS
 
-    row = db.session.execute(_latest_statement(), {"pid": proposal_id}).first()
+    row = db.session.connection().execute(_latest_statement(), {"pid": proposal_id}).first()
     if row is None:
         return None
     return RoundView(row), NS(round_id=row.id, proposal_id=proposal_id,

@@ -159,3 +159,24 @@ def test_moderator_dismisses_a_report(app, db, client, login_as, published):
     assert client.form(f"/proposte/segnalazioni/{report.id}/archivia").status_code == 303
     db.session.expire_all()
     assert report.resolution == "dismissed" and _comments(db)[0].hidden_at is None
+
+
+def test_each_comment_shows_the_actions_of_its_viewer(app, db, client, login_as, published):
+    """Replies and comments show Modifica to their writer, Nascondi to the moderators, only
+    the text to visitors; a hidden comment shows the moderators' reason to everyone."""
+    writer = login_as()
+    url = f"/proposte/{published.id}/commenti"
+    client.form(url, {"body": "Primo commento"})
+    first = _comments(db)[0]
+    client.form(url, {"body": "Una risposta", "parent_id": str(first.id)})
+    page = client.get(f"/proposte/{published.id}").get_data(as_text=True)
+    assert page.count("/modifica\">Modifica</a>") == 2 and ">Nascondi</a>" not in page
+    switch(client, "moderatore@example.org")
+    page = client.get(f"/proposte/{published.id}").get_data(as_text=True)
+    assert page.count(">Nascondi</a>") == 2 and ">Segnala</a>" in page
+    client.form(f"/proposte/commenti/{first.id}/nascondi", {"reason": "Fuori tema"})
+    client.post("/esci", data={"csrf_token": client.csrf()})
+    page = client.get(f"/proposte/{published.id}").get_data(as_text=True)
+    assert "Una risposta" in page and "Primo commento" not in page
+    assert "Motivo: Fuori tema" in page and ">Nascondi</a>" not in page
+    assert writer.name in page
