@@ -1032,8 +1032,10 @@ class ListFilters:
             else:
                 self.comune, self.comune_label = row.id, row.name
         elif self.comune:
-            self.comune_label = db.session.scalar(select(Comune.name).where(
-                Comune.id == self.comune))
+            from portal.proposals.cache import memo
+
+            self.comune_label = memo(f"comune-name:{self.comune}", lambda: db.session.scalar(
+                select(Comune.name).where(Comune.id == self.comune)))
             self.comune_unknown = self.comune_label is None
 
     def query_args(self, **extra) -> dict:
@@ -1169,10 +1171,14 @@ def _search_statement(sort: str, level: str | None, state: bool, comune: bool, t
     if direction is not None:
         value = bindparam("key", type_=key.type)
         ident = bindparam("ident", type_=Proposal.id.type)
+        # The plain range first: the index scan starts at the cursor instead of filtering
+        # every row before it (page 100 read 2,000 rows to return 20).
         if direction == "after":
-            query = query.where(or_(key < value, and_(key == value, Proposal.id < ident)))
+            query = query.where(key <= value,
+                                or_(key < value, and_(key == value, Proposal.id < ident)))
         else:
-            query = query.where(or_(key > value, and_(key == value, Proposal.id > ident)))
+            query = query.where(key >= value,
+                                or_(key > value, and_(key == value, Proposal.id > ident)))
     order = ((key.asc(), Proposal.id.asc()) if direction == "before"
              else (key.desc(), Proposal.id.desc()))
     return query.order_by(*order).limit(bindparam("limit"))
