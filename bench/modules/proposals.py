@@ -297,10 +297,14 @@ def targets(ctx: Context) -> list[Target]:
             "SELECT u.id, h.id FROM users u JOIN households h ON h.id = u.household_id "
             "WHERE h.status = 'verified' ORDER BY h.id LIMIT 5000")).all()
         voters = [(uid, hid) for uid, hid in rows][::10][:VOTERS]
+        htmx_voters = [(uid, hid) for uid, hid in rows][5::10][:VOTERS]
     else:
         step = max(1, len(verified) // VOTERS)
         voters = [(users_of[hid][0], hid) for hid in verified[::step][:VOTERS]]
+        # the htmx target votes with other households: the two cycles never meet
+        htmx_voters = [(users_of[hid][0], hid) for hid in verified[1::step][:VOTERS]]
     user_ids = [uid for uid, _hid in voters]
+    htmx_ids = [uid for uid, _hid in htmx_voters]
     # variant i is sent as user i % len(users): user k votes for its proposal, then, one lap
     # later, withdraws the vote, so that every request writes.
     vote_paths = [(f"/votazioni/{open_id}/proposte/{entries[k % len(entries)]}/voto",
@@ -318,6 +322,12 @@ def targets(ctx: Context) -> list[Target]:
         Target("proposals api", "/api/v1/proposte"),
         Target("vote POST", vote_paths[0][0], method="POST", body="csrf_token={csrf}",
                as_users=user_ids, variants=vote_paths + withdraw_paths,
+               min_ratio=0.15, max_p95_ms=50),
+        # The same with JavaScript: htmx sends the token in a header and gets the vote box.
+        Target("vote POST (htmx)", vote_paths[0][0], method="POST", body="",
+               headers={"HX-Request": "true"}, as_users=htmx_ids,
+               variants=[(p, "") for p, _b in vote_paths[:len(htmx_ids)]]
+               + [(p, "") for p, _b in withdraw_paths[:len(htmx_ids)]],
                min_ratio=0.15, max_p95_ms=50),
     ]
     if cursor is not None:
