@@ -13,9 +13,15 @@ benchmark):
   and a single filter never count rows;
 - a text search walks the postings of its rarest word best first (index on term, weight,
   practice) and probes the other words and the filters row by row, stopping after
-  MAX_CANDIDATES matches; combined filters are walked the same way from the rarest one;
-- facet counts of a text search or of combined filters are a GROUP BY over those candidates,
-  which the page then calls "the most relevant" when there were more.
+  MAX_CANDIDATES matches; a filter much rarer than that walk (a common word in a small
+  Comune) is walked instead, whole; a word being typed walks each of its completions best
+  first; combined filters are walked from the rarest one;
+- the candidates come with their facet key (`good_practices.facet_key`, "c:12 s:attiva t:3"),
+  so the facet counts of a text search or of combined filters are counted in Python over
+  them (the page calls them "the most relevant" when there were more), and the cards read
+  their themes and Comuni from it;
+- statements are built once per shape and run with bound values (building a SELECT costs more
+  Python than running it).
 """
 
 from __future__ import annotations
