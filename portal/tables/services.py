@@ -34,7 +34,7 @@ from portal.extensions import db
 from portal.network.models import Association, Comune, RoleAssignment
 from portal.tables import _formatted as formatted
 from portal.tables import _locale as tables_locale
-from portal.tables import documents, outcome_label
+from portal.tables import documents, member_role_label, outcome_label
 from portal.tables.models import (
     APPROVING_OUTCOMES,
     AgendaItem,
@@ -127,6 +127,7 @@ class Seat:
     role: str
     title: str | None
     represents: str
+    role_label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +289,7 @@ def seats(table: Table, limit: int) -> list[Seat]:
             body = association_name
         else:
             body = families
-        result.append(Seat(name, role, title, body))
+        result.append(Seat(name, role, title, body, member_role_label(role)))
     return result
 
 

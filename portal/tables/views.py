@@ -155,6 +155,7 @@ def _table_info_or_404(slug: str) -> services.TableInfo:
 def table(slug: str):
     table = _table_info_or_404(slug)
     can_manage = authz.can("tables.manage_meetings", table)
+    can_seat = authz.can("tables.manage_members", table)
     seats = services.seats(table, limit=MEMBERS_SHOWN)
     meetings = services.table_meetings(table, upcoming=UPCOMING_SHOWN, past=PAST_SHOWN)
     return render_template(
@@ -164,7 +165,7 @@ def table(slug: str):
         upcoming=meetings.upcoming, past=meetings.past, years=meetings.years,
         decisions=services.decision_rows(table.id, limit=10),
         drafts=services.draft_meetings(table) if can_manage else [],
-        breadcrumbs=_crumbs(table),
+        may_meet=can_manage, may_seat=can_seat, breadcrumbs=_crumbs(table),
     )
 
 

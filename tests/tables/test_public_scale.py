@@ -177,3 +177,17 @@ def test_accountability_sections_are_bounded_and_count_everything(client, db, ta
         listed = set(re.findall(r'href="/progetti/(\d+)"', html))
         assert {str(projects[3].id), str(projects[4].id)} <= listed
         assert len(listed & {str(p.id) for p in projects[:3]}) == 2  # the first two shown
+
+
+def test_table_page_offers_management_only_to_who_may_manage(client, tables):
+    """The chair sees the management links and the meetings in preparation; a visitor
+    sees neither."""
+    t = tables.seated()
+    draft = tables.meeting(t, convene=False)
+    html = client.get(f"/tavoli/{t.table.slug}").get_data(as_text=True)
+    assert "Gestione del tavolo" not in html and f"/sedute/{draft.id}" not in html
+    assert "Presidente" in html and "Segretario" in html  # the seats' roles, translated
+    login(client, t.chair.email)
+    html = client.get(f"/tavoli/{t.table.slug}").get_data(as_text=True)
+    assert "Nuova seduta" in html and "Gestisci i componenti" in html
+    assert f"/sedute/{draft.id}/ordine-del-giorno" in html
