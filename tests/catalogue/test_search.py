@@ -303,7 +303,6 @@ def test_a_rare_filter_walked_instead_of_a_common_word_finds_the_same(client, pr
         practices.make(title=f"Famiglie in rete {i}" if i % 2 else f"Orti {i}",
                        summary="Per le famiglie." if i % 3 else "Per i familiari.",
                        comuni=[small if i < 4 else big], themes=["mutuo-aiuto"])
-    wanted = search.Search(q=q, comune=small.id, theme=None)
     results = []
     for share in (0.0, 1e9):  # never / always walk the filter
         monkeypatch.setattr(search, "FILTER_WALK_SHARE", share)
@@ -316,4 +315,4 @@ def test_a_rare_filter_walked_instead_of_a_common_word_finds_the_same(client, pr
         by_cap.setdefault(cap, []).append(outcome)
     for outcomes in by_cap.values():
         assert outcomes[0] == outcomes[1]
-    assert by_cap[500][0][1] > 0 and wanted.comune == small.id
+    assert by_cap[500][0][1] > 0  # something was found
