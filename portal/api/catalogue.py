@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from flask import jsonify, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from portal import authz
 from portal.api import bp, openapi
@@ -18,8 +16,6 @@ from portal.catalogue.listing import (
     parse_search,
     practice_record,
 )
-from portal.catalogue.models import GoodPractice
-from portal.extensions import db
 
 MAX_PER_PAGE = 100
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -165,11 +161,9 @@ def _indicator(i) -> dict:
                 "content": {"application/json": {"schema": ERROR}}},
     })
 def practice(practice_id: int):
-    p = db.session.scalar(select(GoodPractice).where(
-        GoodPractice.id == practice_id, GoodPractice.published_at.is_not(None)).options(
-        selectinload(GoodPractice.themes), selectinload(GoodPractice.comuni),
-        selectinload(GoodPractice.promoters)))
-    if p is None:
+    # the practice page's read model: three queries, plain values
+    p = services.practice_page(practice_id=practice_id)
+    if p is None or not p.is_published:
         return _error(404, "not_found", "Nessuna buona pratica pubblicata con questo id.")
     record = practice_record(p)
     record.update({
@@ -179,7 +173,7 @@ def practice(practice_id: int):
         "adoptions": [{"comune": a.comune.name, "status": a.status,
                        "started_on": a.started_on.isoformat() if a.started_on else None,
                        "notes": a.notes, "indicators": [_indicator(i) for i in a.indicators]}
-                      for a in services.adoptions_of(p)],
+                      for a in p.adoptions],
         "page_url": url_for("catalogue.detail", slug=p.slug, _external=True),
     })
     return jsonify(record)
