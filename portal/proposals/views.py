@@ -57,6 +57,34 @@ def _back(proposal: Proposal, anchor: str = ""):
     return redirect(url_for("proposals.detail", proposal_id=proposal.id) + anchor, code=303)
 
 
+def _apply(action, field=None, message=None) -> bool:
+    """Run a service call that may refuse: on `ProposalError` roll back and show the reason on
+    `field` (or as a flash message); otherwise commit and flash `message` (text, or a function
+    giving it after the change). True when the change was made."""
+    try:
+        action()
+    except services.ProposalError as exc:
+        db.session.rollback()
+        if field is None:
+            flash(str(exc), "error")
+        else:
+            field.errors.append(str(exc))
+        return False
+    db.session.commit()
+    if message:
+        flash(message() if callable(message) else message, "success")
+    return True
+
+
+def _comment_page(template: str, comment: Comment, form, title: str):
+    """The page of a comment's form (edit, report, hide): 200, or 422 with the errors."""
+    return render_template(
+        template, form=form, comment=comment,
+        breadcrumbs=[_crumb(), (comment.proposal.title, url_for(
+            "proposals.detail", proposal_id=comment.proposal_id)), (title, None)]
+    ), 422 if form.is_submitted() else 200
+
+
 # --------------------------------------------------------------------------- the public list
 
 
@@ -376,15 +404,9 @@ def submit(proposal_id: int):
     authz.require("proposal.submit", proposal)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        services.submit(proposal, current_user)
-    except services.ProposalError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return _back(proposal)
-    db.session.commit()
-    flash(_("Proposta inviata ai moderatori: riceverete una risposta entro %(days)d giorni.",
-            days=services.MODERATION_DEADLINE_DAYS), "success")
+    _apply(lambda: services.submit(proposal, current_user), None,
+           _("Proposta inviata ai moderatori: riceverete una risposta entro %(days)d giorni.",
+             days=services.MODERATION_DEADLINE_DAYS))
     return _back(proposal)
 
 
@@ -434,16 +456,9 @@ def invite(proposal_id: int):
         if household is None or household.status == HouseholdStatus.REJECTED:
             form.email.errors.append(_("Non troviamo una famiglia della Rete con questo "
                                        "indirizzo."))
-        else:
-            try:
-                services.invite_co_proposer(proposal, current_user, household)
-            except services.ProposalError as exc:
-                db.session.rollback()
-                form.email.errors.append(str(exc))
-            else:
-                db.session.commit()
-                flash(_("Invito inviato a %(name)s.", name=household.name), "success")
-                return _back(proposal, "#co-proponenti")
+        elif _apply(lambda: services.invite_co_proposer(proposal, current_user, household),
+                    form.email, _("Invito inviato a %(name)s.", name=household.name)):
+            return _back(proposal, "#co-proponenti")
     return _render_detail(proposal, 422, invite_form=form)
 
 
@@ -487,17 +502,12 @@ def moderate(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.moderate", proposal)
     form = ModerationForm()
-    if form.validate_on_submit():
-        try:
-            services.transition(proposal, form.decision.data, current_user, form.note.data)
-        except services.ProposalError as exc:
-            db.session.rollback()
-            form.note.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(_("Decisione registrata: %(state)s.",
-                    state=services.state_label(proposal.state)), "success")
-            return redirect(url_for("proposals.queue"), code=303)
+    if form.validate_on_submit() and _apply(
+            lambda: services.transition(proposal, form.decision.data, current_user,
+                                        form.note.data), form.note,
+            lambda: _("Decisione registrata: %(state)s.",
+                      state=services.state_label(proposal.state))):
+        return redirect(url_for("proposals.queue"), code=303)
     return _render_detail(proposal, 422, moderation_form=form)
 
 
@@ -540,16 +550,10 @@ def hide(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.moderate", proposal)
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            services.hide_proposal(proposal, current_user, form.reason.data)
-        except services.ProposalError as exc:
-            db.session.rollback()
-            form.reason.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(_("Proposta nascosta; la cronologia pubblica riporta il motivo."), "success")
-            return _back(proposal)
+    if form.validate_on_submit() and _apply(
+            lambda: services.hide_proposal(proposal, current_user, form.reason.data),
+            form.reason, _("Proposta nascosta; la cronologia pubblica riporta il motivo.")):
+        return _back(proposal)
     return _render_detail(proposal, 422, hide_form=form)
 
 
@@ -560,14 +564,8 @@ def unhide(proposal_id: int):
     authz.require("proposal.moderate", proposal)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        services.unhide_proposal(proposal, current_user)
-    except services.ProposalError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(_("La proposta è di nuovo visibile."), "success")
+    _apply(lambda: services.unhide_proposal(proposal, current_user), None,
+           _("La proposta è di nuovo visibile."))
     return _back(proposal)
 
 
@@ -648,12 +646,8 @@ def edit_comment(comment_id: int):
         services.edit_comment(comment, current_user, form.body.data)
         db.session.commit()
         return _back(comment.proposal, f"#commento-{comment.id}")
-    status = 422 if form.is_submitted() else 200
-    return render_template(
-        "proposals/comment_edit.html", form=form, comment=comment,
-        breadcrumbs=[_crumb(), (comment.proposal.title, url_for(
-            "proposals.detail", proposal_id=comment.proposal_id)),
-            (_("Modifica il commento"), None)]), status
+    return _comment_page("proposals/comment_edit.html", comment, form,
+                         _("Modifica il commento"))
 
 
 @bp.route("/proposte/commenti/<int:comment_id>/segnala", methods=["GET", "POST"])
@@ -667,12 +661,8 @@ def report_comment(comment_id: int):
         db.session.commit()
         flash(_("Grazie: i moderatori esamineranno la segnalazione."), "success")
         return _back(comment.proposal, f"#commento-{comment.id}")
-    status = 422 if form.is_submitted() else 200
-    return render_template(
-        "proposals/comment_report.html", form=form, comment=comment,
-        breadcrumbs=[_crumb(), (comment.proposal.title, url_for(
-            "proposals.detail", proposal_id=comment.proposal_id)),
-            (_("Segnala il commento"), None)]), status
+    return _comment_page("proposals/comment_report.html", comment, form,
+                         _("Segnala il commento"))
 
 
 @bp.route("/proposte/commenti/<int:comment_id>/nascondi", methods=["GET", "POST"])
@@ -681,22 +671,12 @@ def hide_comment(comment_id: int):
     comment = _comment(comment_id)
     authz.require("comment.moderate", comment)
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            services.hide_comment(comment, current_user, form.reason.data)
-        except services.ProposalError as exc:
-            db.session.rollback()
-            form.reason.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(_("Commento nascosto; la cronologia pubblica riporta il motivo."), "success")
-            return _back(comment.proposal, f"#commento-{comment.id}")
-    status = 422 if form.is_submitted() else 200
-    return render_template(
-        "proposals/comment_hide.html", form=form, comment=comment,
-        breadcrumbs=[_crumb(), (comment.proposal.title, url_for(
-            "proposals.detail", proposal_id=comment.proposal_id)),
-            (_("Nascondi il commento"), None)]), status
+    if form.validate_on_submit() and _apply(
+            lambda: services.hide_comment(comment, current_user, form.reason.data),
+            form.reason, _("Commento nascosto; la cronologia pubblica riporta il motivo.")):
+        return _back(comment.proposal, f"#commento-{comment.id}")
+    return _comment_page("proposals/comment_hide.html", comment, form,
+                         _("Nascondi il commento"))
 
 
 @bp.post("/proposte/commenti/<int:comment_id>/mostra")
@@ -706,14 +686,8 @@ def unhide_comment(comment_id: int):
     authz.require("comment.moderate", comment)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    try:
-        services.unhide_comment(comment, current_user)
-    except services.ProposalError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(_("Il commento è di nuovo visibile."), "success")
+    _apply(lambda: services.unhide_comment(comment, current_user), None,
+           _("Il commento è di nuovo visibile."))
     return _back(comment.proposal, f"#commento-{comment.id}")
 
 

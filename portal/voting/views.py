@@ -252,6 +252,22 @@ def _ids_ok(*ids: int) -> bool:
     return all(0 < i < 2**31 for i in ids)
 
 
+def _ballot_change(round_id: int, proposal_id: int, change, voted: bool):
+    """Run a vote or a withdrawal (the service's own short transaction) and answer it:
+    the vote box (htmx), or a redirect with a message."""
+    if not _ids_ok(round_id, proposal_id):
+        abort(404)
+    try:
+        outcome = change()
+    except services.RoundNotFound:
+        abort(404)
+    except services.VotingError as exc:
+        return _vote_answer(round_id, proposal_id, error=str(exc))
+    if request.htmx:
+        return _vote_box(outcome, proposal_id, voted=voted)
+    return _vote_answer(round_id, proposal_id, changed=outcome.changed)
+
+
 @bp.post("/votazioni/<int:round_id>/proposte/<int:proposal_id>/voto")
 @authz.login_required
 def vote(round_id: int, proposal_id: int):
@@ -259,35 +275,16 @@ def vote(round_id: int, proposal_id: int):
 
     The CSRF token was checked by CSRFProtect before the view (every POST of the portal).
     """
-    if not _ids_ok(round_id, proposal_id):
-        abort(404)
-    try:
-        outcome = services.cast_vote(round_id, proposal_id, current_user.household_id,
-                                     current_user.id)
-    except services.RoundNotFound:
-        abort(404)
-    except services.VotingError as exc:
-        return _vote_answer(round_id, proposal_id, error=str(exc))
-    if request.htmx:
-        return _vote_box(outcome, proposal_id, voted=True)
-    return _vote_answer(round_id, proposal_id, changed=outcome.changed)
+    return _ballot_change(round_id, proposal_id, lambda: services.cast_vote(
+        round_id, proposal_id, current_user.household_id, current_user.id), voted=True)
 
 
 @bp.post("/votazioni/<int:round_id>/proposte/<int:proposal_id>/ritira")
 @authz.login_required
 def withdraw(round_id: int, proposal_id: int):
-    if not _ids_ok(round_id, proposal_id):
-        abort(404)
-    try:
-        outcome = services.withdraw_vote(round_id, proposal_id, current_user.household_id,
-                                         with_ballot=bool(request.htmx))
-    except services.RoundNotFound:
-        abort(404)
-    except services.VotingError as exc:
-        return _vote_answer(round_id, proposal_id, error=str(exc))
-    if request.htmx:
-        return _vote_box(outcome, proposal_id, voted=False)
-    return _vote_answer(round_id, proposal_id, changed=outcome.changed)
+    return _ballot_change(round_id, proposal_id, lambda: services.withdraw_vote(
+        round_id, proposal_id, current_user.household_id, with_ballot=bool(request.htmx)),
+        voted=False)
 
 
 @bp.get("/votazioni/<int:round_id>/proposte/<int:proposal_id>/conteggio")
