@@ -240,6 +240,17 @@ def _statement(name: str):
         return (select(Table.id, Table.name, Table.slug, Comune.name)
                 .join(Comune, Comune.id == Table.comune_id)
                 .where(Table.slug > bindparam("after")).order_by(Table.slug).limit(limit))
+    if name in ("table_decisions", "table_decisions_before"):
+        # A page of a table's decisions in force, newest first (keyset on day and id).
+        query = (select(Decision.id, Decision.title, Decision.decided_on, Decision.outcome,
+                        Decision.amount_cents)
+                 .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
+                 .where(Decision.table_id == table_id))
+        if name == "table_decisions_before":
+            day, ident = bindparam("day", type_=Date), bindparam("ident", type_=Integer)
+            query = query.where(or_(Decision.decided_on < day,
+                                    (Decision.decided_on == day) & (Decision.id < ident)))
+        return query.order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit)
     if name == "comune_table":
         # A Comune's table with its next convened meeting (for the Comune's page).
         next_id = (select(Meeting.id)
@@ -393,6 +404,16 @@ def next_meetings(table_ids: list[int]) -> dict[int, tuple[int, datetime]]:
             "limit": len(table_ids) * 3}):
         result.setdefault(table_id, (meeting_id, starts_at))
     return result
+
+
+def decision_page(table_id: int, limit: int, before: tuple[date, int] | None = None) -> list:
+    """A page of a table's decisions in force as light rows (id, title, decided_on, outcome,
+    amount_cents), newest first, those before the (day, id) cursor when given."""
+    if before is None:
+        return db.session.execute(_statement("table_decisions"),
+                                  {"table_id": table_id, "limit": limit}).all()
+    return db.session.execute(_statement("table_decisions_before"), {
+        "table_id": table_id, "limit": limit, "day": before[0], "ident": before[1]}).all()
 
 
 def decision_rows(table_id: int, limit: int) -> list[DecisionLine]:

@@ -184,7 +184,7 @@ def archive(slug: str):
 def decisions(slug: str):
     table = _table_info_or_404(slug)
     before = _parse_cursor(request.args.get("prima"))
-    rows = services.latest_decisions([table.id], limit=21, before=before)
+    rows = services.decision_page(table.id, limit=21, before=before)
     next_url = None
     if len(rows) > 20:
         rows = rows[:20]
