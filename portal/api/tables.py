@@ -11,9 +11,22 @@ from portal import authz
 from portal.api import bp, openapi
 from portal.extensions import db
 from portal.tables import services
-from portal.tables.models import Decision, Meeting, MeetingStatus, Table, TableMember
+from portal.tables.models import (
+    Decision,
+    Meeting,
+    MeetingStatus,
+    Minutes,
+    Table,
+    TableMember,
+)
 
 PER_PAGE = 50
+_DECISION_COLUMNS = (
+    Decision.id, Table.slug, Decision.meeting_id, Decision.revision_number, Decision.position,
+    Decision.title, Decision.outcome, Decision.votes_for, Decision.votes_against,
+    Decision.votes_abstained, Decision.amount_cents, Decision.funding_source,
+    Decision.responsible, Decision.deadline, Decision.motivation, Decision.proposal_id,
+    Decision.decided_on, Decision.published_at)
 
 openapi.schema("Tavolo", {
     "type": "object",
@@ -182,10 +195,12 @@ def api_meeting(meeting_id: int):
                       "application/json": {
                           "schema": {"$ref": "#/components/schemas/Error"}}}}})
 def api_decisions():
-    query = services.current_decisions()
+    query = (select(*_DECISION_COLUMNS)
+             .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
+             .join(Table, Table.id == Decision.table_id))
     slug = request.args.get("tavolo")
     if slug:
-        table = services.table_by_slug(slug[:200])
+        table = services.table_info(slug[:200])
         if table is None:
             return jsonify({"error": "bad_request", "message": "Tavolo sconosciuto."}), 400
         query = query.where(Decision.table_id == table.id)
@@ -203,7 +218,7 @@ def api_decisions():
             return jsonify({"error": "bad_request", "message": "Cursore non valido."}), 400
         query = query.where(or_(Decision.decided_on < day_value,
                                 (Decision.decided_on == day_value) & (Decision.id < id_value)))
-    rows = db.session.scalars(query.order_by(Decision.decided_on.desc(), Decision.id.desc())
+    rows = db.session.execute(query.order_by(Decision.decided_on.desc(), Decision.id.desc())
                               .limit(PER_PAGE + 1)).all()
     next_url = None
     if len(rows) > PER_PAGE:
@@ -212,9 +227,18 @@ def api_decisions():
         args = {k: v for k, v in request.args.items() if k != "prima"}
         next_url = url_for("api.api_decisions", prima=f"{last.decided_on.isoformat()}_{last.id}",
                            _external=True, **args)
-    # One query for the tables, kept referenced: the lazy loads of `d.table` then hit the
-    # identity map instead of the database.
-    tables = db.session.scalars(  # noqa: F841
-        select(Table).where(Table.id.in_({d.table_id for d in rows} or {-1}))).all()
-    return jsonify({"data": [_decision(d) for d in rows], "next": next_url})
-
+    # Light rows (no ORM entities) and each decision's URL from one prefix.
+    base = url_for("tables.decision", decision_id=0, _external=True)[:-1]
+    return jsonify({"data": [{
+        "id": r.id, "tavolo": r.slug, "seduta": r.meeting_id, "revisione": r.revision_number,
+        "punto": r.position, "oggetto": r.title, "esito": r.outcome,
+        "voti": None if r.votes_for is None else {
+            "favorevoli": r.votes_for, "contrari": r.votes_against,
+            "astenuti": r.votes_abstained},
+        "spesa_centesimi": r.amount_cents, "fonte_finanziamento": r.funding_source,
+        "responsabile": r.responsible,
+        "scadenza": r.deadline.isoformat() if r.deadline else None,
+        "motivazione": r.motivation, "proposta": r.proposal_id,
+        "data": r.decided_on.isoformat(), "pubblicata_il": r.published_at.isoformat(),
+        "url": f"{base}{r.id}",
+    } for r in rows], "next": next_url})
