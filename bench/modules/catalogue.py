@@ -175,7 +175,8 @@ def generate(ctx: Context) -> None:
                 "contacts": "Ufficio servizi sociali", "owner_comune_id": home,
                 "owner_association_id": None, "origin_label": None, "origin_url": None,
                 "created_at": created, "updated_at": created, "created_by_id": author,
-                "published_at": published_at, "published_by_id": author if published else None,
+                "published_at": published_at, "first_published_at": published_at,
+                "published_by_id": author if published else None,
                 "adoption_count": 0, "revision_count": 1, "facet_key": "",
             })
             chosen_themes = rng.sample(theme_ids, rng.randint(1, 3))

@@ -143,6 +143,9 @@ class GoodPractice(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
+    #: when the practice was first published; kept when it goes back to draft. A practice
+    #: that was ever published cannot be deleted: its revisions are public history
+    first_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: adoptions that are not abandoned; kept by the adoption service for the "most adopted" sort
     adoption_count: Mapped[int] = mapped_column(default=0, server_default="0")
     revision_count: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -178,6 +181,10 @@ class GoodPractice(db.Model):
     @property
     def is_published(self) -> bool:
         return self.published_at is not None
+
+    @property
+    def was_ever_published(self) -> bool:
+        return self.published_at is not None or self.first_published_at is not None
 
     @property
     def cover(self) -> PracticeFile | None:

@@ -2,7 +2,8 @@
 
 Association moderators and Comune officers draft; a Comune officer (of a Comune where the
 practice runs, or of the Comune that owns it) or a coordinator publishes. Everyone reads what
-is published; a draft is visible only to those who may edit it.
+is published; a draft is visible only to those who may edit it, who may also delete it as long
+as it was never published.
 """
 
 from portal import authz
@@ -42,6 +43,14 @@ def edit(user, practice) -> bool:
 @authz.policy("catalogue.publish")
 def publish(user, practice) -> bool:
     return authz.is_coordinator(user) or _officer_of_practice(user, practice)
+
+
+@authz.policy("catalogue.delete")
+def delete(user, practice) -> bool:
+    """Delete a draft: those who may edit it (its author drafts for the owning Comune or
+    association), only while it was never published."""
+    return (practice.published_at is None and practice.first_published_at is None
+            and edit(user, practice))
 
 
 @authz.policy("catalogue.view")

@@ -346,6 +346,7 @@ def _seed(ctx) -> None:
         if practice.published_at is not None:
             practice.published_at = created + timedelta(days=rng.randint(3, 30))
             practice.published_at = min(practice.published_at, ctx.now - timedelta(days=1))
+            practice.first_published_at = practice.published_at
         for revision in db.session.scalars(db.select(PracticeRevision).where(
                 PracticeRevision.practice_id == practice.id)):
             revision.created_at = created + timedelta(hours=revision.number)

@@ -368,6 +368,7 @@ def publish(actor, practice: GoodPractice) -> None:
         raise CatalogueError(_("Prima di pubblicare indica almeno un Comune in cui si svolge."),
                              "comuni")
     practice.published_at = utcnow()
+    practice.first_published_at = practice.first_published_at or practice.published_at
     practice.published_by_id = actor.id
     _revise(actor, practice, _("Pubblicata"))
     search.reindex(practice)
@@ -393,6 +394,33 @@ def unpublish(actor, practice: GoodPractice) -> None:
     _revise(actor, practice, _("Ritirata dalla pubblicazione"))
     search.reindex(practice)
     audit("catalogue.unpublished", practice, {"title": practice.title}, actor=actor)
+
+
+def delete_draft(actor, practice: GoodPractice) -> list[str]:
+    """Delete a draft that was never published, with its promoters, indicators, files and
+    revisions; return the storage keys of its files, to delete once committed.
+
+    A practice that was ever published cannot be deleted (its revisions are public history):
+    it can only go back to draft. The audit log keeps who deleted what.
+    """
+    if practice.was_ever_published:
+        raise CatalogueError(never_deletable_text())
+    keys = [f.storage_key for f in practice.files]
+    # A draft has no rows in the search index; should any be left (drift), they go and the
+    # stored counts follow before the practice does.
+    search.reindex(practice)
+    audit("catalogue.draft_deleted", practice,
+          {"title": practice.title, "slug": practice.slug, "files": len(keys),
+           "revisions": practice.revision_count}, actor=actor)
+    db.session.delete(practice)
+    db.session.flush()
+    log.info("draft practice %s deleted by %s", practice.id, getattr(actor, "id", None))
+    return keys
+
+
+def never_deletable_text() -> str:
+    return _("Questa pratica è stata pubblicata: la sua storia delle modifiche è pubblica e "
+             "non si può eliminare. Puoi ritirarla dalla pubblicazione.")
 
 
 def _user_model():

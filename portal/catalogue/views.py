@@ -537,6 +537,34 @@ def remove_file(slug: str, file_id: int):
     return redirect(url_for("catalogue.edit", slug=slug) + "#file", code=303)
 
 
+@bp.route("/pratiche/<slug>/elimina", methods=["GET", "POST"])
+@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+def delete(slug: str):
+    """Delete a draft that was never published, after a confirmation page (no JavaScript
+    needed). Those who may not edit it get 403; a practice that was ever published, 409."""
+    practice = _editable(slug)
+    crumbs = _crumbs((practice.title, url_for("catalogue.edit", slug=practice.slug)),
+                     (_("Elimina"), None))
+    if practice.was_ever_published:
+        return render_template("catalogue/delete.html", practice=practice, form=None,
+                               refused=services.never_deletable_text(),
+                               breadcrumbs=crumbs), 409
+    authz.require("catalogue.delete", practice)
+    form = EmptyForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        title = practice.title
+        keys = services.delete_draft(current_user, practice)
+        db.session.commit()
+        services.delete_stored(keys)
+        flash(_("Bozza «%(title)s» eliminata.", title=title), "success")
+        return redirect(url_for("catalogue.drafts"), code=303)
+    indicator_count = len(practice.indicators)
+    return render_template("catalogue/delete.html", practice=practice, form=form, refused=None,
+                           indicator_count=indicator_count, breadcrumbs=crumbs)
+
+
 @bp.get("/pratiche/bozze")
 @authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
 def drafts():

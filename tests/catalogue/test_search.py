@@ -311,7 +311,7 @@ def test_a_rare_filter_walked_instead_of_a_common_word_finds_the_same(client, pr
             r = search.run(search.Search(q=q, comune=small.id))
             results.append((share, cap, [c.id for c in r.items], r.total, r.capped, r.facets))
     by_cap = {}
-    for share, cap, *outcome in results:
+    for _share, cap, *outcome in results:
         by_cap.setdefault(cap, []).append(outcome)
     for outcomes in by_cap.values():
         assert outcomes[0] == outcomes[1]
