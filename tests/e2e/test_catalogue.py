@@ -155,3 +155,30 @@ def test_officer_drafts_and_publishes(live, page: Page, catalogue):
     check_a11y(page)
     visit(page, "/pratiche?q=orti")
     expect(result_titles(page)).to_have_text(["Orti condivisi intergenerazionali"])
+
+
+def test_officer_deletes_a_draft_without_javascript(live, nojs_page: Page, catalogue):
+    """Without JavaScript an officer deletes a draft from its edit page through the
+    confirmation page, and is told so on the list of drafts."""
+    page = nojs_page
+    besana = live.factory.comune("Besana in Brianza", "108009")
+    officer = live.factory.user(email="servizi@comune.besana.example.org", name="Ugo Riva")
+    live.factory.grant(officer, Role.COMUNE_OFFICER, besana.id)
+    login(page, "servizi@comune.besana.example.org")
+    visit(page, "/pratiche/nuova")
+    page.get_by_label("Titolo").fill("Cortile aperto del sabato")
+    page.get_by_label("Sintesi").fill("Il cortile della scuola aperto alle famiglie.")
+    page.locator("label", has_text="Besana in Brianza").click()
+    submit(page, "Salva la bozza")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Modifica la buona pratica")
+    with page.expect_navigation():
+        page.locator("#elimina").get_by_role("link", name="Elimina la bozza").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Elimina la bozza")
+    expect(page.get_by_role("main")).to_contain_text("non si può annullare")
+    check_a11y(page)
+    submit(page, "Elimina definitivamente")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bozze di buone pratiche")
+    expect(page.get_by_text("Bozza «Cortile aperto del sabato» eliminata.")).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text("Nessuna bozza.")
+    check_a11y(page)
+    screenshot(page, "draft-deleted")
