@@ -43,6 +43,9 @@ class User(UserMixin, db.Model):
 
     @property
     def is_active(self) -> bool:
+        # Set by the session loader for the request's own user; deleting the account logs out.
+        if self.__dict__.get("_loaded_active"):
+            return True
         return self.deleted_at is None
 
     @property

@@ -131,3 +131,14 @@ def test_only_coordinators_decide(client, login_as, factory, db):
     assert client.form(f"/rete/adesioni/{application.id}", {"decision": "approve"}
                        ).status_code == 403
     assert db.session.scalars(db.select(Comune).where(Comune.istat_code == "108030")).all() == []
+
+
+def test_applications_to_join_are_rate_limited(client):
+    """Each application mails the coordinators: after five a minute, the Italian 429 page,
+    while other forms of the portal are not counted against the visitor."""
+    for _ in range(5):
+        client.form("/aderisci", {"comune_name": "Seveso", "istat_code": "abc"})  # refused: 422
+    response = client.form("/aderisci", {"comune_name": "Seveso", "istat_code": "108040"})
+    assert response.status_code == 429
+    assert "Troppi tentativi" in response.get_data(as_text=True)
+    assert client.form("/password-dimenticata", {"email": "x@example.org"}).status_code == 303
