@@ -352,7 +352,7 @@ class Decision(db.Model):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
     table_id: Mapped[int] = mapped_column(ForeignKey("tables.id"))
     agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"))
-    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"), index=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
     #: the revision number, repeated so a decision names itself without a join
     revision_number: Mapped[int] = mapped_column(SmallInteger)
     position: Mapped[int] = mapped_column(SmallInteger)
@@ -378,6 +378,8 @@ class Decision(db.Model):
     __table_args__ = (
         Index("ix_decisions_table_decided", "table_id", "decided_on", "id"),
         Index("ix_decisions_decided", "decided_on", "id"),
+        # the latest decision on a proposal (its page), newest first
+        Index("ix_decisions_proposal_decided", "proposal_id", "decided_on", "id"),
         CheckConstraint(f"outcome in ({_OUTCOMES})", name="outcome"),
         CheckConstraint(_VOTES_CHECK, name="votes"),
     )
