@@ -13,6 +13,7 @@ from flask_babel import (
     get_locale,
     get_translations,
 )
+from markupsafe import Markup
 
 LANG_COOKIE = "lang"
 
@@ -122,6 +123,13 @@ def _npgettext(context: str, singular: str, plural: str, num: int) -> str:
     return _translations().unpgettext(context, singular, plural, num)
 
 
+def _template_gettext(string: str, **variables) -> Markup:
+    """`_()` in templates, as Jinja's newstyle gettext does it (translated text trusted, values
+    escaped by Markup's %), without its per-call context dispatch (~60 calls → ~15)."""
+    text = Markup(_translations().ugettext(string))  # noqa: S704 - our own catalogue
+    return text % variables if variables or "%" in text else text
+
+
 def _install_request_cache_of_domain_translations() -> None:
     """Python code (`_()`, lazy labels of forms and states) goes through Flask-Babel's Domain,
     which resolves the context, the locale and the translations again for every string (~40
@@ -155,3 +163,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.install_gettext_callables(
         _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
     )
+    # Every template is autoescaped (.html, .xml): the plain function gives the same result.
+    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"] = _template_gettext

@@ -106,3 +106,11 @@ def test_every_string_has_an_english_translation():
             if entry is None or not entry.string or entry.fuzzy:
                 missing.append(f"{path.relative_to(root)}: {msgid!r}")
     assert not missing, "untranslated (run `make translations-update`):\n" + "\n".join(missing)
+
+
+def test_template_strings_escape_their_values_and_keep_percent_signs(app):
+    with app.test_request_context("/"):
+        page = app.jinja_env.from_string(
+            "{{ _('Provincia di %(p)s', p='<b>Monza</b>') }}|{{ _('100%% gratuito') }}|"
+            "{{ _('Comuni') }}").render()
+    assert page == "Provincia di &lt;b&gt;Monza&lt;/b&gt;|100% gratuito|Comuni"
