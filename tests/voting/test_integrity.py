@@ -54,12 +54,15 @@ def server(app, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "SERVER_NAME"}}
     env.update({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
                 "SECRET_KEY": TEST_CONFIG["SECRET_KEY"], "FLASK_DEBUG": "0",
-                "PORTAL_INSECURE_COOKIES": "1", "MAIL_PRINT": "0", "PYTHONUNBUFFERED": "1"})
+                "PORTAL_INSECURE_COOKIES": "1", "MAIL_PRINT": "0", "PYTHONUNBUFFERED": "1",
+                # its own generation file: the test's writes are not seen by other servers
+                "PAGE_CACHE_FILE": str(tmp_path / "page-cache.generation")})
     log_path = tmp_path / "gunicorn.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(  # noqa: S603 - fixed command line
         [sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
-         "--timeout", "120", "--backlog", "1024", "tests.e2e.liveapp:create()"],
+         "--timeout", "120", "--backlog", "1024", "--no-control-socket",
+         "tests.e2e.liveapp:create()"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while True:
