@@ -79,9 +79,10 @@ openapi.schema("Seduta", {
 })
 
 
-def _decision(d: Decision) -> dict:
+def _decision(d, table_slug: str, url: str) -> dict:
+    """A decision's record, from a Decision or a light row with the same column names."""
     return {
-        "id": d.id, "tavolo": d.table.slug, "seduta": d.meeting_id,
+        "id": d.id, "tavolo": table_slug, "seduta": d.meeting_id,
         "revisione": d.revision_number, "punto": d.position, "oggetto": d.title,
         "esito": d.outcome,
         "voti": None if d.votes_for is None else {
@@ -92,7 +93,7 @@ def _decision(d: Decision) -> dict:
         "scadenza": d.deadline.isoformat() if d.deadline else None,
         "motivazione": d.motivation, "proposta": d.proposal_id,
         "data": d.decided_on.isoformat(), "pubblicata_il": d.published_at.isoformat(),
-        "url": url_for("tables.decision", decision_id=d.id, _external=True),
+        "url": url,
     }
 
 
@@ -153,7 +154,9 @@ def api_meeting(meeting_id: int):
             "numero_legale": content["quorum"]["reached"],
             "presenze": [{"nome": a["name"], "rappresenta": a["represents"],
                           "presenza": a["status"]} for a in content["attendance"]],
-            "delibere": [_decision(d) for d in decisions],
+            "delibere": [_decision(d, d.table.slug, url_for("tables.decision", decision_id=d.id,
+                                                            _external=True))
+                         for d in decisions],
         }
     return jsonify({
         "id": meeting.id, "tavolo": meeting.table.slug, "titolo": meeting.title,
@@ -229,16 +232,5 @@ def api_decisions():
                            _external=True, **args)
     # Light rows (no ORM entities) and each decision's URL from one prefix.
     base = url_for("tables.decision", decision_id=0, _external=True)[:-1]
-    return jsonify({"data": [{
-        "id": r.id, "tavolo": r.slug, "seduta": r.meeting_id, "revisione": r.revision_number,
-        "punto": r.position, "oggetto": r.title, "esito": r.outcome,
-        "voti": None if r.votes_for is None else {
-            "favorevoli": r.votes_for, "contrari": r.votes_against,
-            "astenuti": r.votes_abstained},
-        "spesa_centesimi": r.amount_cents, "fonte_finanziamento": r.funding_source,
-        "responsabile": r.responsible,
-        "scadenza": r.deadline.isoformat() if r.deadline else None,
-        "motivazione": r.motivation, "proposta": r.proposal_id,
-        "data": r.decided_on.isoformat(), "pubblicata_il": r.published_at.isoformat(),
-        "url": f"{base}{r.id}",
-    } for r in rows], "next": next_url})
+    return jsonify({"data": [_decision(r, r.slug, f"{base}{r.id}") for r in rows],
+                    "next": next_url})
