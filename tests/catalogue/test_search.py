@@ -316,3 +316,40 @@ def test_a_rare_filter_walked_instead_of_a_common_word_finds_the_same(client, pr
     for outcomes in by_cap.values():
         assert outcomes[0] == outcomes[1]
     assert by_cap[500][0][1] > 0  # something was found
+
+
+@pytest.mark.parametrize("q", ["famiglie", "famiglie rete", "rete orti famiglie"])
+def test_joining_the_lists_instead_of_walking_the_word_finds_the_same(practices, factory,
+                                                                     monkeypatch, q):
+    """PostgreSQL joins the lists when a word's postings would be walked whole: the same
+    practices, order, total and facet counts as the walk, with every combination of filters,
+    on both databases (the statement is forced on SQLite too)."""
+    seveso, limbiate = factory.comune("Seveso"), factory.comune("Limbiate")
+    for i in range(12):
+        practices.make(title=f"Famiglie in rete {i}" if i % 2 else f"Orti per le famiglie {i}",
+                       summary="Rete di famiglie." if i % 3 else "Orti e rete.",
+                       comuni=[seveso if i % 4 else limbiate],
+                       themes=["mutuo-aiuto"] if i % 5 else ["scuola-ed-educazione"],
+                       status="attiva" if i % 3 else "idea")
+    themes = {t.slug: t.id for t in search.all_themes().values()}
+    filters = [{"theme": themes["mutuo-aiuto"]}, {"status": "attiva"},
+               {"theme": themes["mutuo-aiuto"], "status": "attiva"},
+               {"comune": seveso.id, "status": "idea"}]
+    monkeypatch.setattr(search, "FILTER_WALK_SHARE", 0.0)
+    monkeypatch.setattr(search, "JOIN_PROBE_COST", 1e9)  # whenever the dialect allows it
+    joined = []
+    join = search._join_word
+    monkeypatch.setattr(search, "_join_word", lambda *a: joined.append(a) or join(*a))
+    found = 0
+    for wanted in filters:
+        for cap in (500, 3):
+            monkeypatch.setattr(search, "MAX_CANDIDATES", cap)
+            outcomes = []
+            for dialects in (frozenset(), frozenset({"sqlite", "postgresql"})):
+                monkeypatch.setattr(search, "JOIN_DIALECTS", dialects)
+                for page in (1, 2):
+                    r = search.run(search.Search(q=q, page=page, per_page=2, **wanted))
+                    outcomes.append(([c.id for c in r.items], r.total, r.capped, r.facets))
+            assert outcomes[:2] == outcomes[2:], (wanted, cap)
+            found += outcomes[0][1]
+    assert found > 0 and joined  # the lists were joined, and something was found
