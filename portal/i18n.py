@@ -2,17 +2,13 @@
 
 from datetime import date, datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import (
-    Domain,
-    format_date,
-    format_datetime,
-    format_decimal,
-    get_locale,
-    get_translations,
-)
+from flask_babel import Domain, get_locale, get_translations
 from markupsafe import Markup
 
 LANG_COOKIE = "lang"
@@ -37,7 +33,7 @@ def select_timezone() -> str:
     return "Europe/Rome"
 
 
-def _locale() -> str:
+def current_locale() -> str:
     """The request's language code, resolved once per request (filters ask for it per value)."""
     if not has_request_context():
         return str(get_locale() or "it")
@@ -49,21 +45,31 @@ def _locale() -> str:
 
 # Babel's formatters are pure functions of (locale, value, format) and cost ~100 µs a call;
 # pages show the same dates and figures over and over, so each worker keeps recent results.
-# The time zone is fixed (Europe/Rome), so it needs no place in the key; the locale is in the
-# key because Flask-Babel formats with the current one.
+# Times are shown in Europe/Rome; the locale is explicit, so services can format for a locale
+# they hold (and outside a request).
+ROME = ZoneInfo("Europe/Rome")
+
+
 @lru_cache(maxsize=8192)
 def _format_decimal(locale: str, value, fmt: str | None) -> str:
-    return format_decimal(value, format=fmt)
+    return babel_numbers.format_decimal(value, format=fmt, locale=locale)
 
 
 @lru_cache(maxsize=8192)
 def _format_datetime(locale: str, value: datetime, fmt: str) -> str:
-    return format_datetime(value, fmt)
+    return babel_dates.format_datetime(value, fmt, tzinfo=ROME, locale=locale)
 
 
 @lru_cache(maxsize=8192)
 def _format_date(locale: str, value: date, fmt: str) -> str:
-    return format_date(value, fmt)
+    return babel_dates.format_date(value, fmt, locale=locale)
+
+
+def formatted(value: date | datetime, fmt: str, locale: str) -> str:
+    """A date or a moment (in Rome) formatted for `locale`, memoised."""
+    if isinstance(value, datetime):
+        return _format_datetime(locale, value, fmt)
+    return _format_date(locale, value, fmt)
 
 
 def money(cents: int | None) -> str:
@@ -72,28 +78,28 @@ def money(cents: int | None) -> str:
         return ""
     sign = "-" if cents < 0 else ""
     cents = abs(int(cents))
-    amount = _format_decimal(_locale(), cents / 100, "#,##0.00")
+    amount = _format_decimal(current_locale(), cents / 100, "#,##0.00")
     return f"{sign}{amount} €"
 
 
 def datetime_filter(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    return _format_datetime(_locale(), value, fmt)
+    return _format_datetime(current_locale(), value, fmt)
 
 
 def date_filter(value: date | datetime | None, fmt: str = "long") -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return _format_datetime(_locale(), value, fmt if fmt != "long" else "d MMMM y")
-    return _format_date(_locale(), value, fmt)
+        return _format_datetime(current_locale(), value, fmt if fmt != "long" else "d MMMM y")
+    return _format_date(current_locale(), value, fmt)
 
 
 def number(value: int | float | None) -> str:
     if value is None:
         return ""
-    return _format_decimal(_locale(), value, None)
+    return _format_decimal(current_locale(), value, None)
 
 
 def _translations():
@@ -158,7 +164,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         money=money, datetime=datetime_filter, date=date_filter, number=number
     )
-    app.jinja_env.globals["current_locale"] = _locale
+    app.jinja_env.globals["current_locale"] = current_locale
     # Templates translate through the request's cached translations (newstyle, as Flask-Babel).
     app.jinja_env.install_gettext_callables(
         _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext

@@ -21,7 +21,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from portal.i18n import _locale
+from portal.i18n import current_locale
 
 NEXT = "rete-chrome-next"
 CSRF = "rete-chrome-csrf"
@@ -41,7 +41,7 @@ def chrome(part: str) -> Markup:
         raise ValueError(f"unknown layout part {part!r}")
     signed_in = part == "header" and current_user.is_authenticated
     section = _section() if part == "header" else ""
-    key = (part, _locale(), signed_in, section)
+    key = (part, current_locale(), signed_in, section)
     store: dict = current_app.extensions["rete_chrome"]
     html = store.get(key)
     if html is None:
@@ -59,7 +59,7 @@ def chrome(part: str) -> Markup:
 
 def cached_include(template: str) -> Markup:
     """A fragment that depends on the language only, rendered once per worker and language."""
-    key = ("include", template, _locale())
+    key = ("include", template, current_locale())
     store: dict = current_app.extensions["rete_chrome"]
     html = store.get(key)
     if html is None:
@@ -81,7 +81,7 @@ def render_form_page(template: str, form, **context) -> str:
             or current_user.is_authenticated or session.get("_flashes")):
         return render_template(template, form=form, **context)
     token = generate_csrf()
-    key = (template, _locale(), request.full_path)
+    key = (template, current_locale(), request.full_path)
     store: dict = current_app.extensions["rete_form_pages"]
     html = store.get(key)
     if html is None:

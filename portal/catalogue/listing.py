@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from portal.catalogue import search, services
 from portal.extensions import db
+from portal.i18n import current_locale
 from portal.network.models import Comune
 
 #: the deepest page of results one can open; past it, the user narrows the search
@@ -111,9 +112,7 @@ def _texts_for(locale: str) -> dict:
 
 def texts() -> dict:
     """The list's labels in the visitor's language."""
-    from flask_babel import get_locale
-
-    return _texts_for(str(get_locale() or ""))
+    return _texts_for(current_locale())
 
 
 def int_formatter():

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from portal import authz
 from portal.authz import Role
+from portal.i18n import current_locale
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -22,12 +23,6 @@ def _moderates(user) -> bool:
 
 # Lists show dozens of dates and amounts: Babel's formatters, called for each, cost more
 # than the rest of the page. The locale's month names and symbols are looked up once.
-
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "it")
 
 
 @lru_cache(maxsize=8)
@@ -50,14 +45,14 @@ def long_date(value: date | datetime | None, locale: str | None = None) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(ROME)
-    return f"{value.day} {_months(locale or _locale())[value.month]} {value.year}"
+    return f"{value.day} {_months(locale or current_locale())[value.month]} {value.year}"
 
 
 def grouped(value: int | None, locale: str | None = None) -> str:
     """An integer with the locale's thousands separator."""
     if value is None:
         return ""
-    group, _decimal = _symbols(locale or _locale())
+    group, _decimal = _symbols(locale or current_locale())
     return f"{int(value):,}".replace(",", group)
 
 
@@ -65,7 +60,7 @@ def euro(cents: int | None, locale: str | None = None) -> str:
     """Integer cents as euro, as the portal's `money` filter writes them."""
     if cents is None:
         return ""
-    group, decimal = _symbols(locale or _locale())
+    group, decimal = _symbols(locale or current_locale())
     sign = "-" if cents < 0 else ""
     euros, rest = divmod(abs(int(cents)), 100)
     return f"{sign}{euros:,}".replace(",", group) + f"{decimal}{rest:02d} €"

@@ -14,6 +14,7 @@ from portal.authz import Role
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
+from portal.i18n import current_locale
 from portal.network.models import Association
 from portal.proposals import bp, policies, services
 from portal.proposals.forms import (
@@ -95,12 +96,12 @@ _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'"
 def _rows_html(page) -> Markup:
     """The rows of the list, written here rather than in Jinja: it is the busiest page and
     a template costs ten times more per row. Every value is escaped (`_HTML`)."""
-    from flask_babel import get_locale, get_translations
+    from flask_babel import get_translations
 
     from portal.proposals.hooks import ROME, _months, euro
 
     t = get_translations()
-    loc = str(get_locale() or "it")
+    loc = current_locale()
     months = _months(loc)
     supports = (t.ngettext("%(num)s sostegno", "%(num)s sostegni", 1).translate(_HTML),
                 t.ngettext("%(num)s sostegno", "%(num)s sostegni", 2).translate(_HTML))
@@ -175,8 +176,6 @@ def index():
 
 def _filters_html(filters: services.ListFilters) -> str:
     """The filter form, rendered once per locale and choice for a few seconds (memo)."""
-    from flask_babel import get_locale
-
     from portal.proposals.cache import memo
 
     def render() -> str:
@@ -187,7 +186,7 @@ def _filters_html(filters: services.ListFilters) -> str:
                                states=[(s, labels[s]) for s in PUBLIC_STATES])
 
     key = "filters:" + "|".join(str(v) for v in (
-        get_locale(), filters.comune_label, filters.comune_unknown, filters.level,
+        current_locale(), filters.comune_label, filters.comune_unknown, filters.level,
         filters.table, filters.theme, filters.state, filters.round, filters.sort))
     return Markup(memo(key, render))  # noqa: S704 - a rendered (autoescaped) template
 

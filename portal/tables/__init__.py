@@ -1,15 +1,11 @@
 """Tables (tavoli): members, meetings, agendas, minutes, decisions and the projects after."""
 
-from datetime import date, datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from babel import dates as babel_dates
 from flask import Blueprint, Flask
 from flask_babel import lazy_gettext as _l
 
-# The request's language code, looked up once per request (shared with the i18n filters).
-from portal.i18n import _locale
+from portal.i18n import current_locale, date_filter, datetime_filter
 
 bp = Blueprint("tables", __name__)
 
@@ -27,30 +23,9 @@ MINUTES_STATUS_LABELS = {"draft": _l("bozza"), "approved": _l("approvato, da pub
                          "published": _l("pubblicato")}
 
 
-_ROME = ZoneInfo("Europe/Rome")
-
-
-@lru_cache(maxsize=16384)
-def _formatted(value, fmt: str, locale: str) -> str:
-    # Babel's formatting costs far more than a page's queries; meetings and decisions repeat
-    # from request to request, and the result depends only on these three arguments.
-    if isinstance(value, datetime):
-        return babel_dates.format_datetime(value, fmt, tzinfo=_ROME, locale=locale)
-    return babel_dates.format_date(value, fmt, locale=locale)
-
-
-def when(value: datetime | None, fmt: str = "medium") -> str:
-    """Like the `datetime` filter (Europe/Rome, current locale), cached."""
-    return "" if value is None else _formatted(value, fmt, _locale())
-
-
-def day(value: date | datetime | None, fmt: str = "long") -> str:
-    """Like the `date` filter, cached."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime) and fmt == "long":
-        fmt = "d MMMM y"
-    return _formatted(value, fmt, _locale())
+# Dates and moments of meetings and decisions: the portal's memoised filters.
+when = datetime_filter
+day = date_filter
 
 
 def _label(labels):
@@ -63,7 +38,7 @@ def _label(labels):
     resolved: dict[tuple[str, str], str] = {}
 
     def label(value) -> str:
-        key = (_locale(), value)
+        key = (current_locale(), value)
         text = resolved.get(key)
         if text is None:
             text = resolved[key] = str(labels.get(value, value or ""))

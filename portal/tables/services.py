@@ -31,9 +31,8 @@ from portal.authz import Role, Scope
 from portal.core.services import activity, audit, notify
 from portal.db_setup import utcnow
 from portal.extensions import db
+from portal.i18n import current_locale, formatted
 from portal.network.models import Association, Comune, RoleAssignment
-from portal.tables import _formatted as formatted
-from portal.tables import _locale as tables_locale
 from portal.tables import documents, member_role_label, outcome_label
 from portal.tables.models import (
     APPROVING_OUTCOMES,
@@ -182,14 +181,14 @@ class DecisionLine:
 
 
 def _meeting_lines(rows) -> list[MeetingLine]:
-    locale = tables_locale()
+    locale = current_locale()
     return [MeetingLine(*values, when=formatted(values[2], "medium", locale))
             for values in rows]
 
 
 def decision_lines(rows) -> list[DecisionLine]:
     """(id, title, decided_on, outcome) rows as lines to show."""
-    locale = tables_locale()
+    locale = current_locale()
     return [DecisionLine(ident, title, day, outcome, formatted(day, "long", locale),
                          outcome_label(outcome)) for ident, title, day, outcome in rows]
 
@@ -1352,7 +1351,7 @@ def project_sections(comune_id: int | None, rete: bool = False,
     parts: list[list] = [[], [], [], [], []]
     for kind, *values in db.session.execute(rows_statement, params):
         parts[kind].append(values)
-    locale = tables_locale()
+    locale = current_locale()
 
     def lines(values_list) -> list[ProjectLine]:
         return [ProjectLine(*values, formatted(values[3], "short", locale) if values[3] else "–")

@@ -6,7 +6,6 @@ import json
 from datetime import date, datetime
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -16,6 +15,7 @@ from portal.authz import Role
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
+from portal.i18n import current_locale
 from portal.network.models import Association, Comune
 from portal.tables import bp, calendar, documents, services, when
 from portal.tables.forms import (
@@ -76,7 +76,7 @@ def _minutes_html(revision) -> Markup:
         return render_template("tables/_minutes_content.html", revision=revision,
                                content=services.content_of(revision), h=3)
 
-    key = (revision.content_hash, revision.id, str(get_locale() or "it"))
+    key = (revision.content_hash, revision.id, current_locale())
     return Markup(documents.minutes_html.get(key, render))  # noqa: S704 - our own template
 
 
