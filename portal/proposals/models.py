@@ -56,7 +56,20 @@ MODERATION_STATES: tuple[ProposalState, ...] = (ProposalState.SUBMITTED,)
 _STATE_VALUES = ", ".join(f"'{s.value}'" for s in ProposalState)
 
 
-class Proposal(db.Model):
+class ProposalFlags:
+    """What pages and policies ask of a proposal, from its `state` and `hidden_at`: shared by
+    the model and the light read model of its public page (services.ProposalPage)."""
+
+    @property
+    def is_public(self) -> bool:
+        return self.state in PUBLIC_STATES
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+class Proposal(ProposalFlags, db.Model):
     """A project idea of one household (with co-proposers) addressed to a table."""
 
     __tablename__ = "proposals"
@@ -153,14 +166,6 @@ class Proposal(db.Model):
         Index("ix_proposals_table_state", "table_id", "state"),
         Index("ix_proposals_merged_into", "merged_into_id"),
     )
-
-    @property
-    def is_public(self) -> bool:
-        return self.state in PUBLIC_STATES
-
-    @property
-    def is_hidden(self) -> bool:
-        return self.hidden_at is not None
 
     def __repr__(self) -> str:
         return f"<Proposal {self.id} {self.state} {self.title!r}>"

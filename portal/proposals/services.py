@@ -46,6 +46,7 @@ from portal.proposals.models import (
     EventKind,
     Proposal,
     ProposalEvent,
+    ProposalFlags,
     ProposalPartner,
     ProposalState,
     Report,
@@ -162,7 +163,7 @@ def get(proposal_id: int) -> Proposal | None:
     return db.session.get(Proposal, proposal_id)
 
 
-class ProposalPage:
+class ProposalPage(ProposalFlags):
     """A proposal as its public page shows it, read with one Core query.
 
     It answers to the same attribute names as `Proposal` (and its related objects) that the
@@ -192,14 +193,6 @@ class ProposalPage:
             status, household_id, name = item.split(_UNIT, 2)
             self.co_proposers.append(NS(status=status, household_id=int(household_id),
                                         household=NS(name=name)))
-
-    @property
-    def is_public(self) -> bool:
-        return self.state in PUBLIC_STATES
-
-    @property
-    def is_hidden(self) -> bool:
-        return self.hidden_at is not None
 
 
 _RECORD, _UNIT = "\x1e", "\x1f"
