@@ -142,6 +142,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{cpu:>7.2f} {len(per_request):>4} {sql_ms:>7.2f} "
               f"{'yes' if 'Set-Cookie' in response.headers else 'no':>6} {calls:>8}")
         if args.sql:
+            # Every variant once: the statements' mean and worst time over the variants
+            # (the first request alone can hide a slow id).
+            statements.clear()
+            for i in range(min(args.n, len(reqs))):
+                get(i)
+            spread: dict[str, list[float]] = {}
+            for statement, duration, _params in statements:
+                spread.setdefault(statement, []).append(duration * 1000)
+            runs = min(args.n, len(reqs))
+            print(f"    over {runs} variants: SQL {sum(map(sum, spread.values())) / runs:.2f} ms"
+                  " a request")
+            for statement, times in sorted(spread.items(), key=lambda kv: -sum(kv[1])):
+                print(f"    mean {sum(times) / len(times):6.2f} max {max(times):6.2f} ms "
+                      f"x{len(times) / runs:.1f}  {' '.join(statement.split())[:200]}")
+            print("    first variant:")
             for statement, duration, params in per_request:
                 print(f"    {duration * 1000:7.2f} ms  {' '.join(statement.split())[:300]}")
                 if args.explain and statement.lstrip().upper().startswith("SELECT"):
