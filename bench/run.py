@@ -363,7 +363,8 @@ def markdown(meta: dict, rows: list[Measure]) -> str:
            f"{meta['connections']} connections, {meta['duration']} s per page after "
            f"{meta['warmup']} s warm-up; git {meta['git']}; load average before "
            f"{meta['loadavg']}; page cache: {meta.get('page_cache', 'on')} (rows named "
-           "\"(no page cache)\" ran with PAGE_CACHE_SECONDS=0)", "",
+           "\"(no page cache)\" ran with PAGE_CACHE_SECONDS=0); Redis: "
+           f"{meta.get('redis') or 'none'}", "",
            "| page | path | req/s | p50 ms | p95 ms | p99 ms | floor req/s | ratio | bar | errors "
            "| SQL | server CPU ms/req | result |",
            "|" + " --- | --- |" + " ---: |" * 6 + " --- | ---: | ---: | ---: | --- |"]
@@ -389,6 +390,33 @@ def git_head() -> str:
         return "?"
 
 
+def redis_for(choice: str) -> str:
+    """The Redis the portal gets: `--redis` URL, none ('off'), or the local one if it answers."""
+    if choice == "off":
+        return ""
+    url = "redis://127.0.0.1:6379/14" if choice == "auto" else choice
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: no Redis
+        if choice != "auto":
+            raise SystemExit(f"no Redis at {url}: {exc}") from exc
+        return ""
+    return url
+
+
+def forget_redis(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -405,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor-each", action="store_true",
                         help="measure the floor again right before each page and compare the "
                              "page with that one (steadier ratios on a busy machine)")
+    parser.add_argument("--redis", default="auto",
+                        help="REDIS_URL for the portal: a URL, 'off', or 'auto' (default: "
+                             "redis://127.0.0.1:6379/14 when it answers, as deployed)")
     parser.add_argument("--page-cache", choices=("on", "off", "both"), default="both",
                         help="measure GET pages with the production page cache (on), without "
                              "it (off: the cost of rendering), or both (default); the exit "
@@ -462,6 +493,11 @@ def main(argv: list[str] | None = None) -> int:
     if (REPO / "_site").is_dir():  # a copy made by bench.snapshot
         env["PYTHONPATH"] = str(REPO / "_site")
     floor_port = free_port(args.port)
+    redis_url = redis_for(args.redis)
+    if redis_url:
+        # As deployed on several workers: pages and rate limits shared through Redis, under a
+        # prefix of this run's own (removed at the end).
+        env.update(REDIS_URL=redis_url, REDIS_PREFIX=f"rete-bench-{stamp}-{os.getpid()}")
     cached_env = dict(env, PAGE_CACHE_SECONDS=os.environ.get("PAGE_CACHE_SECONDS", "10"),
                       PAGE_CACHE_FILE=str(workdir / "page-cache.generation"))
     uncached_env = dict(env, PAGE_CACHE_SECONDS="0")
@@ -516,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"floor on :{floor.port}, portal on "
               + ", ".join(f":{s.port} (page cache {mode})" for mode, s in portals.items())
               + f"; {len(expanded)} pages, {args.duration:g} s each after {args.warmup:g} s "
-              "warm-up")
+              f"warm-up; Redis: {redis_url or 'none'}")
         first_floor = measure("floor (before)", "floor", floor_req, floor, None)
         for short, target, reqs in expanded:
             # A POST is never cached: it is measured once, on the first server.
@@ -536,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
+        if redis_url:
+            forget_redis(redis_url, env["REDIS_PREFIX"])
     floor_rps = (first_floor.rps + last_floor.rps) / 2
     for m in rows:
         m.floor_rps = m.floor_rps or floor_rps
@@ -565,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
             "scale": state["scale"], "workers": args.workers, "threads": args.threads,
             "connections": args.connections, "duration": args.duration, "warmup": args.warmup,
             "git": git_head(), "loadavg": loadavg, "cpus": os.cpu_count(),
-            "floor_rps": floor_rps, "page_cache": args.page_cache}
+            "floor_rps": floor_rps, "page_cache": args.page_cache, "redis": redis_url or None}
     base = RESULTS / f"{stamp}-{dialect}"
     base.with_suffix(".json").write_text(
         json.dumps({"meta": meta, "rows": [asdict(m) for m in everything]}, indent=2),

@@ -66,7 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
             "(or FLASK_DEBUG=1 for local development)."
         )
 
-    from portal import authz, db_setup, i18n, layout, models, pagecache, security
+    from portal import authz, db_setup, i18n, layout, memo, models, pagecache, security
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     models.import_all()
@@ -88,6 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
     layout.init_app(app)
     # Inside ProxyFix (added by security): the cache sees the client's scheme and host.
     pagecache.init_app(app)
+    memo.init_app(app)
     security.init_app(app)
 
     import importlib

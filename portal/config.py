@@ -31,6 +31,8 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        #: the start of every key the portal keeps in Redis (several portals may share one)
+        self.REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "rete")
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;60 per hour")
         self.RATELIMIT_RESET = os.environ.get("RATELIMIT_RESET", "5 per minute;20 per hour")
         #: public forms that send mail (registration, "Aderisci alla Rete")
@@ -79,6 +81,11 @@ class Config:
         self.PAGE_CACHE_MAX_MB = float(os.environ.get("PAGE_CACHE_MAX_MB", "32"))
         #: the file whose changes tell every worker that the database changed (instance folder)
         self.PAGE_CACHE_FILE = os.environ.get("PAGE_CACHE_FILE", "")
+        #: with REDIS_URL: how often each worker reads the Rete-wide write counter at least
+        self.PAGE_CACHE_SYNC_SECONDS = float(os.environ.get("PAGE_CACHE_SYNC_SECONDS", "0.5"))
+        #: seconds each worker keeps reference data at most (portal/memo.py; a write ends it
+        #: sooner); 0 disables the memo
+        self.MEMO_SECONDS = float(os.environ.get("MEMO_SECONDS", "60"))
         self.TESTING = False
 
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgres://"):

@@ -15,27 +15,47 @@ portal knows:
   page: login sessions, outbox, notifications, audit log) makes every worker's cache stale at
   once: the commit appends a byte to a generation file in the instance folder and every lookup
   compares the file's identity (inode, size, modification time) — one `stat()` per request.
-  Several servers sharing one database do not share this file: there the age bound
-  (`PAGE_CACHE_SECONDS`) is the only bound, so keep it low or set it to 0.
+- With `REDIS_URL` set (several workers, several servers) the pages are also kept in Redis,
+  shared by every worker and node: a page one worker rendered is served by all the others, and
+  a write on any node makes every node's pages stale, through a counter in Redis that each
+  worker reads whenever its own generation file changed and at least every
+  `PAGE_CACHE_SYNC_SECONDS` (default 0.5). Without Redis, servers that share one database do not
+  share the file either: there the age bound (`PAGE_CACHE_SECONDS`) is the only bound between
+  them. If Redis stops answering, each worker goes on with its own cache.
 
 The cache holds at most `PAGE_CACHE_MAX_MB` (default 32) per worker, least recently used first out.
+
+The generation read at the start of every request (before the request touches the database) is
+also left in the WSGI environ (`rete.generation`): `portal/memo.py` keeps reference data under
+it, so that what the request computes is never kept past a write it could not see.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from hashlib import blake2b
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event
 
 #: The WSGI environ key the Flask side sets on an answer that may be stored.
 MARK = "rete.page_cache"
+#: The WSGI environ key holding the generation read when the request came in.
+GENERATION = "rete.generation"
+#: Redis keys, after REDIS_PREFIX and before a digest of the database's URL (so that several
+#: portals, or test suites, may share one Redis).
+REDIS_COUNTER = ":pages:generation:"
+REDIS_PAGE = ":pages:page:"
+
+log = logging.getLogger(__name__)
 #: Tables whose writes never change what an anonymous visitor sees.
 QUIET_TABLES = ("login_sessions", "outbox", "notifications", "audit_log")
 MAX_ENTRY_BYTES = 512 * 1024
@@ -55,7 +75,7 @@ class Entry:
     status: str
     headers: list[tuple[str, str]]
     body: bytes
-    generation: tuple[int, int, int]
+    generation: tuple
     created: float
 
 
@@ -65,14 +85,15 @@ class Generation:
     #: Past this size the file is replaced (new inode) instead of growing.
     MAX_SIZE = 64 * 1024
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, shared: SharedCounter | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             self.path.touch()
         self._lock = threading.Lock()
+        self.shared = shared
 
-    def current(self) -> tuple[int, int, int]:
+    def local(self) -> tuple[int, int, int]:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -80,7 +101,17 @@ class Generation:
             st = os.stat(self.path)
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
+    def current(self) -> tuple:
+        """This node's generation, and the Rete-wide counter when Redis is shared."""
+        local = self.local()
+        if self.shared is None:
+            return local
+        return (*local, self.shared.value(local))
+
     def bump(self) -> None:
+        # Redis first: a worker that sees the file change then reads the new counter.
+        if self.shared is not None:
+            self.shared.bump()
         with self._lock:
             try:
                 size = os.stat(self.path).st_size
@@ -98,16 +129,51 @@ class Generation:
                 os.close(fd)
 
 
+class SharedCounter:
+    """The write counter in Redis, seen by every node; read at most every `sync` seconds,
+    and at once whenever this node's own generation file changed (a write on this node)."""
+
+    def __init__(self, client, key: str, sync: float = 0.5, clock=time.monotonic):
+        self.client = client
+        self.key = key
+        self.sync = sync
+        self.clock = clock
+        self._seen: tuple | None = None
+        self._value = 0
+        self._read_at = float("-inf")
+
+    def value(self, local: tuple) -> int:
+        now = self.clock()
+        if local != self._seen or now - self._read_at >= self.sync:
+            try:
+                self._value = int(self.client.get(self.key) or 0)
+            except Exception:  # noqa: BLE001 - Redis down: this node's file still bounds staleness
+                log.warning("page cache: Redis did not answer; using this node's generation only")
+            self._seen, self._read_at = local, now
+        return self._value
+
+    def bump(self) -> None:
+        try:
+            self._value = int(self.client.incr(self.key))
+        except Exception:  # noqa: BLE001 - the other nodes fall back on PAGE_CACHE_SECONDS
+            log.warning("page cache: could not tell Redis about a write")
+
+
 class PageCache:
     """WSGI middleware in front of the Flask app; see the module's docstring."""
 
     def __init__(self, wsgi_app, seconds: float, generation: Generation,
-                 max_bytes: int = 32 * 1024 * 1024, clock=time.monotonic):
+                 max_bytes: int = 32 * 1024 * 1024, clock=time.monotonic,
+                 shared=None, prefix: str = "rete" + REDIS_PAGE):
         self.wsgi_app = wsgi_app
         self.seconds = seconds
         self.generation = generation
         self.max_bytes = max_bytes
         self.clock = clock
+        #: a Redis client keeping the pages for every worker and node, or None
+        self.shared = shared
+        self.prefix = prefix
+        self.shared_hits = 0
         self.entries: OrderedDict[tuple, Entry] = OrderedDict()
         self.size = 0
         self.hits = 0
@@ -136,10 +202,11 @@ class PageCache:
                 tuple(environ.get(h) for h in _KEY_HEADERS))
 
     def __call__(self, environ, start_response):
-        key = self.key(environ)
+        # Read before the request opens a transaction: whatever it computes is at least as new.
+        generation = environ[GENERATION] = self.generation.current()
+        key = self.key(environ) if self.seconds > 0 else None
         if key is None:
             return self.wsgi_app(environ, start_response)
-        generation = self.generation.current()
         now = self.clock()
         with self._lock:
             entry = self.entries.get(key)
@@ -150,12 +217,50 @@ class PageCache:
                 else:
                     self._drop(key)
                     entry = None
+        if entry is None and self.shared is not None:
+            entry = self._shared_get(key, generation, now)
         if entry is not None:
             start_response(entry.status,
                            entry.headers + [("Age", str(int(now - entry.created)))])
             return [entry.body]
         self.misses += 1
         return self._render(environ, start_response, key, generation)
+
+    # ------------------------------------------------------------------ shared store (Redis)
+
+    def _shared_key(self, key: tuple) -> str:
+        return self.prefix + blake2b(repr(key).encode(), digest_size=20).hexdigest()
+
+    def _shared_get(self, key: tuple, generation: tuple, now: float) -> Entry | None:
+        """A page another worker stored for this generation, kept here too; or None."""
+        try:
+            raw = self.shared.get(self._shared_key(key))
+        except Exception:  # noqa: BLE001 - Redis down: render, as without it
+            return None
+        if not raw:
+            return None
+        head, _, body = raw.partition(b"\n")
+        try:
+            meta = json.loads(head)
+            stored_generation = meta["g"]
+            age = time.time() - meta["t"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if stored_generation != generation[-1] or not 0 <= age < self.seconds:
+            return None
+        entry = Entry(meta["s"], [tuple(h) for h in meta["h"]], body, generation, now - age)
+        self._keep(key, entry)
+        self.shared_hits += 1
+        return entry
+
+    def _shared_set(self, key: tuple, entry: Entry) -> None:
+        meta = json.dumps({"g": entry.generation[-1], "t": time.time(), "s": entry.status,
+                           "h": entry.headers}, separators=(",", ":")).encode()
+        try:
+            self.shared.set(self._shared_key(key), meta + b"\n" + entry.body,
+                            px=max(1, int(self.seconds * 1000)))
+        except Exception:  # noqa: BLE001 - Redis down: this worker keeps its copy
+            log.warning("page cache: could not store a page in Redis")
 
     # ------------------------------------------------------------------ store
 
@@ -186,6 +291,11 @@ class PageCache:
         return [body]
 
     def _store(self, key, entry: Entry) -> None:
+        self._keep(key, entry)
+        if self.shared is not None:
+            self._shared_set(key, entry)
+
+    def _keep(self, key, entry: Entry) -> None:
         with self._lock:
             self._drop(key)
             self.entries[key] = entry
@@ -250,22 +360,56 @@ def _watch_writes(engine, generation: Generation) -> None:
         conn.info.pop("rete_wrote", None)
 
 
+def _redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+
+
 def init_app(app: Flask) -> None:
+    """The generation (always, when the page cache or the memo is on) and the page cache."""
     seconds = float(app.config.get("PAGE_CACHE_SECONDS", 0) or 0)
-    if seconds <= 0:
+    memo_seconds = float(app.config.get("MEMO_SECONDS", 0) or 0)
+    if seconds <= 0 and memo_seconds <= 0:
         return
+    redis_url = app.config.get("REDIS_URL") or ""
+    client = _redis_client(redis_url) if redis_url else None
+    # Two portals (or two test databases) may share one Redis: keys name the database.
+    scope = blake2b(app.config["SQLALCHEMY_DATABASE_URI"].encode(), digest_size=6).hexdigest()
+    prefix = app.config.get("REDIS_PREFIX") or "rete"
+    shared = (SharedCounter(client, f"{prefix}{REDIS_COUNTER}{scope}",
+                            float(app.config.get("PAGE_CACHE_SYNC_SECONDS", 0.5)))
+              if client is not None else None)
     generation = Generation(app.config.get("PAGE_CACHE_FILE")
-                            or Path(app.instance_path) / "page-cache.generation")
+                            or Path(app.instance_path) / "page-cache.generation", shared)
     from portal.extensions import db
 
     with app.app_context():
         for engine in db.engines.values():
             _watch_writes(engine, generation)
-    app.after_request(_mark_cacheable)
-    cache = PageCache(app.wsgi_app, seconds, generation,
-                      max_bytes=int(float(app.config.get("PAGE_CACHE_MAX_MB", 32)) * 1024 * 1024))
+    app.extensions["rete_generation"] = generation
+    if seconds > 0:
+        app.after_request(_mark_cacheable)
+    max_bytes = int(float(app.config.get("PAGE_CACHE_MAX_MB", 32)) * 1024 * 1024)
+    cache = PageCache(app.wsgi_app, seconds, generation, max_bytes=max_bytes,
+                      shared=client if seconds > 0 else None,
+                      prefix=f"{prefix}{REDIS_PAGE}{scope}:")
     app.wsgi_app = cache
-    app.extensions["page_cache"] = cache
+    if seconds > 0:
+        app.extensions["page_cache"] = cache
+
+
+def current_generation() -> tuple | None:
+    """The generation read when this request came in (None: no page cache nor memo)."""
+    source = current_app.extensions.get("rete_generation")
+    if source is None:
+        return None
+    if not has_request_context():
+        return source.current()
+    generation = request.environ.get(GENERATION)
+    if generation is None:
+        generation = request.environ[GENERATION] = source.current()
+    return generation
 
 
 def page_cache() -> PageCache | None:
