@@ -9,7 +9,6 @@ from flask_login import current_user
 
 from portal import authz
 from portal.authz import Role
-from portal.core.models import Activity
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.layout import render_form_page
@@ -49,17 +48,13 @@ def comuni():
 @bp.get("/comuni/<slug>")
 @authz.public
 def comune(slug: str):
-    comune = services.comune_by_slug(slug) if SLUG_RE.fullmatch(slug) else None
-    if comune is None:
+    page = services.comune_page(slug) if SLUG_RE.fullmatch(slug) else None
+    if page is None:
         abort(404)
-    events = db.session.scalars(
-        db.select(Activity).where(Activity.comune_id == comune.id)
-        .order_by(Activity.at.desc(), Activity.id.desc()).limit(8)
-    ).all()
     return render_template(
-        "network/comune.html", comune=comune, stats=services.comune_stats(comune), events=events,
-        panels=services.comune_panels(comune),
-        breadcrumbs=[(_("Comuni"), url_for("network.comuni")), (comune.name, None)],
+        "network/comune.html", comune=page.comune, households=page.households,
+        associations=page.associations, events=page.events, panels=page.panels,
+        breadcrumbs=[(_("Comuni"), url_for("network.comuni")), (page.comune.name, None)],
     )
 
 

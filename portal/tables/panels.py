@@ -2,25 +2,74 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from portal.db_setup import utcnow
 from portal.extensions import db
-from portal.tables import services, when
-from portal.tables.models import Table, TableMember
+from portal.network.services import ComunePanel, page_columns
+from portal.tables import day, outcome_label, path_parts, when
+from portal.tables.models import Decision, Meeting, MeetingStatus, Minutes, Table, TableMember
+
+#: Latest decisions on a Comune's page.
+COMUNE_DECISIONS = 5
 
 
-def comune_panel(comune):
-    """The Comune's table, its next meeting and its latest decisions (two light queries)."""
-    row = services.comune_table_row(comune.id)
-    if row is None:
+def _comune_parts(comune_id) -> list:
+    """The Comune's table with its next convened meeting, and its latest decisions in force
+    (read in the Comune page's one statement)."""
+    next_id = (select(Meeting.id)
+               .where(Meeting.table_id == Table.id,
+                      Meeting.status == MeetingStatus.CONVENED.value,
+                      Meeting.starts_at >= bindparam("tables_since"))
+               .order_by(Meeting.starts_at, Meeting.id).limit(1)
+               .correlate(Table).scalar_subquery())
+    table = (select(*page_columns(i=(Table.id, Meeting.id), s=(Table.name, Table.slug),
+                                  t=(Meeting.starts_at,)))
+             .outerjoin(Meeting, Meeting.id == next_id)
+             .where(Table.comune_id == comune_id))
+    table_id = select(Table.id).where(Table.comune_id == comune_id).scalar_subquery()
+    latest = (Decision.decided_on.desc(), Decision.id.desc())
+    decisions = (select(*page_columns(i=(Decision.id,), s=(Decision.title, Decision.outcome),
+                                      d=(Decision.decided_on,), order_by=latest))
+                 .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
+                 .where(Decision.table_id == table_id)
+                 .order_by(*latest).limit(COMUNE_DECISIONS))
+    return [table, decisions]
+
+
+def _comune_params() -> dict:
+    return {"tables_since": utcnow() - timedelta(hours=6)}
+
+
+def _comune_context(comune, rows) -> dict | None:
+    tables, decisions = rows
+    if not tables:
         return None
-    table_id, name, slug, meeting_id, starts_at = row
-    return ("tables/_comune_panel.html", {
-        "table": services.TableRef(table_id, name, slug), "comune": comune,
-        "next": (meeting_id, when(starts_at, "medium")) if meeting_id is not None else None,
-        "decisions": services.decision_rows(table_id, limit=5),
-    })
+    t = tables[0]
+    table_path = path_parts("tables.table", "slug")
+    meeting_path = path_parts("tables.meeting", "meeting_id")
+    decision_path = path_parts("tables.decision", "decision_id")
+    ics_path = path_parts("tables.comune_ics", "slug")
+    projects_path = path_parts("tables.comune_projects", "slug")
+    return {
+        "name": t.s1,
+        "url": f"{table_path[0]}{t.s2}{table_path[1]}",
+        "next": (f"{meeting_path[0]}{t.i2}{meeting_path[1]}", when(t.t1, "medium"))
+        if t.i2 is not None else None,
+        "ics_url": f"{ics_path[0]}{comune.slug}{ics_path[1]}",
+        "projects_url": f"{projects_path[0]}{comune.slug}{projects_path[1]}",
+        "decisions": [(f"{decision_path[0]}{d.i1}{decision_path[1]}", d.s1,
+                       day(d.d1), d.s2, outcome_label(d.s2))
+                      for d in decisions],
+    }
+
+
+#: The Comune's table on its page, its rows read with the page's (see network.services).
+comune_panel = ComunePanel("tables/_comune_panel.html", _comune_parts, _comune_context,
+                           _comune_params)
 
 
 def my_tables(user=None) -> list[tuple[Table, TableMember]]:

@@ -181,3 +181,65 @@ def test_home_lists_the_comuni_and_the_figures(client, factory, db):
     assert "Seveso" in text
     assert re.search(r"Comuni 1 Associazioni 1 Famiglie verificate 1", text)
     assert db.session.scalar(db.select(db.func.count(Association.id))) == 1
+
+
+def test_comune_page_lists_associations_by_name_and_the_latest_events_first(client, factory,
+                                                                             db):
+    """The page's one statement keeps each list's order: associations by name, the eight
+    latest events newest first (same time: the later one first), anonymised and unverified
+    households not counted."""
+    from datetime import UTC, datetime
+
+    from portal.core.models import Activity
+
+    seveso = factory.comune("Seveso", "108040")
+    other = factory.comune("Giussano", "108024")
+    for name in ("Zeta Famiglie", "Alfa Famiglie", "Mu Famiglie"):
+        factory.association([seveso], name=name)
+    factory.association([other], name="Beta Altrove")
+    at = datetime(2025, 5, 1, 10, 0, tzinfo=UTC)
+    for i in range(10):
+        db.session.add(Activity(kind="x", title=f"Evento {i}", link=f"/e/{i}",
+                                comune_id=seveso.id, at=at.replace(day=1 + i % 5)))
+    db.session.add(Activity(kind="x", title="Evento altrove", link="/e/x", comune_id=other.id,
+                            at=at.replace(year=2026)))
+    db.session.commit()
+    factory.household(comune=seveso, verified=True)
+    gone = factory.household(comune=seveso, verified=True)
+    gone.anonymised_at = at
+    factory.household(comune=seveso, verified=False)
+    factory.household(comune=other, verified=True)
+    db.session.commit()
+
+    html = client.get("/comuni/seveso").get_data(as_text=True)
+    assert re.findall(r"<li>(\w+ Famiglie)</li>", html) == [
+        "Alfa Famiglie", "Mu Famiglie", "Zeta Famiglie"]
+    assert "Beta Altrove" not in html and "Evento altrove" not in html
+    # days 5, 5, 4, 4, 3, 3, 2, 2 (ids 9, 4, 8, 3, ...): newest first, the later id first
+    assert re.findall(r'<a href="/e/(\d+)">', html) == ["9", "4", "8", "3", "7", "2", "6", "1"]
+    assert "Famiglie con residenza verificata: <strong>1</strong>" in html
+
+
+def test_comune_page_reads_itself_and_its_panels_in_one_statement(client, factory, db,
+                                                                  monkeypatch):
+    """Panels registered as `ComunePanel` read their rows in the page's own statement; a
+    plain function still gets the Comune and adds its own section."""
+    from portal.network.services import ComunePanel
+
+    monkeypatch.setattr(network_services, "_COMUNE_PANELS", [
+        p for p in network_services._COMUNE_PANELS if isinstance(p, ComunePanel)])
+    seveso = factory.comune("Seveso", "108040")
+    factory.association([seveso], name="Associazione 0")
+    assert count_queries(db, client, "/comuni/seveso") == 1
+    html = client.get("/comuni/seveso").get_data(as_text=True)
+    assert "Il tavolo del Comune" in html  # the tables' panel, read with the page
+
+    seen = []
+
+    def plain(comune):
+        seen.append((comune.id, comune.name, comune.slug))
+        return None
+
+    network_services.register_comune_panel(plain)
+    assert client.get("/comuni/seveso").status_code == 200
+    assert seen == [(seveso.id, "Seveso", "seveso")]

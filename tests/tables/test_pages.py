@@ -129,6 +129,30 @@ def test_comune_page_shows_the_table_panel(client, tables):
     assert "Il tavolo del Comune" in html and "/comuni/seveso/sedute.ics" in html
 
 
+def test_comune_page_panel_links_the_next_meeting_and_the_latest_decisions(client, tables, db):
+    """The panel's links: the table, the next convened meeting (not a past one), the
+    latest decisions in force, newest first, with their outcome in the visitor's language."""
+    import re
+
+    t = tables.seated()
+    past = tables.meeting(t, items=["Bilancio", "Pedibus"], when=utcnow() + timedelta(days=1))
+    tables.attend(t, past, present=5)
+    tables.decide(t, past, outcome="postponed")
+    past.starts_at = utcnow() - timedelta(days=30)  # it took place a month ago
+    db.session.commit()
+    upcoming = tables.meeting(t)
+    html = client.get("/comuni/seveso").get_data(as_text=True)
+    panel = html[html.index('id="table-panel-title"'):]
+    assert f'href="/tavoli/{t.table.slug}"' in panel
+    assert f'Prossima seduta: <a href="/sedute/{upcoming.id}">' in panel
+    assert f'href="/sedute/{past.id}"' not in panel
+    decisions = re.findall(r'<a href="/delibere/(\d+)">([^<]+)</a>', panel)
+    assert [title for _id, title in decisions] == ["Pedibus", "Bilancio"]
+    assert int(decisions[0][0]) > int(decisions[1][0]) and "Rinviata" in panel
+    client.set_cookie("lang", "en")
+    assert "Postponed" in client.get("/comuni/seveso").get_data(as_text=True)
+
+
 def test_accountability_highlights_overdue_projects(client, db, tables, app):
     """Projects past their deadline are listed first and marked overdue."""
     t = tables.seated()
