@@ -1252,15 +1252,22 @@ def current_version(decision: Decision) -> Decision | None:
         Decision.agenda_item_id == decision.agenda_item_id))
 
 
+_ITEM = AgendaItem.__table__.alias("proposal_items")
+
+
 def proposal_links(proposal_id: int) -> dict:
     """What the tables know of a proposal, for its page: meetings, decision, project, practice.
 
     Two queries; every value is a portal path or None.
     """
+    # The items are found by id through the proposal's index: SQLite's statistics count the
+    # many items without a proposal as one value, and with `proposal_id = ?` in the join it
+    # scanned the whole (meeting_id, proposal_id) index instead (9 ms at 180,000 items).
+    items = select(_ITEM.c.id).where(_ITEM.c.proposal_id == proposal_id)
     rows = db.session.execute(
         select(AgendaItem.meeting_id, Meeting.starts_at, Meeting.status)
         .join(Meeting, Meeting.id == AgendaItem.meeting_id)
-        .where(AgendaItem.proposal_id == proposal_id, Meeting.status != MeetingStatus.DRAFT)
+        .where(AgendaItem.id.in_(items), Meeting.status != MeetingStatus.DRAFT)
         .order_by(Meeting.starts_at)).all()
     decision = db.session.scalar(current_decisions().where(Decision.proposal_id == proposal_id)
                                  .order_by(Decision.decided_on.desc(), Decision.id.desc())
