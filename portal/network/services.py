@@ -14,20 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (
-    Date,
-    Integer,
-    Select,
-    Text,
-    bindparam,
-    cast,
-    func,
-    literal_column,
-    null,
-    select,
-    type_coerce,
-    union_all,
-)
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from portal import authz
@@ -37,7 +24,7 @@ from portal.authz import NETWORK_ID, ROLE_SCOPE, Role, Scope
 from portal.card.models import Merchant
 from portal.core.models import Activity
 from portal.core.services import activity, audit, send_mail
-from portal.db_setup import UTCDateTime, utcnow
+from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.network import istat
 from portal.network.models import (
@@ -48,6 +35,7 @@ from portal.network.models import (
     RoleAssignment,
     association_comuni,
 )
+from portal.network.rows import page_columns, parts_statement, rows_by_part
 from portal.tables.models import Table
 
 ROME = ZoneInfo("Europe/Rome")
@@ -443,36 +431,7 @@ def scope_labels() -> dict[str, str]:
 # The page is read in one statement: a UNION ALL of same-shaped rows (the Comune with its count
 # of verified households, its associations, its latest activity, and the rows of the panels
 # other modules add), built once per set of panels. Building a select and its cache key costs
-# more than running it, and on PostgreSQL each round trip costs ~0.5 ms of CPU.
-
-#: The slots of a row of the Comune page's statement: (prefix, SQL type, how many).
-_SLOTS = (("i", Integer, 3), ("s", Text, 5), ("d", Date, 1), ("t", UTCDateTime, 1))
-
-
-def page_columns(*, i: Sequence = (), s: Sequence = (), d: Sequence = (), t: Sequence = (),
-                 order_by: Sequence = ()) -> list:
-    """The columns of one part of the Comune page's statement.
-
-    `i` integers (up to 3), `s` texts (up to 5), `d` one date, `t` one UTC timestamp go into
-    the slots i1.., s1.., d1, t1 (typed NULLs fill the others, so that every part has the
-    same shape on both databases), and `order_by` gives the part's order as the row's `o`
-    (the rows of each part come back in that order). A part with ORDER BY and LIMIT is fine.
-    """
-    columns = []
-    for prefix, type_, size in _SLOTS:
-        given = {"i": i, "s": s, "d": d, "t": t}[prefix]
-        if len(given) > size:
-            raise ValueError(f"at most {size} {prefix} columns in a Comune page part")
-        for n in range(size):
-            name = f"{prefix}{n + 1}"
-            if n < len(given):
-                columns.append(given[n].label(name))
-            else:  # a NULL typed on the database side (PostgreSQL) and on ours (results)
-                impl = type_.impl if hasattr(type_, "impl") else type_
-                columns.append(type_coerce(cast(null(), impl), type_).label(name))
-    rank = func.row_number().over(order_by=list(order_by)) if order_by else literal_column("1")
-    columns.append(rank.label("o"))
-    return columns
+# more than running it, and on PostgreSQL each round trip costs ~0.5 ms of CPU (see rows.py).
 
 
 @dataclass(frozen=True)
@@ -559,10 +518,7 @@ def _page_statement(panels: tuple[ComunePanel, ...]):
         start = len(parts)
         parts.extend(panel.parts(comune_id))
         spans[panel] = (start, len(parts))
-    selects = [select(part.add_columns(literal_column(str(n), Integer).label("part")).subquery())
-               for n, part in enumerate(parts)]
-    statement = union_all(*selects).order_by(literal_column("part"), literal_column("o"))
-    found = _page_statements[panels] = (statement, len(parts), spans)
+    found = _page_statements[panels] = (parts_statement(parts), len(parts), spans)
     return found
 
 
@@ -575,9 +531,7 @@ def comune_page(slug: str) -> ComunePage | None:
     params = {"slug": slug}
     for panel in panels:
         params.update(panel.params())
-    rows: list[list] = [[] for _n in range(count)]
-    for row in db.session.connection().execute(statement, params):
-        rows[row.part].append(row)
+    rows = rows_by_part(db.session.connection().execute(statement, params), count)
     if not rows[0]:
         return None
     c = rows[0][0]

@@ -9,7 +9,8 @@ from sqlalchemy import bindparam, select
 
 from portal.db_setup import utcnow
 from portal.extensions import db
-from portal.network.services import ComunePanel, page_columns
+from portal.network.rows import page_columns
+from portal.network.services import ComunePanel
 from portal.tables import day, outcome_label, path_parts, when
 from portal.tables.models import Decision, Meeting, MeetingStatus, Minutes, Table, TableMember
 

@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.i18n import current_locale
 from portal.network.models import Association, Comune
-from portal.tables import bp, calendar, documents, services, when
+from portal.tables import bp, calendar, documents, public, services, when
 from portal.tables.forms import (
     AgendaItemForm,
     CommentForm,
@@ -153,17 +153,19 @@ def _table_info_or_404(slug: str) -> services.TableInfo:
 @bp.get("/tavoli/<slug>")
 @authz.public
 def table(slug: str):
-    table = _table_info_or_404(slug)
+    page = public.table_page(slug, seats=MEMBERS_SHOWN, upcoming=UPCOMING_SHOWN,
+                             past=PAST_SHOWN, decisions=10)
+    if page is None:
+        abort(404)
+    table = page.table
     can_manage = authz.can("tables.manage_meetings", table)
     can_seat = authz.can("tables.manage_members", table)
-    seats = services.seats(table, limit=MEMBERS_SHOWN)
-    meetings = services.table_meetings(table, upcoming=UPCOMING_SHOWN, past=PAST_SHOWN)
+    seats = page.seats
     return render_template(
         "tables/table.html", table=table, table_url=url_for("tables.table", slug=table.slug),
         members=seats,
         member_count=services.member_count(table) if len(seats) == MEMBERS_SHOWN else None,
-        upcoming=meetings.upcoming, past=meetings.past, years=meetings.years,
-        decisions=services.decision_rows(table.id, limit=10),
+        upcoming=page.upcoming, past=page.past, years=page.years, decisions=page.decisions,
         drafts=services.draft_meetings(table) if can_manage else [],
         may_meet=can_manage, may_seat=can_seat, breadcrumbs=_crumbs(table),
     )
