@@ -34,9 +34,11 @@ import re
 import threading
 import unicodedata
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter, itemgetter
+from types import MappingProxyType
 
 import nh3
 import snowballstemmer
@@ -66,6 +68,7 @@ from portal.catalogue.models import (
     Theme,
 )
 from portal.extensions import db
+from portal.memo import memo
 from portal.network.models import Comune
 
 #: longest term kept in the index (longer words are cut: they still match themselves)
@@ -652,17 +655,20 @@ def _page_query(sort: str, facet: str | None = None, scan: bool = False):
         .order_by(*order)
 
 
-def all_themes() -> dict[int, ThemeRef]:
-    """Every theme by id (a few rows), read once per request."""
-    from flask import g, has_app_context
+_THEMES = select(Theme.id, Theme.slug, Theme.name).order_by(Theme.position, Theme.name)
 
-    cached = g.get("catalogue_themes") if has_app_context() else None
-    if cached is None:
-        cached = {r.id: ThemeRef(r.id, r.slug, r.name) for r in db.session.execute(
-            select(Theme.id, Theme.slug, Theme.name).order_by(Theme.position, Theme.name))}
-        if has_app_context():
-            g.catalogue_themes = cached
-    return cached
+
+def _read_themes() -> Mapping[int, ThemeRef]:
+    return MappingProxyType({r[0]: ThemeRef(*r)
+                             for r in db.session.connection().execute(_THEMES)})
+
+
+def all_themes(fresh: bool = False) -> Mapping[int, ThemeRef]:
+    """Every theme by id in display order (position, name), retired ones too: a few rows of
+    reference data that each worker keeps until the next write (`fresh`: read them now)."""
+    if fresh:
+        return _read_themes()
+    return memo("catalogue.themes", _read_themes)
 
 
 _COMUNI_BY_ID = select(Comune.id, Comune.slug, Comune.name, Comune.istat_code).where(

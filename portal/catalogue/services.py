@@ -12,7 +12,9 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import date
-from typing import Any, BinaryIO
+from functools import lru_cache
+from typing import Any, BinaryIO, NamedTuple
+from urllib.parse import urlencode
 
 import nh3
 from flask import url_for
@@ -41,8 +43,9 @@ from portal.catalogue.models import (
 from portal.core.services import activity, audit, notify
 from portal.db_setup import utcnow
 from portal.extensions import db
+from portal.memo import memo
 from portal.network.models import Association, Comune
-from portal.network.services import slugify
+from portal.network.services import ComunePanel, page_columns, slugify
 from portal.storage import IMAGES, PDF, UploadRejected, check_upload, new_key, storage
 
 log = logging.getLogger(__name__)
@@ -678,23 +681,59 @@ def new_practice_url(**prefill: Any) -> str:
 # --------------------------------------------------------------------------- panels
 
 
-def comune_panel(comune: Comune):
-    """What a Comune runs and what it adopted, for the Comune's page (latest ten of each)."""
+#: practices a Comune runs, and practices it adopted, listed on its page (the latest of each)
+COMUNE_PRACTICES = 10
+
+
+class ComunePanelView(NamedTuple):
+    """The catalogue's section of a Comune's page: (link, title, status label) rows."""
+
+    name: str
+    all_url: str
+    runs: list[tuple[str, str, str]]
+    adopted: list[tuple[str, str, str]]
+
+
+def _comune_parts(comune_id) -> list:
+    """The practices the Comune runs (its facet in the search index, newest first) and the
+    published practices it adopted (latest declared first), read in the Comune page's one
+    statement (network.services.ComunePanel); each part is ordered here, in Python."""
+    from sqlalchemy import String, cast, literal_column
+
     from portal.catalogue.models import PracticeFacet
 
-    # The Comune facet of the search index lists its published practices, newest id first.
-    runs = db.session.execute(
-        select(GoodPractice.slug, GoodPractice.title, GoodPractice.status)
-        .join(PracticeFacet, PracticeFacet.practice_id == GoodPractice.id)
-        .where(PracticeFacet.facet == search.FACET_COMUNE,
-               PracticeFacet.value == str(comune.id))
-        .order_by(PracticeFacet.practice_id.desc()).limit(10)).all()
-    adopted = db.session.execute(
-        select(GoodPractice.slug, GoodPractice.title, Adoption.status)
-        .join(Adoption, Adoption.practice_id == GoodPractice.id)
-        .where(Adoption.comune_id == comune.id, GoodPractice.published_at.is_not(None))
-        .order_by(Adoption.updated_at.desc(), Adoption.id.desc()).limit(10)).all()
-    return "catalogue/_comune_panel.html", {"comune": comune, "runs": runs, "adopted": adopted}
+    runs = (select(*page_columns(i=(GoodPractice.id,), s=(
+        GoodPractice.slug, GoodPractice.title, GoodPractice.status)))
+            .join(PracticeFacet, PracticeFacet.practice_id == GoodPractice.id)
+            .where(PracticeFacet.facet == literal_column(f"'{search.FACET_COMUNE}'"),
+                   PracticeFacet.value == cast(comune_id, String))
+            .order_by(PracticeFacet.practice_id.desc()).limit(COMUNE_PRACTICES))
+    latest = (Adoption.updated_at.desc(), Adoption.id.desc())
+    adopted = (select(*page_columns(i=(Adoption.id,), s=(
+        GoodPractice.slug, GoodPractice.title, Adoption.status), t=(Adoption.updated_at,)))
+               .join(Adoption, Adoption.practice_id == GoodPractice.id)
+               .where(Adoption.comune_id == comune_id, GoodPractice.published_at.is_not(None))
+               .order_by(*latest).limit(COMUNE_PRACTICES))
+    return [runs, adopted]
+
+
+def _comune_context(comune, rows) -> ComunePanelView:
+    from portal.catalogue.listing import links, texts
+
+    runs, adopted = rows
+    base = links().detail
+    text = texts()
+    status, adoption = text["status"], text["adoption"]
+    runs = sorted(runs, key=lambda r: r.i1, reverse=True)
+    adopted = sorted(adopted, key=lambda r: (r.t1, r.i1), reverse=True)
+    return ComunePanelView(
+        name=comune.name, all_url=f"{links().index}?{urlencode({'comune': comune.slug})}",
+        runs=[(base + r.s1, r.s2, status.get(r.s3, r.s3)) for r in runs],
+        adopted=[(base + r.s1, r.s2, adoption.get(r.s3, r.s3)) for r in adopted])
+
+
+#: The catalogue's section of a Comune's page, its rows read with the page's.
+comune_panel = ComunePanel("catalogue/_comune_panel.html", _comune_parts, _comune_context)
 
 
 def _may_draft(user) -> bool:
@@ -745,13 +784,17 @@ class _Row:
 
 
 class PracticePage:
-    """What the practice page shows, read in three queries (the practice; its themes, Comuni,
-    promoters, files, indicators and adoptions in one UNION; related practices), as plain
-    values: the page is the most visited of the catalogue. Attribute names are those of
-    GoodPractice, so the policies and the template read either."""
+    """What the practice page shows, read in one statement (the practice; its themes, Comuni,
+    promoters, files, indicators and adoptions: a UNION ALL of same-shaped rows), as plain
+    values: the page is the most visited of the catalogue.
+    Attribute names are those of GoodPractice, so the policies and the template read either."""
 
     def __init__(self, row):
-        self.__dict__.update(row._mapping)
+        (_kind, self.id, self.beneficiaries_count, self.cost_cents, self.owner_comune_id,
+         self.owner_association_id, self.adoption_count, self.revision_count, _f1,
+         self.started_on, self.ended_on, self.published_at, self.first_published_at,
+         self.slug, self.title, self.summary, self.body_html, self.status, self.beneficiaries,
+         self.funding_sources, self.contacts, self.origin_label, self.origin_url) = row
         self.themes, self.comuni, self.promoters, self.files = [], [], [], []
         self.indicators, self.adoptions, self.related = [], [], []
 
@@ -771,141 +814,183 @@ class PracticePage:
         return [p for p in self.promoters if p.kind in kinds]
 
 
-def _page_statements():
-    from sqlalchemy import (
-        Date,
-        Float,
-        Integer,
-        String,
-        bindparam,
-        cast,
-        literal,
-        null,
-        type_coerce,
-        union_all,
-    )
-
-    from portal.catalogue.models import PracticeFacet, practice_comuni, practice_themes
-
-    pid = bindparam("id", type_=Integer)
-
-    def columns(kind, id_, n1=None, n2=None, f1=None, d1=None, s1=None, s2=None, s3=None,
-                s4=None):
-        """One member of the UNION: every member has the same typed columns."""
-        def typed(value, type_):
-            # a NULL is cast so that PostgreSQL knows its type; a column keeps its own (a
-            # CAST AS DATE on SQLite would turn '2024-05-01' into 2024)
-            return cast(null(), type_) if value is None else type_coerce(value, type_)
-        return (literal(kind, String).label("kind"), typed(id_, Integer).label("id"),
-                typed(n1, Integer).label("n1"), typed(n2, Integer).label("n2"),
-                typed(f1, Float).label("f1"), typed(d1, Date).label("d1"),
-                typed(s1, String).label("s1"), typed(s2, String).label("s2"),
-                typed(s3, String).label("s3"), typed(s4, String).label("s4"))
-
-    a_comune = Comune.__table__.alias("adopter")
-    extras = union_all(
-        select(*columns("t", Theme.id, n1=Theme.position, s1=Theme.slug, s2=Theme.name))
-        .join(practice_themes, practice_themes.c.theme_id == Theme.id)
-        .where(practice_themes.c.practice_id == pid),
-        select(*columns("c", Comune.id, s1=Comune.slug, s2=Comune.name, s3=Comune.istat_code))
-        .join(practice_comuni, practice_comuni.c.comune_id == Comune.id)
-        .where(practice_comuni.c.practice_id == pid),
-        select(*columns("p", Promoter.id, n1=Promoter.comune_id, n2=Promoter.association_id,
-                        s1=Promoter.name, s2=Promoter.kind, s3=Promoter.role))
-        .where(Promoter.practice_id == pid),
-        select(*columns("f", PracticeFile.id, n1=PracticeFile.size, s1=PracticeFile.kind,
-                        s2=PracticeFile.title, s3=PracticeFile.content_type))
-        .where(PracticeFile.practice_id == pid),
-        select(*columns("i", Indicator.id, n1=Indicator.adoption_id, f1=Indicator.value,
-                        d1=Indicator.measured_on, s1=Indicator.name, s2=Indicator.unit))
-        .where(Indicator.practice_id == pid),
-        select(*columns("a", Adoption.id, n1=Adoption.comune_id, d1=Adoption.started_on,
-                        s1=Adoption.status, s2=Adoption.notes, s3=a_comune.c.slug,
-                        s4=a_comune.c.name))
-        .join(a_comune, a_comune.c.id == Adoption.comune_id)
-        .where(Adoption.practice_id == pid))
-
-    # Related: the practices sharing most of the first three themes, among the newest 40 of
-    # each (a bounded look-up, whatever the size of the catalogue).
-    walks = []
-    for n in range(3):
-        pf = PracticeFacet.__table__.alias(f"rel{n}")
-        walks.append(select(select(pf.c.practice_id.label("pid"))
-                            .where(pf.c.facet == search.FACET_THEME,
-                                   pf.c.value == bindparam(f"t{n}"), pf.c.practice_id != pid)
-                            .order_by(pf.c.practice_id.desc()).limit(40).subquery(f"w{n}")))
-    related = {}
-    for size in (1, 2, 3):
-        walked = union_all(*walks[:size]).subquery("walked")
-        shared = (select(walked.c.pid, func.count().label("n")).group_by(walked.c.pid)
-                  .order_by(func.count().desc(), walked.c.pid.desc()).limit(4)
-                  .subquery("shared"))
-        related[size] = (select(GoodPractice.id, GoodPractice.slug, GoodPractice.title)
-                         .join(shared, shared.c.pid == GoodPractice.id)
-                         .order_by(shared.c.n.desc(), shared.c.pid.desc()))
-    practice = select(*[c for c in GoodPractice.__table__.c
-                        if c.name not in ("body", "title_key")])
-    by_slug = practice.where(GoodPractice.slug == bindparam("slug"))
-    by_id = practice.where(GoodPractice.id == bindparam("id", type_=Integer))
-    return {"slug": by_slug, "id": by_id}, extras, related
+#: how many of a practice's themes (the first by position) choose its related practices, how
+#: many of the newest practices of each theme are looked at (a bounded look-up, whatever the
+#: size of the catalogue) and how many are shown
+RELATED_THEMES, RELATED_WALK, RELATED_SHOWN = 3, 40, 4
 
 
-_PAGE_STATEMENTS = None
+def _page_statement(by: str):
+    """The practice page's one statement, by "slug" or by "id": rows of the same shape
+    (kind, id, n1..n6, f1, d1, d2, t1, t2, s1..s10), one for the practice itself ("g"), then
+    its themes, Comuni, promoters, files, indicators and adoptions. Each member reads one table
+    by the practice's id (and its Comuni's names by primary key): PostgreSQL plans it in
+    ~0.3 ms, where joins cost ~0.1 ms each."""
+    from sqlalchemy import Float, Integer, String, bindparam, cast, literal_column, null, union_all
+
+    from portal.catalogue.models import practice_comuni, practice_themes
+
+    gp = GoodPractice.__table__
+    if by == "slug":
+        where = gp.c.slug == bindparam("slug", type_=String)
+        practice_id = select(gp.c.id).where(where).scalar_subquery()
+    else:
+        practice_id = bindparam("id", type_=Integer)
+        where = gp.c.id == practice_id
+    slots = ("id", "n1", "n2", "n3", "n4", "n5", "n6", "f1", "d1", "d2", "t1", "t2",
+             *(f"s{n}" for n in range(1, 11)))
+
+    def member(kind: str, **values):
+        # Only the first member types its NULLs: PostgreSQL resolves a UNION's column types
+        # pairwise from the left, and the first member's types are the result's.
+        return select(literal_column(f"'{kind}'").label("kind"), *(
+            (values[s] if s in values else null()).label(s) for s in slots))
+
+    def comune(column, comune_id):
+        return select(column).where(Comune.id == comune_id).scalar_subquery()
+
+    own = select(literal_column("'g'").label("kind"), gp.c.id.label("id"), *(
+        c.label(s) for s, c in zip(slots[1:], (
+            gp.c.beneficiaries_count, gp.c.cost_cents, gp.c.owner_comune_id,
+            gp.c.owner_association_id, gp.c.adoption_count, gp.c.revision_count,
+            cast(null(), Float), gp.c.started_on, gp.c.ended_on, gp.c.published_at,
+            gp.c.first_published_at, gp.c.slug, gp.c.title, gp.c.summary, gp.c.body_html,
+            gp.c.status, gp.c.beneficiaries, gp.c.funding_sources, gp.c.contacts,
+            gp.c.origin_label, gp.c.origin_url), strict=True))).where(where)
+    pc = practice_comuni.c
+    return union_all(
+        own,
+        member("t", id=practice_themes.c.theme_id)
+        .where(practice_themes.c.practice_id == practice_id),
+        member("c", id=pc.comune_id, s1=comune(Comune.slug, pc.comune_id),
+               s2=comune(Comune.name, pc.comune_id), s3=comune(Comune.istat_code, pc.comune_id))
+        .where(pc.practice_id == practice_id),
+        member("p", id=Promoter.id, n1=Promoter.comune_id, n2=Promoter.association_id,
+               s1=Promoter.name, s2=Promoter.kind, s3=Promoter.role)
+        .where(Promoter.practice_id == practice_id),
+        member("f", id=PracticeFile.id, n1=PracticeFile.size, s1=PracticeFile.kind,
+               s2=PracticeFile.title, s3=PracticeFile.content_type)
+        .where(PracticeFile.practice_id == practice_id),
+        member("i", id=Indicator.id, n1=Indicator.adoption_id, f1=Indicator.value,
+               d1=Indicator.measured_on, s1=Indicator.name, s2=Indicator.unit)
+        .where(Indicator.practice_id == practice_id),
+        member("a", id=Adoption.id, n1=Adoption.comune_id, d1=Adoption.started_on,
+               s1=Adoption.status, s2=Adoption.notes, s3=comune(Comune.slug, Adoption.comune_id),
+               s4=comune(Comune.name, Adoption.comune_id))
+        .where(Adoption.practice_id == practice_id))
+
+
+@lru_cache(maxsize=8)
+def _walks_statement(n_themes: int):
+    """The newest RELATED_WALK + 1 published practices of each of `n_themes` themes (t0, t1...):
+    (theme value, id, slug, title)."""
+    from sqlalchemy import String, bindparam, literal_column, union_all
+
+    from portal.catalogue.models import PracticeFacet
+
+    members = []
+    for n in range(n_themes):
+        pf = PracticeFacet.__table__.alias(f"w{n}")
+        walk = (select(pf.c.value, pf.c.practice_id)
+                .where(pf.c.facet == literal_column(f"'{search.FACET_THEME}'"),
+                       pf.c.value == bindparam(f"t{n}", type_=String))
+                .order_by(pf.c.practice_id.desc()).limit(RELATED_WALK + 1).subquery(f"s{n}"))
+        members.append(select(walk.c.value, GoodPractice.id, GoodPractice.slug,
+                              GoodPractice.title)
+                       .join(walk, walk.c.practice_id == GoodPractice.id))
+    return union_all(*members)
+
+
+def _theme_walks() -> dict[int, tuple]:
+    """Theme id -> its newest RELATED_WALK + 1 published practices, newest first, as
+    (id, slug, title): what the related practices of every practice page are chosen from."""
+    themes = list(search.all_themes())
+    walks: dict[int, list] = {t: [] for t in themes}
+    if themes:
+        for value, id_, slug, title in db.session.connection().execute(
+                _walks_statement(len(themes)), {f"t{n}": str(t) for n, t in enumerate(themes)}):
+            walks[int(value)].append((id_, slug, title))
+    return {t: tuple(sorted(rows, reverse=True)) for t, rows in walks.items()}
+
+
+def related_practices(practice_id: int, themes) -> list[_Row]:
+    """The published practices sharing most of the first RELATED_THEMES `themes` (in display
+    order) with `practice_id`, among the newest RELATED_WALK of each; most shared first, then
+    newest."""
+    walks = memo("catalogue.theme_walks", _theme_walks)
+    if any(t.id not in walks for t in themes[:RELATED_THEMES]):  # a theme newer than the memo
+        walks = _theme_walks()
+    shared: dict[int, int] = {}
+    found = {}
+    for theme in themes[:RELATED_THEMES]:
+        walk = [row for row in walks[theme.id] if row[0] != practice_id][:RELATED_WALK]
+        for row in walk:
+            shared[row[0]] = shared.get(row[0], 0) - 1
+            found[row[0]] = row
+    best = sorted([(n, -id_) for id_, n in shared.items()])[:RELATED_SHOWN]
+    return [_Row(id=found[-id_][0], slug=found[-id_][1], title=found[-id_][2])
+            for _n, id_ in best]
+
+
+_PAGE_STATEMENTS: dict[str, Any] = {}
 
 
 def practice_page(slug: str | None = None, *, practice_id: int | None = None
                   ) -> PracticePage | None:
     """The practice `slug` (or `practice_id`) as the page shows it (None if there is none);
-    the open-data API reads the same."""
-    global _PAGE_STATEMENTS
-    if _PAGE_STATEMENTS is None:
-        _PAGE_STATEMENTS = _page_statements()
-    practice_q, extras_q, related_q = _PAGE_STATEMENTS
-    if slug is None:
-        row = db.session.execute(practice_q["id"], {"id": practice_id}).first()
-    else:
-        row = db.session.execute(practice_q["slug"], {"slug": slug[:140]}).first()
-    if row is None:
-        return None
-    page = PracticePage(row)
-    themes, adoptions = [], {}
-    for kind, id_, n1, n2, f1, d1, s1, s2, s3, s4 in db.session.execute(
-            extras_q, {"id": page.id}).all():
-        if kind == "t":
-            themes.append((n1, s2, search.ThemeRef(id_, s1, s2)))
+    the open-data API reads the same. One statement; the themes and the newest practices of
+    each theme (the related practices) come from the worker's memo."""
+    by = "slug" if slug is not None else "id"
+    statement = _PAGE_STATEMENTS.get(by)
+    if statement is None:
+        statement = _PAGE_STATEMENTS[by] = _page_statement(by)
+    params = {"slug": slug[:140]} if slug is not None else {"id": practice_id}
+    own, theme_ids, adoptions = None, [], {}
+    comuni, promoters, files, indicators = [], [], [], []
+    connection = db.session.connection()
+    for row in connection.execute(statement, params).all():
+        kind, id_, n1, n2, _n3, _n4, _n5, _n6, f1, d1, _d2, _t1, _t2, s1, s2, s3, s4 = row[:17]
+        if kind == "g":
+            own = row
+        elif kind == "t":
+            theme_ids.append(id_)
         elif kind == "c":
-            page.comuni.append(_Row(id=id_, slug=s1, name=s2, istat_code=s3))
+            comuni.append(_Row(id=id_, slug=s1, name=s2, istat_code=s3))
         elif kind == "p":
-            page.promoters.append(_Row(id=id_, comune_id=n1, association_id=n2, name=s1,
-                                       kind=s2, role=s3))
+            promoters.append(_Row(id=id_, comune_id=n1, association_id=n2, name=s1, kind=s2,
+                                  role=s3))
         elif kind == "f":
-            page.files.append(_Row(id=id_, size=n1, kind=s1, title=s2, content_type=s3))
+            files.append(_Row(id=id_, size=n1, kind=s1, title=s2, content_type=s3))
         elif kind == "i":
-            page.indicators.append(_Row(id=id_, adoption_id=n1, value=f1, measured_on=d1,
-                                        name=s1, unit=s2))
+            indicators.append(_Row(id=id_, adoption_id=n1, value=f1, measured_on=d1, name=s1,
+                                   unit=s2))
         else:
             adoptions[id_] = _Row(id=id_, comune_id=n1, started_on=d1, status=s1, notes=s2,
                                   comune=_Row(id=n1, slug=s3, name=s4), indicators=[])
+    if own is None:
+        return None
+    page = PracticePage(own)
+    page.comuni, page.promoters, page.files = comuni, promoters, files
+    if theme_ids:
+        themes = search.all_themes()
+        if any(i not in themes for i in theme_ids):  # a theme newer than the memo
+            themes = search.all_themes(fresh=True)
+        rank = {i: n for n, i in enumerate(themes)}
+        page.themes = [themes[i] for i in sorted(theme_ids, key=rank.__getitem__)]
     # The orders of the ORM relationships (the database sorts NULL dates first on SQLite,
     # last on PostgreSQL).
-    nulls_last = db.session.get_bind().dialect.name == "postgresql"
-    themes.sort(key=lambda t: (t[0], t[1]))
-    page.themes = [t[2] for t in themes]
-    page.comuni.sort(key=lambda c: c.name)
-    page.promoters.sort(key=lambda p: p.id)
-    page.files.sort(key=lambda f: f.id)
-    page.indicators.sort(key=lambda i: ((i.measured_on is None) == nulls_last,
-                                        i.measured_on or date.min, i.id))
-    own = []
-    for indicator in page.indicators:
+    nulls_last = connection.dialect.name == "postgresql"
+    comuni.sort(key=lambda c: c.name)
+    promoters.sort(key=lambda p: p.id)
+    files.sort(key=lambda f: f.id)
+    indicators.sort(key=lambda i: ((i.measured_on is None) == nulls_last,
+                                   i.measured_on or date.min, i.id))
+    for indicator in indicators:
         if indicator.adoption_id is None:
-            own.append(indicator)
+            page.indicators.append(indicator)
         elif indicator.adoption_id in adoptions:
             adoptions[indicator.adoption_id].indicators.append(indicator)
-    page.indicators = own
     page.adoptions = sorted(adoptions.values(), key=lambda a: (a.comune.name, a.id))
     if page.themes:
-        chosen = page.themes[:3]
-        page.related = db.session.execute(related_q[len(chosen)], {
-            "id": page.id, **{f"t{n}": str(t.id) for n, t in enumerate(chosen)}}).all()
+        page.related = related_practices(page.id, page.themes)
     return page

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -18,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -37,6 +40,7 @@ from portal.catalogue.listing import (
     Pager,
     current_args,
     facet_view,
+    links,
     list_url,
     parse_search,
     texts,
@@ -52,12 +56,13 @@ from portal.catalogue.models import (
 )
 from portal.extensions import db
 from portal.forms import EmptyForm
+from portal.i18n import current_locale
 from portal.network.models import Association, Comune
 from portal.storage import send_file_safely
 
 
 def _crumbs(*extra):
-    return [(_("Buone pratiche"), url_for("catalogue.index")), *extra]
+    return [(texts()["list_title"], links().index), *extra]
 
 
 def _sort_options(has_text: bool) -> list[tuple[str, str]]:
@@ -181,15 +186,21 @@ def detail(slug: str):
             adoption_form.status.data = first.status
             adoption_form.notes.data = first.notes
             adoption_form.started_on.data = first.started_on
-    return render_template(
-        "catalogue/detail.html", practice=practice, adoptions=adoptions,
-        related=practice.related, adoption_form=adoption_form,
+    return _detail_page(
+        practice, adoption_form=adoption_form,
         indicator_form=IndicatorForm(prefix="ai") if adoption_form else None,
         officer_comune_ids={c.id for c in officer_comuni},
         # no form (and no CSRF token, no session cookie) for anonymous visitors
-        form=EmptyForm() if signed_in else None,
-        breadcrumbs=_crumbs((practice.title, None)),
-    )
+        form=EmptyForm() if signed_in else None)
+
+
+def _detail_page(practice: services.PracticePage, **context) -> str:
+    """The practice page (templates/catalogue/detail.html) of `practice_page`'s read model."""
+    return render_template(
+        "catalogue/detail.html", practice=practice, adoptions=practice.adoptions,
+        related=practice.related, links=links(),
+        may_edit=authz.can("catalogue.edit", practice),
+        breadcrumbs=_crumbs((practice.title, None)), **context)
 
 
 @bp.get("/pratiche/<slug>/storia")
@@ -598,12 +609,9 @@ def adopt(slug: str):
         flash(_("Adozione registrata per %(comune)s.", comune=comune.name), "success")
         return redirect(url_for("catalogue.detail", slug=slug) + "#adozioni", code=303)
     page = services.practice_page(slug)
-    return render_template(
-        "catalogue/detail.html", practice=page, adoptions=page.adoptions,
-        related=page.related, adoption_form=form,
-        indicator_form=IndicatorForm(prefix="ai", formdata=None),
-        officer_comune_ids={c.id for c in comuni}, form=EmptyForm(),
-        breadcrumbs=_crumbs((practice.title, None))), 422
+    return _detail_page(
+        page, adoption_form=form, indicator_form=IndicatorForm(prefix="ai", formdata=None),
+        officer_comune_ids={c.id for c in comuni}, form=EmptyForm()), 422
 
 
 @bp.post("/pratiche/<slug>/adozione/<int:adoption_id>/indicatori")
@@ -683,8 +691,37 @@ def adoption_counter():
     return text
 
 
+#: the sides of the "sussidiarietà circolare" triangle and the promoter kinds on each
+TRIANGLE_SIDES = (("public", ("comune",)), ("nonprofit", ("association", "third_sector")),
+                  ("profit", ("enterprise",)))
+_TRIANGLE_SLOT = "rete-triangle-names-"
+
+
+def triangle(practice) -> Markup:
+    """The triangle of a practice's promoters (templates/catalogue/_triangle.html). Its markup
+    depends only on the language and on which sides have promoters, so it is rendered once per
+    worker for each of those, with a slot for each side's names, which are escaped and put in
+    here (~0.1 ms a page)."""
+    names = {key: [p.name for p in practice.promoters if p.kind in kinds]
+             for key, kinds in TRIANGLE_SIDES}
+    key = (current_locale(), *(bool(names[side]) for side, _kinds in TRIANGLE_SIDES))
+    store: dict = current_app.extensions.setdefault("catalogue_triangles", {})
+    parts = store.get(key)
+    if parts is None:
+        html = render_template("catalogue/_triangle.html", promoter_names={
+            side: [f"{_TRIANGLE_SLOT}{side}."] if names[side] else []
+            for side, _kinds in TRIANGLE_SIDES})
+        # text, side, text, side... (one pass: a name can never be taken for a slot)
+        parts = re.split(f"{_TRIANGLE_SLOT}([a-z]+)\\.", html)
+        if not current_app.debug:
+            store[key] = parts
+    return Markup("".join([  # noqa: S704 - our own template; the names are escaped here
+        part if n % 2 == 0 else escape(", ".join(names[part])) for n, part in enumerate(parts)]))
+
+
 def init_template_globals(app) -> None:
     app.jinja_env.globals.update(
+        practice_triangle=triangle,
         practice_status_labels=lambda: texts()["status"],
         adoption_counter=adoption_counter,
         practice_status_label=lambda v: texts()["status"].get(v, v),
