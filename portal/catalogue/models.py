@@ -307,8 +307,7 @@ class Adoption(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("good_practices.id", ondelete="CASCADE"))
-    comune_id: Mapped[int] = mapped_column(ForeignKey("comuni.id", ondelete="CASCADE"),
-                                           index=True)
+    comune_id: Mapped[int] = mapped_column(ForeignKey("comuni.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(12), default=AdoptionStatus.EVALUATING,
                                         server_default="valutazione")
     notes: Mapped[str | None] = mapped_column(Text)
@@ -325,6 +324,8 @@ class Adoption(db.Model):
     __table_args__ = (
         UniqueConstraint("practice_id", "comune_id"),
         CheckConstraint(f"status in ({_in(AdoptionStatus)})", name="status"),
+        #: a Comune's adoptions, latest first (its page lists the latest ten)
+        Index("ix_practice_adoptions_comune_latest", "comune_id", "updated_at", "id"),
     )
 
     @property
