@@ -202,17 +202,19 @@ def _detail_context(proposal: Proposal, **forms):
     logged_in = user.is_authenticated
     is_author = logged_in and policies.is_author(user, proposal)
     is_moderator = logged_in and policies.is_moderator_for(user, proposal)
-    latest = voting.latest_entry_for(proposal.id)  # (round, entry) or None
+    # (round, entry) or None: the page's read model carries it, an ORM proposal asks for it
+    latest = getattr(proposal, "latest", None) if isinstance(
+        proposal, services.ProposalPage) else voting.latest_entry_for(proposal.id)
     round_ = vote = None
     if latest is not None and proposal.state == S.PUBLISHED and latest[0].is_open(utcnow()):
         from portal.voting.views import vote_context
 
         round_ = latest[0]
         vote = vote_context(round_, proposal.id, entry=latest[1])
+    events, threads = services.page_rows(proposal.id, with_comments=proposal.is_public)
     context = dict(
         proposal=proposal,
-        events=services.history_rows(proposal.id),
-        threads=services.comment_threads(proposal.id) if proposal.is_public else [],
+        events=events, threads=threads,
         round=round_, vote=vote, latest_round=latest[0] if latest else None,
         is_author=is_author, is_moderator=is_moderator,
         breadcrumbs=[_crumb(), (proposal.title, None)],

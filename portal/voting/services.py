@@ -219,6 +219,15 @@ class RoundView:
                                                                 row.budget_cents)
         self.table = NS(comune_id=row.table_comune_id)
 
+    @classmethod
+    def of(cls, id, title, rule, opens_at, closes_at, max_supports, threshold,  # noqa: A002
+           budget_cents, table_comune_id) -> RoundView:
+        from types import SimpleNamespace as NS
+
+        return cls(NS(id=id, title=title, rule=rule, opens_at=opens_at, closes_at=closes_at,
+                      max_supports=max_supports, threshold=threshold,
+                      budget_cents=budget_cents, table_comune_id=table_comune_id))
+
     def is_open(self, now: datetime) -> bool:
         return self.opens_at <= now < self.closes_at
 

@@ -1,0 +1,106 @@
+"""The proposal page's light read model answers what the ORM and the separate queries did:
+its latest round, its history and comments, its meetings."""
+
+from datetime import timedelta
+
+from portal.db_setup import utcnow
+from portal.proposals import services
+from portal.proposals.models import ProposalEvent, ProposalState
+from portal.voting import services as voting
+from tests.proposals.helpers import make_proposal
+from tests.tables.conftest import tables  # noqa: F401 - the fixture
+from tests.voting.helpers import close, make_round
+
+S = ProposalState
+
+
+def _latest(pid):
+    """What the page's statement read as the latest round, next to the separate query."""
+    page = services.page(pid)
+    mine, theirs = page.latest, voting.latest_entry_for(pid)
+    if theirs is None:
+        return mine, None
+    round_, entry = theirs
+    assert mine is not None
+    assert vars(mine[0]) == vars(round_)
+    assert vars(mine[1]) == vars(entry)
+    return mine, theirs
+
+
+def test_latest_round_read_with_the_page(app, db, client, factory):
+    """No round, then an old closed round, then a newer open one: the page reads the newest,
+    with its entry's count, exactly as voting.latest_entry_for does."""
+    comune = factory.comune("Seveso")
+    table = factory.table(comune)
+    proposal = make_proposal(factory, comune=comune, state=S.PUBLISHED, cost_cents=50_000)
+    other = make_proposal(factory, comune=comune, state=S.PUBLISHED, title="Un'altra")
+    with app.test_request_context():
+        assert services.page(proposal.id).latest is None
+        old = make_round(table, [proposal, other], title="Vecchia votazione")
+        close(old)
+        mine, _theirs = _latest(proposal.id)
+        assert mine[0].id == old.id and mine[0].title == "Vecchia votazione"
+        now = utcnow()
+        new = make_round(table, [proposal], title="Nuova votazione",
+                         opens=now - timedelta(minutes=5))
+        mine, _theirs = _latest(proposal.id)
+        assert mine[0].id == new.id and mine[0].is_open(utcnow())
+        assert mine[1].vote_count == 0 and mine[1].cost_cents == 50_000
+        assert mine[1].proposal.title == proposal.title
+        # the other proposal is only in the old round
+        mine, _theirs = _latest(other.id)
+        assert mine[0].id == old.id
+    html = client.get(f"/proposte/{proposal.id}").get_data(as_text=True)
+    assert "Votazione aperta: Nuova votazione" in html
+    assert f'href="/votazioni/{new.id}"' in html
+
+
+def test_history_and_comment_threads_in_one_read(app, db, factory):
+    """Events in order, as the ORM reads them; comments as threads (replies under their
+    comment, oldest first) with their author; without comments when the page shows none."""
+
+    from portal.accounts.models import User
+
+    comune = factory.comune("Seveso")
+    proposal = make_proposal(factory, comune=comune, state=S.PUBLISHED)
+    author = db.session.get(User, proposal.author_id)
+    reader = factory.user(name="Lia Lettrice")
+    with app.test_request_context():
+        first = services.add_comment(proposal, reader, "Bella idea!")
+        db.session.commit()
+        reply = services.add_comment(proposal, author, "Grazie!", parent=first)
+        second = services.add_comment(proposal, reader, "Un'altra domanda.")
+        db.session.commit()
+        events, threads = services.page_rows(proposal.id)
+    expected = list(db.session.scalars(db.select(ProposalEvent).where(
+        ProposalEvent.proposal_id == proposal.id).order_by(ProposalEvent.id)))
+    assert [(e.at, e.kind, e.from_state, e.to_state, e.note) for e in events] == [
+        (e.at, e.kind, e.from_state, e.to_state, e.note) for e in expected]
+    assert all(e.at.tzinfo is not None for e in events)
+    assert [(c.id, [r.id for r in replies]) for c, replies in threads] == [
+        (first.id, [reply.id]), (second.id, [])]
+    head = threads[0][0]
+    assert head.body == "Bella idea!" and head.author.name == "Lia Lettrice"
+    assert head.author_id == reader.id and head.created_at.tzinfo is not None
+    assert head.edited_at is None and not head.is_hidden
+    assert services.page_rows(proposal.id, with_comments=False)[1] == []
+
+
+def test_proposal_page_lists_its_own_meetings(app, db, client, tables):  # noqa: F811
+    """The page links the meetings where the proposal is on the agenda (not another
+    proposal's, not a draft meeting's), in date order."""
+    t = tables.seated()
+    proposal, _author = tables.proposal(t.table, state="on_agenda")
+    other, _ = tables.proposal(t.table, state="on_agenda", title="Altra proposta")
+    now = utcnow()
+    later = tables.meeting(t, proposals=[proposal], when=now + timedelta(days=20))
+    sooner = tables.meeting(t, proposals=[proposal, other], when=now + timedelta(days=10))
+    elsewhere = tables.meeting(t, proposals=[other], when=now + timedelta(days=5))
+    draft = tables.meeting(t, proposals=[proposal], when=now + timedelta(days=2),
+                           convene=False)
+    html = client.get(f"/proposte/{proposal.id}").get_data(as_text=True)
+    links = [f'href="/sedute/{m.id}"' for m in (sooner, later)]
+    assert all(link in html for link in links)
+    assert html.index(links[0]) < html.index(links[1])
+    assert f'href="/sedute/{elsewhere.id}"' not in html
+    assert f'href="/sedute/{draft.id}"' not in html
