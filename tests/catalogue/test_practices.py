@@ -337,10 +337,11 @@ def test_new_practice_from_a_published_proposal(client, factory, login_as, pract
         assert "Idea ancora privata" not in html and 'value="Ludoteca' not in html
 
 
-def test_practice_page_shows_everything_in_three_queries(app, client, db, factory, practices):
+def test_practice_page_shows_everything_in_one_query(app, client, db, factory, practices):
     """The practice page reads the practice, its themes, Comuni, promoters, results and
-    adoptions (with their own results) and the related practices in three queries, and sets
-    no cookie for an anonymous visitor."""
+    adoptions (with their own results) in one query (the themes and the related practices'
+    candidates come from the worker's memo once it holds them), and sets no cookie for an
+    anonymous visitor."""
     from datetime import date
 
     from sqlalchemy import event
@@ -371,13 +372,16 @@ def test_practice_page_shows_everything_in_three_queries(app, client, db, factor
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:
+        first = client.get(url)
+        assert len(statements) <= 3  # the page's statement, the themes, the themes' newest
+        statements.clear()
         response = client.get(url)
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
-    page = [s for s in statements if "good_practices" in s or "practice_" in s]
-    assert len(page) <= 3, "\n".join(s[:150] for s in page)
+    assert html == first.get_data(as_text=True)
+    assert len(statements) == 1, "\n".join(s[:150] for s in statements)
     assert 'href="/pratiche?tema=scuola-ed-educazione"' in html and "Mutuo aiuto" in html
     assert 'href="/comuni/giussano"' in html and 'href="/comuni/seveso"' in html
     assert "Pubblico: presente. Non profit: presente. Profit: assente." in html
@@ -389,3 +393,98 @@ def test_practice_page_shows_everything_in_three_queries(app, client, db, factor
     assert "Bambini: 35" in adoptions
     related = html[html.index("Pratiche correlate"):]
     assert "Doposcuola" in related
+
+
+def test_related_practices_most_shared_first_then_newest(client, practices):
+    """Related practices: published ones sharing most of the first three themes (in the
+    themes' order), among the newest 40 of each; ties newest first; at most four; never the
+    practice itself nor a draft; a practice published later shows at once (the memo of the
+    candidates does not outlive a write)."""
+    themes = ["conciliazione-famiglia-lavoro", "mutuo-aiuto", "economia-di-vicinato-e-gaf",
+              "scuola-ed-educazione"]
+    page = practices.make(title="Pagina", themes=themes)
+    practices.make(title="Solo la quarta", themes=themes[3:])
+    practices.make(title="Uno in comune", themes=themes[:1])
+    practices.make(title="Due in comune", themes=themes[1:3])
+    practices.make(title="Tre in comune", themes=themes[:3])
+    practices.make(title="Uno piu recente", themes=themes[2:3])
+    practices.make(title="Bozza con tutti", themes=themes, published=False)
+
+    def related(practice):
+        html = client.get(f"/pratiche/{practice.slug}").get_data(as_text=True)
+        section = html[html.index("Pratiche correlate"):html.index("Storia delle modifiche")]
+        return re.findall(r'<li><a href="/pratiche/[^"]+">([^<]+)</a></li>', section)
+
+    assert related(page) == ["Tre in comune", "Due in comune", "Uno piu recente",
+                             "Uno in comune"]
+    practices.make(title="Nuova con tre", themes=themes[:3])
+    assert related(page) == ["Nuova con tre", "Tre in comune", "Due in comune",
+                             "Uno piu recente"]
+
+
+def test_related_practices_walk_only_the_newest_of_each_theme(client, practices):
+    """Beyond the newest 40 practices of a theme (the practice itself not counted) an older
+    one sharing that theme is not suggested: the look-up stays bounded."""
+    theme = "anziani-e-cura"
+    oldest = practices.make(title="La piu vecchia", themes=[theme])
+    for n in range(40):
+        practices.make(title=f"Recente {n}", themes=[theme])
+    page = practices.make(title="Pagina", themes=[theme])
+    html = client.get(f"/pratiche/{page.slug}").get_data(as_text=True)
+    section = html[html.index("Pratiche correlate"):]
+    assert "Recente 39" in section and "Recente 36" in section and "Recente 35" not in section
+    html = client.get(f"/pratiche/{oldest.slug}").get_data(as_text=True)
+    section = html[html.index("Pratiche correlate"):]
+    assert "Pagina" in section and "Recente 37" in section and "Recente 36" not in section
+
+
+def test_triangle_names_are_escaped_and_never_taken_for_markup(client, practices):
+    """The triangle is rendered once per language and shape; promoters' names are put in
+    escaped, even names that look like its own placeholders."""
+    practice = practices.make(promoters=[
+        ("<b>Comune</b> & co", "comune"), ("rete-triangle-names-profit.", "association")])
+    html = client.get(f"/pratiche/{practice.slug}").get_data(as_text=True)
+    assert "&lt;b&gt;Comune&lt;/b&gt; &amp; co" in html and "<b>Comune</b>" not in html
+    assert "Pubblico: presente. Non profit: presente. Profit: assente." in html
+    assert html.count("rete-triangle-names-profit.") == 2  # the list and the promoters
+    other = practices.make(title="Altra", promoters=[("Panificio", "enterprise")])
+    html = client.get(f"/pratiche/{other.slug}").get_data(as_text=True)
+    assert "Pubblico: assente. Non profit: assente. Profit: presente." in html
+    assert "Panificio" in html and "rete-triangle-names" not in html
+
+
+def test_comune_page_lists_latest_practices_in_its_statement(app, client, db, factory,
+                                                             practices):
+    """A Comune's page lists the ten newest practices run there and the ten latest adopted
+    (published ones only), read in the Comune page's own statement."""
+    from sqlalchemy import event
+
+    from portal.catalogue import services
+
+    seveso, giussano = factory.comune("Seveso"), factory.comune("Giussano")
+    made = [practices.make(title=f"Pratica {n:02d}", comuni=[seveso]) for n in range(12)]
+    withdrawn = practices.make(title="Ritirata dopo l'adozione", comuni=[giussano])
+    for practice in [*made[:11], withdrawn]:
+        practices.adopt(practice, giussano, status="avvio")
+    with app.test_request_context("/"):
+        services.unpublish(practices.admin, db.session.merge(withdrawn))
+        db.session.commit()
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        seveso_page = client.get("/comuni/seveso").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len([s for s in statements if "good_practices" in s]) == 1
+    runs = re.findall(r"Pratica (\d\d)</a> <span class=\"small\">\(Attiva\)",
+                      seveso_page[seveso_page.index("Realizzate a Seveso"):])
+    assert runs == [f"{n:02d}" for n in range(11, 1, -1)]
+    assert 'href="/pratiche?comune=seveso"' in seveso_page
+    giussano_page = client.get("/comuni/giussano").get_data(as_text=True)
+    panel = giussano_page[giussano_page.index('id="practices-title"'):]
+    panel = panel[:panel.index("</section>")]
+    adopted = panel[panel.index("Adottate da altri Comuni"):]
+    assert re.findall(r"Pratica (\d\d)</a> <span class=\"small\">\(In avvio\)", adopted) == [
+        f"{n:02d}" for n in range(10, 0, -1)]
+    assert "Ritirata" not in panel and "Nessuna pratica pubblicata." in panel
