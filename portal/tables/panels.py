@@ -13,6 +13,8 @@ from portal.network.rows import page_columns
 from portal.network.services import ComunePanel
 from portal.tables import day, outcome_label, path_parts, when
 from portal.tables.models import Decision, Meeting, MeetingStatus, Minutes, Table, TableMember
+from portal.tables.public import decision_list
+from portal.tables.services import DecisionLine
 
 #: Latest decisions on a Comune's page.
 COMUNE_DECISIONS = 5
@@ -52,7 +54,6 @@ def _comune_context(comune, rows) -> dict | None:
     t = tables[0]
     table_path = path_parts("tables.table", "slug")
     meeting_path = path_parts("tables.meeting", "meeting_id")
-    decision_path = path_parts("tables.decision", "decision_id")
     ics_path = path_parts("tables.comune_ics", "slug")
     projects_path = path_parts("tables.comune_projects", "slug")
     return {
@@ -62,9 +63,9 @@ def _comune_context(comune, rows) -> dict | None:
         if t.i2 is not None else None,
         "ics_url": f"{ics_path[0]}{comune.slug}{ics_path[1]}",
         "projects_url": f"{projects_path[0]}{comune.slug}{projects_path[1]}",
-        "decisions": [(f"{decision_path[0]}{d.i1}{decision_path[1]}", d.s1,
-                       day(d.d1), d.s2, outcome_label(d.s2))
-                      for d in decisions],
+        "decisions": decision_list([
+            DecisionLine(d.i1, d.s1, d.d1, d.s2, day(d.d1), outcome_label(d.s2))
+            for d in decisions]) if decisions else None,
     }
 
 

@@ -163,9 +163,11 @@ def table(slug: str):
     seats = page.seats
     return render_template(
         "tables/table.html", table=table, table_url=url_for("tables.table", slug=table.slug),
-        members=seats,
+        members=seats, member_rows=public.seat_rows(seats),
         member_count=services.member_count(table) if len(seats) == MEMBERS_SHOWN else None,
-        upcoming=page.upcoming, past=page.past, years=page.years, decisions=page.decisions,
+        upcoming_html=public.meeting_list(page.upcoming, _("Nessuna seduta convocata.")),
+        past_html=public.meeting_list(page.past, _("Ancora nessuna seduta.")),
+        years=page.years, decisions_html=public.decision_list(page.decisions),
         drafts=services.draft_meetings(table) if can_manage else [],
         may_meet=can_manage, may_seat=can_seat, breadcrumbs=_crumbs(table),
     )
@@ -177,7 +179,8 @@ def archive(slug: str):
     table = _table_info_or_404(slug)
     years, year, meetings = services.archive_year(table, request.args.get("anno", type=int))
     return render_template("tables/archive.html", table=table, years=years, year=year,
-                           meetings=meetings,
+                           meetings_html=public.meeting_list(
+                               meetings, _("Nessuna seduta in quest'anno.")),
                            breadcrumbs=_crumbs(table, (_("Sedute del %(y)d", y=year), None)))
 
 

@@ -218,3 +218,36 @@ def test_table_page_seats_chair_and_secretary_first_then_by_name(client, tables,
                     ("Anna Alberti", "Componente", "Famiglie Insieme"),
                     ("Zoe Zanetti", "Componente", "Famiglie Insieme")]
     assert "Bruno Uscito" not in html
+
+
+def test_meeting_and_decision_lists_mark_states_and_escape_every_value(app):
+    """The lists written in Python say what the templates said (cancelled, minutes published,
+    their revision) in the visitor's language and escape what people typed."""
+    from portal.tables import public
+    from portal.tables.services import DecisionLine, MeetingLine
+
+    starts = datetime(2025, 3, 10, 18, 0, tzinfo=UTC)
+    meetings = [
+        MeetingLine(1, "<b>Seduta</b> & co", starts, 'Sala "Aldo"', "cancelled", 0, "10 mar"),
+        MeetingLine(2, "Seduta 2", starts, None, "convened", 1, "11 mar"),
+        MeetingLine(3, "Seduta 3", starts, "Sala", "convened", 3, "12 mar"),
+        MeetingLine(4, "Seduta 4", starts, "Sala", "convened", 0, "13 mar"),
+    ]
+    with app.test_request_context("/"):
+        html = str(public.meeting_list(meetings, "Nessuna"))
+        assert "&lt;b&gt;Seduta&lt;/b&gt; &amp; co" in html and "<b>" not in html
+        assert "10 mar · Sala &#34;Aldo&#34;\n     · <strong>annullata</strong></span>" in html
+        assert "11 mar\n     · verbale pubblicato</span>" in html
+        assert "12 mar · Sala\n     · verbale pubblicato (revisione 3)</span>" in html
+        assert "13 mar · Sala\n    </span>" in html
+        assert [int(i) for i in re.findall(r'href="/sedute/(\d+)"', html)] == [1, 2, 3, 4]
+        assert str(public.meeting_list([], "Nessuna seduta")) == "<p>Nessuna seduta</p>"
+        decisions = [DecisionLine(7, "Spesa <1000 €>", date(2025, 3, 10), "approved",
+                                  "10 marzo 2025", "Approvata")]
+        html = str(public.decision_list(decisions))
+        assert '<a href="/delibere/7">Spesa &lt;1000 €&gt;</a>' in html
+        assert '<span class="badge outcome-approved">Approvata</span>' in html
+        assert "Ancora nessuna delibera." in str(public.decision_list([]))
+    with app.app_context(), app.test_request_context("/", headers={"Cookie": "lang=en"}):
+        html = str(public.meeting_list(meetings, "None"))
+        assert "<strong>cancelled</strong>" in html and "minutes published" in html
