@@ -404,17 +404,25 @@ def _ballot_read(dialect: str):
         # SQLAlchemy renders one locking clause; the second follows it as a suffix.
         query = (query.with_for_update(of=Household.__table__)
                  .suffix_with("FOR KEY SHARE OF proposals"))
+    else:
+        # SQLite: the transaction began with BEGIN IMMEDIATE (the whole file is locked), so
+        # the same read can tell what the household's ballot holds (PostgreSQL reads it in its
+        # write, after the lock this read takes). used_n, used_cents: the ballot's supports
+        # and cents; chosen: whether it holds this proposal.
+        ballot = (select(Vote.proposal_id, RoundEntry.cost_cents)
+                  .join(RoundEntry, (RoundEntry.round_id == Vote.round_id)
+                        & (RoundEntry.proposal_id == Vote.proposal_id))
+                  .where(Vote.round_id == bindparam("rid"),
+                         Vote.household_id == bindparam("hid"))
+                  .subquery())
+        query = query.add_columns(
+            select(func.count()).select_from(ballot).scalar_subquery().label("used_n"),
+            select(func.coalesce(func.sum(ballot.c.cost_cents), 0)).select_from(ballot)
+            .scalar_subquery().label("used_cents"),
+            select(func.count()).select_from(ballot)
+            .where(ballot.c.proposal_id == bindparam("pid"))
+            .scalar_subquery().label("chosen"))
     return query
-
-
-@lru_cache(maxsize=1)
-def _ballot_rows():
-    from sqlalchemy import bindparam
-
-    return (select(Vote.proposal_id, RoundEntry.cost_cents)
-            .join(RoundEntry, (RoundEntry.round_id == Vote.round_id)
-                  & (RoundEntry.proposal_id == Vote.proposal_id))
-            .where(Vote.round_id == bindparam("rid"), Vote.household_id == bindparam("hid")))
 
 
 @lru_cache(maxsize=1)
@@ -559,9 +567,9 @@ def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id
               ) -> VoteOutcome:
     """Add the household's vote for the proposal; repeating it changes nothing. Commits.
 
-    One read checks everything and locks the ballot; on PostgreSQL one more statement writes
-    the vote and both counters (SQLite, in-process, takes four short ones). The outcome
-    carries what the vote box shows afterwards.
+    One read checks everything and locks the ballot (on SQLite it also reads the ballot); on
+    PostgreSQL one more statement writes the vote and both counters (SQLite, in-process,
+    takes three short ones). The outcome carries what the vote box shows afterwards.
     """
     if household_id is None:
         raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
@@ -583,9 +591,7 @@ def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id
             used, cents, chosen = row.n, row.cents, row.chosen
             count = row.vote_count if row.inserted else None
         else:
-            rows = connection.execute(_ballot_rows(), params).all()
-            used, cents = len(rows), sum(c or 0 for _pid, c in rows)
-            chosen = any(pid == proposal_id for pid, _c in rows)
+            used, cents, chosen = state.used_n, state.used_cents, bool(state.chosen)
             count = None
             if not chosen and _refusal(state, used, cents) is None:
                 if _insert_vote({**params, "uid": user_id, "at": now}) is not None:
@@ -612,8 +618,9 @@ def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None,
                   with_ballot: bool = False) -> VoteOutcome:
     """Remove the household's vote while the round is open; repeating it changes nothing.
 
-    With `with_ballot` the outcome also carries what the vote box shows afterwards (on
-    SQLite one more statement; PostgreSQL reads it in its single write).
+    The outcome carries what the vote box shows afterwards (the ballot's supports and cents,
+    read by the first read on SQLite and by the single write on PostgreSQL); `with_ballot` is
+    kept for callers that asked for it.
     """
     if household_id is None:
         raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
@@ -638,9 +645,8 @@ def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None,
         else:
             removed = connection.execute(_delete_statement(), params).first() is not None
             count = (_bump(round_id, proposal_id, -1) if removed else state.vote_count)
-            if with_ballot:
-                rows = connection.execute(_ballot_rows(), params).all()
-                used, cents = len(rows), sum(c or 0 for _pid, c in rows)
+            used = state.used_n - (1 if removed else 0)
+            cents = state.used_cents - ((state.cost_cents or 0) if removed else 0)
         return VoteOutcome(removed, count or 0, RoundView(state), state.proposal_title,
                            used, cents)
 
