@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request, url_for
+from flask import jsonify, request
 
 from portal import authz
 from portal.api import bp, openapi
@@ -161,8 +161,8 @@ def _indicator(i) -> dict:
                 "content": {"application/json": {"schema": ERROR}}},
     })
 def practice(practice_id: int):
-    # the practice page's read model: three queries, plain values
-    p = services.practice_page(practice_id=practice_id)
+    # the practice page's read model: one statement, plain values
+    p = services.practice_page(practice_id=practice_id, related=False)
     if p is None or not p.is_published:
         return _error(404, "not_found", "Nessuna buona pratica pubblicata con questo id.")
     record = practice_record(p)
@@ -174,7 +174,7 @@ def practice(practice_id: int):
                        "started_on": a.started_on.isoformat() if a.started_on else None,
                        "notes": a.notes, "indicators": [_indicator(i) for i in a.indicators]}
                       for a in p.adoptions],
-        "page_url": url_for("catalogue.detail", slug=p.slug, _external=True),
+        "page_url": record["url"],
     })
     return jsonify(record)
 

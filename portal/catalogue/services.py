@@ -935,11 +935,12 @@ def related_practices(practice_id: int, themes) -> list[_Row]:
 _PAGE_STATEMENTS: dict[str, Any] = {}
 
 
-def practice_page(slug: str | None = None, *, practice_id: int | None = None
-                  ) -> PracticePage | None:
+def practice_page(slug: str | None = None, *, practice_id: int | None = None,
+                  related: bool = True) -> PracticePage | None:
     """The practice `slug` (or `practice_id`) as the page shows it (None if there is none);
-    the open-data API reads the same. One statement; the themes and the newest practices of
-    each theme (the related practices) come from the worker's memo."""
+    the open-data API reads the same (without the `related` practices). One statement; the
+    themes and the newest practices of each theme (the related practices) come from the
+    worker's memo."""
     by = "slug" if slug is not None else "id"
     statement = _PAGE_STATEMENTS.get(by)
     if statement is None:
@@ -991,6 +992,6 @@ def practice_page(slug: str | None = None, *, practice_id: int | None = None
         elif indicator.adoption_id in adoptions:
             adoptions[indicator.adoption_id].indicators.append(indicator)
     page.adoptions = sorted(adoptions.values(), key=lambda a: (a.comune.name, a.id))
-    if page.themes:
+    if related and page.themes:
         page.related = related_practices(page.id, page.themes)
     return page
