@@ -1,5 +1,6 @@
 """Tables (tavoli): members, meetings, agendas, minutes, decisions and the projects after."""
 
+import re
 from datetime import date
 
 from flask import Blueprint, Flask, request, url_for
@@ -48,21 +49,38 @@ def _label(labels):
 
 
 #: (script root, endpoint, argument) -> (what comes before the argument, what comes after)
-_PATHS: dict[tuple[str, str, str], tuple[str, str]] = {}
+_PATHS: dict[tuple[str, str, str | None], tuple[str, str]] = {}
 _MARK = "rete0path0mark"
+#: Values that `url_for` writes as they are (no percent-encoding).
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]+")
 
 
-def path_parts(endpoint: str, argument: str) -> tuple[str, str]:
+def path_parts(endpoint: str, argument: str | None = None) -> tuple[str, str]:
     """The path of `endpoint` around its one `argument`, from one `url_for` per worker:
-    `before + str(value) + after` is `url_for(endpoint, argument=value)` for a slug or an id
-    (neither needs quoting), without `url_for`'s cost on every link of every page."""
+    `before + str(value) + after` is `url_for(endpoint, argument=value)` for an id or a plain
+    slug (see `path_to`), without `url_for`'s cost on every link of every page. Without an
+    argument: (the path, "")."""
     key = (request.script_root, endpoint, argument)
     parts = _PATHS.get(key)
     if parts is None:
-        value = 0 if argument.endswith("_id") else _MARK
-        before, _sep, after = url_for(endpoint, **{argument: value}).rpartition(str(value))
-        parts = _PATHS[key] = (before, after)
+        if argument is None:
+            parts = (url_for(endpoint), "")
+        else:
+            value = 0 if argument.endswith("_id") else _MARK
+            before, _sep, after = url_for(endpoint, **{argument: value}).rpartition(str(value))
+            parts = (before, after)
+        _PATHS[key] = parts
     return parts
+
+
+def path_to(endpoint: str, argument: str, value) -> str:
+    """`url_for(endpoint, argument=value)`, from `path_parts` when the value needs no
+    quoting (ids, slugs)."""
+    text = str(value)
+    if not _PLAIN.fullmatch(text):
+        return url_for(endpoint, **{argument: value})
+    before, after = path_parts(endpoint, argument)
+    return f"{before}{text}{after}"
 
 
 outcome_label = _label(OUTCOME_LABELS)

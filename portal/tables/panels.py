@@ -11,7 +11,7 @@ from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.network.rows import page_columns
 from portal.network.services import ComunePanel
-from portal.tables import day, outcome_label, path_parts, when
+from portal.tables import day, outcome_label, path_to, when
 from portal.tables.models import Decision, Meeting, MeetingStatus, Minutes, Table, TableMember
 from portal.tables.public import decision_list
 from portal.tables.services import DecisionLine
@@ -52,17 +52,13 @@ def _comune_context(comune, rows) -> dict | None:
     if not tables:
         return None
     t = tables[0]
-    table_path = path_parts("tables.table", "slug")
-    meeting_path = path_parts("tables.meeting", "meeting_id")
-    ics_path = path_parts("tables.comune_ics", "slug")
-    projects_path = path_parts("tables.comune_projects", "slug")
     return {
         "name": t.s1,
-        "url": f"{table_path[0]}{t.s2}{table_path[1]}",
-        "next": (f"{meeting_path[0]}{t.i2}{meeting_path[1]}", when(t.t1, "medium"))
+        "url": path_to("tables.table", "slug", t.s2),
+        "next": (path_to("tables.meeting", "meeting_id", t.i2), when(t.t1, "medium"))
         if t.i2 is not None else None,
-        "ics_url": f"{ics_path[0]}{comune.slug}{ics_path[1]}",
-        "projects_url": f"{projects_path[0]}{comune.slug}{projects_path[1]}",
+        "ics_url": path_to("tables.comune_ics", "slug", comune.slug),
+        "projects_url": path_to("tables.comune_projects", "slug", comune.slug),
         "decisions": decision_list([
             DecisionLine(d.i1, d.s1, d.d1, d.s2, day(d.d1), outcome_label(d.s2))
             for d in decisions]) if decisions else None,

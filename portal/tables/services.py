@@ -606,7 +606,8 @@ def _agenda_statement():
 def meeting_page(meeting_id: int) -> MeetingPage | None:
     """A meeting for its public page (None when unknown); its agenda only when no minutes are
     published (the minutes then show the items)."""
-    row = db.session.execute(_meeting_page_statement(), {"meeting_id": meeting_id}).first()
+    connection = db.session.connection()  # Core rows: no ORM layer for light rows
+    row = connection.execute(_meeting_page_statement(), {"meeting_id": meeting_id}).first()
     if row is None:
         return None
     (ident, table_id, title, starts_at, ends_at, place, online_url, notes, status, published,
@@ -616,7 +617,7 @@ def meeting_page(meeting_id: int) -> MeetingPage | None:
                        RevisionRef(rev_id, number, reason, published_at, digest)
                        if rev_id is not None else None)
     if page.revision is None:
-        page.items = [AgendaLine(*r) for r in db.session.execute(
+        page.items = [AgendaLine(*r) for r in connection.execute(
             _agenda_statement(), {"meeting_id": ident})]
     return page
 

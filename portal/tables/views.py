@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.i18n import current_locale
 from portal.network.models import Association, Comune
-from portal.tables import bp, calendar, documents, public, services, when
+from portal.tables import bp, calendar, documents, path_parts, path_to, public, services, when
 from portal.tables.forms import (
     AgendaItemForm,
     CommentForm,
@@ -81,9 +81,9 @@ def _minutes_html(revision) -> Markup:
 
 
 def _crumbs(table: Table | None = None, *more) -> list:
-    crumbs = [(_("Tavoli"), url_for("tables.index"))]
+    crumbs = [(_("Tavoli"), path_parts("tables.index")[0])]
     if table is not None:
-        crumbs.append((table.name, url_for("tables.table", slug=table.slug)))
+        crumbs.append((table.name, path_to("tables.table", "slug", table.slug)))
     crumbs.extend(more)
     if len(crumbs) and crumbs[-1][1] is not None:
         crumbs[-1] = (crumbs[-1][0], None)
@@ -270,10 +270,16 @@ def meeting(meeting_id: int):
         revisions = services.revisions(meeting)
     # Only a secretary may start the minutes: anyone else gets no form (and no CSRF token,
     # so an anonymous visit sets no cookie).
-    may_start = (meeting.minutes_id is None and meeting.status == MeetingStatus.CONVENED
+    signed_in = current_user.is_authenticated  # visitors: no policy to ask
+    may_start = (signed_in and meeting.minutes_id is None
+                 and meeting.status == MeetingStatus.CONVENED
                  and authz.can("tables.draft_minutes", meeting))
     return render_template(
         "tables/meeting.html", meeting=meeting, table=meeting.table, minutes=meeting.minutes_id,
+        meeting_url=path_to("tables.meeting", "meeting_id", meeting.id),
+        table_url=path_to("tables.table", "slug", meeting.table.slug),
+        may_manage=signed_in and authz.can("tables.manage_meetings", meeting.table),
+        may_read_draft=signed_in and authz.can("tables.read_draft", meeting),
         revision=revision, minutes_html=_minutes_html(revision) if revision else None,
         revisions=revisions, quorum=services.quorum(meeting) if revision is None else None,
         form=EmptyForm() if may_start else None, may_start=may_start,
