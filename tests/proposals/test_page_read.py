@@ -104,3 +104,60 @@ def test_proposal_page_lists_its_own_meetings(app, db, client, tables):  # noqa:
     assert html.index(links[0]) < html.index(links[1])
     assert f'href="/sedute/{elsewhere.id}"' not in html
     assert f'href="/sedute/{draft.id}"' not in html
+
+
+def test_public_comment_card_is_the_macro(app):
+    """The card formatted in Python for visitors who are not signed in is the template's
+    macro, byte for byte: plain, edited, by a deleted or anonymised author, hidden with and
+    without the moderators' association, with markup in every user-supplied field."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace as NS
+
+    from flask import render_template
+
+    from portal.i18n import LANG_COOKIE
+    from portal.proposals.views import public_comment_card
+
+    at = datetime(2025, 3, 4, 17, 5, tzinfo=UTC)
+
+    def comment(i, **kw):
+        base = dict(id=i, parent_id=None, author_id=1, body="Ciao <b>tutti</b> & \"voi\"\n2a riga",
+                    created_at=at, edited_at=None, hidden_at=None, hidden_reason=None,
+                    author=NS(name="Anna <script>", deleted_at=None),
+                    hidden_by_association=None)
+        base.update(kw)
+        c = NS(**base)
+        c.is_hidden = c.hidden_at is not None
+        return c
+
+    comments = [
+        comment(1),
+        comment(2, edited_at=at),
+        comment(3, author=NS(name="Bruno", deleted_at=at)),
+        comment(4, author=None, author_id=None),
+        comment(5, hidden_at=at, hidden_reason="Offese <i>gravi</i>",
+                hidden_by_association=NS(name="ACLI & <Amici>")),
+        comment(6, hidden_at=at, hidden_reason="Spam", author=None),
+    ]
+    threads = [(comments[0], comments[1:3]), *((c, []) for c in comments[3:])]
+    proposal = NS(id=7, comment_count=6)
+    for lang in ("it", "en"):
+        with app.test_request_context("/proposte/7", headers={"Cookie": f"{LANG_COOKIE}={lang}"}):
+            # the test's app context outlives each request context: forget its language
+            from flask import g
+            from flask_babel import refresh
+
+            refresh()
+            g.pop("_rete_translations", None)
+            g.pop("_rete_domain_translations", None)
+            common = dict(threads=threads, proposal=proposal, is_moderator=False)
+            macro = render_template("proposals/_comments.html", **common)
+            python = render_template("proposals/_comments.html", **common,
+                                     public_card=public_comment_card)
+            # the template does call the function it is given
+            assert render_template("proposals/_comments.html", **common,
+                                   public_card=lambda c: f"[card {c.id}]").count("[card ") == 6
+        assert python == macro
+        assert "&lt;script&gt;" in python and "<script>" not in python
+        assert python.count('class="comment card') == 6
+        assert ("Comment by" in python) == (lang == "en")
