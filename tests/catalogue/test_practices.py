@@ -381,7 +381,11 @@ def test_practice_page_shows_everything_in_one_query(app, client, db, factory, p
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
     assert html == first.get_data(as_text=True)
-    assert len(statements) == 1, "\n".join(s[:150] for s in statements)
+    # One statement for the page; the themes and their newest practices come from the memo
+    # (read again only when something was written meanwhile, or with MEMO_SECONDS=0).
+    memo_reads = [s for s in statements if s.startswith(("SELECT themes.id", "SELECT s0.value"))]
+    assert len(statements) - len(memo_reads) == 1, "\n".join(s[:150] for s in statements)
+    assert len(memo_reads) in (0, 2)
     assert 'href="/pratiche?tema=scuola-ed-educazione"' in html and "Mutuo aiuto" in html
     assert 'href="/comuni/giussano"' in html and 'href="/comuni/seveso"' in html
     assert "Pubblico: presente. Non profit: presente. Profit: assente." in html
