@@ -1,4 +1,14 @@
-"""Database engine settings shared by every module: SQLite pragmas, UTC timestamps."""
+"""Database engine settings shared by every module: SQLite pragmas, UTC timestamps, and on
+PostgreSQL read-only requests ended by COMMIT.
+
+Why COMMIT: psycopg 3 keeps a statement prepared on the server after its fifth run on a
+connection (no planning afterwards: a ten-table statement plans in ~3 ms and runs in 0.5), but
+it forgets every prepared statement at each ROLLBACK — and a request that only read ends its
+transaction with one when the session is removed. So a request that wrote nothing commits its
+read-only transaction instead (the same for the database) and the connection keeps its
+prepared statements from one request to the next. A request that wrote anything, failed, or
+left unflushed changes is rolled back as before.
+"""
 
 from datetime import UTC, datetime
 
@@ -44,7 +54,57 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
+#: Connection.info key: the open transaction ran a statement that may have changed something.
+WROTE = "rete_wrote_any"
+_READ_ONLY_PREFIXES = ("SELECT", "WITH", "SHOW", "EXPLAIN")
+
+
+def _note_statement(conn, _cursor, statement, _params, _context, _executemany):
+    if not statement.lstrip()[:7].upper().startswith(_READ_ONLY_PREFIXES):
+        conn.info[WROTE] = True
+    elif "FOR UPDATE" in statement or "FOR SHARE" in statement:
+        conn.info[WROTE] = True  # a lock taken for a write to come: never commit it by chance
+
+
+def _transaction_ended(conn):
+    conn.info.pop(WROTE, None)
+
+
+def _end_read_only_transaction(exc: BaseException | None) -> None:
+    """Commit, rather than roll back, a transaction that only read (see the module's doc)."""
+    if exc is not None:
+        return
+    from portal.extensions import db
+
+    registry = db.session
+    if not registry.registry.has():
+        return
+    session = registry()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    try:
+        connection = session.connection()
+        if connection.info.get(WROTE):
+            return
+        session.commit()
+    except Exception:  # noqa: BLE001 - the session's removal rolls back whatever is left
+        session.rollback()
+
+
 def init_app(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        with app.app_context():
+            from portal.extensions import db
+
+            engine: Engine = db.engine
+            if not getattr(engine, "_rete_read_only_commit", False):
+                event.listen(engine, "before_cursor_execute", _note_statement)
+                event.listen(engine, "commit", _transaction_ended)
+                event.listen(engine, "rollback", _transaction_ended)
+                engine._rete_read_only_commit = True
+        # Registered after Flask-SQLAlchemy's own teardown, so it runs before the session's
+        # removal (teardowns run in reverse order).
+        app.teardown_appcontext(_end_read_only_transaction)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             from portal.extensions import db

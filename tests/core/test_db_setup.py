@@ -1,0 +1,94 @@
+"""How a request's transaction ends (portal/db_setup.py): a request that only read commits on
+PostgreSQL (so that psycopg keeps its prepared statements); anything that wrote, failed or left
+changes behind is rolled back exactly as before — nothing is ever committed by accident."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from portal import authz
+from portal.extensions import db as _db
+from portal.network.models import Comune
+
+
+@pytest.fixture
+def probe(app, fresh_app):
+    """A fresh app with test routes, and the COMMITs/ROLLBACKs its engine saw."""
+    worker = fresh_app()
+
+    def _comune(name):
+        return Comune(name=name, slug=name.lower(), istat_code=str(900000 + len(name)),
+                      province="Monza e della Brianza", joined_on=date(2026, 1, 1))
+
+    @authz.public
+    def read():
+        return str(_db.session.scalar(select(func.count()).select_from(Comune)))
+
+    @authz.public
+    def add_and_flush():
+        _db.session.add(_comune("Paperopoli"))
+        _db.session.flush()
+        return "ok"
+
+    @authz.public
+    def add_unflushed():
+        _db.session.add(_comune("Topolinia"))
+        return "ok"
+
+    @authz.public
+    def core_insert():
+        _db.session.execute(insert(Comune).values(
+            name="Quackville", slug="quackville", istat_code="900099",
+            province="Monza e della Brianza", joined_on=date(2026, 1, 1)))
+        return "ok"
+
+    @authz.public
+    def read_then_fail():
+        _db.session.scalar(select(func.count()).select_from(Comune))
+        raise RuntimeError("boom")
+
+    for view in (read, add_and_flush, add_unflushed, core_insert, read_then_fail):
+        worker.add_url_rule(f"/_probe/{view.__name__}", view.__name__, view)
+    ends: list[str] = []
+    with worker.app_context():
+        engine = _db.engine
+    event.listen(engine, "commit", lambda conn: ends.append("commit"))
+    event.listen(engine, "rollback", lambda conn: ends.append("rollback"))
+    worker.config["PROPAGATE_EXCEPTIONS"] = False
+    return worker, ends
+
+
+def _names(worker) -> set[str]:
+    with worker.app_context():
+        try:
+            return set(_db.session.scalars(select(Comune.name)))
+        finally:
+            _db.session.remove()
+
+
+@pytest.mark.parametrize("route", ["add_and_flush", "add_unflushed", "core_insert"])
+def test_a_write_left_uncommitted_is_rolled_back(probe, route):
+    worker, _ends = probe
+    assert worker.test_client().get(f"/_probe/{route}").status_code == 200
+    assert _names(worker) == set()
+
+
+def test_a_failed_request_is_rolled_back(probe):
+    worker, ends = probe
+    assert worker.test_client().get("/_probe/read_then_fail").status_code == 500
+    assert "commit" not in ends
+
+
+def test_a_request_that_only_read_ends_its_transaction(probe, backend):
+    worker, ends = probe
+    client = worker.test_client()
+    for _ in range(3):
+        assert client.get("/_probe/read").get_data(as_text=True) == "0"
+    if backend.name == "postgresql":
+        # COMMIT keeps psycopg's prepared statements (a ROLLBACK forgets them all).
+        assert ends == ["commit"] * 3
+    else:
+        assert "commit" not in ends
