@@ -214,7 +214,7 @@ def _detail_context(proposal: Proposal, **forms):
     events, threads = services.page_rows(proposal.id, with_comments=proposal.is_public)
     context = dict(
         proposal=proposal,
-        events=events, threads=threads,
+        events=events, history=history_html(events), threads=threads,
         round=round_, vote=vote, latest_round=latest[0] if latest else None,
         is_author=is_author, is_moderator=is_moderator,
         breadcrumbs=[_crumb(), (proposal.title, None)],
@@ -269,6 +269,63 @@ def public_comment_card(c) -> Markup:
         f'<article class="comment card card-bg mb-2" id="commento-{int(c.id)}" '
         f'aria-label="{label}">\n  <div class="card-body py-2">\n    \n    {inner}'
         f'\n    \n  </div>\n</article>')
+
+
+def history_html(events) -> Markup:
+    """The public history as proposals/_history.html renders it (the same HTML, checked by
+    tests/proposals/test_page_read.py), formatted here: the template costs ~200 calls an
+    event. The template stays the reference and the source of its strings."""
+    from markupsafe import escape
+
+    from portal.i18n import _template_gettext as t
+    from portal.i18n import datetime_filter
+
+    if not events:
+        return Markup(  # noqa: S704 - a translated string of our catalogue
+            f'<ol class="history list-unstyled">\n\n  <li>{t("Ancora nessun evento.")}</li>\n'
+            f'\n</ol>')
+    parts = ['<ol class="history list-unstyled">\n']
+    for e in events:
+        kind = e.kind
+        if kind == "state":
+            if e.to_state == "submitted" and e.from_state == "changes_requested":
+                what = f'{t("inviata di nuovo ai moderatori")}\n      '
+            elif e.to_state == "submitted":
+                what = f'{t("inviata ai moderatori")}\n      '
+            elif e.to_state == "merged":
+                what = t("unita a un'altra proposta") + "\n      "
+            else:
+                what = (f'{t("nuovo stato:")} <strong>{escape(services.state_label(e.to_state))}'
+                        f'</strong>')
+            what = f"\n      {what}\n    "
+        elif kind == "hidden":
+            what = f'<strong>{t("proposta nascosta")}</strong>\n    '
+        elif kind == "unhidden":
+            what = f'{t("proposta di nuovo visibile")}\n    '
+        elif kind == "comment_hidden":
+            what = f'<strong>{t("un commento è stato nascosto")}</strong>\n    '
+        elif kind == "comment_unhidden":
+            what = f'{t("un commento è di nuovo visibile")}\n    '
+        elif (kind == "edited" and isinstance(e.details, dict)
+              and e.details.get("absorbed")):
+            what = (f'{t("ha assorbito una proposta simile (n. %(id)s)", id=e.details["absorbed"])}'
+                    f'\n    ')
+        else:
+            what = str(escape(kind))
+        if e.association:
+            who = (f'<span class="text-secondary"> · '
+                   f'{t("moderatori di %(name)s", name=e.association.name)}</span>\n    ')
+        elif e.table:
+            who = f'<span class="text-secondary"> · {escape(e.table.name)}</span>'
+        else:
+            who = ""
+        note = (f'<div class="history-note pre-line">{escape(e.note)}</div>' if e.note else "")
+        parts.append(
+            f'\n  <li class="history-item mb-2">\n    <time datetime="{escape(e.at.isoformat())}">'
+            f'{escape(datetime_filter(e.at, "d MMM y, HH:mm"))}</time> —\n    {what}\n    {who}'
+            f'\n    {note}\n  </li>\n')
+    parts.append("\n</ol>")
+    return Markup("".join(parts))  # noqa: S704 - every value above is escaped
 
 
 def _merge_choices(proposal: Proposal):

@@ -161,3 +161,49 @@ def test_public_comment_card_is_the_macro(app):
         assert "&lt;script&gt;" in python and "<script>" not in python
         assert python.count('class="comment card') == 6
         assert ("Comment by" in python) == (lang == "en")
+
+
+def test_history_html_is_the_template(app):
+    """The history formatted in Python is proposals/_history.html, byte for byte, for every
+    kind of event, with and without association, table and note, and for no events."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace as NS
+
+    from flask import g, render_template
+    from flask_babel import refresh
+
+    from portal.i18n import LANG_COOKIE
+    from portal.proposals.views import history_html
+
+    at = datetime(2024, 11, 30, 23, 59, tzinfo=UTC)
+
+    def event(kind, to_state=None, from_state=None, note=None, details=None, association=None,
+              table=None):
+        return NS(at=at, kind=kind, to_state=to_state, from_state=from_state, note=note,
+                  details=details, association=NS(name=association) if association else None,
+                  table=NS(name=table) if table else None)
+
+    events = [
+        event("state", "submitted", "draft"),
+        event("state", "submitted", "changes_requested", note="Rivista <b>tutta</b>"),
+        event("state", "merged", "published", association="ACLI & <Amici>"),
+        event("state", "published", "submitted", association="Moderatori"),
+        event("state", "selected", "published", table="Tavolo <di> Seveso"),
+        event("state", "weird_state", "published"),
+        event("hidden", note="Motivo & <dettagli>", association="ACLI"),
+        event("unhidden"),
+        event("comment_hidden", association="ACLI"),
+        event("comment_unhidden", table="Tavolo"),
+        event("edited", details={"absorbed": 42}),
+        event("edited", details={"other": 1}),
+        event("edited", details=None, note="x"),
+        event("<custom>"),
+    ]
+    for lang in ("it", "en"):
+        with app.test_request_context("/proposte/7", headers={"Cookie": f"{LANG_COOKIE}={lang}"}):
+            refresh()
+            g.pop("_rete_translations", None)
+            g.pop("_rete_domain_translations", None)
+            for some in (events, events[:1], events[6:], []):
+                assert str(history_html(some)) == render_template("proposals/_history.html",
+                                                                  events=some)
