@@ -830,7 +830,8 @@ def _page_statement(by: str):
 
     from portal.catalogue.models import practice_comuni, practice_themes
 
-    gp = GoodPractice.__table__
+    # Short aliases: psycopg parses a statement once only up to 4,096 characters.
+    gp = GoodPractice.__table__.alias("gp")
     if by == "slug":
         where = gp.c.slug == bindparam("slug", type_=String)
         practice_id = select(gp.c.id).where(where).scalar_subquery()
@@ -846,8 +847,9 @@ def _page_statement(by: str):
         return select(literal_column(f"'{kind}'").label("kind"), *(
             (values[s] if s in values else null()).label(s) for s in slots))
 
-    def comune(column, comune_id):
-        return select(column).where(Comune.id == comune_id).scalar_subquery()
+    def comune(column: str, comune_id):
+        c = Comune.__table__.alias("c")
+        return select(c.c[column]).where(c.c.id == comune_id).scalar_subquery()
 
     own = select(literal_column("'g'").label("kind"), gp.c.id.label("id"), *(
         c.label(s) for s, c in zip(slots[1:], (
@@ -857,27 +859,24 @@ def _page_statement(by: str):
             gp.c.first_published_at, gp.c.slug, gp.c.title, gp.c.summary, gp.c.body_html,
             gp.c.status, gp.c.beneficiaries, gp.c.funding_sources, gp.c.contacts,
             gp.c.origin_label, gp.c.origin_url), strict=True))).where(where)
-    pc = practice_comuni.c
+    pt, pc = practice_themes.alias("pt").c, practice_comuni.alias("pc").c
+    pr, pf = Promoter.__table__.alias("pr").c, PracticeFile.__table__.alias("pf").c
+    pi, pa = Indicator.__table__.alias("pi").c, Adoption.__table__.alias("pa").c
     return union_all(
         own,
-        member("t", id=practice_themes.c.theme_id)
-        .where(practice_themes.c.practice_id == practice_id),
-        member("c", id=pc.comune_id, s1=comune(Comune.slug, pc.comune_id),
-               s2=comune(Comune.name, pc.comune_id), s3=comune(Comune.istat_code, pc.comune_id))
+        member("t", id=pt.theme_id).where(pt.practice_id == practice_id),
+        member("c", id=pc.comune_id, s1=comune("slug", pc.comune_id),
+               s2=comune("name", pc.comune_id), s3=comune("istat_code", pc.comune_id))
         .where(pc.practice_id == practice_id),
-        member("p", id=Promoter.id, n1=Promoter.comune_id, n2=Promoter.association_id,
-               s1=Promoter.name, s2=Promoter.kind, s3=Promoter.role)
-        .where(Promoter.practice_id == practice_id),
-        member("f", id=PracticeFile.id, n1=PracticeFile.size, s1=PracticeFile.kind,
-               s2=PracticeFile.title, s3=PracticeFile.content_type)
-        .where(PracticeFile.practice_id == practice_id),
-        member("i", id=Indicator.id, n1=Indicator.adoption_id, f1=Indicator.value,
-               d1=Indicator.measured_on, s1=Indicator.name, s2=Indicator.unit)
-        .where(Indicator.practice_id == practice_id),
-        member("a", id=Adoption.id, n1=Adoption.comune_id, d1=Adoption.started_on,
-               s1=Adoption.status, s2=Adoption.notes, s3=comune(Comune.slug, Adoption.comune_id),
-               s4=comune(Comune.name, Adoption.comune_id))
-        .where(Adoption.practice_id == practice_id))
+        member("p", id=pr.id, n1=pr.comune_id, n2=pr.association_id, s1=pr.name, s2=pr.kind,
+               s3=pr.role).where(pr.practice_id == practice_id),
+        member("f", id=pf.id, n1=pf.size, s1=pf.kind, s2=pf.title, s3=pf.content_type)
+        .where(pf.practice_id == practice_id),
+        member("i", id=pi.id, n1=pi.adoption_id, f1=pi.value, d1=pi.measured_on, s1=pi.name,
+               s2=pi.unit).where(pi.practice_id == practice_id),
+        member("a", id=pa.id, n1=pa.comune_id, d1=pa.started_on, s1=pa.status, s2=pa.notes,
+               s3=comune("slug", pa.comune_id), s4=comune("name", pa.comune_id))
+        .where(pa.practice_id == practice_id))
 
 
 @lru_cache(maxsize=8)
