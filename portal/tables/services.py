@@ -33,7 +33,7 @@ from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.i18n import current_locale, formatted
 from portal.network.models import Association, Comune, RoleAssignment
-from portal.tables import documents, member_role_label, outcome_label
+from portal.tables import documents
 from portal.tables.models import (
     APPROVING_OUTCOMES,
     AgendaItem,
@@ -186,13 +186,6 @@ def _meeting_lines(rows) -> list[MeetingLine]:
             for values in rows]
 
 
-def decision_lines(rows) -> list[DecisionLine]:
-    """(id, title, decided_on, outcome) rows as lines to show."""
-    locale = current_locale()
-    return [DecisionLine(ident, title, day, outcome, formatted(day, "long", locale),
-                         outcome_label(outcome)) for ident, title, day, outcome in rows]
-
-
 _MEETING_COLUMNS = (Meeting.id, Meeting.title, Meeting.starts_at, Meeting.place, Meeting.status,
                     Meeting.minutes_revision)
 
@@ -206,22 +199,6 @@ def _statement(name: str):
                        Table.description, Comune.name, Comune.slug)
                 .outerjoin(Comune, Comune.id == Table.comune_id)
                 .where(Table.slug == bindparam("slug")))
-    if name == "table_meetings":
-        # One round trip for the table page: the next meetings (kind 0), the latest past ones
-        # (kind 1) and the start of the oldest meeting (kind 2, for the archive's years).
-        public = (Meeting.table_id == table_id, Meeting.status != MeetingStatus.DRAFT.value)
-        upcoming = (select(literal_column("0").label("kind"), *_MEETING_COLUMNS)
-                    .where(Meeting.table_id == table_id,
-                           Meeting.status == MeetingStatus.CONVENED.value,
-                           Meeting.starts_at >= since)
-                    .order_by(Meeting.starts_at, Meeting.id).limit(bindparam("upcoming_limit")))
-        past = (select(literal_column("1").label("kind"), *_MEETING_COLUMNS)
-                .where(*public, Meeting.starts_at < since)
-                .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
-                .limit(bindparam("past_limit")))
-        oldest = select(literal_column("2"), null(), null(), func.min(Meeting.starts_at),
-                        null(), null(), null()).where(*public)
-        return union_all(select(upcoming.subquery()), select(past.subquery()), oldest)
     if name == "year":
         # The meetings of one year of the archive (kind 0) and the first and last start of
         # all the table's meetings (kinds 1 and 2), in one round trip.
@@ -250,17 +227,6 @@ def _statement(name: str):
             query = query.where(or_(Decision.decided_on < day,
                                     (Decision.decided_on == day) & (Decision.id < ident)))
         return query.order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit)
-    if name == "comune_table":
-        # A Comune's table with its next convened meeting (for the Comune's page).
-        next_id = (select(Meeting.id)
-                   .where(Meeting.table_id == Table.id,
-                          Meeting.status == MeetingStatus.CONVENED.value,
-                          Meeting.starts_at >= since)
-                   .order_by(Meeting.starts_at, Meeting.id).limit(1)
-                   .correlate(Table).scalar_subquery())
-        return (select(Table.id, Table.name, Table.slug, Meeting.id, Meeting.starts_at)
-                .outerjoin(Meeting, Meeting.id == next_id)
-                .where(Table.comune_id == bindparam("comune_id")))
     if name == "rete_table":
         return select(Table.id, Table.name, Table.slug).where(Table.comune_id.is_(None)).limit(1)
     if name == "next_meetings":
@@ -268,39 +234,7 @@ def _statement(name: str):
                 .where(Meeting.table_id.in_(bindparam("table_ids", expanding=True)),
                        Meeting.status == MeetingStatus.CONVENED.value, Meeting.starts_at >= since)
                 .order_by(Meeting.starts_at, Meeting.id).limit(limit))
-    if name == "seats":
-        role_order = case({MemberRole.CHAIR.value: 0, MemberRole.SECRETARY.value: 1},
-                          value=TableMember.role, else_=2)
-        return (select(User.name, TableMember.role, TableMember.title, TableMember.body_kind,
-                       Comune.name, Association.name)
-                .join(User, User.id == TableMember.user_id)
-                .outerjoin(Comune, Comune.id == TableMember.comune_id)
-                .outerjoin(Association, Association.id == TableMember.association_id)
-                .where(TableMember.table_id == table_id, TableMember.left_on.is_(None))
-                .order_by(role_order, User.name, TableMember.id).limit(limit))
-    if name == "decisions":
-        return (select(Decision.id, Decision.title, Decision.decided_on, Decision.outcome)
-                .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
-                .where(Decision.table_id == table_id)
-                .order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit))
     raise KeyError(name)
-
-
-def seats(table: Table, limit: int) -> list[Seat]:
-    """The active members of a table for its public page, in one light query."""
-    rows = db.session.execute(_statement("seats"), {"table_id": table.id, "limit": limit}).all()
-    families = _("le famiglie")
-    of_comune = _("Comune di %(name)s")  # translated once, filled in per seat
-    result = []
-    for name, role, title, kind, comune_name, association_name in rows:
-        if kind == BodyKind.COMUNE and comune_name:
-            body = of_comune % {"name": comune_name}
-        elif kind == BodyKind.ASSOCIATION and association_name:
-            body = association_name
-        else:
-            body = families
-        result.append(Seat(name, role, title, body, member_role_label(role)))
-    return result
 
 
 def table_info(slug: str) -> TableInfo | None:
@@ -311,43 +245,6 @@ def table_info(slug: str) -> TableInfo | None:
     ident, name, slug_, comune_id, constituted_on, description, comune_name, comune_slug = row
     return TableInfo(ident, name, slug_, comune_id, constituted_on, description,
                      ComuneRef(comune_name, comune_slug) if comune_id is not None else None)
-
-
-@dataclass(frozen=True)
-class TableMeetings:
-    upcoming: list[MeetingLine]
-    past: list[MeetingLine]
-    years: list[int]
-
-
-def table_meetings(table: TableInfo | Table, upcoming: int, past: int) -> TableMeetings:
-    """The next and the latest past meetings of a table and the years of its archive, newest
-    first (from its latest meeting or this year back to its constitution or its oldest
-    meeting, whichever is earlier), in one query."""
-    rows = db.session.execute(_statement("table_meetings"), {
-        "table_id": table.id, "since": utcnow() - timedelta(hours=6),
-        "upcoming_limit": upcoming, "past_limit": past}).all()
-    found: tuple[list, list] = ([], [])
-    oldest = None
-    for kind, *values in rows:
-        if kind == 2:
-            oldest = values[2]
-        else:
-            found[kind].append(values)
-    found[0].sort(key=lambda m: (m[2], m[0]))
-    found[1].sort(key=lambda m: (m[2], m[0]), reverse=True)
-    lines = (_meeting_lines(found[0]), _meeting_lines(found[1]))
-    starts = [local(m.starts_at).year for m in (*lines[0], *lines[1])]
-    if oldest is not None:
-        starts.append(local(oldest).year)
-    if table.constituted_on is not None:
-        first = min([table.constituted_on.year, *starts])
-        newest = max([today().year, *starts])
-    elif starts:
-        first, newest = min(starts), max(starts)
-    else:
-        return TableMeetings(lines[0], lines[1], [])
-    return TableMeetings(lines[0], lines[1], list(range(newest, first - 1, -1)))
 
 
 def archive_year(table: TableInfo | Table, year: int | None,
@@ -381,13 +278,6 @@ def index_rows(after: str | None, size: int) -> list:
                               {"after": after or "", "limit": size + 1}).all()
 
 
-def comune_table_row(comune_id: int):
-    """A Comune's table and its next meeting as one light row (table id, name, slug, meeting
-    id, start; the last two None when nothing is convened), or None."""
-    return db.session.execute(_statement("comune_table"), {
-        "comune_id": comune_id, "since": utcnow() - timedelta(hours=6)}).first()
-
-
 def rete_table_row():
     """The inter-municipal table as a light row (id, name, slug), or None."""
     return db.session.execute(_statement("rete_table")).first()
@@ -413,12 +303,6 @@ def decision_page(table_id: int, limit: int, before: tuple[date, int] | None = N
                                   {"table_id": table_id, "limit": limit}).all()
     return db.session.execute(_statement("table_decisions_before"), {
         "table_id": table_id, "limit": limit, "day": before[0], "ident": before[1]}).all()
-
-
-def decision_rows(table_id: int, limit: int) -> list[DecisionLine]:
-    """The latest decisions in force of a table as lines (id, title, day, outcome)."""
-    return decision_lines(db.session.execute(_statement("decisions"),
-                                             {"table_id": table_id, "limit": limit}))
 
 
 def member_count(table: Table) -> int:
@@ -1253,29 +1137,59 @@ def current_version(decision: Decision) -> Decision | None:
         Decision.agenda_item_id == decision.agenda_item_id))
 
 
-_ITEM = AgendaItem.__table__.alias("proposal_items")
+@cache
+def _proposal_links_statement():
+    """What the tables know of a proposal in one statement built once: its meetings (kind 0,
+    by date), its latest current decision (kind 1) and its project (kind 2).
+
+    The agenda items are found by id through the proposal's index: SQLite's statistics count
+    the many items without a proposal as one value, and with `proposal_id = ?` in the join it
+    scanned the whole (meeting_id, proposal_id) index instead (9 ms at 180,000 items)."""
+    from sqlalchemy import String, cast
+
+    pid = bindparam("pid")
+    item = AgendaItem.__table__.alias("proposal_items")
+    # typed NULLs: PostgreSQL resolves a UNION's column types part by part
+    no_text, no_number = cast(null(), String()), cast(null(), Integer())
+    no_time = cast(null(), Meeting.starts_at.type)
+    meetings = (
+        select(literal_column("0", Integer).label("kind"), Meeting.id.label("id"),
+               Meeting.starts_at.label("at"), no_text.label("outcome"),
+               no_number.label("progress"))
+        .select_from(AgendaItem).join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(AgendaItem.id.in_(select(item.c.id).where(item.c.proposal_id == pid)),
+               Meeting.status != MeetingStatus.DRAFT))
+    latest = (select(Decision.id, Decision.outcome)
+              .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
+              .where(Decision.proposal_id == pid)
+              .order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(1).subquery())
+    decision = select(literal_column("1", Integer), latest.c.id, no_time, latest.c.outcome,
+                      no_number)
+    project = (select(literal_column("2", Integer), Project.id, no_time, no_text,
+                      cast(Project.progress, Integer())).where(Project.proposal_id == pid))
+    union = union_all(meetings, decision, project).subquery()
+    return select(union).order_by(union.c.kind, union.c.at)
 
 
 def proposal_links(proposal_id: int) -> dict:
-    """What the tables know of a proposal, for its page: meetings, decision, project, practice.
+    """What the tables know of a proposal, for its page: meetings, decision, project.
 
-    Two queries; every value is a portal path or None.
+    One statement; every value is a portal path or None.
     """
-    # The items are found by id through the proposal's index: SQLite's statistics count the
-    # many items without a proposal as one value, and with `proposal_id = ?` in the join it
-    # scanned the whole (meeting_id, proposal_id) index instead (9 ms at 180,000 items).
-    items = select(_ITEM.c.id).where(_ITEM.c.proposal_id == proposal_id)
-    rows = db.session.execute(
-        select(AgendaItem.meeting_id, Meeting.starts_at, Meeting.status)
-        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
-        .where(AgendaItem.id.in_(items), Meeting.status != MeetingStatus.DRAFT)
-        .order_by(Meeting.starts_at)).all()
-    decision = db.session.scalar(current_decisions().where(Decision.proposal_id == proposal_id)
-                                 .order_by(Decision.decided_on.desc(), Decision.id.desc())
-                                 .limit(1))
-    project = project_for_proposal(proposal_id) if decision is not None else None
+    from types import SimpleNamespace as NS
+
+    meetings, decision, project = [], None, None
+    for row in db.session.execute(_proposal_links_statement(), {"pid": proposal_id}):
+        if row.kind == 0:
+            meetings.append((url_for("tables.meeting", meeting_id=row.id), row.at))
+        elif row.kind == 1:
+            decision = NS(id=row.id, outcome=row.outcome)
+        else:
+            project = NS(id=row.id, progress=row.progress)
+    if decision is None:
+        project = None  # shown with its decision only
     return {
-        "meetings": [(url_for("tables.meeting", meeting_id=m), when) for m, when, _s in rows],
+        "meetings": meetings,
         "decision": decision,
         "decision_url": url_for("tables.decision", decision_id=decision.id)
         if decision else None,
