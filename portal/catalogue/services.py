@@ -702,18 +702,20 @@ def _comune_parts(comune_id) -> list:
 
     from portal.catalogue.models import PracticeFacet
 
-    runs = (select(*page_columns(i=(GoodPractice.id,), s=(
-        GoodPractice.slug, GoodPractice.title, GoodPractice.status)))
-            .join(PracticeFacet, PracticeFacet.practice_id == GoodPractice.id)
-            .where(PracticeFacet.facet == literal_column(f"'{search.FACET_COMUNE}'"),
-                   PracticeFacet.value == cast(comune_id, String))
-            .order_by(PracticeFacet.practice_id.desc()).limit(COMUNE_PRACTICES))
-    latest = (Adoption.updated_at.desc(), Adoption.id.desc())
-    adopted = (select(*page_columns(i=(Adoption.id,), s=(
-        GoodPractice.slug, GoodPractice.title, Adoption.status), t=(Adoption.updated_at,)))
-               .join(Adoption, Adoption.practice_id == GoodPractice.id)
-               .where(Adoption.comune_id == comune_id, GoodPractice.published_at.is_not(None))
-               .order_by(*latest).limit(COMUNE_PRACTICES))
+    # short aliases: the Comune page's statement is long (psycopg parses it once only up to
+    # 4,096 characters)
+    gp = GoodPractice.__table__.alias("gp")
+    pf, pa = PracticeFacet.__table__.alias("pf"), Adoption.__table__.alias("pa")
+    runs = (select(*page_columns(i=(gp.c.id,), s=(gp.c.slug, gp.c.title, gp.c.status)))
+            .join_from(gp, pf, pf.c.practice_id == gp.c.id)
+            .where(pf.c.facet == literal_column(f"'{search.FACET_COMUNE}'"),
+                   pf.c.value == cast(comune_id, String))
+            .order_by(pf.c.practice_id.desc()).limit(COMUNE_PRACTICES))
+    adopted = (select(*page_columns(i=(pa.c.id,), s=(gp.c.slug, gp.c.title, pa.c.status),
+                                    t=(pa.c.updated_at,)))
+               .join_from(gp, pa, pa.c.practice_id == gp.c.id)
+               .where(pa.c.comune_id == comune_id, gp.c.published_at.is_not(None))
+               .order_by(pa.c.updated_at.desc(), pa.c.id.desc()).limit(COMUNE_PRACTICES))
     return [runs, adopted]
 
 
