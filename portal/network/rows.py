@@ -32,6 +32,8 @@ from portal.db_setup import UTCDateTime
 
 #: The slots of a row: (prefix, SQL type, how many).
 _SLOTS = (("i", Integer, 3), ("s", Text, 5), ("d", Date, 1), ("t", UTCDateTime, 1))
+#: The columns of every part, in order.
+_NAMES = (*(f"{p}{n + 1}" for p, _t, size in _SLOTS for n in range(size)), "o", "part")
 
 
 def page_columns(*, i: Sequence = (), s: Sequence = (), d: Sequence = (), t: Sequence = (),
@@ -52,6 +54,8 @@ def page_columns(*, i: Sequence = (), s: Sequence = (), d: Sequence = (), t: Seq
             name = f"{prefix}{n + 1}"
             if n < len(given):
                 columns.append(given[n].label(name))
+            elif prefix == "s":  # PostgreSQL reads a bare NULL in a subquery as text
+                columns.append(type_coerce(null(), type_).label(name))
             else:  # a NULL typed on the database side (PostgreSQL) and on ours (results)
                 impl = type_.impl if hasattr(type_, "impl") else type_
                 columns.append(type_coerce(cast(null(), impl), type_).label(name))
@@ -73,9 +77,21 @@ def sql_constant(value: str):
 def parts_statement(parts: Sequence[Select]):
     """One UNION ALL of `parts` made with `page_columns`: each row says which part it belongs
     to (`part`, the index in `parts`), and the rows come part after part, each part's in its
-    own order (`o`). Build it once, at first use, and run it with bound parameters."""
-    selects = [select(part.add_columns(literal_column(str(n), Integer).label("part")).subquery())
-               for n, part in enumerate(parts)]
+    own order (`o`). Build it once, at first use, and run it with bound parameters.
+
+    The statement is kept short (psycopg parses a statement of more than 4,096 characters
+    again on every execution): a part with ORDER BY or LIMIT is wrapped in a subquery (SQLite
+    wants no ORDER BY in a compound's member) and read by bare column names; the first part
+    gives the columns their types, so it keeps them.
+    """
+    selects = []
+    for n, part in enumerate(parts):
+        part = part.add_columns(literal_column(str(n), Integer).label("part"))
+        if part._order_by_clauses or part._limit_clause is not None:
+            inner = part.subquery(f"p{n}")
+            part = select(*(inner.c if n == 0 else [literal_column(c) for c in _NAMES])
+                          ).select_from(inner)
+        selects.append(part)
     return union_all(*selects).order_by(literal_column("part"), literal_column("o"))
 
 

@@ -511,7 +511,8 @@ def _page_statement(panels: tuple[ComunePanel, ...]):
     found = _page_statements.get(panels)
     if found is not None:
         return found
-    comune_id = select(Comune.id).where(Comune.slug == bindparam("slug")).scalar_subquery()
+    found = select(Comune.id).where(Comune.slug == bindparam("slug")).cte("c")  # once, by slug
+    comune_id = select(found.c.id).scalar_subquery()
     parts = _own_parts(comune_id)
     spans = {}
     for panel in panels:

@@ -58,7 +58,8 @@ class TablePage:
 
 @cache
 def _table_page_statement():
-    table_id = select(Table.id).where(Table.slug == bindparam("slug")).scalar_subquery()
+    found = select(Table.id).where(Table.slug == bindparam("slug")).cte("t")  # once, by slug
+    table_id = select(found.c.id).scalar_subquery()
     table = (select(*page_columns(
         i=(Table.id, Table.comune_id),
         s=(Table.name, Table.slug, Table.description, Comune.name, Comune.slug),

@@ -251,3 +251,16 @@ def test_meeting_and_decision_lists_mark_states_and_escape_every_value(app):
     with app.app_context(), app.test_request_context("/", headers={"Cookie": "lang=en"}):
         html = str(public.meeting_list(meetings, "None"))
         assert "<strong>cancelled</strong>" in html and "minutes published" in html
+
+
+def test_page_statements_stay_under_psycopgs_cache_limit(app):
+    """psycopg parses a statement of more than 4,096 characters again on every execution:
+    the table page's and the Comune page's (with every module's panel) stay under it."""
+    from sqlalchemy.dialects import postgresql
+
+    from portal.network import services as network
+    from portal.tables import public
+
+    panels = tuple(p for p in network._COMUNE_PANELS if isinstance(p, network.ComunePanel))
+    for statement in (public._table_page_statement(), network._page_statement(panels)[0]):
+        assert len(str(statement.compile(dialect=postgresql.psycopg.dialect()))) < 4096
