@@ -511,8 +511,8 @@ def _page_statement(panels: tuple[ComunePanel, ...]):
     found = _page_statements.get(panels)
     if found is not None:
         return found
-    found = select(Comune.id).where(Comune.slug == bindparam("slug")).cte("c")  # once, by slug
-    comune_id = select(found.c.id).scalar_subquery()
+    by_slug = select(Comune.id).where(Comune.slug == bindparam("slug")).cte("c")  # looked up once
+    comune_id = select(by_slug.c.id).scalar_subquery()
     parts = _own_parts(comune_id)
     spans = {}
     for panel in panels:

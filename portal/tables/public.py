@@ -1,8 +1,9 @@
-"""The tables' public pages read in one statement each (light rows, statements built once).
+"""The tables' public pages: read in one statement each, their lists written in Python.
 
 A table's page shows the table, its seats, its next and latest meetings, the years of its
-archive and its latest decisions: one UNION ALL of same-shaped rows (network.services'
-`page_columns`), so one round trip instead of four.
+archive and its latest decisions: one UNION ALL of same-shaped rows (portal/network/rows.py),
+built once, so one round trip instead of four. The meeting, decision and seat lists are
+written here (`meeting_list`, `decision_list`, `seat_rows`) rather than by Jinja macros.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class TablePage:
 
 @cache
 def _table_page_statement():
-    found = select(Table.id).where(Table.slug == bindparam("slug")).cte("t")  # once, by slug
-    table_id = select(found.c.id).scalar_subquery()
+    by_slug = select(Table.id).where(Table.slug == bindparam("slug")).cte("t")  # looked up once
+    table_id = select(by_slug.c.id).scalar_subquery()
     table = (select(*page_columns(
         i=(Table.id, Table.comune_id),
         s=(Table.name, Table.slug, Table.description, Comune.name, Comune.slug),
