@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import sqlite3
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -100,8 +101,15 @@ def _drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
+#: The write generation (page cache, memo) of this test process alone: other suites or
+#: benchmarks running beside it on the same checkout must not make its memo read again.
+GENERATION_FILE = str(Path(tempfile.gettempdir()) / f"rete-tests-{os.getpid()}.generation")
+
+
 def make_app(database_url: str, **overrides) -> Flask:
-    config = dict(TEST_CONFIG, SQLALCHEMY_DATABASE_URI=database_url, **overrides)
+    config = dict(TEST_CONFIG, SQLALCHEMY_DATABASE_URI=database_url,
+                  PAGE_CACHE_FILE=GENERATION_FILE)
+    config.update(overrides)
     if database_url.startswith("postgresql"):
         # A test database needs no durability: commits skip the wait for the disk.
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {
