@@ -97,7 +97,8 @@ class Config:
                 "postgresql://", "postgresql+psycopg://", 1
             )
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
-            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5,
-                                              "max_overflow": 5}
+            # No pool_pre_ping: db_setup pings only a connection left idle for a while (a
+            # round trip saved on every request; see portal/db_setup.py).
+            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 5, "max_overflow": 5}
         else:
             self.SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"timeout": 30}}

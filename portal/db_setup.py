@@ -8,7 +8,16 @@ transaction with one when the session is removed. So a request that wrote nothin
 read-only transaction instead (the same for the database) and the connection keeps its
 prepared statements from one request to the next. A request that wrote anything, failed, or
 left unflushed changes is rolled back as before.
+
+Also on PostgreSQL, a pooled connection is pinged (`SELECT 1`) only when it comes back to
+work after `PING_IDLE_SECONDS` of rest, or when psycopg already knows it is broken, instead of
+before every request (SQLAlchemy's `pool_pre_ping`: one more round trip each time). A busy
+worker's connection is seldom idle that long; if the server restarted meanwhile, the first
+statement fails, SQLAlchemy sees the disconnection and renews the whole pool, so at most that
+one request per worker gets an error page.
 """
+
+import time
 
 from datetime import UTC, datetime
 
@@ -91,6 +100,32 @@ def _end_read_only_transaction(exc: BaseException | None) -> None:
         session.rollback()
 
 
+#: a pooled PostgreSQL connection idle longer than this is pinged before it is used again
+PING_IDLE_SECONDS = 5.0
+_RESTED_SINCE = "rete_rested_since"
+
+
+def _rest(_dbapi_connection, record):
+    record.info[_RESTED_SINCE] = time.monotonic()
+
+
+def _ping_if_rested(dbapi_connection, record, _proxy):
+    """Checkout: a connection known broken, or back from a long rest and not answering, is
+    refused; the pool then opens another (SQLAlchemy's documented pessimistic handling)."""
+    from sqlalchemy.exc import DisconnectionError
+
+    if getattr(dbapi_connection, "broken", False) or getattr(dbapi_connection, "closed", False):
+        raise DisconnectionError("the connection is broken")
+    rested = record.info.get(_RESTED_SINCE)
+    if rested is None or time.monotonic() - rested < PING_IDLE_SECONDS:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # the request's statements follow in its transaction
+    except Exception as exc:  # noqa: BLE001 - any failure means the connection is gone
+        raise DisconnectionError(f"the connection did not answer: {exc}") from exc
+
+
 def init_app(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         with app.app_context():
@@ -101,6 +136,9 @@ def init_app(app: Flask) -> None:
                 event.listen(engine, "before_cursor_execute", _note_statement)
                 event.listen(engine, "commit", _transaction_ended)
                 event.listen(engine, "rollback", _transaction_ended)
+                if not engine.pool._pre_ping:
+                    event.listen(engine.pool, "checkin", _rest)
+                    event.listen(engine.pool, "checkout", _ping_if_rested)
                 engine._rete_read_only_commit = True
         # Registered after Flask-SQLAlchemy's own teardown, so it runs before the session's
         # removal (teardowns run in reverse order).

@@ -92,3 +92,53 @@ def test_a_request_that_only_read_ends_its_transaction(probe, backend):
         assert ends == ["commit"] * 3
     else:
         assert "commit" not in ends
+
+
+
+def _kill_pooled_connections(worker) -> int:
+    """Terminate, from another connection, the server side of every connection in the pool."""
+    import psycopg
+
+    with worker.app_context():
+        engine = _db.engine
+    pids = [record.dbapi_connection.info.backend_pid for record in engine.pool._pool.queue]
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as killer:
+        for pid in pids:
+            killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    return len(pids)
+
+
+def test_a_connection_lost_while_idle_is_replaced_before_the_next_request(
+        probe, backend, monkeypatch):
+    """No ping before every request on PostgreSQL, but a pooled connection that rested is
+    checked first: if the server dropped it meanwhile (a restart, an idle timeout), the visitor
+    still gets the page, from a new connection, and not an error."""
+    if backend.name != "postgresql":
+        pytest.skip("SQLite opens a file: there is no server to lose")
+    from portal import db_setup
+
+    worker, _ends = probe
+    client = worker.test_client()
+    assert client.get("/_probe/read").status_code == 200
+    assert _kill_pooled_connections(worker) == 1
+    monkeypatch.setattr(db_setup, "PING_IDLE_SECONDS", 0.0)
+    response = client.get("/_probe/read")
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "0")
+
+
+def test_a_connection_lost_while_busy_costs_one_request_at_most(probe, backend, monkeypatch):
+    """The price of not pinging a busy connection: when the server drops it between two
+    requests close together, that one request fails; the pool is renewed and the next works."""
+    if backend.name != "postgresql":
+        pytest.skip("SQLite opens a file: there is no server to lose")
+    from portal import db_setup
+
+    worker, _ends = probe
+    client = worker.test_client()
+    assert client.get("/_probe/read").status_code == 200
+    assert _kill_pooled_connections(worker) == 1
+    monkeypatch.setattr(db_setup, "PING_IDLE_SECONDS", 3600.0)
+    assert client.get("/_probe/read").status_code == 500
+    response = client.get("/_probe/read")
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "0")
