@@ -350,10 +350,19 @@ def _watch_writes(engine, generation: Generation) -> None:
                 _QUIET_STATEMENTS):
             conn.info["rete_wrote"] = True
 
-    @event.listens_for(engine, "commit")
-    def _committed(conn):
-        if conn.info.pop("rete_wrote", False):
+    # After the commit, not in the "commit" event (which SQLAlchemy sends before the DBAPI
+    # commit): a worker that sees the generation move must find the rows already there, or it
+    # would keep a page of the old rows under the new generation. (It also keeps SQLite's
+    # write lock free while the file and Redis are told.)
+    dialect = engine.dialect
+    commit = dialect.do_commit
+
+    def do_commit(dbapi_connection):
+        commit(dbapi_connection)
+        if dbapi_connection.info.pop("rete_wrote", False):  # the pool record's info, as conn's
             generation.bump()
+
+    dialect.do_commit = do_commit
 
     @event.listens_for(engine, "rollback")
     def _rolled_back(conn):

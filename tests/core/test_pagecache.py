@@ -64,6 +64,26 @@ def test_a_write_by_another_worker_shows_at_once(cached):
     assert "Topolinia" in _client(one).get("/comuni").get_data(as_text=True)
 
 
+def test_a_page_rendered_when_the_generation_changes_already_shows_the_write(cached):
+    """The generation moves only once the write is committed: a worker that sees it move and
+    renders the page at that very moment reads the new rows, and never keeps an old page under
+    the new generation (it would be served until the next write)."""
+    one, other = cached(), cached()
+    generation = other.extensions["rete_generation"]
+    seen: list[bool] = []
+    bump = generation.bump
+
+    def bump_then_look():
+        bump()
+        seen.append("Topolinia" in _client(one).get("/comuni").get_data(as_text=True))
+
+    generation.bump = bump_then_look
+    assert "Topolinia" not in _client(one).get("/comuni").get_data(as_text=True)
+    _write(other, "Topolinia")
+    assert seen and all(seen)
+    assert "Topolinia" in _client(one).get("/comuni").get_data(as_text=True)
+
+
 def test_writes_no_public_page_shows_keep_the_pages(cached):
     from portal.core.services import send_mail
 
