@@ -101,12 +101,17 @@ class Generation:
             st = os.stat(self.path)
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def current(self) -> tuple:
-        """This node's generation, and the Rete-wide counter when Redis is shared."""
+    def current(self, shared_pages: bool = True) -> tuple:
+        """This node's generation, and the Rete-wide counter when Redis is shared.
+
+        `shared_pages=False` for a request that will not look for a page in Redis (a POST, a
+        signed-in visitor): its counter may be the one read up to `sync` seconds ago even if
+        this node wrote since, because this node's writes are already in the file's part.
+        """
         local = self.local()
         if self.shared is None:
             return local
-        return (*local, self.shared.value(local))
+        return (*local, self.shared.value(local, eager=shared_pages))
 
     def bump(self) -> None:
         # Redis first: a worker that sees the file change then reads the new counter.
@@ -142,9 +147,12 @@ class SharedCounter:
         self._value = 0
         self._read_at = float("-inf")
 
-    def value(self, local: tuple) -> int:
+    def value(self, local: tuple, eager: bool = True) -> int:
+        """The counter; read again from Redis after `sync` seconds, and at once when this
+        node's file changed if `eager` (a page looked for in Redis must be of the counter that
+        includes this node's own writes: the pages there are keyed by the counter alone)."""
         now = self.clock()
-        if local != self._seen or now - self._read_at >= self.sync:
+        if (eager and local != self._seen) or now - self._read_at >= self.sync:
             try:
                 self._value = int(self.client.get(self.key) or 0)
             except Exception:  # noqa: BLE001 - Redis down: this node's file still bounds staleness
@@ -203,8 +211,9 @@ class PageCache:
 
     def __call__(self, environ, start_response):
         # Read before the request opens a transaction: whatever it computes is at least as new.
-        generation = environ[GENERATION] = self.generation.current()
         key = self.key(environ) if self.seconds > 0 else None
+        generation = environ[GENERATION] = self.generation.current(
+            shared_pages=key is not None and self.shared is not None)
         if key is None:
             return self.wsgi_app(environ, start_response)
         now = self.clock()

@@ -268,3 +268,24 @@ def test_without_redis_each_worker_goes_on_alone(app, fresh_app, tmp_path):
     assert again.status_code == 200 and "Age" in again.headers
     _write(lonely, "Paperopoli")
     assert "Paperopoli" in _client(lonely).get("/comuni").get_data(as_text=True)
+
+
+def test_requests_that_look_for_no_page_do_not_ask_redis_after_a_local_write(nodes, tmp_path):
+    """A POST (or a signed-in visitor) never looks for a page in Redis, so it does not read
+    the Rete-wide counter again when this node's file moved; the next anonymous page still
+    does, and never gets a page stored before this node's write."""
+    one = nodes("one")
+    other_worker = nodes("one")  # a second worker of the same server: the same file
+    elsewhere = nodes("elsewhere")
+    assert "Paperopoli" not in _client(elsewhere).get("/comuni").get_data(as_text=True)
+    assert "Age" in _client(other_worker).get("/comuni").headers  # from Redis
+    counter = other_worker.extensions["rete_generation"].shared
+    reads = []
+    get = counter.client.get
+    counter.client.get = lambda key: (key == counter.key and reads.append(key)) or get(key)
+    _write(one, "Paperopoli")
+    assert _client(other_worker).post("/aderisci").status_code == 400  # no CSRF token
+    assert reads == []
+    page = _client(other_worker).get("/comuni")
+    assert len(reads) == 1
+    assert "Paperopoli" in page.get_data(as_text=True)
