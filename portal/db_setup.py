@@ -18,7 +18,6 @@ one request per worker gets an error page.
 """
 
 import time
-
 from datetime import UTC, datetime
 
 from flask import Flask

@@ -69,6 +69,10 @@ def cached_include(template: str) -> Markup:
     return Markup(html)  # noqa: S704 - our own template, rendered with autoescape
 
 
+def _built(form):
+    return form() if isinstance(form, type) else form
+
+
 def render_form_page(template: str, form, **context) -> str:
     """A public page showing a blank form (log in, register, join the Rete...).
 
@@ -76,16 +80,21 @@ def render_form_page(template: str, form, **context) -> str:
     so it is rendered once per worker, language and URL with the token taken out, and then
     given to each visitor with their own token put back. A form with errors, a pending flash
     message, a signed-in visitor or debug mode get the ordinary rendering.
+
+    `form` is the form, or the class of a blank one: then the form is built only when the page
+    is rendered, not when the stored page is given out (building a form costs ~100 calls a
+    field).
     """
-    if (current_app.debug or request.method != "GET" or form.errors
-            or current_user.is_authenticated or session.get("_flashes")):
-        return render_template(template, form=form, **context)
+    if request.method != "GET" or (not isinstance(form, type) and form.errors):
+        return render_template(template, form=_built(form), **context)
+    if current_app.debug or current_user.is_authenticated or session.get("_flashes"):
+        return render_template(template, form=_built(form), **context)
     token = generate_csrf()
     key = (template, current_locale(), request.full_path)
     store: dict = current_app.extensions["rete_form_pages"]
     html = store.get(key)
     if html is None:
-        html = render_template(template, form=form, **context)
+        html = render_template(template, form=_built(form), **context)
         if len(store) >= MAX_FORM_PAGES:
             store.clear()
         store[key] = html.replace(token, CSRF)

@@ -75,6 +75,8 @@ def _forms_limit() -> str:
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
+    if request.method != "POST":  # GET or HEAD: the blank form
+        return render_form_page("accounts/register.html", RegisterForm)
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -85,9 +87,7 @@ def register():
             return _invalid("accounts/register.html", form=form)
         db.session.commit()
         return redirect(url_for("accounts.registered"), code=303)
-    if form.is_submitted():
-        return _invalid("accounts/register.html", form=form)
-    return render_form_page("accounts/register.html", form)
+    return _invalid("accounts/register.html", form=form)
 
 
 @bp.get("/registrati/controlla-la-posta")
@@ -139,6 +139,8 @@ def resend_confirmation():
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
+    if request.method != "POST":  # GET or HEAD: the blank form
+        return render_form_page("accounts/login.html", LoginForm)
     form = LoginForm()
     next_url = safe_next(request.args.get("next"), url_for("accounts.dashboard"))
     if form.validate_on_submit():
@@ -153,9 +155,7 @@ def login():
         db.session.commit()
         flash(_("Benvenuto, %(name)s.", name=user.name), "success")
         return redirect(next_url, code=303)
-    if form.is_submitted():
-        return _invalid("accounts/login.html", form=form)
-    return render_form_page("accounts/login.html", form)
+    return _invalid("accounts/login.html", form=form)
 
 
 @bp.post("/esci")
@@ -176,6 +176,8 @@ def logout():
 @authz.public
 @limiter.limit(_reset_limit, methods=["POST"])
 def forgot_password():
+    if request.method != "POST":  # GET or HEAD: the blank form
+        return render_form_page("accounts/forgot.html", ForgotPasswordForm)
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
@@ -183,9 +185,7 @@ def forgot_password():
         flash(_("Se l'indirizzo ha un account, riceverai un messaggio con il link per "
                 "reimpostare la password."), "info")
         return redirect(url_for("accounts.login"), code=303)
-    if form.is_submitted():
-        return _invalid("accounts/forgot.html", form=form)
-    return render_form_page("accounts/forgot.html", form)
+    return _invalid("accounts/forgot.html", form=form)
 
 
 @bp.route("/reimposta-password/<token>", methods=["GET", "POST"])

@@ -69,8 +69,10 @@ def _forms_limit() -> str:
 @authz.public
 @limiter.limit(_forms_limit, methods=["POST"])  # each application mails the coordinators
 def join():
-    form = JoinForm()
     crumbs = [(_("Aderisci alla Rete"), None)]
+    if request.method != "POST":  # GET or HEAD: the blank form
+        return render_form_page("network/join.html", JoinForm, breadcrumbs=crumbs)
+    form = JoinForm()
     if form.validate_on_submit():
         try:
             services.submit_application(form.data)
@@ -80,9 +82,7 @@ def join():
             return render_template("network/join.html", form=form, breadcrumbs=crumbs), 422
         db.session.commit()
         return redirect(url_for("network.join_sent"), code=303)
-    if form.is_submitted():
-        return render_template("network/join.html", form=form, breadcrumbs=crumbs), 422
-    return render_form_page("network/join.html", form, breadcrumbs=crumbs)
+    return render_template("network/join.html", form=form, breadcrumbs=crumbs), 422
 
 
 @bp.get("/aderisci/inviata")

@@ -99,3 +99,14 @@ def test_a_form_page_with_errors_or_a_message_is_rendered_for_the_visitor(client
         as_text=True)
     # The next blank form is clean again.
     assert "alert-danger" not in client.get("/accedi").get_data(as_text=True)
+
+
+def test_blank_form_pages_answer_head_and_get_alike(client):
+    """A HEAD (link checkers, monitors) gets the blank form's status and type, not a form
+    with errors: the form is built only for a POST."""
+    for path in ("/registrati", "/password-dimenticata", "/aderisci", "/accedi"):
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.headers["Content-Type"] == get.headers["Content-Type"]
+        assert head.data == b""
+        assert "is-invalid" not in get.get_data(as_text=True)
