@@ -46,6 +46,37 @@ def _limited_endpoints(app: Flask) -> frozenset[str]:
     return found
 
 
+def _limiter_hooks_only_where_limited(app: Flask, limiter) -> None:
+    """Flask-Limiter adds three hooks that run on every request (a check before, headers
+    after, a clean-up); the filter above makes them find nothing to do, at ~200 calls a
+    request. They are wrapped to run only for a POST to a limited endpoint, the only requests
+    where they can do something. A hook not recognised is left as it is (slower, as correct).
+    """
+    from functools import partial, wraps
+
+    def limited() -> bool:
+        return request.method == "POST" and request.endpoint in _limited_endpoints(app)
+
+    def only_where_limited(hook, answer_unchanged):
+        @wraps(hook)
+        def guarded(*args):
+            if limited():
+                return hook(*args)
+            return args[0] if answer_unchanged else None
+        return guarded
+
+    def is_limiters(hook) -> bool:
+        owner = hook.args[0] if isinstance(hook, partial) and hook.args else getattr(
+            hook, "__self__", None)
+        return owner is limiter
+
+    for hooks, answer_unchanged in ((app.before_request_funcs, False),
+                                    (app.after_request_funcs, True),
+                                    (app.teardown_request_funcs, False)):
+        hooks[None] = [only_where_limited(h, answer_unchanged) if is_limiters(h) else h
+                       for h in hooks.get(None, [])]
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; `config` overrides the environment (tests use it)."""
     app = Flask(
@@ -84,6 +115,7 @@ def create_app(config: dict | None = None) -> Flask:
     # and the other endpoints skip the limiter's work (~300 calls a request).
     limiter.request_filter(lambda: request.method in ("GET", "HEAD", "OPTIONS")
                            or request.endpoint not in _limited_endpoints(app))
+    _limiter_hooks_only_where_limited(app, limiter)
     i18n.init_app(app)
     layout.init_app(app)
     # Inside ProxyFix (added by security): the cache sees the client's scheme and host.

@@ -117,3 +117,18 @@ def test_a_login_expires_after_login_session_days(client, factory, db):
     db.session.execute(db.update(LoginSession).values(created_at=utcnow() - timedelta(days=31)))
     db.session.commit()
     assert client.get("/account").status_code == 302
+
+
+def test_the_limiter_works_only_where_a_limit_applies(client, factory):
+    """A login attempt counts and says how many are left; reading the page or posting to
+    an endpoint without a limit does not touch the limiter at all."""
+    user = factory.user()
+    attempt = client.form("/accedi", {"email": user.email, "password": "sbagliata-123"})
+    assert attempt.status_code == 422
+    assert attempt.headers["X-RateLimit-Remaining"] == "9"
+    again = client.form("/accedi", {"email": user.email, "password": "sbagliata-123"})
+    assert again.headers["X-RateLimit-Remaining"] == "8"
+    page = client.get("/accedi")
+    assert page.status_code == 200 and "X-RateLimit-Limit" not in page.headers
+    unlimited = client.form("/esci", {})
+    assert "X-RateLimit-Limit" not in unlimited.headers
