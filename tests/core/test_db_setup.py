@@ -12,6 +12,7 @@ from sqlalchemy import event, func, insert, select
 from portal import authz
 from portal.extensions import db as _db
 from portal.network.models import Comune
+from tests.conftest import BACKENDS
 
 
 @pytest.fixture
@@ -109,13 +110,17 @@ def _kill_pooled_connections(worker) -> int:
     return len(pids)
 
 
+# Only PostgreSQL has a server whose connections can be lost (SQLite opens a file).
+only_postgresql = pytest.mark.parametrize(
+    "backend", [name for name in BACKENDS if name == "postgresql"], indirect=True)
+
+
+@only_postgresql
 def test_a_connection_lost_while_idle_is_replaced_before_the_next_request(
         probe, backend, monkeypatch):
     """No ping before every request on PostgreSQL, but a pooled connection that rested is
     checked first: if the server dropped it meanwhile (a restart, an idle timeout), the visitor
     still gets the page, from a new connection, and not an error."""
-    if backend.name != "postgresql":
-        pytest.skip("SQLite opens a file: there is no server to lose")
     from portal import db_setup
 
     worker, _ends = probe
@@ -127,11 +132,10 @@ def test_a_connection_lost_while_idle_is_replaced_before_the_next_request(
     assert (response.status_code, response.get_data(as_text=True)) == (200, "0")
 
 
+@only_postgresql
 def test_a_connection_lost_while_busy_costs_one_request_at_most(probe, backend, monkeypatch):
     """The price of not pinging a busy connection: when the server drops it between two
     requests close together, that one request fails; the pool is renewed and the next works."""
-    if backend.name != "postgresql":
-        pytest.skip("SQLite opens a file: there is no server to lose")
     from portal import db_setup
 
     worker, _ends = probe
