@@ -32,3 +32,23 @@ csrf = CSRFProtect()
 babel = Babel()
 htmx = Htmx()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+
+def limit_posts(limit_value):
+    """`limiter.limit(limit_value, methods=["POST"])`, whose wrapper a GET or HEAD does not go
+    through at all (Flask-Limiter's would look up the view's limits on every page view only to
+    find that they are for POSTs)."""
+    from functools import wraps
+
+    from flask import request
+
+    def decorate(view):
+        limited = limiter.limit(limit_value, methods=["POST"])(view)
+
+        @wraps(view)  # the same qualified name: Flask-Limiter finds the limits by it
+        def dispatch(*args, **kwargs):
+            return (limited if request.method == "POST" else view)(*args, **kwargs)
+
+        return dispatch
+
+    return decorate

@@ -34,7 +34,7 @@ from portal.accounts.models import Household
 from portal.authz import Role
 from portal.core.services import dashboard_panels
 from portal.core.views import safe_next
-from portal.extensions import db, limiter
+from portal.extensions import db, limit_posts
 from portal.forms import EmptyForm
 from portal.layout import render_form_page
 from portal.network.models import Comune
@@ -71,7 +71,7 @@ def _forms_limit() -> str:
 
 @bp.route("/registrati", methods=["GET", "POST"])
 @authz.public
-@limiter.limit(_forms_limit, methods=["POST"])  # each attempt mails someone
+@limit_posts(_forms_limit)  # each attempt mails someone
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
@@ -135,7 +135,7 @@ def resend_confirmation():
 
 @bp.route("/accedi", methods=["GET", "POST"])
 @authz.public
-@limiter.limit(_login_limit, methods=["POST"])
+@limit_posts(_login_limit)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
@@ -174,7 +174,7 @@ def logout():
 
 @bp.route("/password-dimenticata", methods=["GET", "POST"])
 @authz.public
-@limiter.limit(_reset_limit, methods=["POST"])
+@limit_posts(_reset_limit)
 def forgot_password():
     if request.method != "POST":  # GET or HEAD: the blank form
         return render_form_page("accounts/forgot.html", ForgotPasswordForm)
@@ -190,7 +190,7 @@ def forgot_password():
 
 @bp.route("/reimposta-password/<token>", methods=["GET", "POST"])
 @authz.public
-@limiter.limit(_reset_limit, methods=["POST"])
+@limit_posts(_reset_limit)
 def reset_password(token: str):
     try:
         services.user_from_reset_token(token)

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from portal import authz
 from portal.authz import Role
-from portal.extensions import db, limiter
+from portal.extensions import db, limit_posts
 from portal.forms import EmptyForm
 from portal.layout import render_form_page
 from portal.network import bp, services
@@ -67,7 +67,7 @@ def _forms_limit() -> str:
 
 @bp.route("/aderisci", methods=["GET", "POST"])
 @authz.public
-@limiter.limit(_forms_limit, methods=["POST"])  # each application mails the coordinators
+@limit_posts(_forms_limit)  # each application mails the coordinators
 def join():
     crumbs = [(_("Aderisci alla Rete"), None)]
     if request.method != "POST":  # GET or HEAD: the blank form
