@@ -95,7 +95,6 @@ def test_a_request_that_only_read_ends_its_transaction(probe, backend):
         assert "commit" not in ends
 
 
-
 def _kill_pooled_connections(worker) -> int:
     """Terminate, from another connection, the server side of every connection in the pool."""
     import psycopg
