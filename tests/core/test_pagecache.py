@@ -270,7 +270,7 @@ def test_without_redis_each_worker_goes_on_alone(app, fresh_app, tmp_path):
     assert "Paperopoli" in _client(lonely).get("/comuni").get_data(as_text=True)
 
 
-def test_requests_that_look_for_no_page_do_not_ask_redis_after_a_local_write(nodes, tmp_path):
+def test_requests_that_look_for_no_page_do_not_ask_redis_after_a_local_write(nodes):
     """A POST (or a signed-in visitor) never looks for a page in Redis, so it does not read
     the Rete-wide counter again when this node's file moved; the next anonymous page still
     does, and never gets a page stored before this node's write."""
