@@ -369,7 +369,11 @@ def _watch_writes(engine, generation: Generation) -> None:
     def do_commit(dbapi_connection):
         commit(dbapi_connection)
         if dbapi_connection.info.pop("rete_wrote", False):  # the pool record's info, as conn's
-            generation.bump()
+            try:
+                generation.bump()
+            except Exception:  # noqa: BLE001 - the write is committed: never fail it now
+                # The stored pages then live out PAGE_CACHE_SECONDS (the memo MEMO_SECONDS).
+                log.exception("page cache: a committed write could not move the generation")
 
     dialect.do_commit = do_commit
 

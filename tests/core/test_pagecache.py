@@ -289,3 +289,21 @@ def test_requests_that_look_for_no_page_do_not_ask_redis_after_a_local_write(nod
     page = _client(other_worker).get("/comuni")
     assert len(reads) == 1
     assert "Paperopoli" in page.get_data(as_text=True)
+
+
+def test_a_write_is_kept_and_answered_even_if_the_generation_cannot_move(cached, caplog):
+    """The generation moves after the commit: if its file cannot be written (a full disk), the
+    write stays committed and the commit returns normally (a request would not turn into an
+    error page after its change was saved); the failure is logged."""
+    app = cached()
+    generation = app.extensions["rete_generation"]
+
+    def broken_bump():
+        raise OSError(28, "No space left on device")
+
+    generation.bump = broken_bump
+    with caplog.at_level("ERROR", logger="portal.pagecache"):
+        _write(app, "Paperopoli")
+    assert "could not move the generation" in caplog.text
+    fresh = cached(PAGE_CACHE_SECONDS=0)
+    assert "Paperopoli" in _client(fresh).get("/comuni").get_data(as_text=True)
