@@ -46,6 +46,12 @@ def _limited_endpoints(app: Flask) -> frozenset[str]:
     return found
 
 
+def _limited_request(app: Flask) -> bool:
+    """Whether this request is one a limit can apply to: every limit of the portal is on a POST
+    of a few endpoints (login, reset, forms that send mail)."""
+    return request.method == "POST" and request.endpoint in _limited_endpoints(app)
+
+
 def _limiter_hooks_only_where_limited(app: Flask, limiter) -> None:
     """Flask-Limiter adds three hooks that run on every request (a check before, headers
     after, a clean-up); the filter above makes them find nothing to do, at ~200 calls a
@@ -54,13 +60,10 @@ def _limiter_hooks_only_where_limited(app: Flask, limiter) -> None:
     """
     from functools import partial, wraps
 
-    def limited() -> bool:
-        return request.method == "POST" and request.endpoint in _limited_endpoints(app)
-
     def only_where_limited(hook, answer_unchanged):
         @wraps(hook)
         def guarded(*args):
-            if limited():
+            if _limited_request(app):
                 return hook(*args)
             return args[0] if answer_unchanged else None
         return guarded
@@ -111,10 +114,9 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     htmx.init_app(app)
     limiter.init_app(app)
-    # Every limit is on a POST of a few endpoints (login, reset, forms that send mail): reads
-    # and the other endpoints skip the limiter's work (~300 calls a request).
-    limiter.request_filter(lambda: request.method in ("GET", "HEAD", "OPTIONS")
-                           or request.endpoint not in _limited_endpoints(app))
+    # Reads and the other endpoints skip the limiter's work (~300 calls a request): its hooks
+    # run only where a limit can apply, and its filter says the same to whatever else calls it.
+    limiter.request_filter(lambda: not _limited_request(app))
     _limiter_hooks_only_where_limited(app, limiter)
     i18n.init_app(app)
     layout.init_app(app)

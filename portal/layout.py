@@ -85,9 +85,9 @@ def render_form_page(template: str, form, **context) -> str:
     is rendered, not when the stored page is given out (building a form costs ~100 calls a
     field).
     """
-    if request.method != "GET" or (not isinstance(form, type) and form.errors):
-        return render_template(template, form=_built(form), **context)
-    if current_app.debug or current_user.is_authenticated or session.get("_flashes"):
+    if (current_app.debug or request.method != "GET"
+            or (not isinstance(form, type) and form.errors)
+            or current_user.is_authenticated or session.get("_flashes")):
         return render_template(template, form=_built(form), **context)
     token = generate_csrf()
     key = (template, current_locale(), request.full_path)
