@@ -18,6 +18,24 @@ class DatabaseIdConverter(IntegerConverter):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
 
+class Portal(Flask):
+    """Flask, asking once per function (not on every request, for every hook) whether it is a
+    coroutine function to be run through asgiref: the portal's views and hooks never are."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._synced: dict = {}
+
+    def ensure_sync(self, func):
+        try:
+            return self._synced[func]
+        except KeyError:
+            synced = self._synced[func] = super().ensure_sync(func)
+            return synced
+        except TypeError:  # not hashable
+            return super().ensure_sync(func)
+
+
 #: Every module package; each exports a blueprint `bp` and may be absent while being built.
 MODULES = (
     "core",
@@ -82,7 +100,7 @@ def _limiter_hooks_only_where_limited(app: Flask, limiter) -> None:
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; `config` overrides the environment (tests use it)."""
-    app = Flask(
+    app = Portal(
         __name__,
         template_folder="../templates",
         static_folder="../static",

@@ -43,13 +43,30 @@ FALLBACK_PAGE = (
 )
 
 
+#: Sent with every answer unless the view set its own.
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+_LOWER = {name: name.lower() for name, _value in (*SECURITY_HEADERS, HSTS)}
+
+
+def _add_missing(headers, wanted) -> None:
+    # One pass over the answer's few headers (Headers.setdefault scans them, and raises and
+    # catches a KeyError, once per header it adds).
+    present = {name.lower() for name, _value in headers}
+    for name, value in wanted:
+        if _LOWER[name] not in present:
+            headers.add(name, value)
+
+
 def _set_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    _add_missing(headers, SECURITY_HEADERS)
     # Pages answer htmx with a partial and browsers with the full page: caches must know.
     response.vary.add("HX-Request")
     if request.path.startswith("/static/"):
@@ -58,8 +75,33 @@ def _set_headers(response):
 
 
 def _hsts(response):
-    response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    _add_missing(response.headers, (HSTS,))
     return response
+
+
+def answer_csrf_token() -> str:
+    """The CSRF token for the forms of this answer.
+
+    The portal's tokens live as long as the session (`WTF_CSRF_TIME_LIMIT = None`), so after a
+    POST whose token CSRFProtect has just validated, that token is worth what a new one would
+    be, without signing one (an HMAC and a serialisation). Otherwise, a new one. (Not after
+    the view cleared the session: those views redirect.)
+    """
+    from flask import current_app, g
+    from flask_wtf.csrf import generate_csrf
+
+    config = current_app.config
+    if g.get("csrf_valid") and config["WTF_CSRF_TIME_LIMIT"] is None:
+        field = config["WTF_CSRF_FIELD_NAME"]
+        token = request.form.get(field)
+        if not token:
+            for header in config["WTF_CSRF_HEADERS"]:
+                token = request.headers.get(header)
+                if token:
+                    break
+        if token:
+            return token
+    return generate_csrf()
 
 
 def _refuse_control_characters():
