@@ -35,6 +35,7 @@ _lock = threading.Lock()
 
 def _transaction_wrote() -> bool:
     from portal.extensions import db
+    from portal.pagecache import WROTE
 
     session = db.session()
     if session.new or session.dirty or session.deleted:
@@ -42,7 +43,7 @@ def _transaction_wrote() -> bool:
     if not session.in_transaction():
         return False
     # In a transaction, connection() is the one it already holds (pagecache marks its writes).
-    return bool(session.connection().info.get("rete_wrote"))
+    return bool(session.connection().info.get(WROTE))
 
 
 def memo(key: Any, compute: Callable[[], T]) -> T:

@@ -65,6 +65,8 @@ ANONYMOUS_COOKIES = frozenset({"lang"})
 #: send an anonymous visitor to the login page, which is never a stored 200).
 _KEY_HEADERS = ("HTTP_HX_REQUEST", "HTTP_HX_BOOSTED", "HTTP_HX_HISTORY_RESTORE_REQUEST",
                 "HTTP_HX_TARGET", "HTTP_HX_TRIGGER", "HTTP_HX_TRIGGER_NAME")
+#: Set on a pooled connection's info by a transaction that wrote; read after its commit.
+WROTE = "rete_wrote"
 _WRITE_PREFIXES = ("INSERT", "UPDATE", "DELETE", "TRUNCA")
 _QUIET_STATEMENTS = tuple(f"{verb} {table}" for table in QUIET_TABLES
                           for verb in ("INSERT INTO", "UPDATE", "DELETE FROM"))
@@ -357,7 +359,7 @@ def _watch_writes(engine, generation: Generation) -> None:
         statement = statement.lstrip()
         if statement[:6].upper() in _WRITE_PREFIXES and not statement.startswith(
                 _QUIET_STATEMENTS):
-            conn.info["rete_wrote"] = True
+            conn.info[WROTE] = True
 
     # After the commit, not in the "commit" event (which SQLAlchemy sends before the DBAPI
     # commit): a worker that sees the generation move must find the rows already there, or it
@@ -368,7 +370,7 @@ def _watch_writes(engine, generation: Generation) -> None:
 
     def do_commit(dbapi_connection):
         commit(dbapi_connection)
-        if dbapi_connection.info.pop("rete_wrote", False):  # the pool record's info, as conn's
+        if dbapi_connection.info.pop(WROTE, False):  # the pool record's info, as conn's
             try:
                 generation.bump()
             except Exception:  # noqa: BLE001 - the write is committed: never fail it now
@@ -379,7 +381,7 @@ def _watch_writes(engine, generation: Generation) -> None:
 
     @event.listens_for(engine, "rollback")
     def _rolled_back(conn):
-        conn.info.pop("rete_wrote", None)
+        conn.info.pop(WROTE, None)
 
 
 def _redis_client(url: str):

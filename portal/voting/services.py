@@ -24,11 +24,10 @@ from functools import lru_cache
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import selectinload
 
-from portal import authz
+from portal import authz, rawsql
 from portal.accounts.models import Household, HouseholdStatus
 from portal.authz import Role
 from portal.core.services import audit
@@ -326,50 +325,28 @@ class VoteOutcome:
     used_cents: int | None = None
 
 
-def _begin_ballot_transaction() -> bool:
-    """Start the write transaction of a ballot; True on SQLite (which locks the whole file).
-
-    On PostgreSQL the household's row is locked by the first read (`FOR UPDATE OF`).
-    """
-    if db.engine.dialect.name != "sqlite":
-        return False
-    connection = db.session.connection()
-    if connection.connection.dbapi_connection.in_transaction:
-        db.session.commit()  # something was written before: finish it first
-        connection = db.session.connection()
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-    return True
+class NotSignedIn(Exception):  # noqa: N818 - a state, like RoundNotFound
+    """The login session that was to name the voter is no longer valid (logged out elsewhere,
+    expired, account deleted): the visitor has to log in again."""
 
 
 def is_conflict(exc: Exception) -> bool:
     """A transaction that lost a race and can run again: SQLite busy, PostgreSQL deadlock or
-    serialization failure."""
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    serialization failure (raised by SQLAlchemy, or by the driver on a `rawsql` cursor)."""
+    code = getattr(getattr(exc, "orig", exc), "sqlstate", None)
     return code in ("40P01", "40001") or "locked" in str(exc).lower()
 
 
-def _retrying(operation):
-    """Run a whole ballot transaction, again if SQLite is still busy after its timeout."""
-    for attempt in range(6):
-        try:
-            result = operation()
-            db.session.commit()
-            return result
-        except OperationalError as exc:
-            db.session.rollback()
-            if not is_conflict(exc) or attempt == 5:
-                raise
-            log.warning("ballot transaction retried (%s): %s", attempt + 1, exc)
-            time.sleep(0.05 * (attempt + 1))
-        except Exception:
-            db.session.rollback()
-            raise
-    raise AssertionError("unreachable")
+# The ballot's statements run on the driver's connection (portal/rawsql.py): a vote is the
+# write families repeat most, and SQLAlchemy's execution machinery cost more than the SQL.
 
 
-@lru_cache(maxsize=2)
-def _ballot_read(dialect: str):
+def _ballot_read(dialect: str, by_session: bool):
     """Everything a vote is checked against, in one read that also locks the ballot.
+
+    The voter is the household `:hid` (with the user `:uid`) or, `by_session`, the household of
+    the user whose live login session has the hash `:token_hash` (created after `:oldest`):
+    the read then also authenticates the request, and gives `household_id` and `user_id`.
 
     On PostgreSQL the household's row is locked FOR UPDATE (one ballot transaction at a time
     per household) and the proposal's row FOR KEY SHARE: votes on one proposal do not wait
@@ -378,9 +355,10 @@ def _ballot_read(dialect: str):
     merge waits for it and then reads the proposal as merged. The same lock order everywhere
     is what keeps a merge and the votes free of deadlocks.
     """
-    from sqlalchemy import bindparam
+    from sqlalchemy import bindparam, null
     from sqlalchemy.orm import aliased
 
+    from portal.accounts.models import LoginSession, User
     from portal.tables.models import Table
 
     entry = aliased(RoundEntry)
@@ -391,114 +369,42 @@ def _ballot_read(dialect: str):
                entry.cost_cents, entry.proposal_id.label("entry_proposal"),
                entry.vote_count, Proposal.state.label("proposal_state"), Proposal.hidden_at,
                Proposal.title.label("proposal_title"),
+               Household.id.label("household_id"),
                Household.status.label("household_status"),
                Household.comune_id.label("household_comune_id"), Household.anonymised_at)
         .select_from(Round)
-        .join(Table, Table.id == Round.table_id)
-        .join(Household, Household.id == bindparam("hid"))
-        .join(Proposal, Proposal.id == bindparam("pid"))
-        .outerjoin(entry, (entry.round_id == Round.id)
-                   & (entry.proposal_id == bindparam("pid")))
-        .where(Round.id == bindparam("rid")))
+        .join(Table, Table.id == Round.table_id))
+    if by_session:
+        query = (query.add_columns(User.id.label("user_id"))
+                 .join(LoginSession, (LoginSession.token_hash == bindparam("token_hash"))
+                       & (LoginSession.created_at > bindparam("oldest")))
+                 .join(User, (User.id == LoginSession.user_id) & User.deleted_at.is_(None))
+                 .join(Household, Household.id == User.household_id))
+    else:
+        query = (query.add_columns(null().label("user_id"))
+                 .join(Household, Household.id == bindparam("hid")))
+    query = (query.join(Proposal, Proposal.id == bindparam("pid"))
+             .outerjoin(entry, (entry.round_id == Round.id)
+                        & (entry.proposal_id == bindparam("pid")))
+             .where(Round.id == bindparam("rid")))
     if dialect == "postgresql":
         # SQLAlchemy renders one locking clause; the second follows it as a suffix.
-        query = (query.with_for_update(of=Household.__table__)
-                 .suffix_with("FOR KEY SHARE OF proposals"))
-    else:
-        # SQLite: the transaction began with BEGIN IMMEDIATE (the whole file is locked), so
-        # the same read can tell what the household's ballot holds (PostgreSQL reads it in its
-        # write, after the lock this read takes). used_n, used_cents: the ballot's supports
-        # and cents; chosen: whether it holds this proposal.
-        ballot = (select(Vote.proposal_id, RoundEntry.cost_cents)
-                  .join(RoundEntry, (RoundEntry.round_id == Vote.round_id)
-                        & (RoundEntry.proposal_id == Vote.proposal_id))
-                  .where(Vote.round_id == bindparam("rid"),
-                         Vote.household_id == bindparam("hid"))
-                  .subquery())
-        query = query.add_columns(
-            select(func.count()).select_from(ballot).scalar_subquery().label("used_n"),
-            select(func.coalesce(func.sum(ballot.c.cost_cents), 0)).select_from(ballot)
-            .scalar_subquery().label("used_cents"),
-            select(func.count()).select_from(ballot)
-            .where(ballot.c.proposal_id == bindparam("pid"))
-            .scalar_subquery().label("chosen"))
-    return query
-
-
-@lru_cache(maxsize=1)
-def _bump_statements():
-    from sqlalchemy import bindparam
-
-    entry = (update(RoundEntry).where(RoundEntry.round_id == bindparam("rid"),
-                                      RoundEntry.proposal_id == bindparam("pid"))
-             .values(vote_count=RoundEntry.vote_count + bindparam("delta"))
-             .returning(RoundEntry.vote_count))
-    proposal = (update(Proposal).where(Proposal.id == bindparam("pid"))
-                .values(support_count=Proposal.support_count + bindparam("delta")))
-    return entry, proposal
-
-
-def _bump(round_id: int, proposal_id: int, delta: int) -> int:
-    """Move both counters by `delta` (atomic increments); return the entry's new count."""
-    entry, proposal = _bump_statements()
-    params = {"rid": round_id, "pid": proposal_id, "delta": delta}
-    connection = db.session.connection()
-    count = connection.execute(entry, params).scalar()
-    connection.execute(proposal, params)
-    return count or 0
-
-
-def _entry_count(round_id: int, proposal_id: int) -> int:
-    return db.session.scalar(select(RoundEntry.vote_count).where(
-        RoundEntry.round_id == round_id, RoundEntry.proposal_id == proposal_id)) or 0
-
-
-@lru_cache(maxsize=2)
-def _insert_statement(dialect: str):
-    from sqlalchemy import bindparam
-
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Vote)
-    return insert.values(
-        round_id=bindparam("rid"), household_id=bindparam("hid"), proposal_id=bindparam("pid"),
-        user_id=bindparam("uid"), created_at=bindparam("at", type_=Vote.created_at.type),
-    ).on_conflict_do_nothing(
-        index_elements=["round_id", "household_id", "proposal_id"]).returning(Vote.id)
-
-
-def _insert_vote(params: dict):
-    return db.session.connection().execute(
-        _insert_statement(db.engine.dialect.name), params).first()
-
-
-def _check(state, now: datetime) -> None:
-    """Refuse the vote described by the one-row read `state` (see `_ballot_read`)."""
-    if state is None:
-        raise RoundNotFound(_("Votazione non trovata."))
-    if state.entry_proposal is None:
-        raise VotingError(_("Questa proposta non partecipa alla votazione."))
-    if not (state.opens_at <= now < state.closes_at):
-        raise VotingError(_("La votazione non è aperta: si vota dal %(opens)s al %(closes)s.",
-                            opens=_fmt(state.opens_at), closes=_fmt(state.closes_at)))
-    if state.household_status != HouseholdStatus.VERIFIED or state.anonymised_at is not None:
-        raise VotingError(_("Può votare solo un nucleo familiare con la residenza verificata "
-                            "dal Comune."))
-    if state.table_comune_id is not None and state.household_comune_id != state.table_comune_id:
-        raise VotingError(_("Votano le famiglie residenti nel Comune del tavolo."))
-    if state.proposal_state != ProposalState.PUBLISHED or state.hidden_at is not None:
-        raise VotingError(_("Questa proposta non si può più votare."))
-
-
-def _refusal(state, used: int, cents: int) -> str | None:
-    """Why the ballot has no room for this proposal (None: it has)."""
-    if state.rule == RoundRule.SUPPORTS and used >= state.max_supports:
-        return ngettext(
-            "Hai già usato il tuo sostegno: ritiralo per sostenere questa proposta.",
-            "Hai già usato tutti i tuoi %(num)d sostegni: ritirane uno per sostenere "
-            "questa proposta.", state.max_supports)
-    if state.rule == RoundRule.BUDGET and cents + (state.cost_cents or 0) > state.budget_cents:
-        return _("Questa proposta non entra nel budget della tua scheda: togline un'altra per "
-                 "sceglierla.")
-    return None
+        return (query.with_for_update(of=Household.__table__)
+                .suffix_with("FOR KEY SHARE OF proposals"))
+    # SQLite: the transaction began with BEGIN IMMEDIATE (the whole file is locked), so the
+    # same read can tell what the household's ballot holds (PostgreSQL reads it in its write,
+    # after the lock this read takes). used_n, used_cents: the ballot's supports and cents;
+    # chosen: whether it holds this proposal.
+    ballot = (RoundEntry.round_id == Vote.round_id) & (RoundEntry.proposal_id == Vote.proposal_id)
+    mine = (Vote.round_id == bindparam("rid")) & (Vote.household_id == Household.id)
+    return query.add_columns(
+        select(func.count()).select_from(Vote).join(RoundEntry, ballot).where(mine)
+        .scalar_subquery().label("used_n"),
+        select(func.coalesce(func.sum(RoundEntry.cost_cents), 0)).select_from(Vote)
+        .join(RoundEntry, ballot).where(mine).scalar_subquery().label("used_cents"),
+        select(func.count()).select_from(Vote)
+        .where(mine & (Vote.proposal_id == bindparam("pid")))
+        .scalar_subquery().label("chosen"))
 
 
 #: PostgreSQL: the whole write of a vote in one round trip, under the household's lock taken
@@ -553,14 +459,201 @@ FROM used
 """
 
 
-@lru_cache(maxsize=4)
-def _pg_statement(kind: str, rule: str | None = None):
+@dataclass(frozen=True)
+class _Statements:
+    """The ballot's statements, compiled once per dialect."""
+
+    read: rawsql.Prepared
+    read_by_session: rawsql.Prepared
+    count: rawsql.Prepared
+    # PostgreSQL: the whole write, per rule, and the withdrawal
+    vote: dict[str, rawsql.Prepared]
+    withdraw: rawsql.Prepared | None
+    # SQLite: the steps of the write
+    insert: rawsql.Prepared | None = None
+    delete: rawsql.Prepared | None = None
+    bump_entry: rawsql.Prepared | None = None
+    bump_proposal: rawsql.Prepared | None = None
+
+
+_compiled: dict[str, _Statements] = {}
+
+
+def _statements(engine) -> _Statements:
+    dialect = engine.dialect
+    found = _compiled.get(dialect.name)
+    if found is not None:
+        return found
     from sqlalchemy import bindparam, text
 
-    if kind == "withdraw":
-        return text(_PG_WITHDRAW)
-    return text(_PG_VOTE.format(room=_PG_ROOM[rule])).bindparams(
-        bindparam("at", type_=Vote.created_at.type))
+    def prepared(statement) -> rawsql.Prepared:
+        return rawsql.Prepared(statement, dialect)
+
+    read = prepared(_ballot_read(dialect.name, by_session=False))
+    by_session = prepared(_ballot_read(dialect.name, by_session=True))
+    at = bindparam("at", type_=Vote.created_at.type)
+    count = prepared(select(RoundEntry.vote_count).where(
+        (RoundEntry.round_id == bindparam("rid")) & (RoundEntry.proposal_id == bindparam("pid"))))
+    if dialect.name == "postgresql":
+        found = _Statements(read, by_session, count, vote={
+            rule: prepared(text(_PG_VOTE.format(room=room)).bindparams(at))
+            for rule, room in _PG_ROOM.items()}, withdraw=prepared(text(_PG_WITHDRAW)))
+    else:
+        where_vote = ((Vote.round_id == bindparam("rid")) & (Vote.proposal_id == bindparam("pid"))
+                      & (Vote.household_id == bindparam("hid")))
+        entry = ((RoundEntry.round_id == bindparam("rid"))
+                 & (RoundEntry.proposal_id == bindparam("pid")))
+        found = _Statements(
+            read, by_session, count, vote={}, withdraw=None,
+            insert=prepared(sqlite.insert(Vote).values(
+                round_id=bindparam("rid"), household_id=bindparam("hid"),
+                proposal_id=bindparam("pid"), user_id=bindparam("uid"), created_at=at,
+            ).on_conflict_do_nothing(
+                index_elements=["round_id", "household_id", "proposal_id"]).returning(Vote.id)),
+            delete=prepared(delete(Vote).where(where_vote).returning(Vote.id)),
+            bump_entry=prepared(update(RoundEntry).where(entry).values(
+                vote_count=RoundEntry.vote_count + bindparam("delta"))
+                .returning(RoundEntry.vote_count)),
+            bump_proposal=prepared(update(Proposal).where(Proposal.id == bindparam("pid")).values(
+                support_count=Proposal.support_count + bindparam("delta"))))
+    _compiled[dialect.name] = found
+    return found
+
+
+def _check(state, now: datetime) -> None:
+    """Refuse the vote described by the one-row read `state` (see `_ballot_read`)."""
+    if state.entry_proposal is None:
+        raise VotingError(_("Questa proposta non partecipa alla votazione."))
+    if not (state.opens_at <= now < state.closes_at):
+        raise VotingError(_("La votazione non è aperta: si vota dal %(opens)s al %(closes)s.",
+                            opens=_fmt(state.opens_at), closes=_fmt(state.closes_at)))
+    if state.household_status != HouseholdStatus.VERIFIED or state.anonymised_at is not None:
+        raise VotingError(_("Può votare solo un nucleo familiare con la residenza verificata "
+                            "dal Comune."))
+    if state.table_comune_id is not None and state.household_comune_id != state.table_comune_id:
+        raise VotingError(_("Votano le famiglie residenti nel Comune del tavolo."))
+    if state.proposal_state != ProposalState.PUBLISHED or state.hidden_at is not None:
+        raise VotingError(_("Questa proposta non si può più votare."))
+
+
+def _refusal(state, used: int, cents: int) -> str | None:
+    """Why the ballot has no room for this proposal (None: it has)."""
+    if state.rule == RoundRule.SUPPORTS and used >= state.max_supports:
+        return ngettext(
+            "Hai già usato il tuo sostegno: ritiralo per sostenere questa proposta.",
+            "Hai già usato tutti i tuoi %(num)d sostegni: ritirane uno per sostenere "
+            "questa proposta.", state.max_supports)
+    if state.rule == RoundRule.BUDGET and cents + (state.cost_cents or 0) > state.budget_cents:
+        return _("Questa proposta non entra nel budget della tua scheda: togline un'altra per "
+                 "sceglierla.")
+    return None
+
+
+def _no_household() -> VotingError:
+    return VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
+
+
+def _run_ballot(write, round_id: int, proposal_id: int, voter: dict) -> VoteOutcome:
+    """Read and lock the ballot, then `write(tx, statements, state, params)`, in a short
+    transaction of its own; run again if SQLite is still busy after its timeout or PostgreSQL
+    chose it as a deadlock's victim.
+
+    Whatever the request's ORM session holds is committed first: the ballot runs on another
+    pooled connection and must see it (and, on SQLite, must not wait for its lock).
+    """
+    session = db.session
+    if session.registry.has() and session().in_transaction():
+        session.commit()
+    engine = db.engine
+    statements = _statements(engine)
+    sqlite_file = engine.dialect.name == "sqlite"
+    by_session = "token_hash" in voter
+    params = {"rid": round_id, "pid": proposal_id, **voter}
+    conflict_errors = engine.dialect.loaded_dbapi.OperationalError
+    for attempt in range(6):
+        try:
+            with rawsql.transaction(engine, "BEGIN IMMEDIATE" if sqlite_file else None) as tx:
+                state = tx.first(statements.read_by_session if by_session else statements.read,
+                                 params)
+                if state is not None:
+                    if by_session:
+                        params["hid"], params["uid"] = state.household_id, state.user_id
+                    return write(tx, statements, state, params)
+        except conflict_errors as exc:
+            if not is_conflict(exc) or attempt == 5:
+                raise
+            log.warning("ballot transaction retried (%s): %s", attempt + 1, exc)
+            time.sleep(0.05 * (attempt + 1))
+            continue
+        break
+    # No row: no such round or proposal or, by session, no valid session or no household.
+    if by_session:
+        from portal.accounts.services import load_user_by_hash
+
+        user = load_user_by_hash(voter["token_hash"], voter["oldest"])
+        if user is None:
+            raise NotSignedIn
+        if user.household_id is None:
+            raise _no_household()
+    raise RoundNotFound(_("Votazione non trovata."))
+
+
+def _vote(tx: rawsql.Transaction, statements: _Statements, state, params: dict) -> VoteOutcome:
+    now = utcnow()
+    _check(state, now)
+    cost = state.cost_cents or 0
+    if statements.insert is None:  # PostgreSQL: one statement
+        row = tx.first(statements.vote[state.rule], {
+            **params, "at": now, "max_supports": state.max_supports, "cost": cost,
+            "budget": state.budget_cents})
+        used, cents, chosen = row.n, row.cents, row.chosen
+        count = row.vote_count if row.inserted else None
+    else:
+        used, cents, chosen = state.used_n, state.used_cents, bool(state.chosen)
+        count = None
+        if not chosen and _refusal(state, used, cents) is None:
+            if tx.first(statements.insert, {**params, "at": now}) is not None:
+                bump = {**params, "delta": 1}
+                count = tx.first(statements.bump_entry, bump).vote_count
+                tx.run(statements.bump_proposal, bump)
+    if count is not None:
+        tx.wrote()
+        return VoteOutcome(True, count or 0, RoundView(state), state.proposal_title, used + 1,
+                           cents + cost)
+    if chosen:
+        return VoteOutcome(False, state.vote_count or 0, RoundView(state), state.proposal_title,
+                           used, cents)
+    refusal = _refusal(state, used, cents)
+    if refusal:
+        raise VotingError(refusal)
+    # The unique constraint had the last word: the same vote is already there.
+    count = tx.first(statements.count, params).vote_count
+    return VoteOutcome(False, count or 0, RoundView(state), state.proposal_title, used + 1,
+                       cents + cost)
+
+
+def _withdraw(tx: rawsql.Transaction, statements: _Statements, state, params: dict
+              ) -> VoteOutcome:
+    if not (state.opens_at <= utcnow() < state.closes_at):
+        raise VotingError(_("La votazione è chiusa: il voto non si può più cambiare."))
+    cost = state.cost_cents or 0
+    if statements.delete is None:  # PostgreSQL: one statement
+        row = tx.first(statements.withdraw, params)
+        removed = bool(row.removed)
+        count = row.vote_count if removed else state.vote_count
+        used, cents = row.n, row.cents
+    else:
+        removed = tx.first(statements.delete, params) is not None
+        count = state.vote_count
+        if removed:
+            bump = {**params, "delta": -1}
+            count = tx.first(statements.bump_entry, bump).vote_count
+            tx.run(statements.bump_proposal, bump)
+        used, cents = state.used_n, state.used_cents
+    if removed:
+        tx.wrote()
+        used, cents = used - 1, cents - cost
+    return VoteOutcome(removed, count or 0, RoundView(state), state.proposal_title, used, cents)
 
 
 def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id: int
@@ -568,50 +661,12 @@ def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id
     """Add the household's vote for the proposal; repeating it changes nothing. Commits.
 
     One read checks everything and locks the ballot (on SQLite it also reads the ballot); on
-    PostgreSQL one more statement writes the vote and both counters (SQLite, in-process,
-    takes three short ones). The outcome carries what the vote box shows afterwards.
+    PostgreSQL one more statement writes the vote and both counters (SQLite takes three short
+    ones). The outcome carries what the vote box shows afterwards.
     """
     if household_id is None:
-        raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
-    params = {"rid": round_id, "pid": proposal_id, "hid": household_id}
-    dialect = db.engine.dialect.name
-
-    def operation() -> VoteOutcome:
-        _begin_ballot_transaction()
-        now = utcnow()
-        # Core statements on the session's connection: the ORM adds nothing here.
-        connection = db.session.connection()
-        state = connection.execute(_ballot_read(dialect), params).first()
-        _check(state, now)
-        cost = state.cost_cents or 0
-        if dialect == "postgresql":
-            row = connection.execute(_pg_statement("vote", state.rule), {
-                **params, "uid": user_id, "at": now, "max_supports": state.max_supports,
-                "cost": cost, "budget": state.budget_cents}).one()
-            used, cents, chosen = row.n, row.cents, row.chosen
-            count = row.vote_count if row.inserted else None
-        else:
-            used, cents, chosen = state.used_n, state.used_cents, bool(state.chosen)
-            count = None
-            if not chosen and _refusal(state, used, cents) is None:
-                if _insert_vote({**params, "uid": user_id, "at": now}) is not None:
-                    count = _bump(round_id, proposal_id, +1)
-
-        def outcome(changed: bool, vote_count: int, used: int, cents: int) -> VoteOutcome:
-            return VoteOutcome(changed, vote_count or 0, RoundView(state),
-                               state.proposal_title, used, cents)
-
-        if count is not None:
-            return outcome(True, count, used + 1, cents + cost)
-        if chosen:
-            return outcome(False, state.vote_count, used, cents)
-        refusal = _refusal(state, used, cents)
-        if refusal:
-            raise VotingError(refusal)
-        # The unique constraint has the last word: the same vote is already there.
-        return outcome(False, _entry_count(round_id, proposal_id), used + 1, cents + cost)
-
-    return _retrying(operation)
+        raise _no_household()
+    return _run_ballot(_vote, round_id, proposal_id, {"hid": household_id, "uid": user_id})
 
 
 def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None,
@@ -623,43 +678,24 @@ def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None,
     kept for callers that asked for it.
     """
     if household_id is None:
-        raise VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
-    params = {"rid": round_id, "pid": proposal_id, "hid": household_id}
-    dialect = db.engine.dialect.name
-
-    def operation() -> VoteOutcome:
-        _begin_ballot_transaction()
-        connection = db.session.connection()
-        state = connection.execute(_ballot_read(dialect), params).first()
-        if state is None:
-            raise RoundNotFound(_("Votazione non trovata."))
-        if not (state.opens_at <= utcnow() < state.closes_at):
-            raise VotingError(_("La votazione è chiusa: il voto non si può più cambiare."))
-        used = cents = None
-        if dialect == "postgresql":
-            row = connection.execute(_pg_statement("withdraw"), params).one()
-            removed = bool(row.removed)
-            count = row.vote_count if removed else state.vote_count
-            used = row.n - (1 if removed else 0)
-            cents = row.cents - ((state.cost_cents or 0) if removed else 0)
-        else:
-            removed = connection.execute(_delete_statement(), params).first() is not None
-            count = (_bump(round_id, proposal_id, -1) if removed else state.vote_count)
-            used = state.used_n - (1 if removed else 0)
-            cents = state.used_cents - ((state.cost_cents or 0) if removed else 0)
-        return VoteOutcome(removed, count or 0, RoundView(state), state.proposal_title,
-                           used, cents)
-
-    return _retrying(operation)
+        raise _no_household()
+    return _run_ballot(_withdraw, round_id, proposal_id, {"hid": household_id})
 
 
-@lru_cache(maxsize=1)
-def _delete_statement():
-    from sqlalchemy import bindparam
+def cast_vote_in_session(round_id: int, proposal_id: int, token: str) -> VoteOutcome:
+    """`cast_vote` for the household of the user whose login session `token` names: the
+    ballot's own read authenticates the request (one statement less than loading the user
+    first). Raises NotSignedIn when the session is no longer valid."""
+    from portal.accounts.services import session_lookup
 
-    return delete(Vote).where(
-        Vote.round_id == bindparam("rid"), Vote.proposal_id == bindparam("pid"),
-        Vote.household_id == bindparam("hid")).returning(Vote.id)
+    return _run_ballot(_vote, round_id, proposal_id, session_lookup(token))
+
+
+def withdraw_vote_in_session(round_id: int, proposal_id: int, token: str) -> VoteOutcome:
+    """`withdraw_vote` for the household of the user whose login session `token` names."""
+    from portal.accounts.services import session_lookup
+
+    return _run_ballot(_withdraw, round_id, proposal_id, session_lookup(token))
 
 
 def _fmt(value: datetime) -> str:

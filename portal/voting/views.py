@@ -9,6 +9,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from portal import authz
+from portal.accounts.services import session_token
 from portal.authz import Role
 from portal.core.views import safe_next
 from portal.db_setup import utcnow
@@ -224,11 +225,11 @@ def vote_box_html(round_, proposal_id: int, vote_count: int, title: str, voted: 
     the same HTML (tests/voting/test_vote_box.py checks it byte for byte in Italian and
     English), formatted here because the templates cost ~1,000 calls on every vote. The
     templates stay the reference and the source of the strings."""
-    from flask_wtf.csrf import generate_csrf
     from markupsafe import escape
 
     from portal.i18n import _ngettext, money, number
     from portal.i18n import _template_gettext as t
+    from portal.security import answer_csrf_token
 
     rid, pid = int(round_.id), int(proposal_id)
     supports = round_.rule == RoundRule.SUPPORTS
@@ -263,7 +264,7 @@ def vote_box_html(round_, proposal_id: int, vote_count: int, title: str, voted: 
         f'      <form method="post" action="{action}"\n            hx-post="{action}"\n'
         f'            hx-target="#vote-{rid}-{pid}" hx-swap="outerHTML" '
         f'hx-disabled-elt="find button">\n'
-        f'        <input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">\n'
+        f'        <input type="hidden" name="csrf_token" value="{escape(answer_csrf_token())}">\n'
         f'        <input type="hidden" name="next" value="{escape(next_url)}">\n'
         f'        {done}<button type="submit" class="btn {style} btn-sm">{label}'
         f'<span class="visually-hidden"> — {escape(title)}</span></button>\n'
@@ -306,12 +307,15 @@ def _ids_ok(*ids: int) -> bool:
 
 
 def _ballot_change(round_id: int, proposal_id: int, change, voted: bool):
-    """Run a vote or a withdrawal (the service's own short transaction) and answer it:
-    the vote box (htmx), or a redirect with a message."""
+    """Run a vote or a withdrawal for the signed-in user's household (the service's own short
+    transaction, whose first read also checks the login session) and answer it: the vote box
+    (htmx), or a redirect with a message."""
     if not _ids_ok(round_id, proposal_id):
         abort(404)
     try:
-        outcome = change()
+        outcome = change(round_id, proposal_id, session_token())
+    except services.NotSignedIn:
+        return authz.unauthorized()
     except services.RoundNotFound:
         abort(404)
     except services.VotingError as exc:
@@ -322,22 +326,21 @@ def _ballot_change(round_id: int, proposal_id: int, change, voted: bool):
 
 
 @bp.post("/votazioni/<int:round_id>/proposte/<int:proposal_id>/voto")
-@authz.login_required
+@authz.login_checked_by_view
 def vote(round_id: int, proposal_id: int):
-    """Cast a vote: checked, locked and counted in the service's own short transaction.
+    """Cast a vote: authenticated, checked, locked and counted in the service's own short
+    transaction.
 
     The CSRF token was checked by CSRFProtect before the view (every POST of the portal).
     """
-    return _ballot_change(round_id, proposal_id, lambda: services.cast_vote(
-        round_id, proposal_id, current_user.household_id, current_user.id), voted=True)
+    return _ballot_change(round_id, proposal_id, services.cast_vote_in_session, voted=True)
 
 
 @bp.post("/votazioni/<int:round_id>/proposte/<int:proposal_id>/ritira")
-@authz.login_required
+@authz.login_checked_by_view
 def withdraw(round_id: int, proposal_id: int):
-    return _ballot_change(round_id, proposal_id, lambda: services.withdraw_vote(
-        round_id, proposal_id, current_user.household_id, with_ballot=bool(request.htmx)),
-        voted=False)
+    return _ballot_change(round_id, proposal_id, services.withdraw_vote_in_session,
+                          voted=False)
 
 
 @bp.get("/votazioni/<int:round_id>/proposte/<int:proposal_id>/conteggio")

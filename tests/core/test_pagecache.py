@@ -307,3 +307,34 @@ def test_a_write_is_kept_and_answered_even_if_the_generation_cannot_move(cached,
     assert "could not move the generation" in caplog.text
     fresh = cached(PAGE_CACHE_SECONDS=0)
     assert "Paperopoli" in _client(fresh).get("/comuni").get_data(as_text=True)
+
+
+def test_a_vote_shows_at_once_on_a_stored_proposal_page(cached):
+    """The vote runs on the driver's connection, outside SQLAlchemy's statement events: it
+    still tells the page cache, and the next visitor sees the new count."""
+    from tests.proposals.helpers import make_proposal
+    from tests.voting.helpers import make_round
+
+    app = cached()
+    with app.app_context():
+        factory = Factory(app)
+        comune = factory.comune("Seveso")
+        proposal = make_proposal(factory, comune=comune, state="published", title="Pedibus")
+        round_ = make_round(factory.table(comune), [proposal])
+        voter = factory.user()
+        factory.household(user=voter, comune=comune)
+        page, vote, email = (f"/proposte/{proposal.id}",
+                             f"/votazioni/{round_.id}/proposte/{proposal.id}/voto", voter.email)
+        _db.session.remove()
+
+    def count_on_the_page():
+        response = _client(app).get(page)
+        html = response.get_data(as_text=True)
+        return "Age" in response.headers, html.split('class="vote-number"')[1].split(">")[1][0]
+
+    assert count_on_the_page() == (False, "0")
+    assert count_on_the_page() == (True, "0")  # stored
+    family = _client(app)
+    login(family, email)
+    assert family.form(vote).status_code == 303
+    assert count_on_the_page() == (False, "1")

@@ -1,6 +1,7 @@
 """Casting, changing and withdrawing votes: one household, one vote, refused votes leave no row."""
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import event as db_event
@@ -75,23 +76,50 @@ def test_htmx_vote_swaps_button_and_counter(app, db, client, login_as, setup):
 
 
 class _Statements:
-    """Counts the SQL statements the app sends while the block runs."""
+    """Counts the SQL statements the app sends to the driver while the block runs (the ballot
+    runs on the driver's connection, below SQLAlchemy's events): on SQLite every statement the
+    library executes, BEGIN and COMMIT included; on PostgreSQL every statement a cursor sends
+    (psycopg sends BEGIN and COMMIT as commands, not counted)."""
 
-    def __init__(self, db):
-        self.engine, self.count = db.engine, 0
+    def __init__(self, db, monkeypatch):
+        self.engine, self.monkeypatch, self.count = db.engine, monkeypatch, 0
+        self.statements: list[str] = []
+        self._traced: list = []
 
-    def _tick(self, *_args):
+    def _tick(self, statement, *_args):
         self.count += 1
+        self.statements.append(str(statement))
+
+    def _checkout(self, dbapi_connection, _record, _proxy):
+        dbapi_connection.set_trace_callback(self._tick)
+        self._traced.append(dbapi_connection)
 
     def __enter__(self):
-        db_event.listen(self.engine, "before_cursor_execute", self._tick)
+        if self.engine.dialect.name == "sqlite":
+            db_event.listen(self.engine, "checkout", self._checkout)
+        else:
+            import psycopg
+
+            execute = psycopg.Cursor.execute
+
+            def counted(cursor, query, *args, **kwargs):
+                self._tick(query)
+                return execute(cursor, query, *args, **kwargs)
+
+            self.monkeypatch.setattr(psycopg.Cursor, "execute", counted)
         return self
 
     def __exit__(self, *exc):
-        db_event.remove(self.engine, "before_cursor_execute", self._tick)
+        if self.engine.dialect.name == "sqlite":
+            db_event.remove(self.engine, "checkout", self._checkout)
+            for connection in self._traced:
+                connection.set_trace_callback(None)
+        else:
+            self.monkeypatch.undo()
 
 
-def test_htmx_budget_ballot_box_after_vote_and_withdrawal(app, db, client, login_as, setup):
+def test_htmx_budget_ballot_box_after_vote_and_withdrawal(app, db, client, login_as, setup,
+                                                          monkeypatch):
     """The htmx answers show the new count and the budget left, after a vote and a withdrawal;
     the vote needs no query beyond its own (PostgreSQL: login, one read, one write)."""
     round_ = make_round(setup["table"], setup["proposals"], rule=RoundRule.BUDGET,
@@ -102,14 +130,17 @@ def test_htmx_budget_ballot_box_after_vote_and_withdrawal(app, db, client, login
     url = f"/votazioni/{round_.id}/proposte/{b.id}/voto"
     headers = {"HX-Request": "true", "X-CSRFToken": client.csrf(),
                "HX-Current-URL": f"http://localhost/proposte/{b.id}"}
-    with _Statements(db) as sql:
+    with _Statements(db, monkeypatch) as sql:
         response = client.post(url, headers=headers)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and ">1</span>" in html
     assert "Togli dalla scheda" in html and "7.000,00" in html
     assert f'name="next" value="/proposte/{b.id}"' in html
-    # the login, then (SQLite: BEGIN IMMEDIATE) the read, the ballot, the insert, two counters
-    assert sql.count <= (3 if db.engine.dialect.name == "postgresql" else 7)
+    # One read authenticates the voter (the login session), checks and locks the ballot; then
+    # PostgreSQL writes the vote and both counters in one statement; SQLite, under BEGIN
+    # IMMEDIATE, inserts and moves the two counters, then commits.
+    expected = 2 if db.engine.dialect.name == "postgresql" else 6
+    assert sql.count == expected, sql.statements
     response = client.form(f"/votazioni/{round_.id}/proposte/{b.id}/ritira", htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and ">0</span>" in html
@@ -409,3 +440,50 @@ def test_proposal_in_an_open_round_is_not_offered_to_another(app, db, factory, s
     make_round(setup["table"], setup["proposals"][:2])
     ids = {p.id for p in services.candidates(setup["table"].id)}
     assert ids == {p.id for p in setup["proposals"][2:]}
+
+
+def _end_session(db, user, how):
+    from portal.accounts.models import LoginSession
+
+    if how == "logged out elsewhere":
+        db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == user.id))
+    elif how == "expired":
+        db.session.execute(db.update(LoginSession).where(LoginSession.user_id == user.id)
+                           .values(created_at=utcnow() - timedelta(days=31)))
+    else:  # the account was deleted
+        user.deleted_at = utcnow()
+    db.session.commit()
+
+
+@pytest.mark.parametrize("how", ["logged out elsewhere", "expired", "account deleted"])
+def test_a_vote_from_a_session_no_longer_valid_goes_to_log_in(app, db, client, login_as, setup,
+                                                              how):
+    """The vote checks the login session in its own read: a cookie whose session ended (or
+    expired, or whose account was deleted) is sent to log in, plain or htmx, and leaves no row
+    nor count, in either direction."""
+    round_ = make_round(setup["table"], setup["proposals"])
+    user = login_as("family", comune=setup["comune"])
+    p = setup["proposals"][0]
+    vote = f"/votazioni/{round_.id}/proposte/{p.id}/voto"
+    assert client.form(vote).status_code == 303 and _votes(db) == 1  # the session worked
+    token = client.csrf()
+    _end_session(db, user, how)
+    for path in (vote, f"/votazioni/{round_.id}/proposte/{p.id}/ritira"):
+        response = client.post(path, data={"csrf_token": token})
+        assert response.status_code == 302 and urlsplit(response.location).path == "/accedi"
+        response = client.post(path, headers={"HX-Request": "true", "X-CSRFToken": token,
+                                              "HX-Current-URL": f"http://localhost/proposte/{p.id}"})
+        assert response.status_code == 401
+        assert response.headers["HX-Redirect"] == f"/accedi?next=/proposte/{p.id}"
+    assert _votes(db) == 1 and _counts(db, round_, p) == (1, 1)  # the vote cast before stays
+
+
+def test_user_without_household_is_told_why(app, db, client, login_as, setup):
+    """Signed in but with no household: the vote explains what is missing (htmx: 422)."""
+    round_ = make_round(setup["table"], setup["proposals"])
+    login_as()
+    response = client.form(f"/votazioni/{round_.id}/proposte/{setup['proposals'][0].id}/voto",
+                           htmx=True)
+    assert response.status_code == 422
+    assert "serve un nucleo familiare" in response.get_data(as_text=True)
+    assert _votes(db) == 0
