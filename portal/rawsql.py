@@ -121,11 +121,19 @@ class Transaction:
 
 
 @contextmanager
-def transaction(engine: Engine, begin: str | None = None) -> Iterator[Transaction]:
+def transaction(engine: Engine, begin: str | None = None, autocommit: bool = False
+                ) -> Iterator[Transaction]:
     """A transaction of its own on a pooled connection: committed at the end, rolled back on
-    any error. `begin` is sent first (SQLite: "BEGIN IMMEDIATE")."""
+    any error. `begin` is sent first (SQLite: "BEGIN IMMEDIATE").
+
+    `autocommit` (PostgreSQL, for a block of one statement): the statement is its own
+    transaction, without BEGIN and COMMIT (one round trip instead of three).
+    """
     connection = engine.raw_connection()
+    driver = connection.dbapi_connection
     try:
+        if autocommit:
+            driver.autocommit = True
         cursor = connection.cursor()
         try:
             if begin:
@@ -133,11 +141,17 @@ def transaction(engine: Engine, begin: str | None = None) -> Iterator[Transactio
             yield Transaction(cursor, connection)
         finally:
             cursor.close()
-        # Through the dialect, as SQLAlchemy commits: the page cache's hook lives there.
+        # Through the dialect, as SQLAlchemy commits: the page cache's hook lives there
+        # (in autocommit there is nothing left to commit, and nothing is sent).
         engine.dialect.do_commit(connection)
     except BaseException:
         connection.info.pop(WROTE, None)
         connection.rollback()
         raise
     finally:
+        if autocommit:
+            try:
+                driver.autocommit = False  # the pool's other users expect transactions
+            except Exception:  # noqa: BLE001 - a broken connection: never back to the pool
+                connection.invalidate()
         connection.close()

@@ -772,7 +772,7 @@ def lock_for_merge(proposal: Proposal, into: Proposal) -> None:
     """Take the write locks of a merge before anything else, and read both proposals again.
 
     PostgreSQL: both rows FOR UPDATE in id order. A vote holds its proposal FOR KEY SHARE from
-    its first read (see `portal.voting.services._ballot_read`), so a merge waits for the votes
+    its first read (the function `rete_ballot`, migration 0010), so a merge waits for the votes
     in flight and the votes that come during the merge wait for it, then find the proposal
     merged: one lock order, no deadlock. SQLite: the database's write lock (BEGIN IMMEDIATE),
     as a ballot transaction takes it.

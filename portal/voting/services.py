@@ -337,23 +337,21 @@ def is_conflict(exc: Exception) -> bool:
     return code in ("40P01", "40001") or "locked" in str(exc).lower()
 
 
-# The ballot's statements run on the driver's connection (portal/rawsql.py): a vote is the
-# write families repeat most, and SQLAlchemy's execution machinery cost more than the SQL.
+# A ballot change runs on the driver's connection (portal/rawsql.py): the vote is the write
+# families repeat most, and SQLAlchemy's execution machinery cost more than the SQL. On
+# PostgreSQL it is one call of the function `rete_ballot` (migration 0010: lock, count, write,
+# in one round trip); on SQLite a few statements under BEGIN IMMEDIATE.
 
 
-def _ballot_read(dialect: str, by_session: bool):
-    """Everything a vote is checked against, in one read that also locks the ballot.
+def _ballot_read(by_session: bool):
+    """SQLite: everything a vote is checked against, and the household's ballot, in one read.
 
-    The voter is the household `:hid` (with the user `:uid`) or, `by_session`, the household of
-    the user whose live login session has the hash `:token_hash` (created after `:oldest`):
-    the read then also authenticates the request, and gives `household_id` and `user_id`.
-
-    On PostgreSQL the household's row is locked FOR UPDATE (one ballot transaction at a time
-    per household) and the proposal's row FOR KEY SHARE: votes on one proposal do not wait
-    for each other here, but a merge (which locks both proposals FOR UPDATE, in id order,
-    before anything else) waits for the votes in flight, and a vote that arrives during a
-    merge waits for it and then reads the proposal as merged. The same lock order everywhere
-    is what keeps a merge and the votes free of deadlocks.
+    The transaction began with BEGIN IMMEDIATE (the whole file is locked), so what the read
+    sees stays true until the commit. The voter is the household `:hid` (with the user `:uid`)
+    or, `by_session`, the household of the user whose live login session has the hash
+    `:token_hash` (created after `:oldest`): the read then also authenticates the request and
+    gives `household_id` and `user_id`. used_n, used_cents: the ballot's supports and cents;
+    chosen: whether it holds this proposal. PostgreSQL's `rete_ballot` reads the same.
     """
     from sqlalchemy import bindparam, null
     from sqlalchemy.orm import aliased
@@ -383,97 +381,58 @@ def _ballot_read(dialect: str, by_session: bool):
     else:
         query = (query.add_columns(null().label("user_id"))
                  .join(Household, Household.id == bindparam("hid")))
-    query = (query.join(Proposal, Proposal.id == bindparam("pid"))
-             .outerjoin(entry, (entry.round_id == Round.id)
-                        & (entry.proposal_id == bindparam("pid")))
-             .where(Round.id == bindparam("rid")))
-    if dialect == "postgresql":
-        # SQLAlchemy renders one locking clause; the second follows it as a suffix.
-        return (query.with_for_update(of=Household.__table__)
-                .suffix_with("FOR KEY SHARE OF proposals"))
-    # SQLite: the transaction began with BEGIN IMMEDIATE (the whole file is locked), so the
-    # same read can tell what the household's ballot holds (PostgreSQL reads it in its write,
-    # after the lock this read takes). used_n, used_cents: the ballot's supports and cents;
-    # chosen: whether it holds this proposal.
     ballot = (RoundEntry.round_id == Vote.round_id) & (RoundEntry.proposal_id == Vote.proposal_id)
     mine = (Vote.round_id == bindparam("rid")) & (Vote.household_id == Household.id)
-    return query.add_columns(
-        select(func.count()).select_from(Vote).join(RoundEntry, ballot).where(mine)
-        .scalar_subquery().label("used_n"),
-        select(func.coalesce(func.sum(RoundEntry.cost_cents), 0)).select_from(Vote)
-        .join(RoundEntry, ballot).where(mine).scalar_subquery().label("used_cents"),
-        select(func.count()).select_from(Vote)
-        .where(mine & (Vote.proposal_id == bindparam("pid")))
-        .scalar_subquery().label("chosen"))
+    return (query.join(Proposal, Proposal.id == bindparam("pid"))
+            .outerjoin(entry, (entry.round_id == Round.id)
+                       & (entry.proposal_id == bindparam("pid")))
+            .where(Round.id == bindparam("rid"))
+            .add_columns(
+                select(func.count()).select_from(Vote).join(RoundEntry, ballot).where(mine)
+                .scalar_subquery().label("used_n"),
+                select(func.coalesce(func.sum(RoundEntry.cost_cents), 0)).select_from(Vote)
+                .join(RoundEntry, ballot).where(mine).scalar_subquery().label("used_cents"),
+                select(func.count()).select_from(Vote)
+                .where(mine & (Vote.proposal_id == bindparam("pid")))
+                .scalar_subquery().label("chosen")))
 
 
-#: PostgreSQL: the whole write of a vote in one round trip, under the household's lock taken
-#: by the read (so `used` is the ballot as it is now): the insert, guarded by the ballot's
-#: rule and by the unique constraint, and both counters moved only if a row went in.
-_PG_VOTE = """
-WITH used AS (
-  SELECT count(*) AS n, coalesce(sum(e.cost_cents), 0) AS cents,
-         coalesce(bool_or(v.proposal_id = :pid), false) AS chosen
-  FROM votes v JOIN voting_entries e
-    ON e.round_id = v.round_id AND e.proposal_id = v.proposal_id
-  WHERE v.round_id = :rid AND v.household_id = :hid),
-ins AS (
-  INSERT INTO votes (round_id, household_id, proposal_id, user_id, created_at)
-  SELECT :rid, :hid, :pid, :uid, :at FROM used WHERE NOT used.chosen AND {room}
-  ON CONFLICT (round_id, household_id, proposal_id) DO NOTHING
-  RETURNING proposal_id),
-entry AS (
-  UPDATE voting_entries SET vote_count = vote_count + 1
-  WHERE round_id = :rid AND proposal_id IN (SELECT proposal_id FROM ins)
-  RETURNING vote_count),
-proposal AS (
-  UPDATE proposals SET support_count = support_count + 1
-  WHERE id IN (SELECT proposal_id FROM ins) RETURNING id)
-SELECT used.n, used.cents, used.chosen, (SELECT count(*) FROM ins) AS inserted,
-       (SELECT vote_count FROM entry) AS vote_count, (SELECT count(*) FROM proposal) AS bumped
-FROM used
-"""
-_PG_ROOM = {RoundRule.SUPPORTS: "used.n < :max_supports",
-            RoundRule.BUDGET: "used.cents + :cost <= :budget"}
+def _ballot_function():
+    """PostgreSQL: the call of `rete_ballot` (migration 0010), its columns typed as the read's."""
+    from sqlalchemy import Boolean, Integer, String, bindparam, column, text
 
-#: PostgreSQL: the whole write of a withdrawal in one round trip (`used` is the ballot before).
-_PG_WITHDRAW = """
-WITH used AS (
-  SELECT count(*) AS n, coalesce(sum(e.cost_cents), 0) AS cents
-  FROM votes v JOIN voting_entries e
-    ON e.round_id = v.round_id AND e.proposal_id = v.proposal_id
-  WHERE v.round_id = :rid AND v.household_id = :hid),
-del AS (
-  DELETE FROM votes WHERE round_id = :rid AND proposal_id = :pid AND household_id = :hid
-  RETURNING proposal_id),
-entry AS (
-  UPDATE voting_entries SET vote_count = vote_count - 1
-  WHERE round_id = :rid AND proposal_id IN (SELECT proposal_id FROM del)
-  RETURNING vote_count),
-proposal AS (
-  UPDATE proposals SET support_count = support_count - 1
-  WHERE id IN (SELECT proposal_id FROM del) RETURNING id)
-SELECT used.n, used.cents, (SELECT count(*) FROM del) AS removed,
-       (SELECT vote_count FROM entry) AS vote_count, (SELECT count(*) FROM proposal) AS bumped
-FROM used
-"""
+    from portal.db_setup import UTCDateTime
+
+    when, number, word = UTCDateTime(), Integer(), String()
+    columns = [("id", number), ("title", word), ("opens_at", when), ("closes_at", when),
+               ("rule", word), ("max_supports", number), ("threshold", number),
+               ("budget_cents", number), ("table_comune_id", number), ("cost_cents", number),
+               ("entry_proposal", number), ("vote_count", number), ("proposal_state", word),
+               ("hidden_at", when), ("proposal_title", word), ("household_id", number),
+               ("household_status", word), ("household_comune_id", number),
+               ("anonymised_at", when), ("user_id", number), ("used_n", number),
+               ("used_cents", number), ("chosen", Boolean()), ("changed", Boolean()),
+               ("new_count", number)]
+    return text(
+        "SELECT * FROM rete_ballot(:withdraw, :rid, :pid, :hid, :uid, :token_hash, :oldest, :at)"
+    ).bindparams(bindparam("oldest", type_=when), bindparam("at", type_=when)).columns(
+        *(column(name, type_) for name, type_ in columns))
 
 
 @dataclass(frozen=True)
 class _Statements:
     """The ballot's statements, compiled once per dialect."""
 
-    read: rawsql.Prepared
-    read_by_session: rawsql.Prepared
-    count: rawsql.Prepared
-    # PostgreSQL: the whole write, per rule, and the withdrawal
-    vote: dict[str, rawsql.Prepared]
-    withdraw: rawsql.Prepared | None
-    # SQLite: the steps of the write
+    # PostgreSQL: the function does it all
+    function: rawsql.Prepared | None = None
+    # SQLite: the read (by household, by login session) and the steps of the write
+    read: rawsql.Prepared | None = None
+    read_by_session: rawsql.Prepared | None = None
     insert: rawsql.Prepared | None = None
     delete: rawsql.Prepared | None = None
     bump_entry: rawsql.Prepared | None = None
     bump_proposal: rawsql.Prepared | None = None
+    count: rawsql.Prepared | None = None
 
 
 _compiled: dict[str, _Statements] = {}
@@ -484,30 +443,25 @@ def _statements(engine) -> _Statements:
     found = _compiled.get(dialect.name)
     if found is not None:
         return found
-    from sqlalchemy import bindparam, text
+    from sqlalchemy import bindparam
 
     def prepared(statement) -> rawsql.Prepared:
         return rawsql.Prepared(statement, dialect)
 
-    read = prepared(_ballot_read(dialect.name, by_session=False))
-    by_session = prepared(_ballot_read(dialect.name, by_session=True))
-    at = bindparam("at", type_=Vote.created_at.type)
-    count = prepared(select(RoundEntry.vote_count).where(
-        (RoundEntry.round_id == bindparam("rid")) & (RoundEntry.proposal_id == bindparam("pid"))))
     if dialect.name == "postgresql":
-        found = _Statements(read, by_session, count, vote={
-            rule: prepared(text(_PG_VOTE.format(room=room)).bindparams(at))
-            for rule, room in _PG_ROOM.items()}, withdraw=prepared(text(_PG_WITHDRAW)))
+        found = _Statements(function=prepared(_ballot_function()))
     else:
         where_vote = ((Vote.round_id == bindparam("rid")) & (Vote.proposal_id == bindparam("pid"))
                       & (Vote.household_id == bindparam("hid")))
         entry = ((RoundEntry.round_id == bindparam("rid"))
                  & (RoundEntry.proposal_id == bindparam("pid")))
         found = _Statements(
-            read, by_session, count, vote={}, withdraw=None,
+            read=prepared(_ballot_read(by_session=False)),
+            read_by_session=prepared(_ballot_read(by_session=True)),
             insert=prepared(sqlite.insert(Vote).values(
                 round_id=bindparam("rid"), household_id=bindparam("hid"),
-                proposal_id=bindparam("pid"), user_id=bindparam("uid"), created_at=at,
+                proposal_id=bindparam("pid"), user_id=bindparam("uid"),
+                created_at=bindparam("at", type_=Vote.created_at.type),
             ).on_conflict_do_nothing(
                 index_elements=["round_id", "household_id", "proposal_id"]).returning(Vote.id)),
             delete=prepared(delete(Vote).where(where_vote).returning(Vote.id)),
@@ -515,13 +469,15 @@ def _statements(engine) -> _Statements:
                 vote_count=RoundEntry.vote_count + bindparam("delta"))
                 .returning(RoundEntry.vote_count)),
             bump_proposal=prepared(update(Proposal).where(Proposal.id == bindparam("pid")).values(
-                support_count=Proposal.support_count + bindparam("delta"))))
+                support_count=Proposal.support_count + bindparam("delta"))),
+            count=prepared(select(RoundEntry.vote_count).where(entry)))
     _compiled[dialect.name] = found
     return found
 
 
 def _check(state, now: datetime) -> None:
-    """Refuse the vote described by the one-row read `state` (see `_ballot_read`)."""
+    """Refuse the vote described by the one-row read `state` (see `_ballot_read`; the function
+    `rete_ballot` of migration 0010 applies the same rules, in SQL, before it writes)."""
     if state.entry_proposal is None:
         raise VotingError(_("Questa proposta non partecipa alla votazione."))
     if not (state.opens_at <= now < state.closes_at):
@@ -553,10 +509,13 @@ def _no_household() -> VotingError:
     return VotingError(_("Per votare serve un nucleo familiare con la residenza verificata."))
 
 
-def _run_ballot(write, round_id: int, proposal_id: int, voter: dict) -> VoteOutcome:
-    """Read and lock the ballot, then `write(tx, statements, state, params)`, in a short
-    transaction of its own; run again if SQLite is still busy after its timeout or PostgreSQL
-    chose it as a deadlock's victim.
+def _closed() -> VotingError:
+    return VotingError(_("La votazione è chiusa: il voto non si può più cambiare."))
+
+
+def _run_ballot(withdraw: bool, round_id: int, proposal_id: int, voter: dict) -> VoteOutcome:
+    """Cast (or, `withdraw`, remove) a vote in a short transaction of its own, run again if
+    SQLite is still busy after its timeout or PostgreSQL chose it as a deadlock's victim.
 
     Whatever the request's ORM session holds is committed first: the ballot runs on another
     pooled connection and must see it (and, on SQLite, must not wait for its lock).
@@ -566,19 +525,31 @@ def _run_ballot(write, round_id: int, proposal_id: int, voter: dict) -> VoteOutc
         session.commit()
     engine = db.engine
     statements = _statements(engine)
-    sqlite_file = engine.dialect.name == "sqlite"
-    by_session = "token_hash" in voter
-    params = {"rid": round_id, "pid": proposal_id, **voter}
+    now = utcnow()
     conflict_errors = engine.dialect.loaded_dbapi.OperationalError
     for attempt in range(6):
         try:
-            with rawsql.transaction(engine, "BEGIN IMMEDIATE" if sqlite_file else None) as tx:
-                state = tx.first(statements.read_by_session if by_session else statements.read,
-                                 params)
+            if statements.function is not None:
+                with rawsql.transaction(engine, autocommit=True) as tx:
+                    state = tx.first(statements.function, {
+                        "withdraw": withdraw, "rid": round_id, "pid": proposal_id,
+                        "hid": voter.get("hid"), "uid": voter.get("uid"),
+                        "token_hash": voter.get("token_hash"), "oldest": voter.get("oldest"),
+                        "at": now})
+                    if state is not None and state.changed:
+                        tx.wrote()
                 if state is not None:
-                    if by_session:
-                        params["hid"], params["uid"] = state.household_id, state.user_id
-                    return write(tx, statements, state, params)
+                    return (_withdrawn if withdraw else _voted)(state, now)
+            else:
+                with rawsql.transaction(engine, "BEGIN IMMEDIATE") as tx:
+                    state = tx.first(statements.read_by_session if "token_hash" in voter
+                                     else statements.read, {
+                                         "rid": round_id, "pid": proposal_id, **voter})
+                    if state is not None:
+                        params = {"rid": round_id, "pid": proposal_id, "uid": state.user_id,
+                                  **voter, "hid": state.household_id, "at": now}
+                        return (_sqlite_withdraw if withdraw else _sqlite_vote)(
+                            tx, statements, state, params)
         except conflict_errors as exc:
             if not is_conflict(exc) or attempt == 5:
                 raise
@@ -587,7 +558,7 @@ def _run_ballot(write, round_id: int, proposal_id: int, voter: dict) -> VoteOutc
             continue
         break
     # No row: no such round or proposal or, by session, no valid session or no household.
-    if by_session:
+    if "token_hash" in voter:
         from portal.accounts.services import load_user_by_hash
 
         user = load_user_by_hash(voter["token_hash"], voter["oldest"])
@@ -598,61 +569,69 @@ def _run_ballot(write, round_id: int, proposal_id: int, voter: dict) -> VoteOutc
     raise RoundNotFound(_("Votazione non trovata."))
 
 
-def _vote(tx: rawsql.Transaction, statements: _Statements, state, params: dict) -> VoteOutcome:
-    now = utcnow()
+def _voted(state, now: datetime) -> VoteOutcome:
+    """What a vote came to, from what `rete_ballot` read and did (PostgreSQL)."""
+    cost, view = state.cost_cents or 0, RoundView(state)
+    if state.changed:
+        return VoteOutcome(True, state.new_count or 0, view, state.proposal_title,
+                           state.used_n + 1, state.used_cents + cost)
     _check(state, now)
+    if state.chosen:
+        return VoteOutcome(False, state.new_count or 0, view, state.proposal_title,
+                           state.used_n, state.used_cents)
+    refusal = _refusal(state, state.used_n, state.used_cents)
+    if refusal:
+        raise VotingError(refusal)
+    # The unique constraint had the last word: the same vote is already there.
+    return VoteOutcome(False, state.new_count or 0, view, state.proposal_title,
+                       state.used_n + 1, state.used_cents + cost)
+
+
+def _withdrawn(state, now: datetime) -> VoteOutcome:
+    """What a withdrawal came to, from what `rete_ballot` read and did (PostgreSQL)."""
+    if not state.changed and not (state.opens_at <= now < state.closes_at):
+        raise _closed()
+    used, cents = state.used_n, state.used_cents
+    if state.changed:
+        used, cents = used - 1, cents - (state.cost_cents or 0)
+    return VoteOutcome(state.changed, state.new_count or 0, RoundView(state),
+                       state.proposal_title, used, cents)
+
+
+def _sqlite_vote(tx: rawsql.Transaction, statements: _Statements, state, params: dict
+                 ) -> VoteOutcome:
+    _check(state, params["at"])
     cost = state.cost_cents or 0
-    if statements.insert is None:  # PostgreSQL: one statement
-        row = tx.first(statements.vote[state.rule], {
-            **params, "at": now, "max_supports": state.max_supports, "cost": cost,
-            "budget": state.budget_cents})
-        used, cents, chosen = row.n, row.cents, row.chosen
-        count = row.vote_count if row.inserted else None
-    else:
-        used, cents, chosen = state.used_n, state.used_cents, bool(state.chosen)
-        count = None
-        if not chosen and _refusal(state, used, cents) is None:
-            if tx.first(statements.insert, {**params, "at": now}) is not None:
-                bump = {**params, "delta": 1}
-                count = tx.first(statements.bump_entry, bump).vote_count
-                tx.run(statements.bump_proposal, bump)
-    if count is not None:
-        tx.wrote()
-        return VoteOutcome(True, count or 0, RoundView(state), state.proposal_title, used + 1,
-                           cents + cost)
+    used, cents, chosen = state.used_n, state.used_cents, bool(state.chosen)
     if chosen:
         return VoteOutcome(False, state.vote_count or 0, RoundView(state), state.proposal_title,
                            used, cents)
     refusal = _refusal(state, used, cents)
     if refusal:
         raise VotingError(refusal)
+    if tx.first(statements.insert, params) is not None:
+        tx.wrote()
+        count = tx.first(statements.bump_entry, {**params, "delta": 1}).vote_count
+        tx.run(statements.bump_proposal, {**params, "delta": 1})
+        return VoteOutcome(True, count or 0, RoundView(state), state.proposal_title, used + 1,
+                           cents + cost)
     # The unique constraint had the last word: the same vote is already there.
     count = tx.first(statements.count, params).vote_count
     return VoteOutcome(False, count or 0, RoundView(state), state.proposal_title, used + 1,
                        cents + cost)
 
 
-def _withdraw(tx: rawsql.Transaction, statements: _Statements, state, params: dict
-              ) -> VoteOutcome:
-    if not (state.opens_at <= utcnow() < state.closes_at):
-        raise VotingError(_("La votazione è chiusa: il voto non si può più cambiare."))
-    cost = state.cost_cents or 0
-    if statements.delete is None:  # PostgreSQL: one statement
-        row = tx.first(statements.withdraw, params)
-        removed = bool(row.removed)
-        count = row.vote_count if removed else state.vote_count
-        used, cents = row.n, row.cents
-    else:
-        removed = tx.first(statements.delete, params) is not None
-        count = state.vote_count
-        if removed:
-            bump = {**params, "delta": -1}
-            count = tx.first(statements.bump_entry, bump).vote_count
-            tx.run(statements.bump_proposal, bump)
-        used, cents = state.used_n, state.used_cents
+def _sqlite_withdraw(tx: rawsql.Transaction, statements: _Statements, state, params: dict
+                     ) -> VoteOutcome:
+    if not (state.opens_at <= params["at"] < state.closes_at):
+        raise _closed()
+    used, cents, count = state.used_n, state.used_cents, state.vote_count
+    removed = tx.first(statements.delete, params) is not None
     if removed:
         tx.wrote()
-        used, cents = used - 1, cents - cost
+        count = tx.first(statements.bump_entry, {**params, "delta": -1}).vote_count
+        tx.run(statements.bump_proposal, {**params, "delta": -1})
+        used, cents = used - 1, cents - (state.cost_cents or 0)
     return VoteOutcome(removed, count or 0, RoundView(state), state.proposal_title, used, cents)
 
 
@@ -660,26 +639,25 @@ def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id
               ) -> VoteOutcome:
     """Add the household's vote for the proposal; repeating it changes nothing. Commits.
 
-    One read checks everything and locks the ballot (on SQLite it also reads the ballot); on
-    PostgreSQL one more statement writes the vote and both counters (SQLite takes three short
-    ones). The outcome carries what the vote box shows afterwards.
+    The ballot is read, checked and locked, then the vote and both counters written, in one
+    transaction (PostgreSQL: one call of `rete_ballot`). The outcome carries what the vote box
+    shows afterwards.
     """
     if household_id is None:
         raise _no_household()
-    return _run_ballot(_vote, round_id, proposal_id, {"hid": household_id, "uid": user_id})
+    return _run_ballot(False, round_id, proposal_id, {"hid": household_id, "uid": user_id})
 
 
 def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None,
                   with_ballot: bool = False) -> VoteOutcome:
     """Remove the household's vote while the round is open; repeating it changes nothing.
 
-    The outcome carries what the vote box shows afterwards (the ballot's supports and cents,
-    read by the first read on SQLite and by the single write on PostgreSQL); `with_ballot` is
-    kept for callers that asked for it.
+    The outcome carries what the vote box shows afterwards (the ballot's supports and cents);
+    `with_ballot` is kept for callers that asked for it.
     """
     if household_id is None:
         raise _no_household()
-    return _run_ballot(_withdraw, round_id, proposal_id, {"hid": household_id})
+    return _run_ballot(True, round_id, proposal_id, {"hid": household_id})
 
 
 def cast_vote_in_session(round_id: int, proposal_id: int, token: str) -> VoteOutcome:
@@ -688,14 +666,14 @@ def cast_vote_in_session(round_id: int, proposal_id: int, token: str) -> VoteOut
     first). Raises NotSignedIn when the session is no longer valid."""
     from portal.accounts.services import session_lookup
 
-    return _run_ballot(_vote, round_id, proposal_id, session_lookup(token))
+    return _run_ballot(False, round_id, proposal_id, session_lookup(token))
 
 
 def withdraw_vote_in_session(round_id: int, proposal_id: int, token: str) -> VoteOutcome:
     """`withdraw_vote` for the household of the user whose login session `token` names."""
     from portal.accounts.services import session_lookup
 
-    return _run_ballot(_withdraw, round_id, proposal_id, session_lookup(token))
+    return _run_ballot(True, round_id, proposal_id, session_lookup(token))
 
 
 def _fmt(value: datetime) -> str:
