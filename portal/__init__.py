@@ -18,6 +18,7 @@ class DatabaseIdConverter(IntegerConverter):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
 
+
 class Portal(Flask):
     """Flask, asking once per function (not on every request, for every hook) whether it is a
     coroutine function to be run through asgiref: the portal's views and hooks never are."""

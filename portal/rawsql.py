@@ -57,9 +57,9 @@ class Prepared:
             if processor is not None:
                 self._bind_processors[name] = processor
         columns = list(getattr(statement, "exported_columns", None) or [])
-        self._result_processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in columns]
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                      for column in columns]
+        self._result_processors = processors if any(processors) else None
         self._row_class: type[Row] | None = None
 
     def _parameters(self, params: dict[str, Any]):
@@ -77,7 +77,7 @@ class Prepared:
             self._row_class = type("Row", (Row,), {"__slots__": (),
                                                   "_index": {n: i for i, n in enumerate(names)}})
         processors = self._result_processors
-        if processors and any(processors):
+        if processors is not None:
             raw = [p(v) if p is not None else v for p, v in zip(processors, raw, strict=True)]
         return self._row_class(raw)
 
@@ -94,10 +94,6 @@ class Prepared:
         """Execute; the number of rows the statement changed."""
         cursor.execute(self.sql, self._parameters(params))
         return cursor.rowcount
-
-
-def prepare(statement: ClauseElement, engine: Engine) -> Prepared:
-    return Prepared(statement, engine.dialect)
 
 
 class Transaction:

@@ -1,11 +1,12 @@
 """Voting rounds, votes and results.
 
 A vote is one row (round, household, proposal), unique in the database. Casting and
-withdrawing run as their own short transaction, serialised per ballot: on PostgreSQL the
-household's row is locked (``SELECT … FOR UPDATE``), on SQLite the transaction starts with
-``BEGIN IMMEDIATE`` (one writer at a time, others wait on the busy timeout) and is retried if
-SQLite still answers "database is locked". Inside it the tallies move with atomic
-``UPDATE … SET n = n + 1`` statements, so that the counters always equal the rows.
+withdrawing run as their own short transaction, serialised per ballot: on PostgreSQL one call
+of the function `rete_ballot` (migration 0010) locks the household's row (``FOR UPDATE``),
+counts the ballot and writes; on SQLite the transaction starts with ``BEGIN IMMEDIATE`` (one
+writer at a time, others wait on the busy timeout) and is retried if SQLite still answers
+"database is locked". Inside it the tallies move with atomic ``UPDATE … SET n = n + 1``
+statements, so that the counters always equal the rows.
 """
 
 from __future__ import annotations
