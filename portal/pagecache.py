@@ -2,7 +2,8 @@
 
 Most visits are anonymous reads of the same public pages (the home, the Comuni, the catalogue,
 the proposals, a table's page). Each gunicorn worker keeps the responses it rendered for them for
-`PAGE_CACHE_SECONDS` (default 10; 0 disables the cache) and answers the same request again
+`PAGE_CACHE_SECONDS` (default 10; 0 disables the cache; each page 80–100% of it, at random, so
+that pages rendered together do not expire together) and answers the same request again
 without running Flask at all, like a reverse proxy's micro-cache would, but knowing what the
 portal knows:
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -72,6 +74,12 @@ _QUIET_STATEMENTS = tuple(f"{verb} {table}" for table in QUIET_TABLES
                           for verb in ("INSERT INTO", "UPDATE", "DELETE FROM"))
 
 
+#: A stored page lives between this share of `PAGE_CACHE_SECONDS` and all of it, at random:
+#: pages rendered together (after a write, or at start) do not all expire together again and
+#: again, each time a burst of renders that the visitors of that moment wait for.
+MIN_LIFETIME_SHARE = 0.8
+
+
 @dataclass(slots=True)
 class Entry:
     status: str
@@ -79,6 +87,8 @@ class Entry:
     body: bytes
     generation: tuple
     created: float
+    #: seconds it is served for, from `created`
+    lifetime: float
 
 
 class Generation:
@@ -174,9 +184,11 @@ class PageCache:
 
     def __init__(self, wsgi_app, seconds: float, generation: Generation,
                  max_bytes: int = 32 * 1024 * 1024, clock=time.monotonic,
-                 shared=None, prefix: str = "rete" + REDIS_PAGE):
+                 shared=None, prefix: str = "rete" + REDIS_PAGE, spread=random.random):
         self.wsgi_app = wsgi_app
         self.seconds = seconds
+        #: a number in [0, 1) for each stored page, which places its lifetime in its range
+        self.spread = spread
         self.generation = generation
         self.max_bytes = max_bytes
         self.clock = clock
@@ -222,7 +234,7 @@ class PageCache:
         with self._lock:
             entry = self.entries.get(key)
             if entry is not None:
-                if entry.generation == generation and now - entry.created < self.seconds:
+                if entry.generation == generation and now - entry.created < entry.lifetime:
                     self.entries.move_to_end(key)
                     self.hits += 1
                 else:
@@ -255,21 +267,24 @@ class PageCache:
             meta = json.loads(head)
             stored_generation = meta["g"]
             age = time.time() - meta["t"]
+            lifetime = min(float(meta.get("l", self.seconds)), self.seconds)
         except (ValueError, KeyError, TypeError):
             return None
-        if stored_generation != generation[-1] or not 0 <= age < self.seconds:
+        if stored_generation != generation[-1] or not 0 <= age < lifetime:
             return None
-        entry = Entry(meta["s"], [tuple(h) for h in meta["h"]], body, generation, now - age)
+        entry = Entry(meta["s"], [tuple(h) for h in meta["h"]], body, generation, now - age,
+                      lifetime)
         self._keep(key, entry)
         self.shared_hits += 1
         return entry
 
     def _shared_set(self, key: tuple, entry: Entry) -> None:
         meta = json.dumps({"g": entry.generation[-1], "t": time.time(), "s": entry.status,
-                           "h": entry.headers}, separators=(",", ":")).encode()
+                           "h": entry.headers, "l": entry.lifetime},
+                          separators=(",", ":")).encode()
         try:
             self.shared.set(self._shared_key(key), meta + b"\n" + entry.body,
-                            px=max(1, int(self.seconds * 1000)))
+                            px=max(1, int(entry.lifetime * 1000)))
         except Exception:  # noqa: BLE001 - Redis down: this worker keeps its copy
             log.warning("page cache: could not store a page in Redis")
 
@@ -297,7 +312,10 @@ class PageCache:
                 close()
         if (status.startswith("200 ") and len(body) <= MAX_ENTRY_BYTES
                 and not any(name.lower() == "set-cookie" for name, _ in headers)):
-            self._store(key, Entry(status, list(headers), body, generation, self.clock()))
+            lifetime = self.seconds * (MIN_LIFETIME_SHARE
+                                       + (1 - MIN_LIFETIME_SHARE) * self.spread())
+            self._store(key, Entry(status, list(headers), body, generation, self.clock(),
+                                   lifetime))
         start_response(status, headers)
         return [body]
 

@@ -158,15 +158,36 @@ def test_errors_and_private_pages_are_not_stored(cached):
 
 
 def test_stored_pages_expire(cached):
+    """A page lives 80-100% of PAGE_CACHE_SECONDS: served at 3.9 s of 5, never at 5."""
     app = cached(PAGE_CACHE_SECONDS=5)
     cache = app.extensions["page_cache"]
     now = [1000.0]
     cache.clock = lambda: now[0]
-    _client(app).get("/comuni")
-    now[0] += 4
-    assert _client(app).get("/comuni").headers["Age"] == "4"
-    now[0] += 2
-    assert "Age" not in _client(app).get("/comuni").headers
+    for spread in (0.0, 0.999):  # the shortest and the longest lifetime
+        cache.spread = lambda spread=spread: spread
+        _client(app).get("/comuni")
+        now[0] += 3.9
+        assert _client(app).get("/comuni").headers["Age"] == "3"
+        now[0] += 1.1
+        assert "Age" not in _client(app).get("/comuni").headers  # rendered again, stored
+
+
+def test_pages_rendered_together_do_not_expire_together(cached):
+    """Twenty pages stored at the same moment: some have expired at 90% of their time, some
+    have not (a burst of renders after every write would otherwise come back every time)."""
+    app = cached(PAGE_CACHE_SECONDS=10)
+    cache = app.extensions["page_cache"]
+    now = [1000.0]
+    cache.clock = lambda: now[0]
+    spreads = iter([i / 20 for i in range(20)])
+    cache.spread = lambda: next(spreads)
+    pages = [f"/comuni?pagina={i}" for i in range(1, 21)]
+    for page in pages:
+        assert "Age" not in _client(app).get(page).headers
+    now[0] += 9
+    cache.spread = lambda: 0.5  # pages rendered again from here on
+    served = ["Age" in _client(app).get(page).headers for page in pages]
+    assert served == [i / 20 > 0.5 for i in range(20)]
 
 
 def test_the_cache_is_bounded(cached):
