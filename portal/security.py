@@ -90,15 +90,11 @@ def answer_csrf_token() -> str:
     from flask import current_app, g
     from flask_wtf.csrf import generate_csrf
 
-    config = current_app.config
-    if g.get("csrf_valid") and config["WTF_CSRF_TIME_LIMIT"] is None:
-        field = config["WTF_CSRF_FIELD_NAME"]
-        token = request.form.get(field)
-        if not token:
-            for header in config["WTF_CSRF_HEADERS"]:
-                token = request.headers.get(header)
-                if token:
-                    break
+    from portal.extensions import csrf
+
+    if g.get("csrf_valid") and current_app.config["WTF_CSRF_TIME_LIMIT"] is None:
+        # Found where CSRFProtect found the token it validated (form field, then headers).
+        token = csrf._get_csrf_token()
         if token:
             return token
     return generate_csrf()

@@ -649,12 +649,10 @@ def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id
     return _run_ballot(False, round_id, proposal_id, {"hid": household_id, "uid": user_id})
 
 
-def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None,
-                  with_ballot: bool = False) -> VoteOutcome:
+def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> VoteOutcome:
     """Remove the household's vote while the round is open; repeating it changes nothing.
 
-    The outcome carries what the vote box shows afterwards (the ballot's supports and cents);
-    `with_ballot` is kept for callers that asked for it.
+    The outcome carries what the vote box shows afterwards (the ballot's supports and cents).
     """
     if household_id is None:
         raise _no_household()
