@@ -1086,9 +1086,9 @@ class ListFilters:
             else:
                 self.comune, self.comune_label = row.id, row.name
         elif self.comune:
-            from portal.proposals.cache import memo
+            from portal.memo import memo
 
-            self.comune_label = memo(f"comune-name:{self.comune}", lambda: db.session.scalar(
+            self.comune_label = memo(f"proposals.comune-name:{self.comune}", lambda: db.session.scalar(
                 select(Comune.name).where(Comune.id == self.comune)))
             self.comune_unknown = self.comune_label is None
 

@@ -54,9 +54,9 @@ def _load() -> tuple[dict[str, object], dict[str, object]]:
         return DEFAULT_THEMES, DEFAULT_THEMES
     cached = g.get("_proposal_themes")
     if cached is None:
-        from portal.proposals.cache import memo
+        from portal.memo import memo
 
-        found = memo("themes", _catalogue_themes)
+        found = memo("proposals.themes", _catalogue_themes)
         cached = found or (DEFAULT_THEMES, DEFAULT_THEMES)
         g._proposal_themes = cached
     return cached

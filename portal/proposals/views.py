@@ -145,11 +145,11 @@ def _rows_html(page) -> Markup:
 
 
 def _filter_options(filters: services.ListFilters):
-    from portal.proposals.cache import memo
+    from portal.memo import memo
     from portal.tables.models import Table
     from portal.voting.models import Round
 
-    rounds = memo("rounds", lambda: [tuple(r) for r in db.session.execute(
+    rounds = memo("proposals.rounds", lambda: [tuple(r) for r in db.session.execute(
         select(Round.id, Round.title).order_by(Round.closes_at.desc()).limit(30))])
     table_name = (db.session.scalar(select(Table.name).where(Table.id == filters.table))
                   if filters.table else None)
@@ -176,7 +176,7 @@ def index():
 
 def _filters_html(filters: services.ListFilters) -> str:
     """The filter form, rendered once per locale and choice for a few seconds (memo)."""
-    from portal.proposals.cache import memo
+    from portal.memo import memo
 
     def render() -> str:
         rounds, table_name = _filter_options(filters)
@@ -185,7 +185,7 @@ def _filters_html(filters: services.ListFilters) -> str:
                                table_name=table_name, themes=theme_catalogue(),
                                states=[(s, labels[s]) for s in PUBLIC_STATES])
 
-    key = "filters:" + "|".join(str(v) for v in (
+    key = "proposals.filters:" + "|".join(str(v) for v in (
         current_locale(), filters.comune_label, filters.comune_unknown, filters.level,
         filters.table, filters.theme, filters.state, filters.round, filters.sort))
     return Markup(memo(key, render))  # noqa: S704 - a rendered (autoescaped) template

@@ -225,6 +225,23 @@ def test_theme_and_state_filters(app, db, client, factory):
     assert _titles(html) == ["Selezionata scuola"]
 
 
+def test_new_round_and_theme_show_in_the_filters_at_once(app, db, client, factory):
+    """The filter menus are kept by each worker until the next write: a round opened or a
+    theme added a moment after the list was shown is offered on the next visit."""
+    from portal.catalogue.models import Theme
+    from tests.voting.helpers import make_round
+
+    proposal = make_proposal(factory, state=S.PUBLISHED, title="Nel giro di voto")
+    html = client.get("/proposte").get_data(as_text=True)
+    assert "Votazione di primavera" not in html and "Orti e giardini" not in html
+    round_ = make_round(proposal.table, [proposal], title="Votazione di primavera")
+    db.session.add(Theme(slug="orti-e-giardini", name="Orti e giardini", position=99))
+    db.session.commit()
+    html = client.get("/proposte").get_data(as_text=True)
+    assert f'<option value="{round_.id}"' in html and "Votazione di primavera" in html
+    assert 'value="orti-e-giardini"' in html and "Orti e giardini" in html
+
+
 # --------------------------------------------------------------------------- moderation
 
 
