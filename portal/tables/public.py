@@ -171,8 +171,10 @@ def meeting_list(meetings: list[MeetingLine], empty: str) -> Markup:
     if not meetings:
         return Markup(f"<p>{empty}</p>")  # noqa: S704 - a translated string of ours
     before, after = path_parts("tables.meeting", "meeting_id")
-    cancelled = f" · <strong>{_('annullata')}</strong>"
-    published = f" · {_('verbale pubblicato')}"
+    # (outside the f-strings: the extraction of the messages does not look inside them)
+    cancelled, published = _("annullata"), _("verbale pubblicato")
+    cancelled = f" · <strong>{cancelled}</strong>"
+    published = f" · {published}"
     revised = _("revisione %(n)d")
     out = ['<ul class="list-unstyled meeting-list">']
     for m in meetings:
@@ -196,7 +198,7 @@ def meeting_list(meetings: list[MeetingLine], empty: str) -> Markup:
 def decision_list(decisions: list[DecisionLine]) -> Markup:
     """The decisions in force (title, day, outcome), or a line saying there are none."""
     if not decisions:
-        return Markup(f"<p>{_('Ancora nessuna delibera.')}</p>")  # noqa: S704 - ours
+        return Markup("<p>%s</p>") % _("Ancora nessuna delibera.")
     before, after = path_parts("tables.decision", "decision_id")
     out = ['<ul class="list-unstyled">']
     for d in decisions:

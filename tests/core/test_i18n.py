@@ -114,3 +114,22 @@ def test_template_strings_escape_their_values_and_keep_percent_signs(app):
             "{{ _('Provincia di %(p)s', p='<b>Monza</b>') }}|{{ _('100%% gratuito') }}|"
             "{{ _('Comuni') }}").render()
     assert page == "Provincia di &lt;b&gt;Monza&lt;/b&gt;|100% gratuito|Comuni"
+
+
+def test_no_translated_string_hides_inside_an_f_string():
+    """The extraction of the messages does not look inside f-strings: a `_("…")` there never
+    reaches the catalogue and shows in Italian to everyone (two did, on the tables' lists)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    hidden = []
+    for path in sorted((root / "portal").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            for inner in ast.walk(node):
+                if (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name)
+                        and inner.func.id in {"_", "gettext", "ngettext", "_l", "lazy_gettext"}):
+                    hidden.append(f"{path.relative_to(root)}:{inner.lineno}")
+    assert not hidden, "a message inside an f-string (translate it before): " + ", ".join(hidden)
