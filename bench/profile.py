@@ -172,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                 get(i)
             profiler.disable()
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(args.top)
+            # PROFILE_SORT=cumulative: by the time spent under each function
+            pstats.Stats(profiler, stream=out).sort_stats(
+                os.environ.get("PROFILE_SORT", "tottime")).print_stats(args.top)
             print(out.getvalue())
     event.remove(engine, "before_cursor_execute", before)
     event.remove(engine, "after_cursor_execute", after)

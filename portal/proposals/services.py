@@ -1088,8 +1088,9 @@ class ListFilters:
         elif self.comune:
             from portal.memo import memo
 
-            self.comune_label = memo(f"proposals.comune-name:{self.comune}", lambda: db.session.scalar(
-                select(Comune.name).where(Comune.id == self.comune)))
+            self.comune_label = memo(
+                f"proposals.comune-name:{self.comune}",
+                lambda: db.session.scalar(select(Comune.name).where(Comune.id == self.comune)))
             self.comune_unknown = self.comune_label is None
 
     def query_args(self, **extra) -> dict:

@@ -217,3 +217,22 @@ def seat_rows(seats: list[Seat]) -> Markup:
         f"<td>{s.role_label.translate(_HTML)}</td>"
         f"<td>{s.represents.translate(_HTML)}</td>"
         f"<td>{(s.title or '').translate(_HTML)}</td></tr>" for s in seats))
+
+
+def project_rows(rows: list, overdue: bool = False) -> Markup:
+    """The rows of an accountability table: title (late ones marked), where, who answers for
+    it, the deadline and the progress."""
+    before, after = path_parts("tables.project", "project_id")
+    late = _("in ritardo").translate(_HTML)
+    late = f' <span class="badge bg-danger">{late}</span>' if overdue else ""
+    row_open = '<tr class="overdue">' if overdue else "<tr>"
+    rete = _("Rete").translate(_HTML)
+    progress = _("Avanzamento").translate(_HTML)
+    return Markup("\n".join(  # noqa: S704 - every value is escaped
+        f'{row_open}<th scope="row"><a href="{before}{p.id}{after}">'
+        f"{p.title.translate(_HTML)}</a>{late}</th>"
+        f"<td>{(p.comune_name or '').translate(_HTML) or rete}</td>"
+        f"<td>{(p.responsible or '').translate(_HTML)}</td>"
+        f"<td>{p.deadline_text.translate(_HTML)}</td>"
+        f'<td class="text-end"><progress max="100" value="{int(p.progress)}" '
+        f'aria-label="{progress}"></progress> {int(p.progress)}%</td></tr>' for p in rows))

@@ -1230,36 +1230,58 @@ class ProjectSections:
     totals: tuple[int, int, int]
 
 
+#: the sections of the accountability pages by the key of their URL (?sezione=): the parts
+#: each is read from, in order (their status, deadline condition and order)
+SECTION_OVERDUE, SECTION_RUNNING, SECTION_DONE = "in-ritardo", "in-corso", "realizzati"
+PROJECT_SECTIONS = (SECTION_OVERDUE, SECTION_RUNNING, SECTION_DONE)
+
+
+def _section_parts(section: str) -> list[tuple]:
+    """(condition on status and deadline, order) of each part of a section, in order: a part
+    is one range of an index on (status, deadline), in the part's order."""
+    today = bindparam("today", type_=Date)
+    in_progress = Project.status == ProjectStatus.IN_PROGRESS.value
+    implemented = Project.status == ProjectStatus.IMPLEMENTED.value
+    by_deadline = (Project.deadline, Project.id)
+    return {
+        SECTION_OVERDUE: [((in_progress, Project.deadline < today), by_deadline)],
+        SECTION_RUNNING: [((in_progress, Project.deadline >= today), by_deadline),
+                          ((in_progress, Project.deadline.is_(None)), (Project.id,))],
+        SECTION_DONE: [((implemented, Project.deadline.is_not(None)), by_deadline),
+                       ((implemented, Project.deadline.is_(None)), (Project.id,))],
+    }[section]
+
+
+def _part(rete: bool, kind: int, where, order, offset: bool = False):
+    scope = () if rete else (Project.comune_id == bindparam("comune_id"),)
+    query = (select(literal_column(str(kind)).label("kind"), Project.id, Project.title,
+                    Project.status, Project.deadline, Project.progress, Project.responsible,
+                    Comune.name.label("comune_name"))
+             .outerjoin(Comune, Comune.id == Project.comune_id)
+             .where(*scope, *where).order_by(*order)
+             .limit(bindparam("limit", type_=Integer)))
+    if offset:
+        query = query.offset(bindparam("offset", type_=Integer))
+    return query
+
+
+def _count(rete: bool, where):
+    """An index-only range count along (comune_id or status, deadline)."""
+    scope = () if rete else (Project.comune_id == bindparam("comune_id"),)
+    return select(func.count()).select_from(Project).where(*scope, *where).scalar_subquery()
+
+
 @cache
 def _projects_statements(rete: bool):
     """One UNION of bounded, index-ordered parts (overdue by deadline; in progress by deadline,
     then those without one; implemented likewise) and one count per section."""
-    today = bindparam("today", type_=Date)
-    in_progress = Project.status == ProjectStatus.IN_PROGRESS.value
-    implemented = Project.status == ProjectStatus.IMPLEMENTED.value
-    scope = () if rete else (Project.comune_id == bindparam("comune_id"),)
-
-    def part(kind: int, *where, order):
-        return select(select(literal_column(str(kind)).label("kind"), Project.id, Project.title,
-                             Project.status, Project.deadline, Project.progress,
-                             Project.responsible, Comune.name.label("comune_name"))
-                      .outerjoin(Comune, Comune.id == Project.comune_id)
-                      .where(*scope, *where).order_by(*order)
-                      .limit(bindparam("limit", type_=Integer)).subquery())
-
-    rows = union_all(
-        part(0, in_progress, Project.deadline < today, order=(Project.deadline, Project.id)),
-        part(1, in_progress, Project.deadline >= today, order=(Project.deadline, Project.id)),
-        part(2, in_progress, Project.deadline.is_(None), order=(Project.id,)),
-        part(3, implemented, Project.deadline.is_not(None),
-             order=(Project.deadline, Project.id)),
-        part(4, implemented, Project.deadline.is_(None), order=(Project.id,)))
-    def count(*where):  # an index-only range count along (comune_id or status, deadline)
-        return select(func.count()).select_from(Project).where(*scope, *where).scalar_subquery()
-
-    counts = select(count(in_progress, Project.deadline < today),
-                    count(in_progress, Project.deadline.is_(None) | (Project.deadline >= today)),
-                    count(implemented))
+    parts = [part for section in PROJECT_SECTIONS for part in _section_parts(section)]
+    rows = union_all(*[select(_part(rete, kind, where, order).subquery())
+                       for kind, (where, order) in enumerate(parts)])
+    counts = select(*[
+        sum((_count(rete, where) for where, _order in _section_parts(section)[1:]),
+            start=_count(rete, _section_parts(section)[0][0]))
+        for section in PROJECT_SECTIONS])
     return rows, counts
 
 
@@ -1273,15 +1295,61 @@ def project_sections(comune_id: int | None, rete: bool = False,
     parts: list[list] = [[], [], [], [], []]
     for kind, *values in db.session.execute(rows_statement, params):
         parts[kind].append(values)
-    locale = current_locale()
-
-    def lines(values_list) -> list[ProjectLine]:
-        return [ProjectLine(*values, formatted(values[3], "short", locale) if values[3] else "–")
-                for values in values_list[:limit]]
-
     totals = tuple(n or 0 for n in db.session.execute(counts_statement, params).one())
-    return ProjectSections(lines(parts[0]), lines(parts[1] + parts[2]),
-                           lines(parts[3] + parts[4]), totals)
+    return ProjectSections(_lines(parts[0], limit), _lines(parts[1] + parts[2], limit),
+                           _lines(parts[3] + parts[4], limit), totals)
+
+
+def _lines(values_list, limit: int) -> list[ProjectLine]:
+    locale = current_locale()
+    return [ProjectLine(*values, formatted(values[3], "short", locale) if values[3] else "–")
+            for values in values_list[:limit]]
+
+
+@dataclass
+class SectionPage:
+    """A page of one section of the accountability list."""
+
+    section: str
+    lines: list[ProjectLine]
+    total: int
+    page: int
+    pages: int
+
+
+@cache
+def _section_statements(rete: bool, section: str):
+    """The parts of a section, each with :limit and :offset, and one count of each part."""
+    parts = _section_parts(section)
+    statements = [_part(rete, kind, where, order, offset=True)
+                  for kind, (where, order) in enumerate(parts)]
+    return statements, select(*[_count(rete, where) for where, _order in parts])
+
+
+def project_section_page(section: str, comune_id: int | None, rete: bool = False,
+                         page: int = 1, per_page: int = 50) -> SectionPage | None:
+    """Page `page` of one section (PROJECT_SECTIONS), in the order of the overview; None when
+    there is no such page. The parts are counted first, so that each page reads only the
+    parts it shows (an offset along one index range: as deep as the projects are many)."""
+    statements, counts = _section_statements(rete, section)
+    params = {"comune_id": comune_id, "today": today()}
+    sizes = [n or 0 for n in db.session.execute(counts, params).one()]
+    total = sum(sizes)
+    pages = max(1, -(-total // per_page))
+    if not 1 <= page <= pages:
+        return None
+    offset, found = (page - 1) * per_page, []
+    for statement, size in zip(statements, sizes, strict=True):
+        if offset >= size:
+            offset -= size
+            continue
+        rows = db.session.execute(statement, {**params, "limit": per_page - len(found),
+                                              "offset": offset}).all()
+        found += [values for _kind, *values in rows]
+        offset = 0
+        if len(found) >= per_page:
+            break
+    return SectionPage(section, _lines(found, per_page), total, page, pages)
 
 
 def project_for_proposal(proposal_id: int) -> Project | None:

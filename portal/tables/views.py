@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from types import SimpleNamespace
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -52,8 +53,10 @@ INDEX_PAGE = 50
 #: yearly archive (ten years of meetings must not make the page heavier)
 UPCOMING_SHOWN = 5
 PAST_SHOWN = 10
-#: projects listed in each section of an accountability page (the heading counts them all)
-PROJECTS_SHOWN = 50
+#: projects listed in each section of an accountability page (the heading counts them all,
+#: and links to the whole section, PROJECTS_PAGE a page)
+PROJECTS_SHOWN = 20
+PROJECTS_PAGE = 50
 
 
 def _table_or_404(slug: str) -> Table:
@@ -850,16 +853,50 @@ def minutes_correct(meeting_id: int):
 
 
 def _projects_page(comune: Comune | None):
+    """The accountability page: each section's first projects, or (?sezione=) one section
+    whole, a page at a time (?pagina=)."""
+    crumbs = ([(_("Comuni"), url_for("network.comuni")),
+               (comune.name, url_for("network.comune", slug=comune.slug))] if comune else [])
+    here = (url_for("tables.comune_projects", slug=comune.slug) if comune
+            else url_for("tables.projects"))
+    section = request.args.get("sezione")
+    if section is not None:
+        page = request.args.get("pagina", "1")
+        if section not in services.PROJECT_SECTIONS or not page.isdigit() or len(page) > 6:
+            abort(404)
+        found = services.project_section_page(
+            section, comune.id if comune else None, rete=comune is None, page=int(page),
+            per_page=PROJECTS_PAGE)
+        if found is None:
+            abort(404)
+        args = {"slug": comune.slug} if comune else {}
+        endpoint = "tables.comune_projects" if comune else "tables.projects"
+
+        def page_url(n: int) -> str:
+            return url_for(endpoint, sezione=section, pagina=n if n > 1 else None, **args)
+
+        pager = SimpleNamespace(
+            prev_url=page_url(found.page - 1) if found.page > 1 else None,
+            next_url=page_url(found.page + 1) if found.page < found.pages else None)
+        title = _section_titles()[section]
+        return render_template(
+            "tables/projects_section.html", comune=comune, found=found, pager=pager,
+            title=title, overview_url=here, project_rows=public.project_rows,
+            breadcrumbs=[*crumbs, (_("Progetti approvati"), here), (title, None)])
     sections = services.project_sections(comune.id if comune else None, rete=comune is None,
                                          limit=PROJECTS_SHOWN)
-    crumbs = ([(_("Comuni"), url_for("network.comuni")),
-               (comune.name, url_for("network.comune", slug=comune.slug)),
-               (_("Progetti approvati"), None)] if comune else [(_("Progetti approvati"), None)])
     return render_template(
         "tables/projects.html", comune=comune, overdue=sections.overdue,
         in_progress=sections.in_progress, implemented=sections.implemented,
-        totals=sections.totals, breadcrumbs=crumbs,
+        totals=sections.totals, titles=_section_titles(), project_rows=public.project_rows,
+        overview_url=here, breadcrumbs=[*crumbs, (_("Progetti approvati"), None)],
     )
+
+
+def _section_titles() -> dict[str, str]:
+    return {services.SECTION_OVERDUE: _("In ritardo"),
+            services.SECTION_RUNNING: _("In realizzazione"),
+            services.SECTION_DONE: _("Realizzati")}
 
 
 @bp.get("/progetti")

@@ -177,6 +177,60 @@ def test_accountability_sections_are_bounded_and_count_everything(client, db, ta
         listed = set(re.findall(r'href="/progetti/(\d+)"', html))
         assert {str(projects[3].id), str(projects[4].id)} <= listed
         assert len(listed & {str(p.id) for p in projects[:3]}) == 2  # the first two shown
+        assert f'href="{path}?sezione=realizzati"' in html  # 3 > 2: the whole section
+        assert "sezione=in-corso" not in html and "sezione=in-ritardo" not in html
+
+
+def _section_ids(client, url: str) -> list[list[str]]:
+    """The project ids of each page of a section, following its "next" links."""
+    pages = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        pages.append(re.findall(r'<th scope="row"><a href="/progetti/(\d+)"', html))
+        found = re.search(r'href="([^"]+)" rel="next"', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    return pages
+
+
+def test_accountability_section_pages_list_every_project_once_in_order(
+        client, db, tables, factory, monkeypatch):
+    """A section, whole, a page at a time: the projects with a deadline by deadline, then
+    those without; each once; the Rete's page holds every Comune's, a Comune's only its own;
+    a page or section that does not exist is not found."""
+    from portal.tables import services, views
+
+    monkeypatch.setattr(views, "PROJECTS_PAGE", 2)
+    t = tables.seated()
+    proposals = [tables.proposal(t.table, title=f"Progetto {i}")[0] for i in range(5)]
+    meeting = tables.meeting(t, proposals=proposals)
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    projects = [services.project_for_proposal(p.id) for p in proposals]
+    today = utcnow().date()
+    for project, days in zip(projects, (30, 10, None, 20, None), strict=True):
+        project.status, project.progress = "implemented", 100
+        project.deadline = today + timedelta(days=days) if days is not None else None
+    db.session.commit()
+    by_deadline = [projects[1].id, projects[3].id, projects[0].id]
+    without = sorted([projects[2].id, projects[4].id])
+    expected = [str(i) for i in by_deadline + without]
+    for path in ("/progetti", "/comuni/seveso/progetti"):
+        pages = _section_ids(client, f"{path}?sezione=realizzati")
+        assert [len(ids) for ids in pages] == [2, 2, 1]
+        assert [i for ids in pages for i in ids] == expected
+        html = client.get(f"{path}?sezione=realizzati&pagina=3").get_data(as_text=True)
+        assert "Pagina 3 di 3" in html and "5 progetti" in html
+        assert f'href="{path}"' in html  # back to the overview
+        assert _section_ids(client, f"{path}?sezione=in-ritardo") == [[]]
+        for bad in ("sezione=realizzati&pagina=4", "sezione=realizzati&pagina=0",
+                    "sezione=realizzati&pagina=-1", "sezione=realizzati&pagina=due",
+                    "sezione=realizzati&pagina=" + "9" * 40, "sezione=tutti", "sezione="):
+            assert client.get(f"{path}?{bad}").status_code == 404, bad
+        assert client.get(f"{path}?sezione=%00").status_code == 400  # NUL: refused by all
+    other = factory.comune("Giussano")
+    assert _section_ids(client, f"/comuni/{other.slug}/progetti?sezione=realizzati") == [[]]
 
 
 def test_table_page_offers_management_only_to_who_may_manage(client, tables):
