@@ -286,4 +286,8 @@ def _project_targets(ctx: Context) -> list[Target]:
         Target("accountability: the Rete's projects", "/progetti"),
         Target("accountability: a Comune's projects", f"/comuni/{top[0]}/progetti",
                variants=[(f"/comuni/{slug}/progetti", None) for slug in top]),
+        # a whole section a page at a time: the deepest pages of the largest section
+        Target("accountability: a section, deep page", "/progetti?sezione=in-ritardo&pagina=120",
+               variants=[(f"/progetti?sezione=in-ritardo&pagina={n}", None)
+                         for n in range(100, 130)]),
     ]

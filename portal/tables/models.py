@@ -442,8 +442,9 @@ class Project(db.Model):
     )
 
     __table_args__ = (
-        Index("ix_projects_comune_status", "comune_id", "status", "deadline"),
-        Index("ix_projects_status_deadline", "status", "deadline"),
+        # the accountability sections page their ids along these (migration 0011)
+        Index("ix_projects_comune_status", "comune_id", "status", "deadline", "id"),
+        Index("ix_projects_status_deadline", "status", "deadline", "id"),
         CheckConstraint("status in ('in_progress','implemented')", name="status"),
         CheckConstraint("progress between 0 and 100", name="progress"),
     )

@@ -1253,16 +1253,20 @@ def _section_parts(section: str) -> list[tuple]:
 
 
 def _part(rete: bool, kind: int, where, order, offset: bool = False):
+    """The first :limit projects of a part, in its order; with `offset`, those after the
+    first :offset, their ids read along the index alone (ix_projects_status_deadline or
+    ix_projects_comune_status end with the id), so that a deep page reads only its rows."""
     scope = () if rete else (Project.comune_id == bindparam("comune_id"),)
     query = (select(literal_column(str(kind)).label("kind"), Project.id, Project.title,
                     Project.status, Project.deadline, Project.progress, Project.responsible,
                     Comune.name.label("comune_name"))
-             .outerjoin(Comune, Comune.id == Project.comune_id)
-             .where(*scope, *where).order_by(*order)
-             .limit(bindparam("limit", type_=Integer)))
+             .outerjoin(Comune, Comune.id == Project.comune_id))
     if offset:
-        query = query.offset(bindparam("offset", type_=Integer))
-    return query
+        ids = (select(Project.id).where(*scope, *where).order_by(*order)
+               .limit(bindparam("limit", type_=Integer))
+               .offset(bindparam("offset", type_=Integer)))
+        return query.where(Project.id.in_(ids.scalar_subquery())).order_by(*order)
+    return query.where(*scope, *where).order_by(*order).limit(bindparam("limit", type_=Integer))
 
 
 def _count(rete: bool, where):
