@@ -25,7 +25,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db_setup import UTCDateTime, utcnow
@@ -153,6 +155,12 @@ class GoodPractice(db.Model):
     #: ("c:12 k:comune s:attiva t:3"): the rows of practice_facets but the total, kept by
     #: search.reindex; a search counts its candidates' facets from it. Empty for drafts.
     facet_key: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: PostgreSQL only (NULL on SQLite, and for drafts): the practice's index terms and its
+    #: facet tokens in one array under a GIN index, kept by search.reindex. A search whose
+    #: words and filters rarely meet intersects their lists there at once (see search.py).
+    #: Deferred: no page reads it.
+    search_keys: Mapped[list[str] | None] = mapped_column(
+        Text().with_variant(ARRAY(Text), "postgresql"), deferred=True)
 
     themes: Mapped[list[Theme]] = relationship(secondary=practice_themes,
                                                order_by="Theme.position, Theme.name")
@@ -176,6 +184,10 @@ class GoodPractice(db.Model):
         Index("ix_good_practices_published", "published_at", "id"),
         Index("ix_good_practices_title_key", "title_key", "id"),
         Index("ix_good_practices_adoptions", "adoption_count", "id"),
+        # GIN on PostgreSQL; on SQLite the column stays NULL and the partial index empty
+        Index("ix_good_practices_search_keys", "search_keys", postgresql_using="gin",
+              postgresql_where=text("search_keys IS NOT NULL"),
+              sqlite_where=text("search_keys IS NOT NULL")),
     )
 
     @property

@@ -16,9 +16,10 @@ benchmark):
   MAX_CANDIDATES matches; a filter much rarer than that walk (a common word in a small
   Comune) is walked instead, whole; on PostgreSQL, where a probe costs many times what it
   costs SQLite, a long walk (common filters that rarely meet a common word) is replaced by
-  joining the whole lists when reading them costs less (same rows, same order); a word being
-  typed walks each of its completions best first; combined filters are walked from the
-  rarest one;
+  intersecting the words' and filters' lists inside a GIN index of each practice's terms and
+  facet tokens (`good_practices.search_keys`) when reading them costs less (same rows, same
+  order); a word being typed walks each of its completions best first; combined filters are
+  walked from the rarest one;
 - the candidates come with their facet key (`good_practices.facet_key`, "c:12 s:attiva t:3"),
   so the facet counts of a text search or of combined filters are counted in Python over
   them (the page calls them "the most relevant" when there were more), and the cards read
@@ -44,6 +45,7 @@ import nh3
 import snowballstemmer
 from sqlalchemy import (
     Integer,
+    Text,
     and_,
     bindparam,
     delete,
@@ -55,6 +57,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal.catalogue.models import (
     FacetCount,
@@ -378,28 +381,28 @@ def _walk_word(driving: int, others: tuple[int, ...], facets: tuple[str, ...]):
     return _with_keys(ranked, ranked.c.pid, ranked.c.score.desc(), ranked.c.pid.desc())
 
 
+_KEYS = ARRAY(Text)
+
+
 @lru_cache(maxsize=512)
-def _join_word(others: tuple[int, ...], facets: tuple[str, ...]):
-    """The ranking word's practices that have the other words and the filters, as semi-joins
-    the database plans as it likes (PostgreSQL: merge or hash joins over whole lists) instead
-    of probes row by row; same rows and order as _walk_word with one driving term."""
+def _keys_word(others: tuple[int, ...]):
+    """PostgreSQL: the practices whose `search_keys` hold the ranking word, every other word
+    (one of its index terms) and every filter, found by intersecting their lists inside the
+    GIN index (ix_good_practices_search_keys) rather than probing the ranking word's postings
+    one by one; ranked by that word's weight, then newest id: the same rows and order as
+    _walk_word with one driving term. :required holds the ranking word, the words with one
+    index term and the filters' tokens; a word being typed (several completions) is an
+    overlap, :any<n>."""
+    keys = _GP.c.search_keys
     pt = _PT.alias("pt")
-    conditions = []
-    for n, size in enumerate(others):
-        other = _PT.alias(f"o{n}")
-        conditions.append(select(other.c.practice_id).where(
-            other.c.practice_id == pt.c.practice_id,
-            _term_in(other.c.term, f"o{n}_", size)).exists())
-    for facet in facets:
-        pf = PracticeFacet.__table__.alias(f"j{facet}")
-        conditions.append(select(pf.c.practice_id).where(
-            pf.c.practice_id == pt.c.practice_id, pf.c.facet == facet,
-            pf.c.value == bindparam(f"f_{facet}")).exists())
-    ranked = (select(pt.c.practice_id.label("pid"), pt.c.weight.label("score"))
-              .where(pt.c.term == bindparam("d0"), *conditions)
-              .order_by(pt.c.weight.desc(), pt.c.practice_id.desc()).limit(_LIMIT)
-              .subquery("ranked"))
-    return _with_keys(ranked, ranked.c.pid, ranked.c.score.desc(), ranked.c.pid.desc())
+    conditions = [keys.is_not(None),
+                  keys.op("@>", is_comparison=True)(bindparam("required", type_=_KEYS))]
+    conditions += [keys.op("&&", is_comparison=True)(bindparam(f"any{n}", type_=_KEYS))
+                   for n, size in enumerate(others) if size > 1]
+    return (select(_GP.c.id, _GP.c.facet_key)
+            .join(pt, and_(pt.c.term == bindparam("d0"), pt.c.practice_id == _GP.c.id))
+            .where(*conditions)
+            .order_by(pt.c.weight.desc(), _GP.c.id.desc()).limit(_LIMIT))
 
 
 @lru_cache(maxsize=512)
@@ -433,18 +436,18 @@ def _walk_filters(drive: str, facets: tuple[str, ...]):
 #: a filter's practices are all walked instead of the ranking word's postings when there are
 #: fewer of them than this share of the postings the word's walk is expected to probe
 FILTER_WALK_SHARE = 0.5
-#: on these databases a word with filters is searched by joining whole lists (_join_word)
-#: when its walk cannot stop early (fewer than MAX_CANDIDATES + 1 matches expected among its
-#: postings) and reading every posting of the words and every practice of the filters costs
-#: less than probing all its postings, one probe costing this many rows read. PostgreSQL
-#: probes an index at 3-4 µs a posting (SQLite, in process, at a fraction of that) and reads
-#: a list at ~0.2 µs a row: "spazio compiti" in a common theme and status walks 16,000
-#: postings (55-70 ms) where merging 110,000 rows takes 25-30 ms, while "doposcuola" walks
-#: 2,400 postings (10 ms) where merging 80,000 rows would take 20 ms. The words are counted
-#: as independent: those of a phrase ("nonni civici") meet more often, their walk would have
-#: stopped early, and joined they cost more (35 -> 49 ms at 100,000 practices).
-JOIN_PROBE_COST = 10
-JOIN_DIALECTS = frozenset({"postgresql"})
+#: on these databases (those that keep `good_practices.search_keys`) a word with filters is
+#: searched by intersecting the lists inside the GIN index (_keys_word) when its walk cannot
+#: stop early (fewer than MAX_CANDIDATES + 1 matches expected among its postings) and reading
+#: every entry of the words' and the filters' lists costs less than probing all its postings,
+#: one probe costing as much as reading this many entries. PostgreSQL probes an index at 3-4
+#: µs a posting (SQLite, in process, at a fraction of that) and intersects GIN lists at ~0.03
+#: µs an entry: "spazio compiti" in a common theme and status walks 16,000 postings (55-70 ms)
+#: where the index intersects 110,000 entries in 3 ms and the whole statement takes 6-7 ms
+#: (joining the lists as tables took 25-50 ms). The words are counted as independent: those
+#: of a phrase ("nonni civici") meet more often, and their walk would have stopped early.
+KEYS_PROBE_COST = 50
+KEYS_DIALECTS = frozenset({"postgresql"})
 
 
 def _candidates(search: Search) -> tuple[list[tuple[int, str]], bool]:
@@ -493,9 +496,14 @@ def _candidates(search: Search) -> tuple[list[tuple[int, str]], bool]:
                                      tuple(f for f in filters if f != rarest[0]))
             elif (len(driving) == 1 and walk >= df
                   and df + sum(n for _t, n in others) + sum(counts[fv] for fv in filters.items())
-                  < JOIN_PROBE_COST * walk
-                  and db.session.get_bind().dialect.name in JOIN_DIALECTS):
-                query = _join_word(sizes, tuple(filters))
+                  < KEYS_PROBE_COST * walk
+                  and db.session.get_bind().dialect.name in KEYS_DIALECTS):
+                query = _keys_word(sizes)
+                params["required"] = [driving[0], *[terms[0] for terms, _df in others
+                                                    if len(terms) == 1],
+                                      *[f"{f}:{v}" for f, v in filters.items()]]
+                params.update({f"any{n}": terms for n, (terms, _df) in enumerate(others)
+                               if len(terms) > 1})
         if query is None:
             query = _walk_word(len(driving), sizes, tuple(filters))
     rows = db.session.execute(query, params).all()
@@ -838,6 +846,7 @@ def reindex(practice: GoodPractice) -> None:
         select(PracticeTerm.term).where(PracticeTerm.practice_id == practice.id)))
     terms = (analyze(practice.title, practice.summary, html_to_text(practice.body_html))
              if practice.is_published else {})
+    _set_search_keys(practice, terms)
     db.session.execute(delete(PracticeTerm).where(PracticeTerm.practice_id == practice.id))
     if terms:
         db.session.execute(insert(PracticeTerm), [
@@ -860,6 +869,27 @@ def reindex(practice: GoodPractice) -> None:
         for a, b, c, d in sorted(changed)], "count")
     _bump_all(TermStat, [{"term": t, "delta": -1} for t in sorted(old_terms - set(terms))]
               + [{"term": t, "delta": 1} for t in sorted(set(terms) - old_terms)], "df")
+
+
+def _set_search_keys(practice: GoodPractice, terms) -> None:
+    """PostgreSQL: the practice's terms and facet tokens, as `_keys_word` intersects them
+    (NULL for a draft); other databases leave the column NULL."""
+    if db.session.get_bind().dialect.name not in KEYS_DIALECTS:
+        return
+    practice.search_keys = ([*sorted(terms), *practice.facet_key.split()]
+                            if practice.is_published else None)
+
+
+#: PostgreSQL: every published practice's search_keys from its rows in practice_terms and
+#: practice_facets (what _set_search_keys writes), for bulk loads that bypass `reindex`
+SEARCH_KEYS_FROM_INDEX = """
+UPDATE good_practices AS p SET search_keys = ARRAY(
+    SELECT t.term FROM practice_terms AS t WHERE t.practice_id = p.id
+    UNION ALL
+    SELECT f.facet || ':' || f.value FROM practice_facets AS f
+     WHERE f.practice_id = p.id AND f.facet <> '*')
+ WHERE p.published_at IS NOT NULL
+"""
 
 
 def rebuild_counts() -> None:
@@ -901,13 +931,14 @@ def rebuild_all() -> int:
     query = (select(GoodPractice).where(GoodPractice.published_at.is_not(None))
              .options(selectinload(GoodPractice.themes), selectinload(GoodPractice.comuni),
                       selectinload(GoodPractice.promoters)).order_by(GoodPractice.id))
-    db.session.execute(update(GoodPractice).values(facet_key=""))
+    db.session.execute(update(GoodPractice).values(facet_key="", search_keys=None))
     for practice in db.session.scalars(query):
         values = facet_values(practice)
         practice.facet_key = facet_key(values)
         db.session.execute(insert(PracticeFacet), [
             {"facet": f, "value": v, "practice_id": practice.id} for f, v in values])
         terms = analyze(practice.title, practice.summary, html_to_text(practice.body_html))
+        _set_search_keys(practice, terms)
         if terms:
             db.session.execute(insert(PracticeTerm), [
                 {"term": t, "practice_id": practice.id, "weight": w} for t, w in terms.items()])

@@ -141,3 +141,40 @@ def test_lua_strings_escape_quotes_newlines_and_accents():
     assert '"' not in inner and "\n" not in inner and "\\\\" not in inner.replace("\\092", "")
     decoded = re.sub(rb"\\(\d{3})", lambda m: bytes([int(m.group(1))]), inner.encode())
     assert decoded.decode("utf-8") == value
+
+
+def test_catalogue_generator_builds_the_index_the_portal_would(db):
+    """The generated practices' search rows (terms, facets, facet key and, on PostgreSQL, the
+    GIN keys) are those `search.rebuild_all` writes from the practices themselves: the
+    benchmark searches the index the portal keeps."""
+    from sqlalchemy import select
+
+    from bench.modules import catalogue
+    from portal.catalogue import search
+    from portal.catalogue.models import GoodPractice, PracticeFacet, PracticeTerm
+    from portal.catalogue.services import ensure_default_themes
+
+    ensure_default_themes()  # (a clean test database has none; migration 0002 seeds them)
+    db.session.commit()
+    ctx = make_ctx(db, comuni=12, households=20, associations=3, merchants=2, practices=40)
+    foundation.generate(ctx)
+    catalogue.generate(ctx)
+    db.session.commit()
+
+    def index() -> tuple:
+        keys = {r.id: (r.facet_key, sorted(r.search_keys or [])) for r in db.session.execute(
+            select(GoodPractice.id, GoodPractice.facet_key, GoodPractice.search_keys))}
+        terms = set(db.session.execute(select(PracticeTerm.term, PracticeTerm.practice_id,
+                                              PracticeTerm.weight)).all())
+        facets = set(db.session.execute(select(PracticeFacet.facet, PracticeFacet.value,
+                                               PracticeFacet.practice_id)).all())
+        return keys, terms, facets
+
+    generated = index()
+    assert generated[1] and generated[2]
+    if db.engine.dialect.name == "postgresql":
+        assert all(k for key, k in generated[0].values() if key)  # every published one
+    assert search.rebuild_all() == len(ctx.ids["practices"])
+    db.session.commit()
+    db.session.expire_all()
+    assert index() == generated

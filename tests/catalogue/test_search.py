@@ -318,38 +318,64 @@ def test_a_rare_filter_walked_instead_of_a_common_word_finds_the_same(client, pr
     assert by_cap[500][0][1] > 0  # something was found
 
 
-@pytest.mark.parametrize("q", ["famiglie", "famiglie rete", "rete orti famiglie"])
-def test_joining_the_lists_instead_of_walking_the_word_finds_the_same(practices, factory,
-                                                                     monkeypatch, q):
-    """PostgreSQL joins the lists when a word's postings would be walked whole: the same
-    practices, order, total and facet counts as the walk, with every combination of filters,
-    on both databases (the statement is forced on SQLite too)."""
+@pytest.mark.parametrize("q", ["famiglie", "famiglie rete", "rete orti famiglie", "rete orti fam"])
+def test_intersecting_the_keys_instead_of_walking_the_word_finds_the_same(
+        app, db, practices, factory, monkeypatch, q):
+    """PostgreSQL intersects the lists in its GIN index when a word's postings would be walked
+    whole: the same practices, order, total and facet counts as the walk, with every
+    combination of filters, before and after practices change. SQLite keeps no keys and
+    always walks."""
+    from sqlalchemy import select
+
+    from portal.catalogue import services
+    from portal.catalogue.models import GoodPractice
+
     seveso, limbiate = factory.comune("Seveso"), factory.comune("Limbiate")
-    for i in range(12):
-        practices.make(title=f"Famiglie in rete {i}" if i % 2 else f"Orti per le famiglie {i}",
-                       summary="Rete di famiglie." if i % 3 else "Orti e rete.",
-                       comuni=[seveso if i % 4 else limbiate],
-                       themes=["mutuo-aiuto"] if i % 5 else ["scuola-ed-educazione"],
-                       status="attiva" if i % 3 else "idea")
+    made = [practices.make(title=f"Famiglie in rete {i}" if i % 2 else f"Orti per le famiglie {i}",
+                           summary="Rete di famiglie." if i % 3 else "Orti e rete.",
+                           comuni=[seveso if i % 4 else limbiate],
+                           themes=["mutuo-aiuto"] if i % 5 else ["scuola-ed-educazione"],
+                           status="attiva" if i % 3 else "idea")
+            for i in range(12)]
     themes = {t.slug: t.id for t in search.all_themes().values()}
     filters = [{"theme": themes["mutuo-aiuto"]}, {"status": "attiva"},
                {"theme": themes["mutuo-aiuto"], "status": "attiva"},
                {"comune": seveso.id, "status": "idea"}]
     monkeypatch.setattr(search, "FILTER_WALK_SHARE", 0.0)
-    monkeypatch.setattr(search, "JOIN_PROBE_COST", 1e9)  # whenever the dialect allows it
-    joined = []
-    join = search._join_word
-    monkeypatch.setattr(search, "_join_word", lambda *a: joined.append(a) or join(*a))
-    found = 0
-    for wanted in filters:
-        for cap in (500, 3):
-            monkeypatch.setattr(search, "MAX_CANDIDATES", cap)
-            outcomes = []
-            for dialects in (frozenset(), frozenset({"sqlite", "postgresql"})):
-                monkeypatch.setattr(search, "JOIN_DIALECTS", dialects)
-                for page in (1, 2):
-                    r = search.run(search.Search(q=q, page=page, per_page=2, **wanted))
-                    outcomes.append(([c.id for c in r.items], r.total, r.capped, r.facets))
-            assert outcomes[:2] == outcomes[2:], (wanted, cap)
-            found += outcomes[0][1]
-    assert found > 0 and joined  # the lists were joined, and something was found
+    monkeypatch.setattr(search, "KEYS_PROBE_COST", 1e9)  # whenever the database keeps keys
+    intersected = []
+    keys_word = search._keys_word
+    monkeypatch.setattr(search, "_keys_word", lambda *a: intersected.append(a) or keys_word(*a))
+
+    def total_found(wanted, cap) -> int:
+        """Search with the keys and without them: the same pages, total and facets."""
+        monkeypatch.setattr(search, "MAX_CANDIDATES", cap)
+        found = []
+        for dialects in (frozenset(), frozenset({"postgresql"})):
+            monkeypatch.setattr(search, "KEYS_DIALECTS", dialects)
+            for page in (1, 2):
+                r = search.run(search.Search(q=q, page=page, per_page=2, **wanted))
+                found.append(([c.id for c in r.items], r.total, r.capped, r.facets))
+        assert found[:2] == found[2:], (wanted, cap)
+        return found[0][1]
+
+    assert sum(total_found(wanted, cap) for wanted in filters for cap in (500, 3)) > 0
+    # Practices change: one loses its words, another its status, a third goes back to draft.
+    first, second, third = (db.session.merge(p) for p in made[1:4])
+    with app.test_request_context("/"):
+        services.update_practice(practices.admin, first, {
+            "title": "Orti condivisi", "summary": "Orti.", "body": "",
+            "themes": ["mutuo-aiuto"], "comuni": [seveso.id], "status": "attiva"})
+        services.update_practice(practices.admin, second, {
+            "title": second.title, "summary": second.summary, "body": "",
+            "themes": ["mutuo-aiuto"], "comuni": [seveso.id], "status": "conclusa"})
+        services.unpublish(practices.admin, third)
+        db.session.commit()
+    assert sum(total_found(wanted, 500) for wanted in filters) > 0
+    keys = dict(db.session.execute(select(GoodPractice.id, GoodPractice.search_keys)).all())
+    if db.engine.dialect.name == "postgresql":
+        assert intersected  # the lists were intersected
+        assert keys[third.id] is None and "famigl" not in keys[first.id]
+        assert "s:conclusa" in keys[second.id] and "s:attiva" not in keys[second.id]
+    else:
+        assert not intersected and set(keys.values()) == {None}
