@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
-from portal.config import DEV_SECRET, Config
+from portal.config import DEV_SECRET, Config, engine_options
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_object(Config())
     if config:
         app.config.update(config)
+        if "SQLALCHEMY_DATABASE_URI" in config and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            # options for the database given, not for the one of the environment
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+                config["SQLALCHEMY_DATABASE_URI"])
     if not app.debug and not app.testing and app.config["SECRET_KEY"] == DEV_SECRET:
         raise RuntimeError(
             "SECRET_KEY is the development default: set SECRET_KEY in the environment "

@@ -96,9 +96,13 @@ class Config:
             self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
                 "postgresql://", "postgresql+psycopg://", 1
             )
-        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
-            # No pool_pre_ping: db_setup pings only a connection left idle for a while (a
-            # round trip saved on every request; see portal/db_setup.py).
-            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": 5, "max_overflow": 5}
-        else:
-            self.SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"timeout": 30}}
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+
+
+def engine_options(url: str) -> dict:
+    """The engine's options for a database URL."""
+    if url.startswith("postgresql"):
+        # No pool_pre_ping: db_setup pings only a connection left idle for a while (a round
+        # trip saved on every request; see portal/db_setup.py).
+        return {"pool_size": 5, "max_overflow": 5}
+    return {"connect_args": {"timeout": 30}}

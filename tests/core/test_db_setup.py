@@ -145,3 +145,21 @@ def test_a_connection_lost_while_busy_costs_one_request_at_most(probe, backend, 
     assert client.get("/_probe/read").status_code == 500
     response = client.get("/_probe/read")
     assert (response.status_code, response.get_data(as_text=True)) == (200, "0")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_app_given_a_database_url_connects_with_that_databases_options(backend, tmp_path):
+    """`create_app` given a database other than the environment's uses that database's engine
+    options (PostgreSQL refused SQLite's connect timeout, and the app could not connect)."""
+    from sqlalchemy import text
+
+    from portal import create_app
+    from tests.conftest import PG_URL
+
+    url = PG_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'other.db'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True,
+                      "SECRET_KEY": "test-secret-key"})
+    with app.app_context():
+        assert _db.session.execute(text("SELECT 1")).scalar() == 1
+        _db.session.remove()
+        _db.engine.dispose()
