@@ -167,6 +167,9 @@ def test_from_proposal_to_adopted_practice(live, page):
     assert live.db.session.get(type(proposal), pid).state == "in_progress"
     bodies = " ".join(m.subject + m.body for m in outbox("autrice@example.org"))
     assert "Approvata" in bodies or "approvata" in bodies, bodies[:500]
+    # (the whole section, a page at a time, lists it too)
+    visit(page, "/comuni/seveso/progetti?sezione=in-corso")
+    expect(page.get_by_role("link", name="Pedibus per le scuole di Seveso")).to_be_visible()
     visit(page, "/comuni/seveso/progetti")
     page.get_by_role("link", name="Pedibus per le scuole di Seveso").click()
     project_path = re.search(r"/progetti/\d+", page.url).group(0)
