@@ -9,6 +9,14 @@ read-only transaction instead (the same for the database) and the connection kee
 prepared statements from one request to the next. A request that wrote anything, failed, or
 left unflushed changes is rolled back as before.
 
+Also on PostgreSQL, reads run outside any transaction until the first write: a connection
+comes out of the pool in autocommit, and the statement hook turns autocommit off just before
+the first statement that may change something (or takes a row lock), so that statement and
+every later one run in one transaction, committed or rolled back as before. A read-only page
+costs one round trip per statement instead of BEGIN, statements, COMMIT; under PostgreSQL's
+READ COMMITTED each statement read its own snapshot anyway, so no page sees anything
+different. Raw transactions (portal/rawsql.py) set the mode they need.
+
 Also on PostgreSQL, a pooled connection is pinged (`SELECT 1`) only when it comes back to
 work after `PING_IDLE_SECONDS` of rest, or when psycopg already knows it is broken, instead of
 before every request (SQLAlchemy's `pool_pre_ping`: one more round trip each time). A busy
@@ -17,6 +25,7 @@ statement fails, SQLAlchemy sees the disconnection and renews the whole pool, so
 one request per worker gets an error page.
 """
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -65,13 +74,39 @@ def _sqlite_pragmas(dbapi_connection, _record):
 #: Connection.info key: the open transaction ran a statement that may have changed something.
 WROTE = "rete_wrote_any"
 _READ_ONLY_PREFIXES = ("SELECT", "WITH", "SHOW", "EXPLAIN")
+#: a row lock (FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE): held for a write to come
+_ROW_LOCK = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b",
+                       re.IGNORECASE)
 
 
-def _note_statement(conn, _cursor, statement, _params, _context, _executemany):
-    if not statement.lstrip()[:7].upper().startswith(_READ_ONLY_PREFIXES):
-        conn.info[WROTE] = True
-    elif "FOR UPDATE" in statement or "FOR SHARE" in statement:
-        conn.info[WROTE] = True  # a lock taken for a write to come: never commit it by chance
+def writes(statement: str) -> bool:
+    """Whether a statement may change something or lock rows (then it runs in a transaction)."""
+    return (not statement.lstrip()[:7].upper().startswith(_READ_ONLY_PREFIXES)
+            or (" FOR " in statement.upper() and _ROW_LOCK.search(statement) is not None))
+
+
+def _note_statement(conn, _cursor, statement, _params, context, _executemany):
+    wrote = writes(statement)
+    if wrote:
+        conn.info[WROTE] = True  # (a lock: never commit it by chance as a read-only request)
+    if wrote or (context is not None and context.execution_options.get("stream_results")):
+        driver = conn.connection.dbapi_connection
+        if driver.autocommit:
+            # The first write of this use of the connection (or a server-side cursor, which
+            # lives in a transaction): from here on, one transaction (psycopg sends BEGIN
+            # before this statement).
+            driver.autocommit = False
+
+
+def _autocommit_reads(dbapi_connection, _record, _proxy):
+    """Checkout: reads run outside a transaction until the first write (see the module)."""
+    from sqlalchemy.exc import DisconnectionError
+
+    try:
+        if not dbapi_connection.autocommit:
+            dbapi_connection.autocommit = True
+    except Exception as exc:  # noqa: BLE001 - left in a transaction or broken: not reusable
+        raise DisconnectionError(f"the connection is not idle: {exc}") from exc
 
 
 def _transaction_ended(conn):
@@ -120,7 +155,7 @@ def _ping_if_rested(dbapi_connection, record, _proxy):
         return
     try:
         with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")  # the request's statements follow in its transaction
+            cursor.execute("SELECT 1")  # (in autocommit: no transaction is left open)
     except Exception as exc:  # noqa: BLE001 - any failure means the connection is gone
         raise DisconnectionError(f"the connection did not answer: {exc}") from exc
 
@@ -135,6 +170,8 @@ def init_app(app: Flask) -> None:
                 event.listen(engine, "before_cursor_execute", _note_statement)
                 event.listen(engine, "commit", _transaction_ended)
                 event.listen(engine, "rollback", _transaction_ended)
+                # before the ping below, which then runs outside a transaction too
+                event.listen(engine.pool, "checkout", _autocommit_reads)
                 if not engine.pool._pre_ping:
                     event.listen(engine.pool, "checkin", _rest)
                     event.listen(engine.pool, "checkout", _ping_if_rested)

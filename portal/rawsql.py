@@ -127,9 +127,12 @@ def transaction(engine: Engine, begin: str | None = None, autocommit: bool = Fal
     """
     connection = engine.raw_connection()
     driver = connection.dbapi_connection
+    postgresql = engine.dialect.name == "postgresql"
     try:
-        if autocommit:
-            driver.autocommit = True
+        if postgresql:
+            # The pool hands PostgreSQL connections out in autocommit (portal/db_setup.py):
+            # a transaction of several statements needs it off (psycopg then sends BEGIN).
+            driver.autocommit = autocommit
         cursor = connection.cursor()
         try:
             if begin:
@@ -145,9 +148,9 @@ def transaction(engine: Engine, begin: str | None = None, autocommit: bool = Fal
         connection.rollback()
         raise
     finally:
-        if autocommit:
+        if postgresql and not autocommit:
             try:
-                driver.autocommit = False  # the pool's other users expect transactions
+                driver.autocommit = True  # as the pool hands it out
             except Exception:  # noqa: BLE001 - a broken connection: never back to the pool
                 connection.invalidate()
         connection.close()

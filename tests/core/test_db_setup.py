@@ -51,7 +51,40 @@ def probe(app, fresh_app):
         _db.session.scalar(select(func.count()).select_from(Comune))
         raise RuntimeError("boom")
 
-    for view in (read, add_and_flush, add_unflushed, core_insert, read_then_fail):
+    def _in_transaction() -> str:
+        """Whether the request's connection is inside a transaction on the server now."""
+        driver = _db.session.connection().connection.dbapi_connection
+        if hasattr(driver, "info"):  # psycopg: the server's own view of the connection
+            from psycopg.pq import TransactionStatus
+
+            return str(driver.info.transaction_status == TransactionStatus.INTRANS)
+        return str(driver.in_transaction)
+
+    @authz.public
+    def read_twice_where():
+        _db.session.scalar(select(func.count()).select_from(Comune))
+        _db.session.scalar(select(func.count()).select_from(Comune))
+        return _in_transaction()
+
+    @authz.public
+    def read_write_write_fail():
+        _db.session.scalar(select(func.count()).select_from(Comune))
+        _db.session.add(_comune("Paperopoli"))
+        _db.session.flush()
+        first = _in_transaction()
+        _db.session.add(_comune("Topolinia"))
+        _db.session.flush()
+        raise RuntimeError(f"boom after two writes (in a transaction: {first})")
+
+    @authz.public
+    def read_write_commit():
+        _db.session.scalar(select(func.count()).select_from(Comune))
+        _db.session.add(_comune("Paperopoli"))
+        _db.session.commit()
+        return str(_db.session.scalar(select(func.count()).select_from(Comune)))
+
+    for view in (read, add_and_flush, add_unflushed, core_insert, read_then_fail,
+                 read_twice_where, read_write_write_fail, read_write_commit):
         worker.add_url_rule(f"/_probe/{view.__name__}", view.__name__, view)
     ends: list[str] = []
     with worker.app_context():
@@ -93,6 +126,23 @@ def test_a_request_that_only_read_ends_its_transaction(probe, backend):
         assert ends == ["commit"] * 3
     else:
         assert "commit" not in ends
+
+
+def test_reads_run_outside_a_transaction_on_postgresql_until_the_first_write(probe):
+    """PostgreSQL: a page that only reads sends no BEGIN and no COMMIT (one round trip a
+    statement); the first write opens the transaction, so a request that fails after two
+    writes leaves neither, and one that commits keeps both. (SQLite's driver, too, begins
+    only before the first write.)"""
+    worker, _ends = probe
+    client = worker.test_client()
+    in_transaction = client.get("/_probe/read_twice_where").get_data(as_text=True)
+    assert in_transaction == "False"
+    assert client.get("/_probe/read_write_write_fail").status_code == 500
+    assert _names(worker) == set()
+    assert client.get("/_probe/read_write_commit").get_data(as_text=True) == "1"
+    assert _names(worker) == {"Paperopoli"}
+    # the pool hands the connection out for reads again
+    assert client.get("/_probe/read_twice_where").get_data(as_text=True) == in_transaction
 
 
 def _kill_pooled_connections(worker) -> int:
@@ -163,3 +213,29 @@ def test_an_app_given_a_database_url_connects_with_that_databases_options(backen
         assert _db.session.execute(text("SELECT 1")).scalar() == 1
         _db.session.remove()
         _db.engine.dispose()
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ("SELECT id FROM comuni WHERE slug = %(s)s", False),
+    ("  select 1", False),
+    ("WITH t AS (SELECT 1) SELECT * FROM t", False),
+    ("SELECT name FROM comuni WHERE name = 'FOR UPDATE'", False),  # a literal, no lock
+    ("SELECT * FROM households WHERE id = 1 FOR UPDATE", True),
+    ("SELECT * FROM households WHERE id = 1 FOR NO KEY UPDATE", True),
+    ("SELECT * FROM proposals WHERE id = 1 FOR SHARE", True),
+    ("SELECT * FROM proposals p WHERE id = 1 FOR KEY SHARE OF p", True),
+    ("SELECT * FROM outbox FOR UPDATE SKIP LOCKED", True),
+    ("select * from outbox for update", True),
+    ("INSERT INTO comuni (name) VALUES ('x')", True),
+    ("UPDATE comuni SET name = 'x'", True),
+    ("DELETE FROM comuni", True),
+    ("SAVEPOINT sa_savepoint_1", True),
+    ("LOCK TABLE comuni", True),
+])
+def test_what_counts_as_a_write_or_a_lock(statement, expected):
+    """A statement that may change something or lock rows opens the transaction (on
+    PostgreSQL, reads before it ran outside one): a lock held outside a transaction would be
+    released at once."""
+    from portal.db_setup import writes
+
+    assert writes(statement) is expected
