@@ -1,21 +1,22 @@
 """Database engine settings shared by every module: SQLite pragmas, UTC timestamps, and on
-PostgreSQL read-only requests ended by COMMIT.
+PostgreSQL reads outside transactions and read-only transactions ended by COMMIT.
 
-Why COMMIT: psycopg 3 keeps a statement prepared on the server after its fifth run on a
-connection (no planning afterwards: a ten-table statement plans in ~3 ms and runs in 0.5), but
-it forgets every prepared statement at each ROLLBACK — and a request that only read ends its
-transaction with one when the session is removed. So a request that wrote nothing commits its
-read-only transaction instead (the same for the database) and the connection keeps its
-prepared statements from one request to the next. A request that wrote anything, failed, or
-left unflushed changes is rolled back as before.
+On PostgreSQL, reads run outside any transaction until the first write: a connection comes
+out of the pool in autocommit, and the statement hook turns autocommit off just before the
+first statement that may change something, takes a row lock or opens a server-side cursor, so
+that statement and every later one run in one transaction, committed or rolled back as
+before. A read-only page costs one round trip per statement instead of BEGIN, statements,
+COMMIT (0.25-0.7 ms of CPU a page); under PostgreSQL's READ COMMITTED each statement read its
+own snapshot anyway, so no page sees anything different. Raw transactions (portal/rawsql.py)
+set the mode they need.
 
-Also on PostgreSQL, reads run outside any transaction until the first write: a connection
-comes out of the pool in autocommit, and the statement hook turns autocommit off just before
-the first statement that may change something (or takes a row lock), so that statement and
-every later one run in one transaction, committed or rolled back as before. A read-only page
-costs one round trip per statement instead of BEGIN, statements, COMMIT; under PostgreSQL's
-READ COMMITTED each statement read its own snapshot anyway, so no page sees anything
-different. Raw transactions (portal/rawsql.py) set the mode they need.
+Why COMMIT, when a transaction that only read is open at the end of a request (after a
+commit, reads begin one again): psycopg 3 keeps a statement prepared on the server after its
+fifth run on a connection (no planning afterwards: a ten-table statement plans in ~3 ms and
+runs in 0.5), but it forgets every prepared statement at each ROLLBACK — and the session's
+removal ends a transaction with one. So such a transaction is committed instead (the same for
+the database) and the connection keeps its prepared statements from one request to the next.
+A request that wrote anything, failed, or left unflushed changes is rolled back as before.
 
 Also on PostgreSQL, a pooled connection is pinged (`SELECT 1`) only when it comes back to
 work after `PING_IDLE_SECONDS` of rest, or when psycopg already knows it is broken, instead of
