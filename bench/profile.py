@@ -58,12 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explain", action="store_true",
                         help="with --sql: the plan of each SELECT (PostgreSQL: EXPLAIN ANALYZE)")
     parser.add_argument("--top", type=int, default=0, help="print the N costliest functions")
+    parser.add_argument("--page-cache", choices=("off", "on"), default="off",
+                        help="off (default): the cost of rendering; on: of the page cache")
     args = parser.parse_args(argv)
 
     url = args.url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URLS[args.db]
     with state_path(url).open("rb") as fh:
         state = pickle.load(fh)  # noqa: S301 - our own file
-    app = bench_app(url, secrets.token_hex(32))
+    app = bench_app(url, secrets.token_hex(32),
+                    **({"PAGE_CACHE_SECONDS": 0} if args.page_cache == "off" else {}))
     wanted = [w.strip().lower() for w in args.only.split(",")] if args.only else None
     engine = create_engine(url)
     planned = []
