@@ -534,11 +534,18 @@ _STORED_COUNTS = union_all(
            .order_by(FacetCount.count.desc(), FacetCount.value).limit(TOP_COMUNI).subquery()))
 
 
-def _stored_counts() -> dict[str, list[tuple[str, int]]]:
+def _read_stored_counts() -> dict[str, tuple[tuple[str, int], ...]]:
     out: dict[str, list[tuple[str, int]]] = {f: [] for f in (*FACETS, FACET_ALL)}
     for facet, value, n in db.session.execute(_STORED_COUNTS).all():
         out[facet].append((value, n))
-    return out
+    return {f: tuple(values) for f, values in out.items()}
+
+
+def _stored_counts() -> dict[str, list[tuple[str, int]]]:
+    """The stored counts of the whole catalogue, kept by each worker until the next write
+    (portal/memo.py); a fresh copy the caller may change."""
+    return {f: list(values) for f, values in
+            memo("catalogue.stored_counts", _read_stored_counts).items()}
 
 
 assert min(FACET_THEME, FACET_STATUS, FACET_KIND) > FACET_COMUNE
@@ -559,13 +566,20 @@ _PAIR_COUNTS = union_all(
            .subquery()))
 
 
+def _read_pair_counts(facet: str, value: str):
+    rows = tuple(tuple(r) for r in db.session.execute(
+        _PAIR_COUNTS, {"facet": facet, "value": value}).all())
+    return rows
+
+
 def _pair_counts(facet: str, value: str) -> tuple[int, int, dict[str, list[tuple[str, int]]]]:
     """The number of practices carrying one facet value, of all practices, and the counts of
-    the facets within the first: one query."""
+    the facets within the first: one query, its rows kept by each worker until the next write
+    (portal/memo.py)."""
     out: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
     total = everything = 0
-    for other_facet, other_value, n in db.session.execute(
-            _PAIR_COUNTS, {"facet": facet, "value": value}).all():
+    for other_facet, other_value, n in memo(("catalogue.pair_counts", facet, value),
+                                            lambda: _read_pair_counts(facet, value)):
         if other_facet == "=":
             total = n
         elif other_facet == FACET_ALL:

@@ -210,6 +210,31 @@ def test_stored_counts_match_a_recount(client, practices, factory, app):
     assert kept[0][("*", "")] == 2 and kept[2]["alfa"] == 1
 
 
+def test_the_counts_a_page_shows_follow_each_save_at_once(client, practices, factory):
+    """The whole catalogue's and a single filter's counts are kept by each worker until the
+    next write: a practice published, or moved to another theme, shows in them on the next
+    visit."""
+    practices.make(title="Alfa", themes=["mutuo-aiuto"])
+    assert "1 buona pratica trovata" in client.get("/pratiche").get_data(as_text=True)
+    mutual = client.get("/pratiche?tema=mutuo-aiuto").get_data(as_text=True)
+    assert "1 buona pratica trovata" in mutual
+    beta = practices.make(title="Beta", themes=["mutuo-aiuto"])
+    assert "2 buone pratiche trovate" in client.get("/pratiche").get_data(as_text=True)
+    assert "2 buone pratiche trovate" in client.get("/pratiche?tema=mutuo-aiuto").get_data(
+        as_text=True)
+    from portal.catalogue import services
+    from portal.extensions import db
+
+    with practices.app.test_request_context("/"):
+        services.update_practice(practices.admin, db.session.merge(beta),
+                                 {"themes": ["partecipazione"]})
+        db.session.commit()
+    assert "1 buona pratica trovata" in client.get("/pratiche?tema=mutuo-aiuto").get_data(
+        as_text=True)
+    assert titles(client.get("/pratiche?tema=partecipazione").get_data(as_text=True)) == [
+        "Beta"]
+
+
 def test_huge_result_sets_are_bounded(client, practices, factory, monkeypatch):
     """Past MAX_CANDIDATES matches, the page says 'more than' and still lists the best ones:
     the work per request stays bounded whatever the size of the catalogue."""
