@@ -566,10 +566,9 @@ _PAIR_COUNTS = union_all(
            .subquery()))
 
 
-def _read_pair_counts(facet: str, value: str):
-    rows = tuple(tuple(r) for r in db.session.execute(
+def _read_pair_counts(facet: str, value: str) -> tuple[tuple[str, str, int], ...]:
+    return tuple(tuple(r) for r in db.session.execute(
         _PAIR_COUNTS, {"facet": facet, "value": value}).all())
-    return rows
 
 
 def _pair_counts(facet: str, value: str) -> tuple[int, int, dict[str, list[tuple[str, int]]]]:
@@ -886,9 +885,10 @@ def reindex(practice: GoodPractice) -> None:
 
 
 def _set_search_keys(practice: GoodPractice, terms) -> None:
-    """PostgreSQL: the practice's terms and facet tokens, as `_keys_word` intersects them
-    (NULL for a draft); other databases leave the column NULL."""
-    if db.session.get_bind().dialect.name not in KEYS_DIALECTS:
+    """PostgreSQL (whether or not its searches use them now: KEYS_DIALECTS): the practice's
+    terms and facet tokens, as `_keys_word` intersects them (NULL for a draft); SQLite leaves
+    the column NULL."""
+    if db.session.get_bind().dialect.name != "postgresql":
         return
     practice.search_keys = ([*sorted(terms), *practice.facet_key.split()]
                             if practice.is_published else None)
