@@ -32,6 +32,7 @@ from portal.core.services import activity, audit, notify
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.i18n import current_locale, formatted
+from portal.memo import memo
 from portal.network.models import Association, Comune, RoleAssignment
 from portal.tables import documents
 from portal.tables.models import (
@@ -1299,7 +1300,10 @@ def project_sections(comune_id: int | None, rete: bool = False,
     parts: list[list] = [[], [], [], [], []]
     for kind, *values in db.session.execute(rows_statement, params):
         parts[kind].append(values)
-    totals = tuple(n or 0 for n in db.session.execute(counts_statement, params).one())
+    # Counting thousands of projects is most of the page's SQL: each worker keeps the counts
+    # until the next write (portal/memo.py), for the day (a deadline passes at midnight).
+    totals = memo(("tables.project_totals", rete, comune_id, params["today"]), lambda: tuple(
+        n or 0 for n in db.session.execute(counts_statement, params).one()))
     return ProjectSections(_lines(parts[0], limit), _lines(parts[1] + parts[2], limit),
                            _lines(parts[3] + parts[4], limit), totals)
 
@@ -1337,7 +1341,8 @@ def project_section_page(section: str, comune_id: int | None, rete: bool = False
     parts it shows (an offset along one index range: as deep as the projects are many)."""
     statements, counts = _section_statements(rete, section)
     params = {"comune_id": comune_id, "today": today()}
-    sizes = [n or 0 for n in db.session.execute(counts, params).one()]
+    sizes = memo(("tables.section_sizes", section, rete, comune_id, params["today"]),
+                 lambda: tuple(n or 0 for n in db.session.execute(counts, params).one()))
     total = sum(sizes)
     pages = max(1, -(-total // per_page))
     if not 1 <= page <= pages:

@@ -164,6 +164,8 @@ def test_accountability_sections_are_bounded_and_count_everything(client, db, ta
     tables.attend(t, meeting, present=5)
     tables.decide(t, meeting)
     today = utcnow().date()
+    for path in ("/progetti", "/comuni/seveso/progetti"):  # counted before the changes below
+        assert "In realizzazione (5)" in client.get(path).get_data(as_text=True)
     projects = [services.project_for_proposal(p.id) for p in proposals]
     for project in projects[:3]:
         project.status, project.progress = "implemented", 100
