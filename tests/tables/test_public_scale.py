@@ -151,22 +151,29 @@ def test_index_lists_tables_by_page_with_their_next_meeting(client, tables, fact
     assert client.get("/tavoli?dopo=" + "z" * 500).status_code == 200
 
 
-def test_accountability_sections_are_bounded_and_count_everything(client, db, tables,
-                                                                   monkeypatch):
-    """However many projects are implemented, the overdue and running ones are listed; each
-    section shows its first projects and its heading counts them all."""
-    from portal.tables import services, views
+def _five_projects(tables) -> list:
+    """Five proposals of Seveso's table approved at one meeting: five projects in progress."""
+    from portal.tables import services
 
-    monkeypatch.setattr(views, "PROJECTS_SHOWN", 2)
     t = tables.seated()
     proposals = [tables.proposal(t.table, title=f"Progetto {i}")[0] for i in range(5)]
     meeting = tables.meeting(t, proposals=proposals)
     tables.attend(t, meeting, present=5)
     tables.decide(t, meeting)
+    return [services.project_for_proposal(p.id) for p in proposals]
+
+
+def test_accountability_sections_are_bounded_and_count_everything(client, db, tables,
+                                                                   monkeypatch):
+    """However many projects are implemented, the overdue and running ones are listed; each
+    section shows its first projects and its heading counts them all."""
+    from portal.tables import views
+
+    monkeypatch.setattr(views, "PROJECTS_SHOWN", 2)
+    projects = _five_projects(tables)
     today = utcnow().date()
     for path in ("/progetti", "/comuni/seveso/progetti"):  # counted before the changes below
         assert "In realizzazione (5)" in client.get(path).get_data(as_text=True)
-    projects = [services.project_for_proposal(p.id) for p in proposals]
     for project in projects[:3]:
         project.status, project.progress = "implemented", 100
     projects[3].deadline = today - timedelta(days=3)   # overdue
@@ -201,15 +208,10 @@ def test_accountability_section_pages_list_every_project_once_in_order(
     """A section, whole, a page at a time: the projects with a deadline by deadline, then
     those without; each once; the Rete's page holds every Comune's, a Comune's only its own;
     a page or section that does not exist is not found."""
-    from portal.tables import services, views
+    from portal.tables import views
 
     monkeypatch.setattr(views, "PROJECTS_PAGE", 2)
-    t = tables.seated()
-    proposals = [tables.proposal(t.table, title=f"Progetto {i}")[0] for i in range(5)]
-    meeting = tables.meeting(t, proposals=proposals)
-    tables.attend(t, meeting, present=5)
-    tables.decide(t, meeting)
-    projects = [services.project_for_proposal(p.id) for p in proposals]
+    projects = _five_projects(tables)
     today = utcnow().date()
     for project, days in zip(projects, (30, 10, None, 20, None), strict=True):
         project.status, project.progress = "implemented", 100
