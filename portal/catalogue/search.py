@@ -896,6 +896,7 @@ def _set_search_keys(practice: GoodPractice, terms) -> None:
 
 #: PostgreSQL: every published practice's search_keys from its rows in practice_terms and
 #: practice_facets (what _set_search_keys writes), for bulk loads that bypass `reindex`
+#: (migration 0012 keeps its own copy: a migration does not import the application)
 SEARCH_KEYS_FROM_INDEX = """
 UPDATE good_practices AS p SET search_keys = ARRAY(
     SELECT t.term FROM practice_terms AS t WHERE t.practice_id = p.id
