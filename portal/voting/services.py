@@ -540,7 +540,7 @@ def _run_ballot(withdraw: bool, round_id: int, proposal_id: int, voter: dict) ->
                     if state is not None and state.changed:
                         tx.wrote()
                 if state is not None:
-                    return (_withdrawn if withdraw else _voted)(state, now)
+                    changed, count = state.changed, state.new_count
             else:
                 with rawsql.transaction(engine, "BEGIN IMMEDIATE") as tx:
                     state = tx.first(statements.read_by_session if "token_hash" in voter
@@ -549,8 +549,10 @@ def _run_ballot(withdraw: bool, round_id: int, proposal_id: int, voter: dict) ->
                     if state is not None:
                         params = {"rid": round_id, "pid": proposal_id, "uid": state.user_id,
                                   **voter, "hid": state.household_id, "at": now}
-                        return (_sqlite_withdraw if withdraw else _sqlite_vote)(
+                        changed, count = (_sqlite_withdraw if withdraw else _sqlite_vote)(
                             tx, statements, state, params)
+            if state is not None:
+                return (_withdrawn if withdraw else _voted)(state, now, changed, count)
         except conflict_errors as exc:
             if not is_conflict(exc) or attempt == 5:
                 raise
@@ -570,70 +572,64 @@ def _run_ballot(withdraw: bool, round_id: int, proposal_id: int, voter: dict) ->
     raise RoundNotFound(_("Votazione non trovata."))
 
 
-def _voted(state, now: datetime) -> VoteOutcome:
-    """What a vote came to, from what `rete_ballot` read and did (PostgreSQL)."""
+def _voted(state, now: datetime, changed: bool, count: int | None) -> VoteOutcome:
+    """What a vote came to, from the ballot as read (`state`), whether the vote went in and
+    the proposal's count afterwards: the same on both databases (PostgreSQL: what
+    `rete_ballot` read and did; SQLite: `_sqlite_vote`). A vote that did not go in is
+    explained: the window, the household, the proposal, the ballot's rule, or the unique
+    constraint (the same vote is already there)."""
     cost, view = state.cost_cents or 0, RoundView(state)
-    if state.changed:
-        return VoteOutcome(True, state.new_count or 0, view, state.proposal_title,
-                           state.used_n + 1, state.used_cents + cost)
+    if changed:
+        return VoteOutcome(True, count or 0, view, state.proposal_title, state.used_n + 1,
+                           state.used_cents + cost)
     _check(state, now)
     if state.chosen:
-        return VoteOutcome(False, state.new_count or 0, view, state.proposal_title,
-                           state.used_n, state.used_cents)
+        return VoteOutcome(False, count or 0, view, state.proposal_title, state.used_n,
+                           state.used_cents)
     refusal = _refusal(state, state.used_n, state.used_cents)
     if refusal:
         raise VotingError(refusal)
-    # The unique constraint had the last word: the same vote is already there.
-    return VoteOutcome(False, state.new_count or 0, view, state.proposal_title,
-                       state.used_n + 1, state.used_cents + cost)
+    return VoteOutcome(False, count or 0, view, state.proposal_title, state.used_n + 1,
+                       state.used_cents + cost)
 
 
-def _withdrawn(state, now: datetime) -> VoteOutcome:
-    """What a withdrawal came to, from what `rete_ballot` read and did (PostgreSQL)."""
-    if not state.changed and not (state.opens_at <= now < state.closes_at):
+def _withdrawn(state, now: datetime, changed: bool, count: int | None) -> VoteOutcome:
+    """What a withdrawal came to (see `_voted`); refused once the round is closed."""
+    if not changed and not (state.opens_at <= now < state.closes_at):
         raise _closed()
     used, cents = state.used_n, state.used_cents
-    if state.changed:
+    if changed:
         used, cents = used - 1, cents - (state.cost_cents or 0)
-    return VoteOutcome(state.changed, state.new_count or 0, RoundView(state),
-                       state.proposal_title, used, cents)
+    return VoteOutcome(changed, count or 0, RoundView(state), state.proposal_title, used, cents)
 
 
 def _sqlite_vote(tx: rawsql.Transaction, statements: _Statements, state, params: dict
-                 ) -> VoteOutcome:
+                 ) -> tuple[bool, int | None]:
+    """SQLite: write the vote and both counters when every rule holds; whether it went in
+    and the proposal's count (`_voted` explains the rest)."""
     _check(state, params["at"])
-    cost = state.cost_cents or 0
-    used, cents, chosen = state.used_n, state.used_cents, bool(state.chosen)
-    if chosen:
-        return VoteOutcome(False, state.vote_count or 0, RoundView(state), state.proposal_title,
-                           used, cents)
-    refusal = _refusal(state, used, cents)
-    if refusal:
-        raise VotingError(refusal)
-    if tx.first(statements.insert, params) is not None:
-        tx.wrote()
-        count = tx.first(statements.bump_entry, {**params, "delta": 1}).vote_count
-        tx.run(statements.bump_proposal, {**params, "delta": 1})
-        return VoteOutcome(True, count or 0, RoundView(state), state.proposal_title, used + 1,
-                           cents + cost)
-    # The unique constraint had the last word: the same vote is already there.
-    count = tx.first(statements.count, params).vote_count
-    return VoteOutcome(False, count or 0, RoundView(state), state.proposal_title, used + 1,
-                       cents + cost)
+    if state.chosen or _refusal(state, state.used_n, state.used_cents):
+        return False, state.vote_count
+    if tx.first(statements.insert, params) is None:  # the unique constraint had the last word
+        return False, tx.first(statements.count, params).vote_count
+    tx.wrote()
+    count = tx.first(statements.bump_entry, {**params, "delta": 1}).vote_count
+    tx.run(statements.bump_proposal, {**params, "delta": 1})
+    return True, count
 
 
 def _sqlite_withdraw(tx: rawsql.Transaction, statements: _Statements, state, params: dict
-                     ) -> VoteOutcome:
+                     ) -> tuple[bool, int | None]:
+    """SQLite: remove the vote and move both counters while the round is open; whether it
+    was removed and the proposal's count (`_withdrawn` explains the rest)."""
     if not (state.opens_at <= params["at"] < state.closes_at):
-        raise _closed()
-    used, cents, count = state.used_n, state.used_cents, state.vote_count
-    removed = tx.first(statements.delete, params) is not None
-    if removed:
-        tx.wrote()
-        count = tx.first(statements.bump_entry, {**params, "delta": -1}).vote_count
-        tx.run(statements.bump_proposal, {**params, "delta": -1})
-        used, cents = used - 1, cents - (state.cost_cents or 0)
-    return VoteOutcome(removed, count or 0, RoundView(state), state.proposal_title, used, cents)
+        return False, state.vote_count
+    if tx.first(statements.delete, params) is None:
+        return False, state.vote_count
+    tx.wrote()
+    count = tx.first(statements.bump_entry, {**params, "delta": -1}).vote_count
+    tx.run(statements.bump_proposal, {**params, "delta": -1})
+    return True, count
 
 
 def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id: int
