@@ -1,0 +1,123 @@
+"""End to end: the main pages of the demo Rete on a phone, anonymous and logged in, never wider
+than the screen (no sideways scrolling), and accessible (visit() runs axe)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import DEMO_PASSWORD, login, visit
+
+pytestmark = pytest.mark.e2e
+
+PHONE_WIDTH = 375
+FAMILY = "famiglia@example.org"
+
+#: the innermost elements whose box or content reaches past the right edge of the screen
+#: (outside scrolling boxes, which hold theirs), to say in the failure what is too wide
+_WIDE_ELEMENTS = r"""width => {
+  const clipped = el => {
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  const right = el => {  // a scrolling box keeps its content inside
+    const box = el.getBoundingClientRect();
+    const scrolls = getComputedStyle(el).overflowX !== 'visible';
+    return box.width > 0 ? Math.max(box.right, scrolls ? 0 : box.left + el.scrollWidth) : 0;
+  };
+  const reaches = el => right(el) > width + 1 && !clipped(el);
+  const wide = [...document.body.querySelectorAll('*')]
+    .filter(el => reaches(el) && ![...el.children].some(reaches));
+  return wide.slice(0, 8).map(el => {
+    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+      + [...el.classList].map(c => '.' + c).join('');
+    const text = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 60);
+    return `${name} (to ${Math.round(right(el))}px): ${text}`;
+  });
+}"""
+
+
+def _fits(page: Page, name: str, path: str) -> None:
+    """Open `path` on the phone (axe, screenshot) and check that it does not scroll sideways."""
+    visit(page, path)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > PHONE_WIDTH:
+        wide = "\n  ".join(page.evaluate(_WIDE_ELEMENTS, PHONE_WIDTH))
+        pytest.fail(f"{name} ({path}) scrolls sideways on a phone: {width}px wide, the screen "
+                    f"is {PHONE_WIDTH}px. Too wide:\n  {wide}", pytrace=False)
+
+
+def _demo_paths(live) -> dict[str, str]:
+    """The paths of the demo's representative pages, found in its data."""
+    from portal.accounts.models import User
+    from portal.catalogue.models import GoodPractice
+    from portal.db_setup import utcnow
+    from portal.tables.models import Meeting, Project, Table
+    from portal.voting.models import Round, RoundEntry
+
+    db = live.db
+    family = db.session.scalar(db.select(User).where(User.email == FAMILY))
+    comune = family.household.comune
+    table = db.session.scalar(db.select(Table).where(Table.comune_id == comune.id))
+    rounds = db.session.scalars(db.select(Round).where(Round.table_id == table.id)
+                                .order_by(Round.opens_at)).all()
+    now = utcnow()
+    open_round = next(r for r in rounds if r.opens_at <= now < r.closes_at)
+    closed_round = next(r for r in rounds if r.closes_at <= now and r.results_at is not None)
+    in_vote = db.session.scalar(db.select(RoundEntry.proposal_id)
+                                .where(RoundEntry.round_id == open_round.id)
+                                .order_by(RoundEntry.proposal_id).limit(1))
+    practice = db.session.scalar(db.select(GoodPractice.slug)
+                                 .where(GoodPractice.published_at.is_not(None))
+                                 .order_by(GoodPractice.id).limit(1))
+    meeting = db.session.scalar(db.select(Meeting.id)
+                                .where(Meeting.table_id == table.id, Meeting.minutes_revision > 0)
+                                .order_by(Meeting.starts_at.desc()).limit(1))
+    project = db.session.scalar(db.select(Project.id).order_by(Project.id).limit(1))
+    assert None not in (in_vote, practice, meeting, project), "the demo lacks a page to check"
+    return {
+        "la home": "/",
+        "l'elenco dei Comuni": "/comuni",
+        f"la pagina del Comune di {comune.name}": f"/comuni/{comune.slug}",
+        "il catalogo delle buone pratiche": "/pratiche",
+        "una buona pratica": f"/pratiche/{practice}",
+        "l'elenco delle proposte": "/proposte",
+        "una proposta in votazione": f"/proposte/{in_vote}",
+        "l'elenco delle votazioni": "/votazioni",
+        "la votazione aperta": f"/votazioni/{open_round.id}",
+        "i risultati di una votazione chiusa": f"/votazioni/{closed_round.id}/risultati",
+        "l'elenco dei tavoli": "/tavoli",
+        f"il tavolo di {comune.name}": f"/tavoli/{table.slug}",
+        "una seduta con il verbale pubblicato": f"/sedute/{meeting}",
+        "i progetti approvati (rendicontazione)": "/progetti",
+        "un progetto approvato": f"/progetti/{project}",
+    }
+
+
+def test_main_pages_fit_a_phone(live, phone_page):
+    """At 375px no page of the demo Rete scrolls sideways: public pages anonymously, the same
+    and the family's own pages logged in, with the vote box of the open round."""
+    live.seed_demo()
+    paths = _demo_paths(live)
+    page = phone_page
+
+    for name, path in paths.items():
+        _fits(page, f"{name} (anonimo)", path)
+        if path == paths["una proposta in votazione"]:
+            expect(page.locator(".vote-box").get_by_role("link", name="Accedi per votare")
+                   ).to_be_visible()
+    _fits(page, "il modulo di registrazione", "/registrati")
+    _fits(page, "il modulo di accesso", "/accedi")
+
+    login(page, FAMILY, DEMO_PASSWORD)
+    for name, path in paths.items():
+        _fits(page, f"{name} (famiglia)", path)
+        if path == paths["una proposta in votazione"]:
+            expect(page.locator(".vote-box").get_by_role("button", name="Sostieni")
+                   ).to_be_visible()
+    _fits(page, "il modulo della nuova proposta", "/proposte/nuova")
+    _fits(page, "le mie proposte", "/account/proposte")
+    _fits(page, "l'area personale", "/account")
+    _fits(page, "la pagina della famiglia", "/famiglia")
