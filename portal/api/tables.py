@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 
 from portal import authz
 from portal.api import bp, openapi
+from portal.db_setup import inline_limit
 from portal.extensions import db
 from portal.tables import services
 from portal.tables.models import (
@@ -221,8 +222,10 @@ def api_decisions():
             return jsonify({"error": "bad_request", "message": "Cursore non valido."}), 400
         query = query.where(or_(Decision.decided_on < day_value,
                                 (Decision.decided_on == day_value) & (Decision.id < id_value)))
+    # unfiltered, one plan fits every page: the LIMIT written into the SQL (inline_limit)
+    limit = PER_PAGE + 1 if slug or outcome else inline_limit(value=PER_PAGE + 1)
     rows = db.session.execute(query.order_by(Decision.decided_on.desc(), Decision.id.desc())
-                              .limit(PER_PAGE + 1)).all()
+                              .limit(limit)).all()
     next_url = None
     if len(rows) > PER_PAGE:
         rows = rows[:PER_PAGE]

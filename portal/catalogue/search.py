@@ -70,6 +70,7 @@ from portal.catalogue.models import (
     TermStat,
     Theme,
 )
+from portal.db_setup import inline_limit
 from portal.extensions import db
 from portal.memo import memo
 from portal.network.models import Comune
@@ -671,7 +672,10 @@ def _page_query(sort: str, facet: str | None = None, scan: bool = False):
         pf = PracticeFacet.__table__.alias("pf")
         ids = ids.join(pf, pf.c.practice_id == GoodPractice.id).where(
             pf.c.facet == facet, pf.c.value == bindparam("value"))
-    ids = ids.order_by(*order).limit(_LIMIT).offset(_OFFSET)
+    if facet is None:  # one plan fits every page: written into the SQL (inline_limit)
+        ids = ids.order_by(*order).limit(inline_limit()).offset(inline_limit("offset"))
+    else:
+        ids = ids.order_by(*order).limit(_LIMIT).offset(_OFFSET)
     return select(*_CARD_COLUMNS).where(GoodPractice.id.in_(ids.scalar_subquery())) \
         .order_by(*order)
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import selectinload
 from portal import authz
 from portal.accounts.models import Household, User
 from portal.core.services import activity, audit, notify
-from portal.db_setup import utcnow
+from portal.db_setup import inline_limit, utcnow
 from portal.extensions import db
 from portal.proposals import policies
 from portal.proposals.models import (
@@ -1236,4 +1236,7 @@ def _search_statement(sort: str, level: str | None, state: bool, comune: bool, t
                                 or_(key > value, and_(key == value, Proposal.id > ident)))
     order = ((key.asc(), Proposal.id.asc()) if direction == "before"
              else (key.desc(), Proposal.id.desc()))
-    return query.order_by(*order).limit(bindparam("limit"))
+    # Without a filter on a value, one plan fits every page: the LIMIT is written into the
+    # SQL so that PostgreSQL keeps it (db_setup.inline_limit); with one, planned per value.
+    filtered = state or comune or table or theme or round_
+    return query.order_by(*order).limit(bindparam("limit") if filtered else inline_limit())

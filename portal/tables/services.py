@@ -29,7 +29,7 @@ from portal import authz
 from portal.accounts.models import User
 from portal.authz import Role, Scope
 from portal.core.services import activity, audit, notify
-from portal.db_setup import utcnow
+from portal.db_setup import inline_limit, utcnow
 from portal.extensions import db
 from portal.i18n import current_locale, formatted
 from portal.memo import memo
@@ -194,7 +194,9 @@ _MEETING_COLUMNS = (Meeting.id, Meeting.title, Meeting.starts_at, Meeting.place,
 @cache
 def _statement(name: str):
     """The public pages' statements, built once (building costs more than running them)."""
-    table_id, limit, since = bindparam("table_id"), bindparam("limit"), bindparam("since")
+    # The LIMITs are written into the SQL (inline_limit): no parameter here picks a value
+    # whose best plan differs, so PostgreSQL keeps one plan for each statement.
+    table_id, limit, since = bindparam("table_id"), inline_limit(), bindparam("since")
     if name == "table":
         return (select(Table.id, Table.name, Table.slug, Table.comune_id, Table.constituted_on,
                        Table.description, Comune.name, Comune.slug)
@@ -1267,7 +1269,7 @@ def _part(rete: bool, kind: int, where, order, offset: bool = False):
                .limit(bindparam("limit", type_=Integer))
                .offset(bindparam("offset", type_=Integer)))
         return query.where(Project.id.in_(ids.scalar_subquery())).order_by(*order)
-    return query.where(*scope, *where).order_by(*order).limit(bindparam("limit", type_=Integer))
+    return query.where(*scope, *where).order_by(*order).limit(inline_limit())  # one plan fits
 
 
 def _count(rete: bool, where):

@@ -195,6 +195,10 @@ def test_list_filters_sorts_and_pages_without_overlap(app, db, client, factory, 
             by_id = {p.title: p.support_count for p in made}
             counts = [by_id[t] for t in seen]
             assert counts == sorted(counts, reverse=True)
+    # The page (20) and the API (50) run one statement whose LIMIT is written into the SQL
+    # as it runs (db_setup.inline_limit): each keeps its own size, in either order.
+    assert len(client.get("/api/v1/proposte").get_json()["items"]) == 45
+    assert len(_titles(client.get("/proposte").get_data(as_text=True))) == 20
     filtered = client.get(f"/proposte?comune={other.id}").get_data(as_text=True)
     assert len(_titles(filtered)) == 15
     partial = client.htmx(f"/proposte?comune={other.id}")
