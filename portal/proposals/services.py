@@ -1189,7 +1189,7 @@ def search(filters: ListFilters, per_page: int = 20) -> ListPage:
 def _search_statement(sort: str, level: str | None, state: bool, comune: bool, table: bool,
                       theme: bool, round_: bool, direction: str | None):
     """The list's query for one shape of filters, with bound parameters for the values."""
-    from sqlalchemy import and_, bindparam, exists, or_
+    from sqlalchemy import bindparam, exists, tuple_
 
     from portal.network.models import Comune
     from portal.proposals.models import ProposalTheme
@@ -1224,16 +1224,14 @@ def _search_statement(sort: str, level: str | None, state: bool, comune: bool, t
         query = query.where(exists().where(RoundEntry.proposal_id == Proposal.id,
                                            RoundEntry.round_id == bindparam("round")))
     if direction is not None:
-        value = bindparam("key", type_=key.type)
-        ident = bindparam("ident", type_=Proposal.id.type)
-        # The plain range first: the index scan starts at the cursor instead of filtering
-        # every row before it (page 100 read 2,000 rows to return 20).
-        if direction == "after":
-            query = query.where(key <= value,
-                                or_(key < value, and_(key == value, Proposal.id < ident)))
-        else:
-            query = query.where(key >= value,
-                                or_(key > value, and_(key == value, Proposal.id > ident)))
+        # A row comparison: both databases start the index scan at the cursor (PostgreSQL
+        # takes it as the index condition, SQLite as a range on the key), and PostgreSQL
+        # keeps one plan for every cursor; the same test written with OR was planned afresh
+        # on every page (0.8 ms a page against 0.36 in all).
+        cursor = tuple_(bindparam("key", type_=key.type),
+                        bindparam("ident", type_=Proposal.id.type))
+        row = tuple_(key, Proposal.id)
+        query = query.where(row < cursor if direction == "after" else row > cursor)
     order = ((key.asc(), Proposal.id.asc()) if direction == "before"
              else (key.desc(), Proposal.id.desc()))
     # Without a filter on a value, one plan fits every page: the LIMIT is written into the
