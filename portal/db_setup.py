@@ -81,6 +81,23 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
+def in_list(column, name: str, dialect_name: str):
+    """`column` is one of the values of the list given as parameter `name`: on PostgreSQL
+    `column = ANY(:name)`, one array parameter; elsewhere `IN (...)`, expanded.
+
+    SQLAlchemy expands an IN list into one parameter per value when the statement runs, so
+    each length of list is another SQL text: PostgreSQL parses and plans it afresh and psycopg
+    never keeps it prepared. One array keeps one text and one plan (a catalogue page's cards
+    and Comuni, a search's word and filter counts)."""
+    from sqlalchemy import any_, bindparam
+
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def _sqlite_pragmas(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

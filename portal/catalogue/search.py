@@ -70,7 +70,7 @@ from portal.catalogue.models import (
     TermStat,
     Theme,
 )
-from portal.db_setup import inline_limit
+from portal.db_setup import in_list, inline_limit
 from portal.extensions import db
 from portal.memo import memo
 from portal.network.models import Comune
@@ -277,12 +277,16 @@ def _has_facet(practice_id, facet: str, value):
 
 #: document frequencies of the query's words and the stored counts of its filters and of the
 #: whole catalogue, in one round trip ('w' rows are words; facets are one letter or '*')
-_STATS = union_all(
-    select(literal("w"), TermStat.term, TermStat.df).where(
-        TermStat.term.in_(bindparam("terms", expanding=True)), TermStat.df > 0),
-    select(FacetCount.facet, FacetCount.value, FacetCount.count).where(
-        FacetCount.facet.in_(bindparam("facets", expanding=True)),
-        FacetCount.value.in_(bindparam("values", expanding=True))))
+@lru_cache(maxsize=4)
+def _stats_statement(dialect_name: str):
+    return union_all(
+        select(literal("w"), TermStat.term, TermStat.df).where(
+            in_list(TermStat.term, "terms", dialect_name), TermStat.df > 0),
+        select(FacetCount.facet, FacetCount.value, FacetCount.count).where(
+            in_list(FacetCount.facet, "facets", dialect_name),
+            in_list(FacetCount.value, "values", dialect_name)))
+
+
 #: the terms a word being typed completes to, the most frequent first. A range, not LIKE: it
 #: uses the primary key, needs no escaping, and 'z' is the greatest character a term holds.
 _COMPLETIONS = (select(TermStat.term, TermStat.df)
@@ -296,7 +300,8 @@ def _stats(terms: list[str], filters: dict[str, str]) -> tuple[dict, dict]:
     params = {"terms": terms, "facets": [*filters, FACET_ALL] if filters else [],
               "values": [*filters.values(), ""] if filters else []}
     known, counts = {}, {}
-    for kind, key, n in db.session.execute(_STATS, params).all():
+    for kind, key, n in db.session.execute(_stats_statement(db.engine.dialect.name),
+                                           params).all():
         if kind == "w":
             known[key] = n
         else:
@@ -651,8 +656,13 @@ _CARD_COLUMNS = (GoodPractice.id, GoodPractice.slug, GoodPractice.title, GoodPra
                  GoodPractice.started_on, GoodPractice.ended_on, GoodPractice.beneficiaries,
                  GoodPractice.beneficiaries_count, GoodPractice.cost_cents,
                  GoodPractice.funding_sources, GoodPractice.facet_key)
-_CARDS_BY_ID = select(*_CARD_COLUMNS).where(GoodPractice.id.in_(bindparam("ids",
-                                                                          expanding=True)))
+
+
+@lru_cache(maxsize=4)
+def _cards_by_id(dialect_name: str):
+    return select(*_CARD_COLUMNS).where(in_list(GoodPractice.id, "ids", dialect_name))
+
+
 _OFFSET = bindparam("offset", type_=Integer)
 
 
@@ -696,8 +706,10 @@ def all_themes(fresh: bool = False) -> Mapping[int, ThemeRef]:
     return memo("catalogue.themes", _read_themes)
 
 
-_COMUNI_BY_ID = select(Comune.id, Comune.slug, Comune.name, Comune.istat_code).where(
-    Comune.id.in_(bindparam("ids", expanding=True)))
+@lru_cache(maxsize=4)
+def _comuni_by_id(dialect_name: str):
+    return select(Comune.id, Comune.slug, Comune.name, Comune.istat_code).where(
+        in_list(Comune.id, "ids", dialect_name))
 
 
 def comune_refs(ids) -> dict[int, ComuneRef]:
@@ -707,7 +719,8 @@ def comune_refs(ids) -> dict[int, ComuneRef]:
     known = g.setdefault("catalogue_comuni", {}) if has_app_context() else {}
     missing = [i for i in set(ids) if i not in known]
     if missing:
-        for r in db.session.execute(_COMUNI_BY_ID, {"ids": missing}).all():
+        statement = _comuni_by_id(db.engine.dialect.name)
+        for r in db.session.execute(statement, {"ids": missing}).all():
             known[r[0]] = ComuneRef(*r)
     return known
 
@@ -716,7 +729,8 @@ def cards(ids: list[int]) -> list[Card]:
     """Cards of the published practices `ids`, in that order."""
     if not ids:
         return []
-    by_id = {r[0]: Card(r) for r in db.session.execute(_CARDS_BY_ID, {"ids": ids}).all()}
+    by_id = {r[0]: Card(r) for r in db.session.execute(_cards_by_id(db.engine.dialect.name),
+                                                       {"ids": ids}).all()}
     return [by_id[i] for i in ids if i in by_id]
 
 
