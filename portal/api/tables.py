@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import jsonify, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, tuple_
 
 from portal import authz
 from portal.api import bp, openapi
@@ -220,8 +220,8 @@ def api_decisions():
             day_value, id_value = date.fromisoformat(day), int(ident)
         except ValueError:
             return jsonify({"error": "bad_request", "message": "Cursore non valido."}), 400
-        query = query.where(or_(Decision.decided_on < day_value,
-                                (Decision.decided_on == day_value) & (Decision.id < id_value)))
+        query = query.where(tuple_(Decision.decided_on, Decision.id)
+                            < tuple_(day_value, id_value))
     # unfiltered, one plan fits every page: the LIMIT written into the SQL (inline_limit)
     limit = PER_PAGE + 1 if slug or outcome else inline_limit(value=PER_PAGE + 1)
     rows = db.session.execute(query.order_by(Decision.decided_on.desc(), Decision.id.desc())

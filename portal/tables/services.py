@@ -19,8 +19,8 @@ from sqlalchemy import (
     func,
     literal_column,
     null,
-    or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.orm import contains_eager, joinedload
@@ -227,8 +227,8 @@ def _statement(name: str):
                  .where(Decision.table_id == table_id))
         if name == "table_decisions_before":
             day, ident = bindparam("day", type_=Date), bindparam("ident", type_=Integer)
-            query = query.where(or_(Decision.decided_on < day,
-                                    (Decision.decided_on == day) & (Decision.id < ident)))
+            # a row comparison: the index condition itself (bench.profile --plans)
+            query = query.where(tuple_(Decision.decided_on, Decision.id) < tuple_(day, ident))
         return query.order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit)
     if name == "rete_table":
         return select(Table.id, Table.name, Table.slug).where(Table.comune_id.is_(None)).limit(1)
@@ -1123,8 +1123,7 @@ def latest_decisions(table_ids: list[int] | None, limit: int = 10,
         query = query.where(Decision.table_id.in_(table_ids))
     if before is not None:
         day, ident = before
-        query = query.where(or_(Decision.decided_on < day,
-                                (Decision.decided_on == day) & (Decision.id < ident)))
+        query = query.where(tuple_(Decision.decided_on, Decision.id) < tuple_(day, ident))
     return list(db.session.scalars(
         query.order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -119,6 +120,20 @@ def test_decisions_list_paginates_by_cursor(client, db, tables):
     first = client.get(f"/tavoli/{t.table.slug}/delibere").get_data(as_text=True)
     assert first.count("/delibere/") >= 20 and "rel=\"next\"" in first
     assert client.get(f"/tavoli/{t.table.slug}/delibere?prima=garbage").status_code == 200
+    # All decided the same day: the cursor's id breaks the tie, each decision shows once.
+    ids = re.compile(r'href="/delibere/(\d+)"')
+    second = client.get(_next(first)).get_data(as_text=True)
+    seen = ids.findall(first) + ids.findall(second)
+    assert len(seen) == 22 and len(set(seen)) == 22 and "rel=\"next\"" not in second
+    everything = client.get("/api/v1/delibere").get_json()["data"]
+    assert len(everything) == 22
+    tenth = everything[9]
+    after = client.get(f"/api/v1/delibere?prima={tenth['data']}_{tenth['id']}").get_json()
+    assert after["data"] == everything[10:]
+
+
+def _next(html: str) -> str:
+    return re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
 
 
 def test_comune_page_shows_the_table_panel(client, tables):
