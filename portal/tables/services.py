@@ -29,7 +29,7 @@ from portal import authz
 from portal.accounts.models import User
 from portal.authz import Role, Scope
 from portal.core.services import activity, audit, notify
-from portal.db_setup import inline_limit, utcnow
+from portal.db_setup import in_list, inline_limit, utcnow
 from portal.extensions import db
 from portal.i18n import current_locale, formatted
 from portal.memo import memo
@@ -196,7 +196,7 @@ def _statement(name: str):
     """The public pages' statements, built once (building costs more than running them)."""
     # The LIMITs are written into the SQL (inline_limit): no parameter here picks a value
     # whose best plan differs, so PostgreSQL keeps one plan for each statement.
-    table_id, limit, since = bindparam("table_id"), inline_limit(), bindparam("since")
+    table_id, limit = bindparam("table_id"), inline_limit()
     if name == "table":
         return (select(Table.id, Table.name, Table.slug, Table.comune_id, Table.constituted_on,
                        Table.description, Comune.name, Comune.slug)
@@ -232,12 +232,17 @@ def _statement(name: str):
         return query.order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit)
     if name == "rete_table":
         return select(Table.id, Table.name, Table.slug).where(Table.comune_id.is_(None)).limit(1)
-    if name == "next_meetings":
-        return (select(Meeting.table_id, Meeting.id, Meeting.starts_at)
-                .where(Meeting.table_id.in_(bindparam("table_ids", expanding=True)),
-                       Meeting.status == MeetingStatus.CONVENED.value, Meeting.starts_at >= since)
-                .order_by(Meeting.starts_at, Meeting.id).limit(limit))
     raise KeyError(name)
+
+
+@cache
+def _next_meetings_statement(dialect_name: str):
+    """The next convened meetings of a list of tables (one array parameter on PostgreSQL)."""
+    return (select(Meeting.table_id, Meeting.id, Meeting.starts_at)
+            .where(in_list(Meeting.table_id, "table_ids", dialect_name),
+                   Meeting.status == MeetingStatus.CONVENED.value,
+                   Meeting.starts_at >= bindparam("since"))
+            .order_by(Meeting.starts_at, Meeting.id).limit(inline_limit()))
 
 
 def table_info(slug: str) -> TableInfo | None:
@@ -282,8 +287,15 @@ def index_rows(after: str | None, size: int) -> list:
 
 
 def rete_table_row():
-    """The inter-municipal table as a light row (id, name, slug), or None."""
-    return db.session.execute(_statement("rete_table")).first()
+    """The inter-municipal table as a light row (id, name, slug), or None: kept by each
+    worker until the next write (portal/memo.py)."""
+    from portal.memo import memo
+
+    def read():
+        row = db.session.execute(_statement("rete_table")).first()
+        return None if row is None else TableRef(*row)
+
+    return memo("tables.rete_table", read)
 
 
 def next_meetings(table_ids: list[int]) -> dict[int, tuple[int, datetime]]:
@@ -291,7 +303,8 @@ def next_meetings(table_ids: list[int]) -> dict[int, tuple[int, datetime]]:
     if not table_ids:
         return {}
     result: dict[int, tuple[int, datetime]] = {}
-    for table_id, meeting_id, starts_at in db.session.execute(_statement("next_meetings"), {
+    statement = _next_meetings_statement(db.engine.dialect.name)
+    for table_id, meeting_id, starts_at in db.session.execute(statement, {
             "table_ids": table_ids, "since": utcnow() - timedelta(hours=6),
             "limit": len(table_ids) * 3}):
         result.setdefault(table_id, (meeting_id, starts_at))

@@ -151,6 +151,23 @@ def test_index_lists_tables_by_page_with_their_next_meeting(client, tables, fact
     assert client.get("/tavoli?dopo=" + "z" * 500).status_code == 200
 
 
+def test_index_shows_the_rete_table_first_and_follows_a_rename(client, db, tables):
+    """The inter-municipal table heads the index; a rename shows at once (the row is kept by
+    each worker only until the next write)."""
+    from portal.tables.models import Table
+
+    t = tables.seated()
+    rete = Table(name="Tavolo intercomunale", slug="tavolo-intercomunale", comune_id=None)
+    db.session.add(rete)
+    db.session.commit()
+    html = client.get("/tavoli").get_data(as_text=True)
+    assert html.index('href="/tavoli/tavolo-intercomunale"') < html.index(
+        f'href="/tavoli/{t.table.slug}"')
+    rete.name = "Tavolo della Rete dei Comuni"
+    db.session.commit()
+    assert "Tavolo della Rete dei Comuni" in client.get("/tavoli").get_data(as_text=True)
+
+
 def _five_projects(tables) -> list:
     """Five proposals of Seveso's table approved at one meeting: five projects in progress."""
     from portal.tables import services
