@@ -289,8 +289,6 @@ def index_rows(after: str | None, size: int) -> list:
 def rete_table_row():
     """The inter-municipal table as a light row (id, name, slug), or None: kept by each
     worker until the next write (portal/memo.py)."""
-    from portal.memo import memo
-
     def read():
         row = db.session.execute(_statement("rete_table")).first()
         return None if row is None else TableRef(*row)
