@@ -96,6 +96,16 @@ def _demo_paths(live) -> dict[str, str]:
     }
 
 
+def _walk(page: Page, paths: dict[str, str], who: str, vote_control: tuple[str, str]) -> None:
+    """Every page of `paths` fits the phone, as `who`; the proposal in the open round shows
+    `vote_control` (role, name) in its vote box."""
+    for name, path in paths.items():
+        _fits(page, f"{name} ({who})", path)
+        if path == paths["una proposta in votazione"]:
+            role, label = vote_control
+            expect(page.locator(".vote-box").get_by_role(role, name=label)).to_be_visible()
+
+
 def test_main_pages_fit_a_phone(live, phone_page):
     """At 375px no page of the demo Rete scrolls sideways: public pages anonymously, the same
     and the family's own pages logged in, with the vote box of the open round."""
@@ -103,20 +113,12 @@ def test_main_pages_fit_a_phone(live, phone_page):
     paths = _demo_paths(live)
     page = phone_page
 
-    for name, path in paths.items():
-        _fits(page, f"{name} (anonimo)", path)
-        if path == paths["una proposta in votazione"]:
-            expect(page.locator(".vote-box").get_by_role("link", name="Accedi per votare")
-                   ).to_be_visible()
+    _walk(page, paths, "anonimo", ("link", "Accedi per votare"))
     _fits(page, "il modulo di registrazione", "/registrati")
     _fits(page, "il modulo di accesso", "/accedi")
 
     login(page, FAMILY, DEMO_PASSWORD)
-    for name, path in paths.items():
-        _fits(page, f"{name} (famiglia)", path)
-        if path == paths["una proposta in votazione"]:
-            expect(page.locator(".vote-box").get_by_role("button", name="Sostieni")
-                   ).to_be_visible()
+    _walk(page, paths, "famiglia", ("button", "Sostieni"))
     _fits(page, "il modulo della nuova proposta", "/proposte/nuova")
     _fits(page, "le mie proposte", "/account/proposte")
     _fits(page, "l'area personale", "/account")
