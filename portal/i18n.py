@@ -55,9 +55,17 @@ def _format_decimal(locale: str, value, fmt: str | None) -> str:
     return babel_numbers.format_decimal(value, format=fmt, locale=locale)
 
 
+#: A moment is shown to the minute, without seconds or the time zone's name (every time on the
+#: portal is Rome's): Babel's own "medium", "long" and "full" would give "1 gen 2027, 20:00:00"
+#: and "venerdì 1 gennaio 2027 20:00:00 Ora standard dell'Europa centrale".
+MOMENT_FORMATS = {"medium": "d MMM y, HH:mm", "long": "d MMMM y, HH:mm",
+                  "full": "EEEE d MMMM y, HH:mm"}
+
+
 @lru_cache(maxsize=8192)
 def _format_datetime(locale: str, value: datetime, fmt: str) -> str:
-    return babel_dates.format_datetime(value, fmt, tzinfo=ROME, locale=locale)
+    return babel_dates.format_datetime(value, MOMENT_FORMATS.get(fmt, fmt), tzinfo=ROME,
+                                       locale=locale)
 
 
 @lru_cache(maxsize=8192)

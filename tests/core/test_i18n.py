@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 from flask_babel import force_locale
 
-from portal.i18n import date_filter, datetime_filter, money, number
+from portal.i18n import date_filter, datetime_filter, formatted, money, number
 from tests.conftest import page_text
 
 
@@ -32,6 +32,15 @@ def test_times_are_shown_in_rome(italian):
     assert datetime_filter(instant, "short") == "01/01/26, 00:30"
     summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     assert datetime_filter(summer, "HH:mm") == "12:00"  # CEST, UTC+2
+
+
+def test_moments_are_shown_to_the_minute(italian):
+    """A meeting's time reads as people write it: no seconds, no time zone's long name."""
+    instant = datetime(2027, 1, 1, 19, 0, tzinfo=UTC)
+    assert datetime_filter(instant, "medium") == "1 gen 2027, 20:00"
+    assert datetime_filter(instant, "long") == "1 gennaio 2027, 20:00"
+    assert datetime_filter(instant, "full") == "venerdì 1 gennaio 2027, 20:00"
+    assert formatted(instant, "full", "en") == "Friday 1 January 2027, 20:00"
 
 
 def test_english_formats_when_english_is_chosen(italian):

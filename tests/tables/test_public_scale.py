@@ -339,3 +339,18 @@ def test_page_statements_stay_under_psycopgs_cache_limit(app):
     panels = tuple(p for p in network._COMUNE_PANELS if isinstance(p, network.ComunePanel))
     for statement in (public._table_page_statement(), network._page_statement(panels)[0]):
         assert len(str(statement.compile(dialect=postgresql.psycopg.dialect()))) < 4096
+
+
+def test_meeting_page_gives_the_time_as_people_write_it(client, tables, db):
+    """The day in words and the hours to the minute, in Rome's time: the end of a meeting that
+    finishes the same day is just its hour, one that runs past midnight gets its own day."""
+    t = tables.seated()
+    meeting = tables.meeting(t, when=datetime(2031, 1, 10, 17, 30, tzinfo=UTC))
+    meeting.ends_at = datetime(2031, 1, 10, 19, 45, tzinfo=UTC)
+    db.session.commit()
+    html = client.get(f"/sedute/{meeting.id}").get_data(as_text=True)
+    assert "<dd>venerdì 10 gennaio 2031, 18:30 – 20:45</dd>" in html
+    meeting.ends_at = datetime(2031, 1, 10, 23, 15, tzinfo=UTC)
+    db.session.commit()
+    html = client.get(f"/sedute/{meeting.id}").get_data(as_text=True)
+    assert "venerdì 10 gennaio 2031, 18:30 – sabato 11 gennaio 2031, 00:15" in html
