@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from flask import current_app
 
 from portal.catalogue import services
-from portal.catalogue.models import AdoptionStatus, GoodPractice, PracticeRevision
+from portal.catalogue.models import Adoption, AdoptionStatus, GoodPractice, PracticeRevision
+from portal.core.models import Activity
 from portal.extensions import db
 
 AFI = "AFI – Associazione delle Famiglie"
@@ -350,3 +351,28 @@ def _seed(ctx) -> None:
         for revision in db.session.scalars(db.select(PracticeRevision).where(
                 PracticeRevision.practice_id == practice.id)):
             revision.created_at = created + timedelta(hours=revision.number)
+        if practice.published_at is not None:
+            _date_events(ctx, rng, practice)
+
+
+def _date_events(ctx, rng, practice: GoodPractice) -> None:
+    """The practice's publication and its adoptions, in the activity feed and on the adoptions,
+    on the days they happened in the demo's history (not all at the moment of seeding)."""
+    link = f"/pratiche/{practice.slug}"
+    events = db.session.scalars(db.select(Activity).where(
+        Activity.link == link, Activity.kind.in_(("practice.published", "practice.adopted")))).all()
+    adoptions = {a.comune_id: a for a in db.session.scalars(
+        db.select(Adoption).where(Adoption.practice_id == practice.id))}
+    for event in events:
+        if event.kind == "practice.published":
+            event.at = practice.first_published_at
+            continue
+        adoption = adoptions.get(event.comune_id)
+        at = practice.first_published_at + timedelta(days=rng.randint(20, 400))
+        if adoption is not None and adoption.started_on is not None:
+            at = max(at, ctx.now.replace(year=adoption.started_on.year,
+                                         month=adoption.started_on.month, day=1)
+                     - timedelta(days=rng.randint(10, 60)))
+        event.at = min(at, ctx.now - timedelta(days=rng.randint(1, 20)))
+        if adoption is not None:
+            adoption.created_at = adoption.updated_at = event.at

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import sys
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -34,9 +35,11 @@ def audit(action: str, obj: Any = None, details: dict | None = None, actor=None)
     return entry
 
 
-def activity(kind: str, title: str, link: str, comune_id: int | None = None) -> Activity:
-    """Add a public event to the activity stream."""
-    event = Activity(kind=kind, title=title[:300], link=link, comune_id=comune_id)
+def activity(kind: str, title: str, link: str, comune_id: int | None = None,
+             at: datetime | None = None) -> Activity:
+    """Add a public event to the activity stream; `at` is when it happened (default: now)."""
+    event = Activity(kind=kind, title=title[:300], link=link, comune_id=comune_id,
+                     at=at or utcnow())
     db.session.add(event)
     return event
 

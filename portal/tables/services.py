@@ -1039,12 +1039,12 @@ def publish(actor, minutes: Minutes, at: datetime | None = None) -> MinutesRevis
         activity("minutes.published", _("%(table)s: pubblicato il verbale della seduta del "
                                         "%(day)s", table=meeting.table.name,
                                         day=content["meeting"]["local_date"]),
-                 link, meeting.table.comune_id)
+                 link, meeting.table.comune_id, at=now)
     else:
         activity("minutes.corrected", _("%(table)s: verbale del %(day)s corretto (revisione "
                                         "%(n)d)", table=meeting.table.name,
                                         day=content["meeting"]["local_date"], n=number),
-                 link, meeting.table.comune_id)
+                 link, meeting.table.comune_id, at=now)
     audit("minutes.published", revision, {"meeting": meeting.id, "number": number,
                                           "hash": revision.content_hash}, actor=actor)
     log.info("minutes of meeting %s published as revision %s by %s", meeting.id, number,

@@ -77,3 +77,16 @@ def test_full_demo_with_every_module(app, db):
         login(client, email, DEMO_PASSWORD)
         assert client.get("/account").status_code == 200
         assert client.get("/").status_code == 200
+    # The feed tells the demo's history on the days it happened, not at the moment of seeding:
+    # a practice's publication on its day, a meeting's minutes on theirs.
+    from portal.catalogue.models import GoodPractice
+
+    practice = db.session.scalars(db.select(GoodPractice).where(
+        GoodPractice.first_published_at.is_not(None)).order_by(GoodPractice.id)).first()
+    published = db.session.scalars(db.select(Activity).where(
+        Activity.kind == "practice.published", Activity.link == f"/pratiche/{practice.slug}"
+    )).all()  # one event per Comune where it runs
+    assert published and {event.at for event in published} == {practice.first_published_at}
+    days = {event.at.date() for event in db.session.scalars(db.select(Activity).where(
+        Activity.kind.in_(("practice.published", "practice.adopted", "minutes.published"))))}
+    assert len(days) > 20
