@@ -37,6 +37,12 @@ def practice_data(project: Project) -> dict:
         "origin_label": _("Delibera del %(table)s del %(day)s", table=project.table.name,
                           day=decision.decided_on.strftime("%d/%m/%Y"))[:200],
         "origin_url": url_for("tables.project", project_id=project.id),
+        # Who carried it out: the Comune whose table decided it and the proposal's partner
+        # associations (the families who proposed it are named in the body).
+        "promoters": ([{"comune_id": project.comune_id, "role": "capofila"}]
+                      if project.comune_id else [])
+        + [{"association_id": partner.association_id, "role": "partner"}
+           for partner in proposal.partners],
     }
     return data
 

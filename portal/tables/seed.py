@@ -229,6 +229,8 @@ def _project(ctx, proposal, decision, status: str, progress: int) -> Project:
                    quiet=True)
     steps = [p for p in (25, 50, 80) if p <= progress] + ([progress] if progress not in
                                                          (25, 50, 80, 0) else [])
+    if status == ProjectStatus.IMPLEMENTED:
+        steps = [p for p in steps if p < 100]  # the last update says it is done
     notes = {25: "Avviato il gruppo di lavoro con le famiglie proponenti.",
              50: "Individuati gli spazi e firmata la convenzione con l'associazione partner.",
              80: "Attività avviate in via sperimentale; raccolte le prime adesioni."}

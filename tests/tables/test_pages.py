@@ -207,6 +207,35 @@ def test_officer_posts_progress_and_marks_implemented(client, db, tables, factor
     assert "Percorsi tracciati." in client.get(f"/progetti/{project.id}").get_data(as_text=True)
 
 
+def test_practice_from_a_project_names_its_comune_and_partners_as_promoters(
+        client, db, tables, factory):
+    """"Crea buona pratica" fills the catalogue's triangle of promoters: the Comune whose table
+    decided it leads, the proposal's partner associations take part."""
+    from portal.authz import Role
+    from portal.catalogue.models import GoodPractice
+    from portal.proposals.models import ProposalPartner
+
+    t = tables.seated()
+    proposal, _author = tables.proposal(t.table)
+    partner = factory.association([t.comune], name="Genitori in Cammino")
+    db.session.add(ProposalPartner(proposal_id=proposal.id, association_id=partner.id))
+    db.session.commit()
+    meeting = tables.meeting(t, proposals=[proposal])
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    project = services.project_for_proposal(proposal.id)
+    officer = factory.grant(factory.user(), Role.COMUNE_OFFICER, t.comune.id)
+    login(client, officer.email)
+    assert client.form(f"/progetti/{project.id}/realizzato",
+                       {"done-note": "Fatto."}).status_code == 303
+    assert client.form(f"/progetti/{project.id}/buona-pratica", {}).status_code == 303
+    db.session.expire_all()
+    practice = db.session.get(GoodPractice, project.practice_id)
+    assert sorted((p.kind, p.name, p.role) for p in practice.promoters) == [
+        ("association", "Genitori in Cammino", "partner"),
+        ("comune", f"Comune di {t.comune.name}", "capofila")]
+
+
 def test_proposal_page_partial_links_meeting_decision_and_project(app, db, tables):
     """The partial offered to the proposal page links its meeting, decision and project."""
     from flask import render_template
