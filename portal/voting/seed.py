@@ -4,14 +4,22 @@ Seveso with votes (the demo family has not voted yet), an upcoming round of the 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from portal.extensions import db
+from portal.i18n import ROME
 from portal.voting.models import Round, RoundEntry, RoundRule, Vote
 from portal.voting.services import _compute
 
 
+def _at_hour(moment: datetime, hour: int) -> datetime:
+    """The same day at `hour` o'clock in Rome, as rounds are opened and closed (in UTC)."""
+    local = moment.astimezone(ROME).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return local.astimezone(UTC)
+
+
 def _round(ctx, table, title, description, opens, closes, rule, **params) -> Round:
+    opens, closes = _at_hour(opens, 9), _at_hour(closes, 21)
     round_ = Round(table_id=table.id, title=title, description=description, opens_at=opens,
                    closes_at=closes, rule=rule, salt=secrets.token_hex(32),
                    created_by_id=ctx.users["segreteria@example.org"].id,
