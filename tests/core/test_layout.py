@@ -110,3 +110,27 @@ def test_blank_form_pages_answer_head_and_get_alike(client):
         assert head.headers["Content-Type"] == get.headers["Content-Type"]
         assert head.data == b""
         assert "is-invalid" not in get.get_data(as_text=True)
+
+
+def test_every_choice_field_is_drawn_as_a_dropdown(app):
+    """The form macro draws every select, whatever its field class (the proposal form's own
+    IntSelectField was once drawn as a text box), as Bootstrap's dropdown with its label."""
+    from flask_wtf import FlaskForm
+    from wtforms import SelectField, SelectMultipleField
+
+    from portal.proposals.forms import IntSelectField
+
+    class Choices(FlaskForm):
+        plain = SelectField("Stato", choices=[("a", "A"), ("b", "B")])
+        numbers = IntSelectField("Tavolo", choices=[(1, "Uno"), (2, "Due")])
+        several = SelectMultipleField("Temi", choices=[("x", "X")])
+
+    with app.test_request_context():
+        form = Choices(meta={"csrf": False})
+        macro = app.jinja_env.from_string(
+            '{% from "_macros/forms.html" import field %}'
+            "{{ field(form.plain) }}{{ field(form.numbers) }}{{ field(form.several) }}")
+        html = macro.render(form=form)
+    for name in ("plain", "numbers", "several"):
+        assert re.search(rf'<label class="form-label fw-semibold" for="{name}">', html), name
+        assert re.search(rf'<select class="form-select" id="{name}"', html), name
