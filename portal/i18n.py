@@ -56,10 +56,14 @@ def _format_decimal(locale: str, value, fmt: str | None) -> str:
 
 
 #: A moment is shown to the minute, without seconds or the time zone's name (every time on the
-#: portal is Rome's): Babel's own "medium", "long" and "full" would give "1 gen 2027, 20:00:00"
-#: and "venerdì 1 gennaio 2027 20:00:00 Ora standard dell'Europa centrale".
-MOMENT_FORMATS = {"medium": "d MMM y, HH:mm", "long": "d MMMM y, HH:mm",
-                  "full": "EEEE d MMMM y, HH:mm"}
+#: portal is Rome's), and with a four-digit year: Babel's own "medium", "long" and "full" would
+#: give "1 gen 2027, 20:00:00" and "venerdì 1 gennaio 2027 20:00:00 Ora standard dell'Europa
+#: centrale", its "short" "01/01/27, 20:00".
+MOMENT_FORMATS = {"short": "dd/MM/y, HH:mm", "medium": "d MMM y, HH:mm",
+                  "long": "d MMMM y, HH:mm", "full": "EEEE d MMMM y, HH:mm"}
+#: A short date keeps its four-digit year ("09/02/2026", as Italian offices write it; Babel's
+#: own is "09/02/26").
+DATE_FORMATS = {"short": "dd/MM/y"}
 
 
 @lru_cache(maxsize=8192)
@@ -70,7 +74,7 @@ def _format_datetime(locale: str, value: datetime, fmt: str) -> str:
 
 @lru_cache(maxsize=8192)
 def _format_date(locale: str, value: date, fmt: str) -> str:
-    return babel_dates.format_date(value, fmt, locale=locale)
+    return babel_dates.format_date(value, DATE_FORMATS.get(fmt, fmt), locale=locale)
 
 
 def formatted(value: date | datetime, fmt: str, locale: str) -> str:

@@ -29,7 +29,7 @@ def test_times_are_shown_in_rome(italian):
     """A UTC instant late on New Year's Eve is already the first of January in Rome."""
     instant = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)
     assert date_filter(instant) == "1 gennaio 2026"
-    assert datetime_filter(instant, "short") == "01/01/26, 00:30"
+    assert datetime_filter(instant, "short") == "01/01/2026, 00:30"
     summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     assert datetime_filter(summer, "HH:mm") == "12:00"  # CEST, UTC+2
 
@@ -40,6 +40,7 @@ def test_moments_are_shown_to_the_minute(italian):
     assert datetime_filter(instant, "medium") == "1 gen 2027, 20:00"
     assert datetime_filter(instant, "long") == "1 gennaio 2027, 20:00"
     assert datetime_filter(instant, "full") == "venerdì 1 gennaio 2027, 20:00"
+    assert date_filter(date(2026, 2, 9), "short") == "09/02/2026"
     assert formatted(instant, "full", "en") == "Friday 1 January 2027, 20:00"
 
 
