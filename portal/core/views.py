@@ -33,10 +33,27 @@ def home():
     from portal.network.services import network_summary
 
     summary = network_summary()
-    events = db.session.scalars(
-        db.select(Activity).order_by(Activity.at.desc(), Activity.id.desc()).limit(8)
-    ).all()
-    return render_template("core/home.html", summary=summary, events=events)
+    return render_template("core/home.html", summary=summary, events=latest_events())
+
+
+#: Events on the home page.
+HOME_EVENTS = 8
+
+
+def latest_events() -> list[Activity]:
+    """The Rete's latest events, each told once: an event is recorded for every Comune it
+    concerns (a practice running in three Comuni is published in each Comune's feed), but the
+    Rete-wide feed shows it a single time."""
+    rows = db.session.scalars(
+        db.select(Activity).order_by(Activity.at.desc(), Activity.id.desc())
+        .limit(HOME_EVENTS * 3)).all()
+    events, seen = [], set()
+    for event in rows:
+        key = (event.kind, event.link, event.title)
+        if key not in seen:
+            seen.add(key)
+            events.append(event)
+    return events[:HOME_EVENTS]
 
 
 @bp.get("/accessibilita")

@@ -183,6 +183,32 @@ def test_home_lists_the_comuni_and_the_figures(client, factory, db):
     assert db.session.scalar(db.select(db.func.count(Association.id))) == 1
 
 
+def test_home_tells_an_event_of_several_comuni_once(client, factory, db):
+    """A practice running in three Comuni is in each Comune's feed, and once on the home page;
+    the home page still shows eight events, newest first."""
+    from datetime import UTC, datetime, timedelta
+
+    from portal.core.models import Activity
+
+    comuni = [factory.comune(name, code) for name, code in
+              (("Seveso", "108040"), ("Giussano", "108024"), ("Limbiate", "108027"))]
+    at = datetime(2025, 5, 1, 10, 0, tzinfo=UTC)
+    for n in range(9):
+        db.session.add(Activity(kind="proposal.published", title=f"Nuova proposta: idea {n}",
+                                link=f"/proposte/{n + 1}", comune_id=comuni[0].id,
+                                at=at - timedelta(days=n + 1)))
+    for comune in comuni:
+        db.session.add(Activity(kind="practice.published", title="Nuova buona pratica: Pedibus",
+                                link="/pratiche/pedibus", comune_id=comune.id, at=at))
+    db.session.commit()
+    text = page_text(client.get("/"))
+    assert text.count("Nuova buona pratica: Pedibus") == 1
+    assert text.index("Pedibus") < text.index("idea 0") < text.index("idea 6")
+    assert "idea 7" not in text
+    for comune in comuni:
+        assert "Nuova buona pratica: Pedibus" in page_text(client.get(f"/comuni/{comune.slug}"))
+
+
 def test_comune_page_lists_associations_by_name_and_the_latest_events_first(client, factory,
                                                                              db):
     """The page's one statement keeps each list's order: associations by name, the eight
