@@ -107,3 +107,26 @@ def test_registration_mail_waits_in_the_outbox(client, db):
                                 "una-password-lunga-1", "privacy": "y"})
     [message] = db.session.scalars(db.select(OutboxMessage)).all()
     assert message.sent_at is None and message.to == "giulia@example.org"
+
+
+def test_a_notification_keeps_the_line_breaks_of_its_message(client, db, factory):
+    """A convocation lists the agenda one item a line, in the portal as in the mail."""
+    import re
+
+    from portal.core.services import notify
+    from tests.conftest import login
+
+    user = factory.user()
+    with client.application.test_request_context():
+        notify([user], "meeting.convened", "Convocazione", "/tavoli",
+               "Luogo: Sala consiliare\nOrdine del giorno:\n1. Comunicazioni\n2. Pedibus",
+               mail=False)
+    db.session.commit()
+    login(client, user.email)
+    html = client.get("/account/notifiche").get_data(as_text=True)
+    body = re.search(r'<p class="[^"]*\bpre-line\b[^"]*">([^<]*)</p>', html)
+    assert body is not None
+    assert body.group(1).splitlines() == ["Luogo: Sala consiliare", "Ordine del giorno:",
+                                          "1. Comunicazioni", "2. Pedibus"]
+    css = client.get("/static/css/portal.css").get_data(as_text=True)
+    assert ".pre-line { white-space: pre-line; }" in css
