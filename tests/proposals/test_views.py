@@ -86,6 +86,29 @@ def test_drafts_are_private(app, db, client, factory, login_as, seveso):
     assert client.get(f"/proposte/{proposal.id}").status_code == 200
 
 
+def test_my_proposals_show_each_state_as_a_styled_label(app, db, client, factory, seveso):
+    """"Le mie proposte" names each proposal's state, on a coloured label that the page's own
+    stylesheets define (Bootstrap's bare badge is white text on no background)."""
+    import re
+
+    from tests.conftest import login
+
+    author = factory.user()
+    make_proposal(factory, comune=seveso["comune"], user=author, state=S.DRAFT,
+                  title="Cineforum")
+    make_proposal(factory, comune=seveso["comune"], user=author, state=S.PUBLISHED,
+                  title="Pedibus")
+    login(client, author.email)
+    html = client.get("/account/proposte").get_data(as_text=True)
+    states = re.findall(r'<span class="badge state-badge state-(\w+)">([^<]+)</span>', html)
+    assert sorted(states) == [("draft", "Bozza"), ("published", "Pubblicata")]
+    css = "".join(client.get(href).get_data(as_text=True)
+                  for href in re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+                  if href.startswith("/static/css/"))
+    assert re.search(r"\.state-badge \{[^}]*background: #[0-9a-f]{6};[^}]*color: #", css)
+    assert ".state-published" in css
+
+
 def test_only_authors_edit_and_only_drafts(app, db, client, factory, login_as, seveso):
     """Strangers cannot edit or submit; a published proposal is not edited by its authors."""
     author = factory.user()
