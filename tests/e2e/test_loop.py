@@ -112,7 +112,13 @@ def test_from_proposal_to_adopted_practice(live, page):
 
     # 3. The secretary schedules a meeting, puts the selected proposal on it, convenes it.
     login(page, "segreteria@example.org")
-    visit(page, f"/tavoli/{table.slug}/sedute/nuova")
+    visit(page, f"/tavoli/{table.slug}")
+    new_meeting = page.get_by_role("link", name="Nuova seduta")
+    text, background = new_meeting.evaluate(
+        "e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+    assert text != background, "the button's label must show on its background"
+    new_meeting.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nuova seduta")
     day = (utcnow() + timedelta(days=10)).astimezone().date()
     page.get_by_label("Titolo della seduta").fill("Seduta ordinaria di novembre")
     page.get_by_label("Giorno").fill(day.isoformat())
