@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import current_app
+from flask import current_app, url_for
 
 from portal.catalogue import services
 from portal.catalogue.models import Adoption, AdoptionStatus, GoodPractice, PracticeRevision
@@ -358,7 +358,7 @@ def _seed(ctx) -> None:
 def _date_events(ctx, rng, practice: GoodPractice) -> None:
     """The practice's publication and its adoptions, in the activity feed and on the adoptions,
     on the days they happened in the demo's history (not all at the moment of seeding)."""
-    link = f"/pratiche/{practice.slug}"
+    link = url_for("catalogue.detail", slug=practice.slug)  # as services.publish records it
     events = db.session.scalars(db.select(Activity).where(
         Activity.link == link, Activity.kind.in_(("practice.published", "practice.adopted")))).all()
     adoptions = {a.comune_id: a for a in db.session.scalars(
