@@ -123,7 +123,7 @@ def create_app(config: dict | None = None) -> Flask:
             "(or FLASK_DEBUG=1 for local development)."
         )
 
-    from portal import authz, db_setup, i18n, layout, memo, models, pagecache, security
+    from portal import authz, db_setup, i18n, layout, memo, models, pagecache, security, signing
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     models.import_all()
@@ -133,6 +133,7 @@ def create_app(config: dict | None = None) -> Flask:
     # Authorization runs before CSRF so that an anonymous POST is sent to log in first.
     authz.init_app(app)
     csrf.init_app(app)
+    signing.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     htmx.init_app(app)
