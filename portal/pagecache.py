@@ -158,6 +158,14 @@ class SharedCounter:
         self._seen: tuple | None = None
         self._value = 0
         self._read_at = float("-inf")
+        # The bump's own connection, made from the client's settings (address, database,
+        # password, TLS) in this process: a write sends one INCR packed once, and reads its
+        # answer, without the client's pool and command layers (~170 calls and 45 µs of CPU
+        # a write, against ~40 and 15).
+        self._lock = threading.Lock()
+        self._connection = None
+        self._pid = 0
+        self._incr = None
 
     def value(self, local: tuple, eager: bool = True) -> int:
         """The counter; read again from Redis after `sync` seconds, and at once when this
@@ -173,10 +181,37 @@ class SharedCounter:
         return self._value
 
     def bump(self) -> None:
-        try:
-            self._value = int(self.client.incr(self.key))
-        except Exception:  # noqa: BLE001 - the other nodes fall back on PAGE_CACHE_SECONDS
-            log.warning("page cache: could not tell Redis about a write")
+        with self._lock:
+            while True:
+                fresh = self._connection is None or self._pid != os.getpid()
+                try:
+                    self._value = int(self._incr_once())
+                    return
+                except Exception:  # noqa: BLE001 - the other nodes fall back on PAGE_CACHE_SECONDS
+                    self._drop_connection()
+                    if fresh:  # Redis does not answer: no second wait for it
+                        log.warning("page cache: could not tell Redis about a write")
+                        return
+                    # A connection Redis had closed (a restart, an idle timeout): once more on
+                    # a new one.
+
+    def _incr_once(self):
+        connection = self._connection
+        if connection is None or self._pid != os.getpid():  # new, or inherited from a fork
+            connection = self.client.connection_pool.make_connection()
+            connection.connect()
+            self._connection, self._pid = connection, os.getpid()
+            self._incr = connection.pack_command("INCR", self.key)
+        connection.send_packed_command(self._incr, check_health=False)
+        return connection.read_response()
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and self._pid == os.getpid():
+            try:
+                connection.disconnect()
+            except Exception:  # noqa: BLE001 - it is being dropped anyway
+                log.debug("page cache: closing a dropped Redis connection failed", exc_info=True)
 
 
 class PageCache:

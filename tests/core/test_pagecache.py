@@ -291,6 +291,28 @@ def test_without_redis_each_worker_goes_on_alone(app, fresh_app, tmp_path):
     assert "Paperopoli" in _client(lonely).get("/comuni").get_data(as_text=True)
 
 
+def test_a_write_reaches_redis_after_redis_closed_the_connection(nodes, caplog):
+    """The write counter's connection is the worker's own: when Redis dropped it (a restart,
+    an idle timeout), the next write opens another and still moves the counter, once."""
+    import redis
+
+    one = nodes("one")
+    counter = one.extensions["rete_generation"].shared
+    _write(one, "Paperopoli")
+    client = redis.Redis.from_url(one.config["REDIS_URL"])
+    before = int(client.get(counter.key))
+    host, port = counter._connection._sock.getsockname()[:2]
+    assert client.client_kill_filter(addr=f"{host}:{port}") == 1
+    with caplog.at_level("WARNING", logger="portal.pagecache"), one.app_context():
+        Factory(one).comune(name="Topolinia", istat_code="999001")
+        _db.session.remove()
+    assert int(client.get(counter.key)) == before + 1
+    assert "could not tell Redis" not in caplog.text
+    synced = nodes("synced", PAGE_CACHE_SYNC_SECONDS=0)
+    assert "Topolinia" in _client(synced).get("/comuni").get_data(as_text=True)
+    client.close()
+
+
 def test_requests_that_look_for_no_page_do_not_ask_redis_after_a_local_write(nodes):
     """A POST (or a signed-in visitor) never looks for a page in Redis, so it does not read
     the Rete-wide counter again when this node's file moved; the next anonymous page still
