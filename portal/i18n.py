@@ -148,6 +148,35 @@ def _template_gettext(string: str, **variables) -> Markup:
     return text % variables if variables or "%" in text else text
 
 
+#: Translations kept per language for the worker's life, for the few strings of answers sent
+#: by the thousand (the vote box): the first string of a request otherwise resolves the
+#: request's translations through Flask-Babel (~60 calls). Bounded: strings of our own code.
+_KEPT: dict[tuple, str] = {}
+_KEPT_MAX = 512
+
+
+def _kept(key: tuple, translate) -> str:
+    text = _KEPT.get(key)
+    if text is None:
+        if len(_KEPT) >= _KEPT_MAX:
+            _KEPT.clear()
+        text = _KEPT[key] = translate()
+    return text
+
+
+def kept_gettext(string: str, **variables) -> Markup:
+    """`_()` of the templates, its translation kept per language (see `_KEPT`)."""
+    text = Markup(_kept((current_locale(), string),  # noqa: S704 - our own catalogue
+                        lambda: _translations().ugettext(string)))
+    return text % variables if variables or "%" in text else text
+
+
+def kept_ngettext(singular: str, plural: str, num: int) -> str:
+    """`ngettext` with its translation kept per language and number (see `_KEPT`)."""
+    return _kept((current_locale(), singular, plural, num),
+                 lambda: _translations().ungettext(singular, plural, num))
+
+
 def _install_request_cache_of_domain_translations() -> None:
     """Python code (`_()`, lazy labels of forms and states) goes through Flask-Babel's Domain,
     which resolves the context, the locale and the translations again for every string (~40

@@ -90,11 +90,9 @@ def answer_csrf_token() -> str:
     from flask import current_app, g
     from flask_wtf.csrf import generate_csrf
 
-    from portal.extensions import csrf
-
     if g.get("csrf_valid") and current_app.config["WTF_CSRF_TIME_LIMIT"] is None:
-        # Found where CSRFProtect found the token it validated (form field, then headers).
-        token = csrf._get_csrf_token()
+        # The token CSRFProtect found (form field, then headers) and validated.
+        token = g.get("csrf_checked_token")
         if token:
             return token
     return generate_csrf()

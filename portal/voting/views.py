@@ -227,8 +227,8 @@ def vote_box_html(round_, proposal_id: int, vote_count: int, title: str, voted: 
     templates stay the reference and the source of the strings."""
     from markupsafe import escape
 
-    from portal.i18n import _ngettext, money, number
-    from portal.i18n import _template_gettext as t
+    from portal.i18n import kept_gettext as t
+    from portal.i18n import kept_ngettext, money, number
     from portal.security import answer_csrf_token
 
     rid, pid = int(round_.id), int(proposal_id)
@@ -248,7 +248,7 @@ def vote_box_html(round_, proposal_id: int, vote_count: int, title: str, voted: 
     if summary["remaining_supports"] is not None:
         left = summary["remaining_supports"]
         remaining = Markup(  # noqa: S704 - our own catalogue; Jinja's ngettext does the same
-            _ngettext("Ti resta %(num)d sostegno.", "Ti restano %(num)d sostegni.", left)
+            kept_ngettext("Ti resta %(num)d sostegno.", "Ti restano %(num)d sostegni.", left)
         ) % {"num": left}
         remaining = f"{remaining}\n\n"
     elif summary["remaining_cents"] is not None:
