@@ -159,6 +159,27 @@ def test_every_answer_has_the_security_headers_and_vary(client):
         assert "HX-Request" in response.headers["Vary"]
 
 
+@pytest.mark.parametrize(("before", "after"), [
+    (None, "HX-Request"),
+    ("Accept-Language", "Accept-Language, HX-Request"),
+    ("Cookie, hx-request", "Cookie, hx-request"),
+])
+def test_vary_names_htmx_once_beside_what_the_view_set(before, after):
+    from werkzeug.datastructures import Headers
+
+    from portal.security import _vary_on_htmx
+
+    headers = Headers({"Vary": before} if before else {})
+    _vary_on_htmx(headers)
+    assert headers.getlist("Vary") == [after]
+
+
+def test_a_signed_in_answer_varies_on_htmx_and_the_cookie(client, factory):
+    login(client, factory.user().email)
+    vary = client.get("/account").headers["Vary"]
+    assert sorted(name.strip() for name in vary.split(",")) == ["Cookie", "HX-Request"]
+
+
 @pytest.mark.parametrize("path", ["/comuni/%00", "/comuni?provincia=%00", "/?q=a%00b",
                                   "/lingua/%00"])
 def test_nul_bytes_in_urls_are_a_400(client, path):
