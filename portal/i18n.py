@@ -171,6 +171,12 @@ def kept_gettext(string: str, **variables) -> Markup:
     return text % variables if variables or "%" in text else text
 
 
+def kept_text(string: str) -> str:
+    """`_()` of Python code for a message without values, its translation kept per language
+    (see `_KEPT`): plain text, as flash() stores it."""
+    return _kept((current_locale(), string), lambda: _translations().ugettext(string))
+
+
 def kept_ngettext(singular: str, plural: str, num: int) -> str:
     """`ngettext` with its translation kept per language and number (see `_KEPT`)."""
     return _kept((current_locale(), singular, plural, num),

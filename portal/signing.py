@@ -15,6 +15,7 @@ import hmac
 import logging
 
 from flask import Flask, current_app, g, request, session
+from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf import csrf as wtf_csrf
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -72,8 +73,24 @@ def _serializer(app: Flask, keys: tuple, salt: str, **kwargs) -> KeptSerializer:
     return found
 
 
+#: Values Flask's tagged JSON never tags (exact types: a Markup is a str and is tagged).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+class SessionJSON(TaggedJSONSerializer):
+    """Flask's tagged JSON for the session, giving plain values back at once instead of asking
+    each of its eight tags whether it applies (~10 calls a value): the same JSON."""
+
+    def tag(self, value):
+        if type(value) in _PLAIN:
+            return value
+        return super().tag(value)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its serialiser kept per secret (and fallbacks)."""
+
+    serializer = SessionJSON()
 
     def get_signing_serializer(self, app: Flask) -> KeptSerializer | None:
         if not app.secret_key:

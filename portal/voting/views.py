@@ -14,6 +14,7 @@ from portal.authz import Role
 from portal.core.views import safe_next
 from portal.db_setup import utcnow
 from portal.extensions import db
+from portal.i18n import kept_text
 from portal.voting import bp, services
 from portal.voting.forms import RoundForm
 from portal.voting.models import Round, RoundEntry, RoundRule, RoundState
@@ -296,8 +297,9 @@ def _vote_answer(round_id: int, proposal_id: int, error: str | None = None,
     if error:
         flash(error, "error")
     elif changed:
-        flash(_("Voto registrato.") if request.endpoint == "voting.vote"
-              else _("Voto ritirato."), "success")
+        # (kept per language: a vote's redirect translates nothing else)
+        flash(kept_text("Voto registrato.") if request.endpoint == "voting.vote"
+              else kept_text("Voto ritirato."), "success")
     target = safe_next(request.form.get("next"), url_for("voting.show", round_id=round_id))
     return redirect(target, code=303)
 

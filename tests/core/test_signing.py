@@ -88,3 +88,28 @@ def test_a_csrf_token_is_checked_as_flask_wtf_checks_it(app, client, factory):
     assert accepted.status_code == 303
     # and the page's own token (made by Flask-WTF) passes as before
     assert client.form("/account/notifiche/lette").status_code == 303
+
+
+def test_the_session_json_is_flasks_byte_for_byte(app):
+    """The portal's session JSON skips Flask's tags for plain values and gives the same text
+    for everything a session holds (flashes are tuples, Markup, bytes, dates, nested data,
+    and a dict whose only key looks like a tag)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from flask.json.tag import TaggedJSONSerializer
+    from markupsafe import Markup
+
+    from portal.signing import SessionJSON
+
+    session = {
+        "_user_id": "42", "csrf_token": "a" * 40, "n": 3, "x": 1.5, "ok": True, "none": None,
+        "_flashes": [("success", "Voto registrato."), ("error", Markup("<b>no</b>"))],
+        "raw": b"\x00\x01", "when": datetime(2026, 12, 6, 16, 30, tzinfo=UTC),
+        "id": uuid.UUID(int=7), "nested": {"list": [1, "due", (3, "quattro")]},
+        "tricky": {" t": ["non", "una", "tupla"]},
+    }
+    with app.app_context():
+        ours, stock = SessionJSON().dumps(session), TaggedJSONSerializer().dumps(session)
+        assert ours == stock
+        assert SessionJSON().loads(ours) == session
