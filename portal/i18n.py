@@ -150,7 +150,7 @@ def _template_gettext(string: str, **variables) -> Markup:
 
 #: Translations kept per language for the worker's life, for the few strings of answers sent
 #: by the thousand (the vote box): the first string of a request otherwise resolves the
-#: request's translations through Flask-Babel (~60 calls). Bounded: strings of our own code.
+#: request's translations through Flask-Babel (~90 calls). Bounded: strings of our own code.
 _KEPT: dict[tuple, str] = {}
 _KEPT_MAX = 512
 
