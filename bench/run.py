@@ -54,6 +54,11 @@ class Measure:
     #: server CPU (gunicorn master + workers) per request, in ms: steadier than req/s when
     #: other work shares the machine
     cpu_ms: float | None = None
+    #: CPU of every PostgreSQL process of the machine per request, in ms (PostgreSQL only)
+    db_cpu_ms: float | None = None
+    #: share of the machine's CPU left idle or waiting for the disk during the load: work
+    #: that waits (a commit's flush, a lock) rather than computes
+    idle: float | None = None
     errors: int = 0  # non-2xx/3xx answers
     socket_errors: int = 0
     status: int | None = None  # status of a single request sent before the load
@@ -68,6 +73,34 @@ class Measure:
     #: whether the portal kept whole anonymous pages (PAGE_CACHE_SECONDS), "on" or "off"
     page_cache: str = "on"
     notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- the machine
+
+
+def _ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime, stime (after the command's name)
+
+
+def database_cpu_seconds() -> float:
+    """CPU time used so far by the machine's PostgreSQL processes (backends, WAL writer,
+    checkpointer...), all of them: the server is shared by the portal only during a run."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition("(")[2].rpartition(")")
+        if name == "postgres":
+            total += _ticks(rest.split())
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(idle + I/O wait, all) CPU ticks of the machine so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
 
 
 # --------------------------------------------------------------------------- servers
@@ -133,7 +166,7 @@ class Server:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            total += _ticks(fields)
         return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
@@ -339,9 +372,18 @@ def verdict(m: Measure) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
 def table(rows: list[Measure], floor_rps: float) -> str:
     head = (f"{'page':<46} {'req/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'floor':>6} "
-            f"{'ratio':>6} {'bar':>11} {'err':>5} {'SQL':>4} {'cpu ms':>6}  result")
+            f"{'ratio':>6} {'bar':>11} {'err':>5} {'SQL':>4} {'cpu ms':>6} {'db ms':>5} "
+            f"{'idle':>4}  result")
     lines = [head, "-" * len(head)]
     for m in rows:
         bar = f"{m.min_ratio:.0%}/{m.max_p95_ms:.0f}ms" if m.module != "floor" else ""
@@ -349,10 +391,13 @@ def table(rows: list[Measure], floor_rps: float) -> str:
         sql = "" if m.queries is None else str(m.queries)
         lines.append(f"{m.name[:46]:<46} {m.rps:>8.0f} {m.p50:>7.1f} {m.p95:>7.1f} {m.p99:>7.1f} "
                      f"{m.floor_rps or 0:>6.0f} {ratio:>6} {bar:>11} "
-                     f"{m.errors + m.socket_errors:>5} {sql:>4} {m.cpu_ms or 0:>6.2f}  {m.verdict}")
+                     f"{m.errors + m.socket_errors:>5} {sql:>4} {m.cpu_ms or 0:>6.2f} "
+                     f"{_ms(m.db_cpu_ms):>5} {_share(m.idle):>4}  {m.verdict}")
     lines.append(f"floor: {floor_rps:.0f} req/s (mean of the runs before and after; with "
                  "--floor-each each page has its own); latencies in ms; "
-                 "bar = minimum ratio / maximum p95; cpu ms = server CPU per request")
+                 "bar = minimum ratio / maximum p95; cpu ms = server CPU per request; "
+                 "db ms = PostgreSQL's CPU per request; idle = the machine's CPU idle or "
+                 "waiting for the disk")
     return "\n".join(lines)
 
 
@@ -366,15 +411,17 @@ def markdown(meta: dict, rows: list[Measure]) -> str:
            "\"(no page cache)\" ran with PAGE_CACHE_SECONDS=0); Redis: "
            f"{meta.get('redis') or 'none'}", "",
            "| page | path | req/s | p50 ms | p95 ms | p99 ms | floor req/s | ratio | bar | errors "
-           "| SQL | server CPU ms/req | result |",
-           "|" + " --- | --- |" + " ---: |" * 6 + " --- | ---: | ---: | ---: | --- |"]
+           "| SQL | server CPU ms/req | PostgreSQL CPU ms/req | idle | result |",
+           "|" + " --- | --- |" + " ---: |" * 6 + " --- | ---: | ---: | ---: | ---: | ---: "
+           "| --- |"]
     for m in rows:
         bar = f"{m.min_ratio:.0%} / {m.max_p95_ms:.0f} ms" if m.module != "floor" else ""
         out.append(f"| {m.name} | `{m.method} {m.path}` | {m.rps:.0f} | {m.p50:.1f} | "
                    f"{m.p95:.1f} | {m.p99:.1f} | {m.floor_rps or 0:.0f} | "
                    f"{'' if m.ratio is None else f'{m.ratio:.0%}'} | {bar} | "
                    f"{m.errors + m.socket_errors} | {'' if m.queries is None else m.queries} | "
-                   f"{m.cpu_ms or 0:.2f} | {m.verdict} |")
+                   f"{m.cpu_ms or 0:.2f} | {_ms(m.db_cpu_ms)} | {_share(m.idle)} | "
+                   f"{m.verdict} |")
     notes = [f"- {m.name}: {n}" for m in rows for n in m.notes]
     return "\n".join(out + ([""] + notes if notes else [])) + "\n"
 
@@ -452,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     with state_file.open("rb") as fh:
         state = pickle.load(fh)  # noqa: S301 - our own file
     dialect = make_url(url).get_backend_name()
+    postgresql = dialect == "postgresql"
     secret = secrets.token_hex(32)
     app = bench_app(url, secret)
 
@@ -532,11 +580,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.warmup > 0:
                 warm = wrk(base, reqs, args.warmup, args.connections, args.threads, workdir)
                 start = warm.get("positions") or None
-            cpu0 = server.cpu_seconds()
+            cpu0, db0, (idle0, all0) = server.cpu_seconds(), database_cpu_seconds(), machine_ticks()
             r = wrk(base, reqs, args.duration, args.connections, args.threads, workdir, start)
+            idle1, all1 = machine_ticks()
             m.requests = r["requests"]
             if m.requests:
                 m.cpu_ms = (server.cpu_seconds() - cpu0) / m.requests * 1000
+                if postgresql:
+                    m.db_cpu_ms = (database_cpu_seconds() - db0) / m.requests * 1000
+            if all1 > all0:
+                m.idle = (idle1 - idle0) / (all1 - all0)
             m.seconds = r["duration_us"] / 1e6
             m.rps = m.requests / m.seconds if m.seconds else 0.0
             m.p50, m.p95, m.p99, m.max = (r[k] / 1000 for k in ("p50", "p95", "p99", "max"))

@@ -178,3 +178,17 @@ def test_catalogue_generator_builds_the_index_the_portal_would(db):
     db.session.commit()
     db.session.expire_all()
     assert index() == generated
+
+
+def test_the_table_shows_the_databases_cpu_and_the_idle_share_where_measured():
+    from bench.run import Measure, table
+
+    vote = Measure(name="vote POST", path="/v", method="POST", module="proposals", rps=800,
+                   cpu_ms=1.5, db_cpu_ms=0.54, idle=0.16, ratio=0.11, floor_rps=7000,
+                   verdict="FAIL")
+    page = Measure(name="home", path="/", module="foundation", rps=7000, cpu_ms=0.2,
+                   ratio=1.0, floor_rps=7000, verdict="PASS")
+    head, _rule, vote_row, page_row, _legend = table([vote, page], 7000).splitlines()
+    assert head.split()[-5:] == ["ms", "db", "ms", "idle", "result"]
+    assert vote_row.split()[-4:] == ["1.50", "0.54", "16%", "FAIL"]
+    assert page_row.split()[-2:] == ["0.20", "PASS"]  # SQLite, or not measured: blank
