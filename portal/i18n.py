@@ -166,8 +166,7 @@ def _kept(key: tuple, translate) -> str:
 
 def kept_gettext(string: str, **variables) -> Markup:
     """`_()` of the templates, its translation kept per language (see `_KEPT`)."""
-    text = Markup(_kept((current_locale(), string),  # noqa: S704 - our own catalogue
-                        lambda: _translations().ugettext(string)))
+    text = Markup(kept_text(string))  # noqa: S704 - our own catalogue
     return text % variables if variables or "%" in text else text
 
 

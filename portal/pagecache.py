@@ -185,7 +185,10 @@ class SharedCounter:
             while True:
                 fresh = self._connection is None or self._pid != os.getpid()
                 try:
-                    self._value = int(self._incr_once())
+                    if fresh:  # new, or inherited from a fork
+                        self._connect()
+                    self._connection.send_packed_command(self._incr, check_health=False)
+                    self._value = int(self._connection.read_response())
                     return
                 except Exception:  # noqa: BLE001 - the other nodes fall back on PAGE_CACHE_SECONDS
                     self._drop_connection()
@@ -195,15 +198,11 @@ class SharedCounter:
                     # A connection Redis had closed (a restart, an idle timeout): once more on
                     # a new one.
 
-    def _incr_once(self):
-        connection = self._connection
-        if connection is None or self._pid != os.getpid():  # new, or inherited from a fork
-            connection = self.client.connection_pool.make_connection()
-            connection.connect()
-            self._connection, self._pid = connection, os.getpid()
-            self._incr = connection.pack_command("INCR", self.key)
-        connection.send_packed_command(self._incr, check_health=False)
-        return connection.read_response()
+    def _connect(self) -> None:
+        connection = self.client.connection_pool.make_connection()
+        connection.connect()
+        self._connection, self._pid = connection, os.getpid()
+        self._incr = connection.pack_command("INCR", self.key)
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
