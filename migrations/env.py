@@ -42,16 +42,33 @@ def run_migrations_online() -> None:
             logger.info("No changes in schema detected.")
 
     with db.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table: a copy is created, filled, the original
+            # dropped and the copy renamed. With foreign keys on, dropping the original would
+            # first delete its rows and cascade to every table that refers to it. SQLite
+            # changes this setting only outside a transaction: before the migrations start.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             process_revision_directives=no_empty_revision,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
             compare_type=True,
             render_item=render_item,
         )
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                connection.rollback()  # nothing is left open: alembic has committed
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.commit()
+        if sqlite and broken:
+            raise RuntimeError(f"the migrations left rows whose references are gone: {broken}")
 
 
 if context.is_offline_mode():

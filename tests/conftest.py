@@ -111,10 +111,14 @@ def make_app(database_url: str, **overrides) -> Flask:
                   PAGE_CACHE_FILE=GENERATION_FILE)
     config.update(overrides)
     if database_url.startswith("postgresql"):
-        # A test database needs no durability: commits skip the wait for the disk.
+        # A test database needs no durability: commits skip the wait for the disk. The URL's
+        # own options (a schema's search_path) are kept: connect_args would replace them.
+        from sqlalchemy.engine import make_url
+
+        options = " ".join(filter(None, ("-c synchronous_commit=off",
+                                         make_url(database_url).query.get("options"))))
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "pool_size": 5, "max_overflow": 10,
-            "connect_args": {"options": "-c synchronous_commit=off"}}
+            "pool_size": 5, "max_overflow": 10, "connect_args": {"options": options}}
     else:
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
     return create_app(config)

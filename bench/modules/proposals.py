@@ -145,7 +145,7 @@ def generate(ctx: Context) -> None:
                 "own_contribution": "Turni di volontari tra le famiglie proponenti.",
                 "state": state, "created_at": created, "updated_at": at,
                 "submitted_at": submitted, "published_at": published, "state_changed_at": at,
-                "support_count": 0, "listed": listed,
+                "listed": listed,
                 "comment_count": 0, "merged_into_id": None, "on_behalf_by_id": None,
                 "on_behalf_consent": None, "on_behalf_consent_at": None, "hidden_at": None,
                 "hidden_reason": None, "hidden_by_association_id": None})
@@ -163,6 +163,8 @@ def generate(ctx: Context) -> None:
                 proposals[-1]["comment_count"] = n
             meta[pid] = (table_id, state, published, cid)
         ctx.bulk_insert("proposals", proposals)
+        ctx.bulk_insert("proposal_supports",
+                        [{"proposal_id": p["id"], "support_count": 0} for p in proposals])
         ctx.bulk_insert("proposal_themes", themes)
         ctx.bulk_insert("proposal_events", events)
         ctx.bulk_insert("proposal_comments", comments)
@@ -266,8 +268,9 @@ def _update_supports(ctx: Context, support: dict[int, int]) -> None:
     rows = [{"id": pid, "n": n} for pid, n in support.items()]
     for start in range(0, len(rows), 50_000):
         ctx.bulk_insert("bench_support", rows[start:start + 50_000])
-    ctx.conn.execute(text("UPDATE proposals SET support_count = (SELECT n FROM bench_support b "
-                          "WHERE b.id = proposals.id) WHERE id IN (SELECT id FROM bench_support)"))
+    ctx.conn.execute(text("UPDATE proposal_supports SET support_count = (SELECT n "
+                          "FROM bench_support b WHERE b.id = proposal_supports.proposal_id) "
+                          "WHERE proposal_id IN (SELECT id FROM bench_support)"))
     ctx.conn.execute(text("DROP TABLE bench_support"))
 
 

@@ -49,6 +49,7 @@ from portal.proposals.models import (
     ProposalFlags,
     ProposalPartner,
     ProposalState,
+    ProposalSupport,
     Report,
 )
 from portal.proposals.themes import themes as theme_catalogue
@@ -263,7 +264,7 @@ def _page_statement():
                     .order_by(Round.opens_at.desc(), Round.id.desc()).limit(1)
                     .scalar_subquery())
     return (
-        select(*[getattr(Proposal, c) for c in (
+        select(*[getattr(Proposal, c).label(c) for c in (
                    "id", "title", "summary", "body_html", "state", "comune_id", "table_id",
                    "household_id", "author_id", "estimated_cost_cents", "own_contribution",
                    "published_at", "submitted_at", "support_count", "comment_count",
@@ -1163,8 +1164,8 @@ def search(filters: ListFilters, per_page: int = 20) -> ListPage:
     backwards = filters.before is not None
     cursor = filters.after if filters.after is not None else filters.before
     statement = _search_statement(
-        filters.sort, filters.level, bool(filters.state), bool(filters.comune),
-        bool(filters.table), bool(filters.theme), bool(filters.round),
+        db.session.get_bind().dialect.name, filters.sort, filters.level, bool(filters.state),
+        bool(filters.comune), bool(filters.table), bool(filters.theme), bool(filters.round),
         "after" if filters.after is not None else "before" if backwards else None)
     params = {"state": filters.state, "comune": filters.comune, "table": filters.table,
               "theme": filters.theme, "round": filters.round, "limit": per_page + 1}
@@ -1186,8 +1187,8 @@ def search(filters: ListFilters, per_page: int = 20) -> ListPage:
 
 
 @lru_cache(maxsize=256)
-def _search_statement(sort: str, level: str | None, state: bool, comune: bool, table: bool,
-                      theme: bool, round_: bool, direction: str | None):
+def _search_statement(dialect: str, sort: str, level: str | None, state: bool, comune: bool,
+                      table: bool, theme: bool, round_: bool, direction: str | None):
     """The list's query for one shape of filters, with bound parameters for the values."""
     from sqlalchemy import bindparam, exists, tuple_
 
@@ -1196,18 +1197,45 @@ def _search_statement(sort: str, level: str | None, state: bool, comune: bool, t
     from portal.tables.models import Table
     from portal.voting.models import RoundEntry
 
-    key = Proposal.published_at if sort == "recenti" else Proposal.support_count
+    # Newest first: along the proposals' indexes, each page's counters read by id. Most
+    # supported first: along the counters' own index (support_count, proposal_id), each
+    # proposal read by its id. (A join only where it orders: each one more relation costs
+    # PostgreSQL planning time on the filtered lists, planned for each value.)
+    if sort == "recenti":
+        key, ident = Proposal.published_at, Proposal.id
+        supports = Proposal.support_count.expression.label("support_count")
+        query = select(Proposal)
+    else:
+        key, ident = ProposalSupport.support_count, ProposalSupport.proposal_id
+        supports = ProposalSupport.support_count
+        query = select(Proposal).join(ProposalSupport,
+                                      ProposalSupport.proposal_id == Proposal.id)
     themes = (select(func.aggregate_strings(ProposalTheme.theme, " "))
               .where(ProposalTheme.proposal_id == Proposal.id).scalar_subquery())
-    query = (select(Proposal.id, Proposal.title, Proposal.summary, Proposal.state,
-                    Proposal.support_count, Proposal.comment_count, Proposal.published_at,
-                    Proposal.estimated_cost_cents, Comune.name.label("comune_name"),
-                    Table.name.label("table_name"), themes.label("themes"))
-             .join(Comune, Comune.id == Proposal.comune_id)
-             .join(Table, Table.id == Proposal.table_id)
+
+    def by_id(column):
+        # SQLite, most supported first, would start from the Comuni (by name, along
+        # ix_comuni_name) and sort every listed proposal: 80 ms at 100,000. Adding 0 keeps
+        # the proposals' own indexes out of the Comune's and the table's joins, so it walks
+        # the counters' index in order and stops at the page (0.03 ms). PostgreSQL plans the
+        # plain join well and worse with it (hash joins over both tables).
+        return column + 0 if dialect == "sqlite" and sort != "recenti" else column
+
+    def by_value(column):
+        return column + "" if dialect == "sqlite" and sort != "recenti" else column
+
+    query = (query.with_only_columns(
+                 Proposal.id, Proposal.title, Proposal.summary, Proposal.state, supports,
+                 Proposal.comment_count, Proposal.published_at, Proposal.estimated_cost_cents,
+                 Comune.name.label("comune_name"), Table.name.label("table_name"),
+                 themes.label("themes"), maintain_column_froms=True)
+             .join(Comune, Comune.id == by_id(Proposal.comune_id))
+             .join(Table, Table.id == by_id(Proposal.table_id))
              .where(Proposal.listed.is_(True)))
     if state:
-        query = query.where(Proposal.state == bindparam("state"))
+        # (SQLite, most supported first, would read every proposal in the state and sort them:
+        # a state is common, and the counters' index finds a page of them sooner.)
+        query = query.where(by_value(Proposal.state) == bindparam("state"))
     if level == "intercomunale":
         rete = select(Table.id).where(Table.comune_id.is_(None)).scalar_subquery()
         query = query.where(Proposal.table_id == rete)
@@ -1220,7 +1248,13 @@ def _search_statement(sort: str, level: str | None, state: bool, comune: bool, t
     if theme:
         query = query.where(exists().where(ProposalTheme.proposal_id == Proposal.id,
                                            ProposalTheme.theme == bindparam("theme")))
-    if round_:
+    if round_ and dialect == "sqlite":
+        # A join: SQLite starts from the round's few entries (with EXISTS, most supported
+        # first, it walked the counters' index past most proposals: 80 ms).
+        query = query.join(RoundEntry, (RoundEntry.proposal_id == Proposal.id)
+                           & (RoundEntry.round_id == bindparam("round")))
+    elif round_:
+        # (PostgreSQL plans this faster than the join: one relation fewer to order.)
         query = query.where(exists().where(RoundEntry.proposal_id == Proposal.id,
                                            RoundEntry.round_id == bindparam("round")))
     if direction is not None:
@@ -1229,11 +1263,11 @@ def _search_statement(sort: str, level: str | None, state: bool, comune: bool, t
         # keeps one plan for every cursor; the same test written with OR was planned afresh
         # on every page (0.8 ms a page against 0.36 in all).
         cursor = tuple_(bindparam("key", type_=key.type),
-                        bindparam("ident", type_=Proposal.id.type))
-        row = tuple_(key, Proposal.id)
+                        bindparam("ident", type_=ident.type))
+        row = tuple_(key, ident)
         query = query.where(row < cursor if direction == "after" else row > cursor)
-    order = ((key.asc(), Proposal.id.asc()) if direction == "before"
-             else (key.desc(), Proposal.id.desc()))
+    order = ((key.asc(), ident.asc()) if direction == "before"
+             else (key.desc(), ident.desc()))
     # Without a filter on a value, one plan fits every page: the LIMIT is written into the
     # SQL so that PostgreSQL keeps it (db_setup.inline_limit); with one, planned per value.
     filtered = state or comune or table or theme or round_

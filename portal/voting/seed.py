@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from portal.extensions import db
 from portal.i18n import ROME
 from portal.voting.models import Round, RoundEntry, RoundRule, Vote
-from portal.voting.services import _compute
+from portal.voting.services import _compute, recount
 
 
 def _at_hour(moment: datetime, hour: int) -> datetime:
@@ -34,7 +34,13 @@ def _vote(round_, entries, household, proposal, at) -> None:
                         user_id=household.users[0].id if household.users else None,
                         created_at=at))
     entries[proposal.id].vote_count += 1
-    proposal.support_count += 1
+
+
+def _counted(proposals) -> None:
+    """Each proposal's supports: its votes in its latest round, as the ballot keeps them."""
+    recount(p.id for p in proposals)
+    for p in proposals:
+        db.session.expire(p, ["support_count"])
 
 
 def seed(ctx) -> None:
@@ -54,7 +60,6 @@ def seed(ctx) -> None:
                                      "Corso di educazione finanziaria per famiglie")]
     entries = {}
     for p in chosen:
-        p.support_count = 0
         entries[p.id] = RoundEntry(round_id=closed.id, proposal_id=p.id, vote_count=0,
                                    cost_cents=p.estimated_cost_cents)
         db.session.add(entries[p.id])
@@ -66,6 +71,7 @@ def seed(ctx) -> None:
             at += timedelta(hours=7)
             _vote(closed, entries, household, p, at)
     db.session.flush()
+    _counted(chosen)
     _compute(closed, quiet=True)
     closed.results_at = closed.closes_at + timedelta(minutes=1)
 
@@ -82,7 +88,6 @@ def seed(ctx) -> None:
     entries = {}
     for title in titles:
         p = proposals[title]
-        p.support_count = 0
         entries[p.id] = RoundEntry(round_id=open_round.id, proposal_id=p.id, vote_count=0)
         db.session.add(entries[p.id])
     plan = {0: [0, 2, 4], 1: [0, 1, 2], 2: [0, 4], 3: [0, 2, 4], 4: [1, 3], 5: [], 6: []}
@@ -91,6 +96,8 @@ def seed(ctx) -> None:
         for j in plan.get(i, []):
             at += timedelta(hours=3)
             _vote(open_round, entries, household, proposals[titles[j]], at)
+    db.session.flush()
+    _counted([proposals[title] for title in titles])
 
     # An upcoming round of the inter-municipal table.
     upcoming = _round(ctx, ctx.tables["rete"], "Proposte intercomunali 2026",

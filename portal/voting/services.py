@@ -34,7 +34,7 @@ from portal.authz import Role
 from portal.core.services import audit
 from portal.db_setup import utcnow
 from portal.extensions import db
-from portal.proposals.models import Proposal, ProposalState
+from portal.proposals.models import Proposal, ProposalState, ProposalSupport
 from portal.voting.models import Round, RoundEntry, RoundRule, RoundState, Vote
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,8 @@ def create_round(user, table, *, title: str, description: str | None, opens_at: 
     _set_entries(round_, proposal_ids)
     db.session.flush()
     # A proposal's counter shows its current round: it starts again from zero.
-    db.session.execute(update(Proposal).where(Proposal.id.in_(proposal_ids))
+    db.session.execute(update(ProposalSupport)
+                       .where(ProposalSupport.proposal_id.in_(proposal_ids))
                        .values(support_count=0), execution_options={"synchronize_session": False})
     audit("round.created", round_, {"rule": rule, "proposals": proposal_ids}, actor=user)
     return round_
@@ -469,8 +470,10 @@ def _statements(engine) -> _Statements:
             bump_entry=prepared(update(RoundEntry).where(entry).values(
                 vote_count=RoundEntry.vote_count + bindparam("delta"))
                 .returning(RoundEntry.vote_count)),
-            bump_proposal=prepared(update(Proposal).where(Proposal.id == bindparam("pid")).values(
-                support_count=Proposal.support_count + bindparam("delta"))),
+            bump_proposal=prepared(update(ProposalSupport)
+                                   .where(ProposalSupport.proposal_id == bindparam("pid"))
+                                   .values(support_count=ProposalSupport.support_count
+                                           + bindparam("delta"))),
             count=prepared(select(RoundEntry.vote_count).where(entry)))
     _compiled[dialect.name] = found
     return found
@@ -874,9 +877,10 @@ def recount(proposal_ids) -> None:
               .scalar_subquery())
     db.session.execute(update(RoundEntry).where(RoundEntry.proposal_id.in_(ids))
                        .values(vote_count=counts), execution_options={"synchronize_session": False})
-    latest = (select(RoundEntry.vote_count).where(RoundEntry.proposal_id == Proposal.id)
+    latest = (select(RoundEntry.vote_count)
+              .where(RoundEntry.proposal_id == ProposalSupport.proposal_id)
               .order_by(RoundEntry.round_id.desc()).limit(1).scalar_subquery())
-    db.session.execute(update(Proposal).where(Proposal.id.in_(ids))
+    db.session.execute(update(ProposalSupport).where(ProposalSupport.proposal_id.in_(ids))
                        .values(support_count=func.coalesce(latest, 0)),
                        execution_options={"synchronize_session": False})
 

@@ -71,3 +71,53 @@ def test_flask_db_upgrade_builds_an_empty_database_and_downgrade_undoes_it(empty
         finally:
             _db.session.remove()
             _db.engine.dispose()
+
+
+def test_supports_move_to_their_table_and_back_keeping_every_row(empty_database):
+    """0013 moves each proposal's supports to `proposal_supports` and drops the column, on a
+    database with data. On SQLite the proposals table is rebuilt: the rows that refer to it
+    (themes here) must survive the rebuild, and foreign keys must be on again afterwards."""
+    app = make_app(empty_database)
+    runner = app.test_cli_runner()
+
+    def run(*args):
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 0, (args, result.output, result.exception)
+
+    with app.app_context():
+        try:
+            run("upgrade", "0012")
+            with _db.engine.begin() as conn:
+                conn.execute(text(
+                    "INSERT INTO comuni (id, name, slug, istat_code, province, joined_on) "
+                    "VALUES (1, 'Seveso', 'seveso', '108039', 'Monza e Brianza', '2024-01-01')"))
+                conn.execute(text("INSERT INTO tables (id, comune_id, name, slug) "
+                                  "VALUES (1, 1, 'Tavolo di Seveso', 'seveso')"))
+                for pid, supports in ((1, 4), (2, 0)):
+                    conn.execute(text(
+                        "INSERT INTO proposals (id, comune_id, table_id, title, summary, body, "
+                        "body_html, state, created_at, updated_at, state_changed_at, listed, "
+                        "comment_count, support_count) VALUES (:id, 1, 1, 'Pedibus', 'A piedi',"
+                        " '', '', 'published', '2026-01-01', '2026-01-01', '2026-01-01', "
+                        ":listed, 0, :n)"), {"id": pid, "n": supports, "listed": True})
+                    conn.execute(text("INSERT INTO proposal_themes (proposal_id, theme) "
+                                      "VALUES (:id, 'scuola')"), {"id": pid})
+            run("upgrade")
+            with _db.engine.connect() as conn:
+                assert {tuple(r) for r in conn.execute(text(
+                    "SELECT proposal_id, support_count FROM proposal_supports"))} == {(1, 4),
+                                                                                      (2, 0)}
+                assert conn.execute(text("SELECT count(*) FROM proposal_themes")).scalar() == 2
+                assert "support_count" not in {
+                    c["name"] for c in inspect(conn).get_columns("proposals")}
+                if conn.dialect.name == "sqlite":
+                    assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            run("downgrade", "0012")
+            with _db.engine.connect() as conn:
+                assert {tuple(r) for r in conn.execute(text(
+                    "SELECT id, support_count FROM proposals"))} == {(1, 4), (2, 0)}
+                assert conn.execute(text("SELECT count(*) FROM proposal_themes")).scalar() == 2
+                assert "proposal_supports" not in inspect(conn).get_table_names()
+        finally:
+            _db.session.remove()
+            _db.engine.dispose()

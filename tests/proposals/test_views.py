@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from portal.authz import Role
 from portal.core.models import Notification
 from portal.db_setup import utcnow
-from portal.proposals.models import Proposal, ProposalEvent, ProposalState
+from portal.proposals.models import Proposal, ProposalEvent, ProposalState, ProposalSupport
 from tests.conftest import outbox
 from tests.proposals.helpers import make_proposal, switch
 
@@ -192,12 +193,14 @@ def test_list_survives_hostile_query_strings(app, client, factory, query):
 def test_list_filters_sorts_and_pages_without_overlap(app, db, client, factory, seveso):
     """Keyset pages cover every public proposal once, in order, forwards and backwards."""
     other = factory.comune("Giussano")
-    made = []
+    supports = {}
     for i in range(45):
         p = make_proposal(factory, comune=seveso["comune"] if i % 3 else other,
                           state=S.PUBLISHED, title=f"Proposta numero {i:02d}")
-        p.support_count = i % 7
-        made.append(p)
+        db.session.flush()
+        db.session.execute(update(ProposalSupport).where(ProposalSupport.proposal_id == p.id)
+                           .values(support_count=i % 7))
+        supports[p.title] = i % 7
     make_proposal(factory, comune=seveso["comune"], state=S.SUBMITTED, title="Proposta in coda")
     db.session.commit()
     for sort in ("recenti", "sostegni"):
@@ -215,8 +218,7 @@ def test_list_filters_sorts_and_pages_without_overlap(app, db, client, factory, 
         back = _link(html, "prev")
         assert _titles(client.get(back).get_data(as_text=True)) == pages[-2][1]
         if sort == "sostegni":
-            by_id = {p.title: p.support_count for p in made}
-            counts = [by_id[t] for t in seen]
+            counts = [supports[t] for t in seen]
             assert counts == sorted(counts, reverse=True)
     # The page (20) and the API (50) run one statement whose LIMIT is written into the SQL
     # as it runs (db_setup.inline_limit): each keeps its own size, in either order.
@@ -227,6 +229,17 @@ def test_list_filters_sorts_and_pages_without_overlap(app, db, client, factory, 
     partial = client.htmx(f"/proposte?comune={other.id}")
     assert "<html" not in partial.get_data(as_text=True)
     assert "HX-Request" in partial.headers.get("Vary", "")
+    # Most supported first within a filter (each database is steered to its own plan).
+    for query, expected in ((f"comune={other.id}", 15), (f"comune={seveso['comune'].id}", 30),
+                            ("stato=published", 45)):
+        seen, url = [], f"/proposte?ordina=sostegni&{query}"
+        while url:
+            html = client.get(url).get_data(as_text=True)
+            seen += _titles(html)
+            url = _link(html, "next")
+        assert len(seen) == len(set(seen)) == expected, query
+        counts = [supports[t] for t in seen]
+        assert counts == sorted(counts, reverse=True), query
 
 
 def _titles(html):
