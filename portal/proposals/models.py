@@ -76,8 +76,8 @@ class ProposalSupport(db.Model):
 
     Every vote and withdrawal moves this counter, in the same transaction as the vote. On the
     proposals row itself each vote rewrote a row of ~850 bytes and all ten of its indexes
-    (the counter was in one of them, so PostgreSQL could not update it in place): a quarter
-    of the database's work per vote. Every proposal has its row, made with it (see the
+    (the counter was in one of them, so PostgreSQL could not update it in place): about a
+    fifth of the database's work per vote. Every proposal has its row, made with it (see the
     `after_insert` listener below); `Proposal.support_count` reads it.
     """
 
