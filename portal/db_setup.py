@@ -196,7 +196,24 @@ def _ping_if_rested(dbapi_connection, record, _proxy):
         raise DisconnectionError(f"the connection did not answer: {exc}") from exc
 
 
+def _end_request_transaction(response):
+    """The one commit of a request (services only flush): a state change (POST, PUT, DELETE)
+    answered with success is committed; anything else is rolled back, so that a refused form
+    or an error leaves nothing half-saved and a GET never writes."""
+    from flask import request
+
+    from portal.extensions import db
+
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
 def init_app(app: Flask) -> None:
+    # Registered first, so it runs after every other after_request hook.
+    app.after_request(_end_request_transaction)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         with app.app_context():
             from portal.extensions import db

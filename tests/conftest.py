@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from portal import create_app
 from portal.extensions import db as _db
+from portal.extensions import cache as _cache
 from portal.extensions import limiter
 
 PG_URL = os.environ.get("TEST_POSTGRESQL_URL", "").strip()
@@ -211,6 +212,8 @@ def app(backend):
     """The application with an empty, migrated database and an app context pushed."""
     backend.clean()
     limiter.reset()
+    with backend.app.app_context():
+        _cache.clear()  # the rows were deleted behind the ORM's back: nothing cached stands
     backend.app.test_client_class = PortalClient  # app.test_client() speaks forms and htmx too
     with backend.app.app_context():
         yield backend.app
