@@ -16,7 +16,11 @@ from tests.conftest import BACKENDS, PG_URL, make_app
 
 def schema_differences(engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        external = _db.metadata.info.get("external_tables", ())  # e.g. SQLite's FTS5 index
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True,
+            "include_name": lambda name, type_, _parents: not (type_ == "table"
+                                                               and name in external)})
         return compare_metadata(context, _db.metadata)
 
 
@@ -118,6 +122,44 @@ def test_supports_move_to_their_table_and_back_keeping_every_row(empty_database)
                     "SELECT id, support_count FROM proposals"))} == {(1, 4), (2, 0)}
                 assert conn.execute(text("SELECT count(*) FROM proposal_themes")).scalar() == 2
                 assert "proposal_supports" not in inspect(conn).get_table_names()
+        finally:
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def test_0014_drops_the_ballot_function_and_its_downgrade_brings_it_back(empty_database):
+    """The vote is written by the application: on PostgreSQL 0014 drops `rete_ballot`;
+    downgrading to 0013 creates it again (counting in proposal_supports) and to 0012 as 0010
+    made it (counting in proposals). SQLite never had it: the same steps just run."""
+    app = make_app(empty_database)
+    runner = app.test_cli_runner()
+
+    def run(*args):
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 0, (args, result.output, result.exception)
+
+    def function_body():
+        with _db.engine.connect() as conn:
+            if conn.dialect.name != "postgresql":
+                return None
+            return conn.execute(text("SELECT prosrc FROM pg_proc WHERE proname = 'rete_ballot'")
+                                ).scalar()
+
+    with app.app_context():
+        try:
+            run("upgrade")
+            assert function_body() is None
+            run("downgrade", "0013")
+            if _db.engine.dialect.name == "postgresql":
+                assert "UPDATE proposal_supports" in function_body()
+            run("downgrade", "0012")
+            if _db.engine.dialect.name == "postgresql":
+                body = function_body()
+                assert "UPDATE proposals SET support_count" in body
+                assert "proposal_supports" not in body
+            run("upgrade")
+            assert function_body() is None
+            assert schema_differences(_db.engine) == []
         finally:
             _db.session.remove()
             _db.engine.dispose()
