@@ -1,17 +1,13 @@
 """Explain a page's cost in-process: CPU time, SQL statements and their time, a profile.
 
     python -m bench.profile [--db sqlite|postgresql | --url URL] [--only home,comune]
-                            [-n 200] [--sql] [--top 25] [--plans]
+                            [-n 200] [--sql] [--top 25]
 
 Uses the Flask test client without cookies (like the load generator: every request is a new
-anonymous visitor unless the target logs in) against the generated database. CPU time is the
-process's own (time.process_time), the best of batches of 20 requests, so it is far less
-sensitive to other work on the machine than the wall-clock figures of bench.run.
-
-`--plans` (PostgreSQL): after each page, the statements psycopg prepared for it whose plans
-PostgreSQL made afresh on their runs (`pg_prepared_statements.custom_plans` grew), with the
-count: a statement planned on every run costs its planning time each time (see
-`portal.db_setup.fixed_limit`).
+anonymous visitor unless the target signs in; a target with a `login` signs in through the
+login form first) against the generated database. CPU time is the process's own
+(time.process_time), the best of batches of 20 requests, so it is far less sensitive to other
+work on the machine than the wall-clock figures of bench.run.
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ from sqlalchemy import create_engine, event, make_url
 
 from bench.context import Context
 from bench.generate import DEFAULT_URLS, bench_app, load_modules, state_path
-from bench.run import expand, mint_sessions
+from bench.run import client_send, expand, mint_sessions, sign_in
 
 
 def explain(engine, statement: str, params) -> list[str]:
@@ -63,8 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explain", action="store_true",
                         help="with --sql: the plan of each SELECT (PostgreSQL: EXPLAIN ANALYZE)")
     parser.add_argument("--top", type=int, default=0, help="print the N costliest functions")
-    parser.add_argument("--plans", action="store_true",
-                        help="PostgreSQL: the statements planned afresh on every run")
     parser.add_argument("--page-cache", choices=("off", "on"), default="off",
                         help="off (default): the cost of rendering; on: of the page cache")
     args = parser.parse_args(argv)
@@ -95,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     users = {u for t in planned for u in (t.as_users or [])}
     sessions = mint_sessions(app, users) if users else {}
     cookie_name = app.config["SESSION_COOKIE_NAME"]
+    logins = {c: sign_in(client_send(app.test_client(use_cookies=False)), *c)
+              for c in sorted({t.login for t in planned if t.login})}
 
     from portal.extensions import db
 
@@ -114,9 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
-    plans_seen: dict = {}
     for target in planned:
-        reqs = expand(target, sessions, cookie_name)
+        reqs = expand(target, sessions, cookie_name, logins)
         client = app.test_client(use_cookies=False)
 
         def get(i: int, reqs=reqs, client=client):
@@ -176,10 +171,6 @@ def main(argv: list[str] | None = None) -> int:
             repeated = [s for s, c in Counter(s for s, _, _ in per_request).items() if c > 1]
             if repeated:
                 print(f"    ! {len(repeated)} statements repeated (N+1?)")
-        if args.plans and engine.dialect.name == "postgresql":
-            for statement, afresh, runs in _replanned(engine, plans_seen):
-                print(f"    planned afresh on {afresh} of {runs} runs  "
-                      f"{' '.join(statement.split())[:400]}")
         if args.top:
             profiler = cProfile.Profile()
             profiler.enable()
@@ -194,28 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     event.remove(engine, "before_cursor_execute", before)
     event.remove(engine, "after_cursor_execute", after)
     return 0
-
-
-def _replanned(engine, seen: dict) -> list[tuple[str, int, int]]:
-    """The statements prepared on the pool's idle connections that PostgreSQL planned afresh
-    since the last call: (statement, runs planned afresh, runs in all)."""
-    found: dict[str, list[int]] = {}
-    for record in list(engine.pool._pool.queue):  # the idle connections, none checked out
-        driver = record.dbapi_connection
-        if driver is None:
-            continue
-        with driver.cursor() as cursor:
-            cursor.execute("SELECT statement, generic_plans, custom_plans "
-                           "FROM pg_prepared_statements")
-            rows = cursor.fetchall()
-        for statement, generic, custom in rows:
-            before_generic, before_custom = seen.get((id(driver), statement), (0, 0))
-            seen[(id(driver), statement)] = (generic, custom)
-            if custom > before_custom:
-                total = found.setdefault(statement, [0, 0])
-                total[0] += custom - before_custom
-                total[1] += custom - before_custom + generic - before_generic
-    return [(statement, afresh, runs) for statement, (afresh, runs) in found.items()]
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 `bench.profile` only runs GETs: a profile must not change the shared benchmark databases.
 This one runs the POST targets (e.g. "vote POST") against a database you copied yourself and
 reports, per request: CPU ms (this process, best of batches of 20), SQL statements, database
-round trips (PostgreSQL: every statement, BEGIN, COMMIT, ROLLBACK and pool pings, counted in
-psycopg), Python function calls, and optionally each statement and a cProfile.
+round trips (every statement, BEGIN, COMMIT, ROLLBACK and pool check-outs, each a ping with
+pool_pre_ping, from SQLAlchemy's events), Python function calls, and optionally each statement
+and a cProfile.
 
     sqlite3 instance/bench.db ".backup /tmp/me/bench.db"
     .venv/bin/python -m bench.profile_post --url sqlite:////tmp/me/bench.db --only vote --sql
@@ -37,28 +38,24 @@ from bench.generate import DEFAULT_URLS, bench_app, load_modules, state_path
 from bench.run import expand, mint_sessions
 
 
-def _count_round_trips() -> Counter:
-    """Count what psycopg sends to the server: statements and transaction commands."""
+def _count_round_trips(engine) -> Counter:
+    """Count what the portal sends to the database, from SQLAlchemy's public events: its
+    statements, the transactions' BEGIN, COMMIT and ROLLBACK, and each check-out of a
+    connection from the pool (with `pool_pre_ping`, a ping of the server)."""
     trips: Counter = Counter()
-    try:
-        import psycopg
-        from psycopg._connection_base import BaseConnection
-    except ImportError:  # pragma: no cover - SQLite only
-        return trips
-    command = BaseConnection._exec_command
-    execute = psycopg.Cursor.execute
 
-    def counted_command(self, cmd, *args, **kwargs):
-        text = cmd.decode() if isinstance(cmd, bytes) else str(cmd)
-        trips[text.split()[0].upper() if text.strip() else "?"] += 1
-        return command(self, cmd, *args, **kwargs)
-
-    def counted_execute(self, query, *args, **kwargs):
+    def statement(*_args, **_kwargs):
         trips["statement"] += 1
-        return execute(self, query, *args, **kwargs)
 
-    BaseConnection._exec_command = counted_command
-    psycopg.Cursor.execute = counted_execute
+    def counter(name: str):
+        def count(*_args, **_kwargs):
+            trips[name] += 1
+        return count
+
+    event.listen(engine, "before_cursor_execute", statement)
+    for name in ("begin", "commit", "rollback"):
+        event.listen(engine, name, counter(name.upper()))
+    event.listen(engine, "checkout", counter("checkout"))
     return trips
 
 
@@ -80,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--url must be a copy: this profile writes")
     with state_path(original).open("rb") as fh:
         state = pickle.load(fh)  # noqa: S301 - our own file
-    trips = _count_round_trips()
     app = bench_app(args.url, secrets.token_hex(32))
     wanted = [w.strip().lower() for w in args.only.split(",")] if args.only else None
     engine = create_engine(args.url)
@@ -107,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with app.app_context():
         engine = db.engine
+    trips = _count_round_trips(engine)
     statements: list[str] = []
 
     def after(conn, cursor, statement, params, context, executemany):

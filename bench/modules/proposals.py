@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from bench.context import Context, Target
+from bench.context import VOTE_BAR, Context, Target
 from portal.proposals.services import render_markdown
 
 ORDER = 20
@@ -325,13 +325,13 @@ def targets(ctx: Context) -> list[Target]:
         Target("proposals api", "/api/v1/proposte"),
         Target("vote POST", vote_paths[0][0], method="POST", body="csrf_token={csrf}",
                as_users=user_ids, variants=vote_paths + withdraw_paths,
-               min_ratio=0.15, max_p95_ms=50),
+               **VOTE_BAR),
         # The same with JavaScript: htmx sends the token in a header and gets the vote box.
         Target("vote POST (htmx)", vote_paths[0][0], method="POST", body="",
                headers={"HX-Request": "true"}, as_users=htmx_ids,
                variants=[(p, "") for p, _b in vote_paths[:len(htmx_ids)]]
                + [(p, "") for p, _b in withdraw_paths[:len(htmx_ids)]],
-               min_ratio=0.15, max_p95_ms=50),
+               **VOTE_BAR),
     ]
     if cursor is not None:
         from datetime import UTC

@@ -269,7 +269,7 @@ def targets(ctx: Context) -> list[Target]:
                variants=[(f"/sedute/{m}", None) for m in meetings]),
         Target("table archive by year", f"/tavoli/{sample[0].slug}/sedute?anno=2020",
                variants=[(f"/tavoli/{s.slug}/sedute?anno=2020", None) for s in sample]),
-        Target("decisions API", "/api/v1/delibere", max_p95_ms=50),
+        Target("decisions API", "/api/v1/delibere"),
         *_project_targets(ctx),
     ]
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import random
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from html import unescape
+
+from sqlalchemy import text
 
 from bench.context import Context, Target
 from bench.generate import move_sequences
@@ -192,3 +195,86 @@ def test_the_table_shows_the_databases_cpu_and_the_idle_share_where_measured():
     assert head.split()[-5:] == ["ms", "db", "ms", "idle", "result"]
     assert vote_row.split()[-4:] == ["1.50", "0.54", "16%", "FAIL"]
     assert page_row.split()[-2:] == ["0.20", "PASS"]  # SQLite, or not measured: blank
+
+
+def test_signed_in_pages_are_judged_on_p99_and_heavy_pages_are_flagged():
+    """A signed-in row passes on its ratio and p99 (no p95 bar); a page over 100 KB shows its
+    size with a flag, whatever its verdict."""
+    from bench.context import SIGNED_IN_BAR
+    from bench.run import Measure, bar_text, table, verdict
+
+    def row(**figures) -> Measure:
+        return Measure(name="signed in: round", path="/votazioni/1", module="signed_in",
+                       requests=500, floor_rps=5000, min_ratio=SIGNED_IN_BAR["min_ratio"],
+                       max_p95_ms=SIGNED_IN_BAR["max_p95_ms"],
+                       max_p99_ms=SIGNED_IN_BAR["max_p99_ms"], **figures)
+
+    fast = row(rps=600, ratio=0.12, p95=80.0, p99=95.0, size=40 * 1024)
+    slow_tail = row(rps=600, ratio=0.12, p95=80.0, p99=130.0, size=250 * 1024)
+    too_few = row(rps=400, ratio=0.08, p95=20.0, p99=30.0, size=40 * 1024)
+    assert [verdict(m) for m in (fast, slow_tail, too_few)] == ["PASS", "FAIL", "FAIL"]
+    assert bar_text(fast) == "10% p99<100"
+    assert bar_text(Measure(name="home", path="/")) == "25% p95<25"
+    fast.verdict = "PASS"
+    slow_tail.verdict = "FAIL"
+    lines = table([fast, slow_tail], 5000).splitlines()
+    assert lines[0].split().index("KB")
+    assert "40" in lines[2].split() and "40!" not in lines[2].split()
+    assert "250!" in lines[3].split()
+
+
+def test_a_login_target_carries_the_cookie_its_sign_in_got():
+    target = Target("signed in: home", "/", login=("a@example.org", "pw"))
+    reqs = expand(target, {}, "rete_session", {("a@example.org", "pw"): "rete_session=abc"})
+    assert [(r.path, r.headers["Cookie"]) for r in reqs] == [("/", "rete_session=abc")]
+    assert "X-CSRFToken" not in reqs[0].headers and target.signed_in
+
+
+def test_the_known_household_signs_in_through_the_form_and_opens_its_pages(db, client, app):
+    """The generated household signs in with the login form (its CSRF token, its password);
+    with the cookie it got, every signed-in target answers 200 as that household: its name in
+    the header, the open round of its Comune listing the round's proposals."""
+    from bench.modules import proposals, signed_in
+    from bench.run import client_send, sign_in
+    from portal.accounts.services import hash_password
+
+    ctx = make_ctx(db, comuni=8, households=120, associations=3, merchants=2,
+                   proposals=400, votes=1_000, round_proposals=12, round_voters=30,
+                   proposal_comments=9)
+    ctx.password_hash = hash_password(signed_in.PASSWORD)
+    foundation.generate(ctx)
+    proposals.generate(ctx)
+    signed_in.generate(ctx)
+    move_sequences(db.session.connection())
+    db.session.commit()
+    info = ctx.ids["signed_in"]
+    assert info["round"] and info["proposal"] and info["round_size"] == 12
+
+    ctx.conn = db.session.connection()
+    targets = signed_in.targets(ctx)
+    assert {t.login for t in targets} == {(signed_in.EMAIL, signed_in.PASSWORD)}
+    assert len(targets) == 7
+    cookie = sign_in(client_send(app.test_client(use_cookies=False)), signed_in.EMAIL,
+                     signed_in.PASSWORD)
+    visitor = app.test_client(use_cookies=False)
+    for target in targets:
+        (request,) = expand(target, {}, "unused", {target.login: cookie})
+        response = visitor.get(request.path, headers=request.headers)
+        assert response.status_code == 200, (target.name, request.path)
+        assert "Giulia Panzeri" in response.get_data(as_text=True), target.name
+    round_page = visitor.get(f"/votazioni/{info['round']}", headers={"Cookie": cookie})
+    titles = db.session.execute(text(
+        "SELECT p.title FROM voting_entries e JOIN proposals p ON p.id = e.proposal_id "
+        "WHERE e.round_id = :r"), {"r": info["round"]}).scalars().all()
+    shown = unescape(round_page.get_data(as_text=True))
+    assert titles and all(title in shown for title in titles)
+
+
+def test_signing_in_with_a_wrong_password_stops_the_run(db, app):
+    import pytest
+
+    from bench.run import client_send, sign_in
+
+    with pytest.raises(SystemExit, match="answered 422"):
+        sign_in(client_send(app.test_client(use_cookies=False)), "nobody@example.org",
+                "wrong-password")
