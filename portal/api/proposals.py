@@ -92,10 +92,10 @@ def proposals_list():
     page = proposals.search(filters, per_page=50)
     items = [{
         "id": r.id, "title": r.title, "summary": r.summary, "state": r.state,
-        "comune": r.comune_name, "table": r.table_name, "support_count": r.support_count,
+        "comune": r.comune.name, "table": r.table.name, "support_count": r.support_count,
         "comment_count": r.comment_count, "estimated_cost_cents": r.estimated_cost_cents,
         "published_at": r.published_at.isoformat() if r.published_at else None,
-        "themes": (r.themes or "").split(),
+        "themes": list(r.themes),
         "url": url_for("proposals.detail", proposal_id=r.id, _external=True),
     } for r in page.rows]
 
@@ -124,8 +124,7 @@ def round_results(round_id: int):
         return _error(404, "not_found", "Votazione non trovata.")
     if voting.round_state(round_) != RoundState.CLOSED:
         return _error(404, "not_closed", "I risultati sono pubblicati alla chiusura.")
-    voting.ensure_results(round_)
-    results = round_.results or {}
+    results = voting.results_of(round_) or {}
     return jsonify(
         id=round_.id, title=round_.title, table=round_.table.name, rule=round_.rule,
         opens_at=round_.opens_at.isoformat(), closes_at=round_.closes_at.isoformat(),

@@ -4,10 +4,8 @@ from flask import Blueprint
 
 bp = Blueprint("proposals", __name__)
 
-from portal.proposals import policies, views  # noqa: E402,F401
+from portal.proposals import hooks, policies, views  # noqa: E402,F401
 
 
 def init_app(app):
-    from portal.proposals.hooks import init_app as init_hooks
-
-    init_hooks(app)
+    hooks.init_app(app)

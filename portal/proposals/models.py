@@ -52,6 +52,23 @@ PUBLIC_STATES: tuple[ProposalState, ...] = (
     ProposalState.IMPLEMENTED,
 )
 
+#: Who moves each edge: author (the proposing household or its facilitator), moderator
+#: (of an association active in the proposal's Comune), table (chair or secretary of the
+#: addressed table), system (only through ``authorized=True``: a round's results).
+_S = ProposalState
+TRANSITIONS: dict[ProposalState, dict[ProposalState, str]] = {
+    _S.DRAFT: {_S.SUBMITTED: "author", _S.WITHDRAWN: "author"},
+    _S.SUBMITTED: {_S.PUBLISHED: "moderator", _S.CHANGES_REQUESTED: "moderator",
+                   _S.REJECTED: "moderator", _S.MERGED: "moderator", _S.WITHDRAWN: "author"},
+    _S.CHANGES_REQUESTED: {_S.SUBMITTED: "author", _S.WITHDRAWN: "author",
+                           _S.REJECTED: "moderator"},
+    _S.PUBLISHED: {_S.SELECTED: "system", _S.MERGED: "moderator", _S.WITHDRAWN: "author"},
+    _S.SELECTED: {_S.ON_AGENDA: "table", _S.WITHDRAWN: "author"},
+    _S.ON_AGENDA: {_S.APPROVED: "table", _S.NOT_APPROVED: "table", _S.SELECTED: "table"},
+    _S.APPROVED: {_S.IN_PROGRESS: "table"},
+    _S.IN_PROGRESS: {_S.IMPLEMENTED: "table"},
+}
+
 #: States waiting for a moderator.
 MODERATION_STATES: tuple[ProposalState, ...] = (ProposalState.SUBMITTED,)
 
@@ -59,8 +76,7 @@ _STATE_VALUES = ", ".join(f"'{s.value}'" for s in ProposalState)
 
 
 class ProposalFlags:
-    """What pages and policies ask of a proposal, from its `state` and `hidden_at`: shared by
-    the model and the light read model of its public page (services.ProposalPage)."""
+    """What pages and policies ask of a proposal, from its `state` and `hidden_at`."""
 
     @property
     def is_public(self) -> bool:

@@ -8,7 +8,9 @@ from portal import authz
 from portal.authz import Role
 from portal.db_setup import utcnow
 from portal.extensions import db
+from portal.network.models import association_comuni
 from portal.proposals.models import (
+    TRANSITIONS,
     Comment,
     CoProposer,
     CoProposerStatus,
@@ -22,8 +24,6 @@ def moderating_associations(user, comune_id: int) -> list[int]:
     ids = authz.scope_ids(user, Role.MODERATOR)
     if not ids:
         return []
-    from portal.network.models import association_comuni
-
     rows = db.session.execute(
         db.select(association_comuni.c.association_id).where(
             association_comuni.c.comune_id == comune_id,
@@ -38,8 +38,6 @@ def moderated_comune_ids(user) -> set[int]:
     ids = authz.scope_ids(user, Role.MODERATOR)
     if not ids:
         return set()
-    from portal.network.models import association_comuni
-
     return set(db.session.execute(
         db.select(association_comuni.c.comune_id).where(
             association_comuni.c.association_id.in_(ids))
@@ -112,9 +110,8 @@ def submit_proposal(user, proposal: Proposal) -> bool:
 
 @authz.policy("proposal.withdraw")
 def withdraw_proposal(user, proposal: Proposal) -> bool:
-    from portal.proposals.services import allowed_targets
-
-    return is_author(user, proposal) and ProposalState.WITHDRAWN in allowed_targets(proposal)
+    return (is_author(user, proposal)
+            and ProposalState.WITHDRAWN in TRANSITIONS.get(ProposalState(proposal.state), {}))
 
 
 @authz.policy("proposal.moderate")

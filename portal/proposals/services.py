@@ -22,34 +22,40 @@ The interface other modules use (the tables module above all):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import timedelta
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import nh3
+from blinker import Namespace
 from flask import current_app, has_request_context, url_for
 from flask_babel import gettext as _
 from markdown_it import MarkdownIt
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, exists, func, literal, or_, select, tuple_, union, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import authz
 from portal.accounts.models import Household, User
+from portal.authz import Role, Scope
 from portal.core.services import activity, audit, notify
-from portal.db_setup import inline_limit, utcnow
+from portal.db_setup import utcnow
 from portal.extensions import db
+from portal.network.models import Association, Comune, RoleAssignment, association_comuni
+from portal.network.services import slugify
 from portal.proposals import policies
 from portal.proposals.models import (
     PUBLIC_STATES,
+    TRANSITIONS,
     Comment,
     CoProposer,
     CoProposerStatus,
     EventKind,
     Proposal,
     ProposalEvent,
-    ProposalFlags,
     ProposalPartner,
     ProposalState,
     ProposalSupport,
+    ProposalTheme,
     Report,
 )
 from portal.proposals.themes import themes as theme_catalogue
@@ -58,21 +64,6 @@ log = logging.getLogger(__name__)
 
 S = ProposalState
 
-#: Who moves each edge: author (the proposing household or its facilitator), moderator
-#: (of an association active in the proposal's Comune), table (chair or secretary of the
-#: addressed table), system (only through ``authorized=True``: a round's results).
-TRANSITIONS: dict[ProposalState, dict[ProposalState, str]] = {
-    S.DRAFT: {S.SUBMITTED: "author", S.WITHDRAWN: "author"},
-    S.SUBMITTED: {S.PUBLISHED: "moderator", S.CHANGES_REQUESTED: "moderator",
-                  S.REJECTED: "moderator", S.MERGED: "moderator", S.WITHDRAWN: "author"},
-    S.CHANGES_REQUESTED: {S.SUBMITTED: "author", S.WITHDRAWN: "author",
-                          S.REJECTED: "moderator"},
-    S.PUBLISHED: {S.SELECTED: "system", S.MERGED: "moderator", S.WITHDRAWN: "author"},
-    S.SELECTED: {S.ON_AGENDA: "table", S.WITHDRAWN: "author"},
-    S.ON_AGENDA: {S.APPROVED: "table", S.NOT_APPROVED: "table", S.SELECTED: "table"},
-    S.APPROVED: {S.IN_PROGRESS: "table"},
-    S.IN_PROGRESS: {S.IMPLEMENTED: "table"},
-}
 TRANSITION_ROLES = TRANSITIONS  # the name the docstring uses
 
 #: Changes that supporters hear about too.
@@ -104,18 +95,7 @@ class NotAllowed(ProposalError):
 
 
 def state_labels() -> dict[str, str]:
-    """Every state's label, translated once per request."""
-    from flask import g, has_request_context
-
-    if has_request_context():
-        labels = g.get("_proposal_state_labels")
-        if labels is None:
-            labels = g._proposal_state_labels = _state_labels()
-        return labels
-    return _state_labels()
-
-
-def _state_labels() -> dict[str, str]:
+    """Every state's label, in the request's language."""
     return {
         S.DRAFT: _("Bozza"),
         S.SUBMITTED: _("In moderazione"),
@@ -144,8 +124,6 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable(
 
 def render_markdown(text: str) -> str:
     """Markdown to HTML, sanitised: no raw HTML, no images, links open safely."""
-    import nh3
-
     html = _markdown.render(text or "")
     return nh3.clean(
         html,
@@ -157,6 +135,72 @@ def render_markdown(text: str) -> str:
     )
 
 
+# --------------------------------------------------------------------------- the modules above
+#
+# Voting and tables sit above proposals: proposals imports neither. What a proposal's pages
+# need from them they register here from their init_app (see /work/notes/proposals-hooks.md
+# for what each registers), and what they must hear of travels as a blinker signal.
+
+signals = Namespace()
+#: Sent by merge() after the duplicate's merged_into_id is set and before its MERGED
+#: transition, in the same transaction: sender = the duplicate, `into` = the proposal that
+#: absorbs it. Receivers (voting) move what they hold of the duplicate and return how many
+#: votes moved (summed into the event's details["votes_moved"]).
+proposal_merged = signals.signal("proposal-merged")
+
+#: (place, provider): provider(proposal) -> (template, context) or None, a section of a
+#: proposal's page shown at `place` ("aside": beside the text; "main": below it)
+_PROPOSAL_PANELS: list[tuple[str, Callable[[Any], tuple[str, Any] | None]]] = []
+#: provider(proposal_id) -> a SELECT of the ids of households that supported it
+_SUPPORTERS: list[Callable[[int], Select]] = []
+#: (options() -> [(round id, title)], proposal_ids(round_id) -> SELECT of proposal ids)
+_ROUND_FILTER: list[tuple[Callable[[], list[tuple[int, str]]], Callable[[int], Select]]] = []
+#: (get(table_id) -> table or None, choices(comune_id) -> tables a household there addresses)
+_TABLES: list[tuple[Callable[[int], Any], Callable[[int], list]]] = []
+
+
+def register_proposal_panel(provider, place: str = "aside") -> None:
+    """Add a section to a proposal's page: provider(proposal) -> (template, context) or None.
+    The template reads the context as `panel` (and the page's `proposal`). `place`: "aside"
+    (the column beside the proposal's text, under its summary) or "main" (below the text)."""
+    if (place, provider) not in _PROPOSAL_PANELS:
+        _PROPOSAL_PANELS.append((place, provider))
+
+
+def proposal_panels(proposal, place: str = "aside") -> list[tuple[str, Any]]:
+    """The sections registered for `place` that have something to show for `proposal`."""
+    return [found for found in (provider(proposal) for where, provider in _PROPOSAL_PANELS
+                                if where == place) if found is not None]
+
+
+def register_supporters(provider) -> None:
+    """provider(proposal_id) -> a SELECT of the household ids that supported the proposal."""
+    if provider not in _SUPPORTERS:
+        _SUPPORTERS.append(provider)
+
+
+def register_round_filter(options, proposal_ids) -> None:
+    """The list's filter by voting round: options() -> [(id, title)] of recent rounds,
+    proposal_ids(round_id) -> a SELECT of the proposal ids in that round."""
+    _ROUND_FILTER[:] = [(options, proposal_ids)]
+
+
+def register_tables(get, choices) -> None:
+    """The tables proposals are addressed to: get(table_id) -> the table (`.id`, `.name`,
+    `.comune_id`) or None; choices(comune_id) -> the tables a household of that Comune may
+    address (its Comune's and the Rete's), in the order the form lists them."""
+    _TABLES[:] = [(get, choices)]
+
+
+def round_options() -> list[tuple[int, str]]:
+    return _ROUND_FILTER[0][0]() if _ROUND_FILTER else []
+
+
+def table_named(table_id: int):
+    """The table with this id (for its name), or None."""
+    return _TABLES[0][0](table_id) if _TABLES else None
+
+
 # --------------------------------------------------------------------------- queries
 
 
@@ -164,238 +208,47 @@ def get(proposal_id: int) -> Proposal | None:
     return db.session.get(Proposal, proposal_id)
 
 
-class ProposalPage(ProposalFlags):
-    """A proposal as its public page shows it, read with one Core query.
-
-    It answers to the same attribute names as `Proposal` (and its related objects) that the
-    template and the policies read, without the ORM's cost on the busiest page.
-    """
-
-    def __init__(self, row):
-        from types import SimpleNamespace as NS
-
-        for key in ("id", "title", "summary", "body_html", "state", "comune_id", "table_id",
-                    "household_id", "author_id", "estimated_cost_cents", "own_contribution",
-                    "published_at", "submitted_at", "support_count", "comment_count",
-                    "merged_into_id", "on_behalf_by_id", "on_behalf_consent",
-                    "on_behalf_consent_at", "hidden_at", "hidden_reason", "state_changed_at"):
-            setattr(self, key, getattr(row, key))
-        self.comune = NS(name=row.comune_name)
-        self.table = NS(name=row.table_name)
-        self.household = NS(name=row.household_name) if row.household_name else None
-        self.on_behalf_by = NS(name=row.on_behalf_name) if row.on_behalf_by_id else None
-        self.merged_into = NS(title=row.merged_title) if row.merged_into_id else None
-        self.hidden_by_association = NS(name=row.hidden_by_name) if row.hidden_by_name else None
-        self.themes = (row.themes or "").split()
-        self.partners = [NS(association=NS(name=name))
-                         for name in _split(row.partner_names)]
-        self.co_proposers = []
-        for item in _split(row.co_proposers):
-            status, household_id, name = item.split(_UNIT, 2)
-            self.co_proposers.append(NS(status=status, household_id=int(household_id),
-                                        household=NS(name=name)))
-        #: the proposal's most recent round and its entry there, read by the same statement
-        #: (what voting.services.latest_entry_for answers): (RoundView, entry) or None
-        self.latest = None
-        if row.round_id is not None:
-            from portal.voting.services import RoundView
-
-            self.latest = (
-                RoundView.of(row.round_id, row.round_title, row.round_rule, row.round_opens_at,
-                             row.round_closes_at, row.round_max_supports, row.round_threshold,
-                             row.round_budget_cents, row.round_comune_id),
-                NS(round_id=row.round_id, proposal_id=row.id, vote_count=row.round_vote_count,
-                   cost_cents=row.round_cost_cents, proposal=NS(title=row.title)))
+def page(proposal_id: int) -> Proposal | None:
+    """A proposal with what its page shows (names, themes, partners, co-proposers) loaded
+    together, or None."""
+    return db.session.scalar(
+        select(Proposal).where(Proposal.id == proposal_id).options(
+            joinedload(Proposal.comune), joinedload(Proposal.table),
+            joinedload(Proposal.household), joinedload(Proposal.on_behalf_by),
+            joinedload(Proposal.merged_into), joinedload(Proposal.hidden_by_association),
+            selectinload(Proposal.theme_rows),
+            selectinload(Proposal.partners).joinedload(ProposalPartner.association),
+            selectinload(Proposal.co_proposers).joinedload(CoProposer.household)))
 
 
-_RECORD, _UNIT = "\x1e", "\x1f"
+def history(proposal: Proposal | int) -> list[ProposalEvent]:
+    """The public history, oldest first, with the names it shows."""
+    proposal_id = proposal if isinstance(proposal, int) else proposal.id
+    return list(db.session.scalars(
+        select(ProposalEvent).where(ProposalEvent.proposal_id == proposal_id)
+        .options(joinedload(ProposalEvent.association), joinedload(ProposalEvent.table))
+        .order_by(ProposalEvent.id)))
 
 
-def _split(value: str | None) -> list[str]:
-    return sorted(value.split(_RECORD)) if value else []
-
-
-def page(proposal_id: int) -> ProposalPage | None:
-    """The proposal's page data: names, themes, partners, co-proposers and its latest round,
-    in one query."""
-    row = db.session.connection().execute(_page_statement(), {"pid": proposal_id}).first()
-    return ProposalPage(row) if row is not None else None
-
-
-@lru_cache(maxsize=1)
-def _page_statement():
-    """Built once: constructing this select costs more than running it.
-
-    The names come from scalar subqueries rather than joins: PostgreSQL plans this statement
-    afresh on every request (psycopg forgets its prepared statements at each ROLLBACK) and
-    searching the order of ten joined tables took ~3.6 ms of planning, the subqueries ~0.5 ms.
-    """
-    from sqlalchemy import String, bindparam, cast
-    from sqlalchemy.orm import aliased
-
-    from portal.network.models import Association, Comune
-    from portal.proposals.models import ProposalTheme
-    from portal.tables.models import Table
-    from portal.voting.models import Round, RoundEntry
-
-    def name_of(column, key):
-        return select(column).where(column.table.c.id == key).scalar_subquery()
-
-    merged = aliased(Proposal)
-    partner = aliased(Association)
-    co_household = aliased(Household)
-    themes = (select(func.aggregate_strings(ProposalTheme.theme, " "))
-              .where(ProposalTheme.proposal_id == Proposal.id).scalar_subquery())
-    partners = (select(func.aggregate_strings(partner.name, _RECORD))
-                .join(ProposalPartner, ProposalPartner.association_id == partner.id)
-                .where(ProposalPartner.proposal_id == Proposal.id).scalar_subquery())
-    co = (select(func.aggregate_strings(
-              CoProposer.status + _UNIT + cast(CoProposer.household_id, String) + _UNIT
-              + co_household.name, _RECORD))
-          .join(co_household, co_household.id == CoProposer.household_id)
-          .where(CoProposer.proposal_id == Proposal.id).scalar_subquery())
-    # The latest round of the proposal (as voting.services.latest_entry_for orders them),
-    # joined by its id with its entry; its table's Comune.
-    entry = aliased(RoundEntry)
-    round_table = Table.__table__.alias("round_tables")
-    latest_round = (select(RoundEntry.round_id)
-                    .join(Round, Round.id == RoundEntry.round_id)
-                    .where(RoundEntry.proposal_id == Proposal.id)
-                    .order_by(Round.opens_at.desc(), Round.id.desc()).limit(1)
-                    .scalar_subquery())
-    return (
-        select(*[getattr(Proposal, c).label(c) for c in (
-                   "id", "title", "summary", "body_html", "state", "comune_id", "table_id",
-                   "household_id", "author_id", "estimated_cost_cents", "own_contribution",
-                   "published_at", "submitted_at", "support_count", "comment_count",
-                   "merged_into_id", "on_behalf_by_id", "on_behalf_consent",
-                   "on_behalf_consent_at", "hidden_at", "hidden_reason", "state_changed_at")],
-               name_of(Comune.__table__.c.name, Proposal.comune_id).label("comune_name"),
-               name_of(Table.__table__.c.name, Proposal.table_id).label("table_name"),
-               name_of(Household.__table__.c.name, Proposal.household_id
-                       ).label("household_name"),
-               name_of(User.__table__.c.name, Proposal.on_behalf_by_id
-                       ).label("on_behalf_name"),
-               select(merged.title).where(merged.id == Proposal.merged_into_id)
-               .scalar_subquery().label("merged_title"),
-               name_of(Association.__table__.c.name, Proposal.hidden_by_association_id
-                       ).label("hidden_by_name"),
-               themes.label("themes"), partners.label("partner_names"),
-               co.label("co_proposers"),
-               Round.id.label("round_id"), Round.title.label("round_title"),
-               Round.rule.label("round_rule"), Round.opens_at.label("round_opens_at"),
-               Round.closes_at.label("round_closes_at"),
-               Round.max_supports.label("round_max_supports"),
-               Round.threshold.label("round_threshold"),
-               Round.budget_cents.label("round_budget_cents"),
-               select(round_table.c.comune_id).where(round_table.c.id == Round.table_id)
-               .scalar_subquery().label("round_comune_id"),
-               entry.vote_count.label("round_vote_count"),
-               entry.cost_cents.label("round_cost_cents"))
-        .select_from(Proposal)
-        .outerjoin(Round, Round.id == latest_round)
-        .outerjoin(entry, (entry.round_id == Round.id) & (entry.proposal_id == Proposal.id))
-        .where(Proposal.id == bindparam("pid")))
-
-
-class EventView:
-    """One line of the public history, as read by `page_rows()`."""
-
-    __slots__ = ("at", "kind", "from_state", "to_state", "note", "details", "association",
-                 "table")
-
-    def __init__(self, row):
-        from types import SimpleNamespace as NS
-
-        self.at, self.kind, self.from_state, self.to_state = (row.at, row.kind, row.from_state,
-                                                               row.to_state)
-        self.note, self.details = row.text, row.details
-        self.association = NS(name=row.name1) if row.name1 else None
-        self.table = NS(name=row.name2) if row.name2 else None
-
-
-class CommentView:
-    """A comment as its thread shows it; the comment policies read the same attributes."""
-
-    def __init__(self, row):
-        from types import SimpleNamespace as NS
-
-        self.id, self.parent_id, self.author_id = row.id, row.parent_id, row.author_id
-        self.body, self.created_at, self.edited_at = row.text, row.at, row.edited_at
-        self.hidden_at, self.hidden_reason = row.hidden_at, row.hidden_reason
-        self.author = (NS(name=row.name1, deleted_at=row.deleted_at)
-                       if row.author_id else None)
-        self.hidden_by_association = NS(name=row.name2) if row.name2 else None
-
-    @property
-    def is_hidden(self) -> bool:
-        return self.hidden_at is not None
+def comment_threads(proposal_id: int) -> list[tuple[Comment, list[Comment]]]:
+    """The comments as threads (comment, replies), oldest first, with their authors and the
+    association that hid them: one query, however many comments."""
+    threads: dict[int, tuple[Comment, list[Comment]]] = {}
+    for comment in db.session.scalars(
+            select(Comment).where(Comment.proposal_id == proposal_id)
+            .options(joinedload(Comment.author), joinedload(Comment.hidden_by_association))
+            .order_by(Comment.id)):
+        if comment.parent_id is None:
+            threads[comment.id] = (comment, [])
+        elif comment.parent_id in threads:
+            threads[comment.parent_id][1].append(comment)
+    return list(threads.values())
 
 
 def page_rows(proposal_id: int, with_comments: bool = True
-              ) -> tuple[list[EventView], list[tuple[CommentView, list[CommentView]]]]:
-    """The public history and the comments as threads (comment, replies), oldest first:
-    one statement (a UNION ALL of same-shaped rows) instead of one for each."""
-    events: list[EventView] = []
-    threads: dict[int, tuple[CommentView, list[CommentView]]] = {}
-    for row in db.session.connection().execute(_rows_statement(), {"pid": proposal_id}):
-        if row.src == 0:
-            events.append(EventView(row))
-        elif with_comments:
-            comment = CommentView(row)
-            if comment.parent_id is None:
-                threads[comment.id] = (comment, [])
-            elif comment.parent_id in threads:
-                threads[comment.parent_id][1].append(comment)
-    return events, list(threads.values())
-
-
-def history_rows(proposal_id: int) -> list[EventView]:
-    return page_rows(proposal_id, with_comments=False)[0]
-
-
-def comment_threads(proposal_id: int) -> list[tuple[CommentView, list[CommentView]]]:
-    return page_rows(proposal_id)[1]
-
-
-@lru_cache(maxsize=1)
-def _rows_statement():
-    """Built once. Columns: src (0 event, 1 comment), id, at, kind, from_state, to_state,
-    text (note or body), details, parent_id, author_id, edited_at, hidden_at, hidden_reason,
-    name1 (moderators' association or author), name2 (table or hiding association),
-    deleted_at (the author's). The first part's types read both parts' values."""
-    from sqlalchemy import Integer, String, Text, bindparam, literal_column, null, type_coerce
-
-    from portal.db_setup import UTCDateTime
-    from portal.network.models import Association
-    from portal.tables.models import Table
-
-    def none(type_):
-        return type_coerce(null(), type_)
-
-    events = (
-        select(literal_column("0", Integer).label("src"), ProposalEvent.id,
-               ProposalEvent.at.label("at"), ProposalEvent.kind, ProposalEvent.from_state,
-               ProposalEvent.to_state, ProposalEvent.note.label("text"), ProposalEvent.details,
-               none(Integer).label("parent_id"), none(Integer).label("author_id"),
-               none(UTCDateTime()).label("edited_at"), none(UTCDateTime()).label("hidden_at"),
-               none(String()).label("hidden_reason"), Association.name.label("name1"),
-               Table.name.label("name2"), none(UTCDateTime()).label("deleted_at"))
-        .outerjoin(Association, Association.id == ProposalEvent.association_id)
-        .outerjoin(Table, Table.id == ProposalEvent.table_id)
-        .where(ProposalEvent.proposal_id == bindparam("pid")))
-    hider = Association.__table__.alias("hiders")
-    comments = (
-        select(literal_column("1", Integer), Comment.id, Comment.created_at, none(String()),
-               none(String()), none(String()), type_coerce(Comment.body, Text()),
-               none(ProposalEvent.details.type), Comment.parent_id, Comment.author_id,
-               Comment.edited_at, Comment.hidden_at, Comment.hidden_reason, User.name,
-               hider.c.name, User.deleted_at)
-        .outerjoin(User, User.id == Comment.author_id)
-        .outerjoin(hider, hider.c.id == Comment.hidden_by_association_id)
-        .where(Comment.proposal_id == bindparam("pid")))
-    union = events.union_all(comments).subquery()
-    return select(union).order_by(union.c.src, union.c.id)
+              ) -> tuple[list[ProposalEvent], list[tuple[Comment, list[Comment]]]]:
+    """The public history and, if asked, the comment threads of a proposal's page."""
+    return history(proposal_id), comment_threads(proposal_id) if with_comments else []
 
 
 def selected_for_table(table_id: int) -> list[Proposal]:
@@ -407,12 +260,14 @@ def selected_for_table(table_id: int) -> list[Proposal]:
 
 
 def supporters(proposal: Proposal) -> list[User]:
-    """The users of the households that voted for the proposal, in any round."""
-    from portal.voting.models import Vote
-
-    households = select(Vote.household_id).where(Vote.proposal_id == proposal.id)
+    """The users of the households that supported the proposal (as the voting module
+    counts them), without the deleted ones."""
+    if not _SUPPORTERS:
+        return []
+    households = union(*(provider(proposal.id) for provider in _SUPPORTERS))
     return list(db.session.scalars(
-        select(User).where(User.household_id.in_(households), User.deleted_at.is_(None))
+        select(User).where(User.household_id.in_(select(households.subquery())),
+                           User.deleted_at.is_(None))
         .order_by(User.id)
     ))
 
@@ -436,9 +291,6 @@ def authors(proposal: Proposal) -> list[User]:
 
 def moderators(proposal: Proposal) -> list[User]:
     """The moderators of the associations active in the proposal's Comune."""
-    from portal.authz import Role, Scope
-    from portal.network.models import RoleAssignment, association_comuni
-
     associations = select(association_comuni.c.association_id).where(
         association_comuni.c.comune_id == proposal.comune_id)
     return list(db.session.scalars(
@@ -451,16 +303,6 @@ def moderators(proposal: Proposal) -> list[User]:
 
 def allowed_targets(proposal: Proposal) -> dict[ProposalState, str]:
     return TRANSITIONS.get(ProposalState(proposal.state), {})
-
-
-def history(proposal: Proposal) -> list[ProposalEvent]:
-    from sqlalchemy.orm import joinedload
-
-    return list(db.session.scalars(
-        select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id)
-        .options(joinedload(ProposalEvent.association), joinedload(ProposalEvent.table))
-        .order_by(ProposalEvent.id)
-    ))
 
 
 def moderation_deadline(proposal: Proposal):
@@ -605,14 +447,10 @@ def _clean_themes(values: Iterable[str]) -> list[str]:
     return chosen
 
 
-def table_choices(household_comune_id: int):
-    """The tables a household of `household_comune_id` can address: its own and the Rete's."""
-    from portal.tables.models import Table
-
-    return list(db.session.scalars(
-        select(Table).where((Table.comune_id == household_comune_id) | Table.comune_id.is_(None))
-        .order_by(Table.comune_id.is_(None), Table.name)
-    ))
+def table_choices(household_comune_id: int) -> list:
+    """The tables a household of `household_comune_id` can address: its own and the Rete's
+    (as the tables module lists them)."""
+    return list(_TABLES[0][1](household_comune_id)) if _TABLES else []
 
 
 def _check_table(table_id: int, comune_id: int):
@@ -671,8 +509,6 @@ def update_draft(proposal: Proposal, editor: User, *, title: str, summary: str, 
 
 def _fill(proposal: Proposal, *, title, summary, body, themes, estimated_cost_cents,
           own_contribution, partner_ids) -> None:
-    from portal.network.models import Association
-
     if estimated_cost_cents is not None and estimated_cost_cents < 0:
         raise ProposalError(_("Il costo non può essere negativo."), field="estimated_cost")
     proposal.title = title.strip()
@@ -757,9 +593,7 @@ def merge(proposal: Proposal, into: Proposal, actor, note: str | None = None, *,
     if not authorized and not policies.is_moderator_for(actor, proposal):
         raise NotAllowed(_("Non hai il ruolo necessario per questa operazione."))
     proposal.merged_into_id = into.id
-    from portal.voting import services as voting
-
-    moved = voting.move_votes(proposal, into)
+    moved = sum(result or 0 for _receiver, result in proposal_merged.send(proposal, into=into))
     event = transition(proposal, S.MERGED, actor, note, authorized=authorized,
                        details={"merged_into": into.id, "votes_moved": moved})
     db.session.add(ProposalEvent(
@@ -772,11 +606,10 @@ def merge(proposal: Proposal, into: Proposal, actor, note: str | None = None, *,
 def lock_for_merge(proposal: Proposal, into: Proposal) -> None:
     """Take the write locks of a merge before anything else, and read both proposals again.
 
-    PostgreSQL: both rows FOR UPDATE in id order. A vote holds its proposal FOR KEY SHARE from
-    its first read (the function `rete_ballot`, migration 0010), so a merge waits for the votes
-    in flight and the votes that come during the merge wait for it, then find the proposal
-    merged: one lock order, no deadlock. SQLite: the database's write lock (BEGIN IMMEDIATE),
-    as a ballot transaction takes it.
+    PostgreSQL: both rows FOR UPDATE in id order; a vote locks its proposal's row first too,
+    so a merge waits for the votes in flight and the votes that come during the merge wait for
+    it, then find the proposal merged: one lock order, no deadlock. SQLite: the database's
+    write lock (BEGIN IMMEDIATE), as a ballot transaction takes it.
     """
     ids = sorted({proposal.id, into.id})
     if db.engine.dialect.name == "sqlite":
@@ -1009,8 +842,6 @@ def mine(user: User) -> list[Proposal]:
             CoProposer.household_id == user.household_id,
             CoProposer.status == CoProposerStatus.ACCEPTED)
         conditions += [Proposal.household_id == user.household_id, Proposal.id.in_(co)]
-    from sqlalchemy import or_
-
     return list(db.session.scalars(
         select(Proposal).where(or_(*conditions)).options(selectinload(Proposal.table))
         .order_by(Proposal.updated_at.desc(), Proposal.id.desc()).limit(200)
@@ -1072,10 +903,7 @@ class ListFilters:
         self.comune_unknown = False
 
     def resolve(self) -> None:
-        """Turn a typed Comune name into its id (one query, only when a name was typed)."""
-        from portal.network.models import Comune
-        from portal.network.services import slugify
-
+        """Turn a typed Comune name into its id, or an id into its name for the form."""
         if self.comune_name:
             row = db.session.execute(
                 select(Comune.id, Comune.name).where(
@@ -1087,11 +915,8 @@ class ListFilters:
             else:
                 self.comune, self.comune_label = row.id, row.name
         elif self.comune:
-            from portal.memo import memo
-
-            self.comune_label = memo(
-                f"proposals.comune-name:{self.comune}",
-                lambda: db.session.scalar(select(Comune.name).where(Comune.id == self.comune)))
+            self.comune_label = db.session.scalar(select(Comune.name)
+                                                  .where(Comune.id == self.comune))
             self.comune_unknown = self.comune_label is None
 
     def query_args(self, **extra) -> dict:
@@ -1129,8 +954,6 @@ def _cursor(value, sort: str):
     if sort != "recenti" and key_int >= 2**31:
         return None
     if sort == "recenti":
-        from datetime import UTC, datetime
-
         try:
             return datetime.fromtimestamp(key_int / 1_000_000, UTC), ident_int
         except (OverflowError, OSError, ValueError):
@@ -1147,31 +970,55 @@ def cursor_of(row, sort: str) -> str:
 
 
 class ListPage:
-    def __init__(self, rows, next_cursor, prev_cursor):
+    def __init__(self, rows: list[Proposal], next_cursor: str | None,
+                 prev_cursor: str | None):
         self.rows = rows
         self.next_cursor = next_cursor
         self.prev_cursor = prev_cursor
 
 
 def search(filters: ListFilters, per_page: int = 20) -> ListPage:
-    """One page of the public list: one query (keyset pagination, themes aggregated).
-
-    The statement is built once per shape of the filters (which ones are set, sort and
-    direction) and then only executed with new values.
-    """
+    """One page of the public list (keyset pagination: the cursor is the sort key and id of
+    the last row shown), with each proposal's Comune, table and themes."""
     if filters.comune_unknown:
         return ListPage([], None, None)
     backwards = filters.before is not None
     cursor = filters.after if filters.after is not None else filters.before
-    statement = _search_statement(
-        db.session.get_bind().dialect.name, filters.sort, filters.level, bool(filters.state),
-        bool(filters.comune), bool(filters.table), bool(filters.theme), bool(filters.round),
-        "after" if filters.after is not None else "before" if backwards else None)
-    params = {"state": filters.state, "comune": filters.comune, "table": filters.table,
-              "theme": filters.theme, "round": filters.round, "limit": per_page + 1}
+    query = (select(Proposal)
+             .options(joinedload(Proposal.comune), joinedload(Proposal.table),
+                      selectinload(Proposal.theme_rows))
+             .where(Proposal.listed.is_(True)))
+    if filters.sort == "recenti":
+        # along the proposals' (…, listed, published_at, id) indexes
+        key, ident = Proposal.published_at, Proposal.id
+    else:
+        # along the counters' index (support_count, proposal_id)
+        query = query.join(ProposalSupport, ProposalSupport.proposal_id == Proposal.id)
+        key, ident = ProposalSupport.support_count, ProposalSupport.proposal_id
+    if filters.state:
+        query = query.where(Proposal.state == filters.state)
+    if filters.level == "intercomunale":
+        query = query.where(Proposal.table.has(comune_id=None))
+    elif filters.level:
+        query = query.where(~Proposal.table.has(comune_id=None))
+    if filters.comune:
+        query = query.where(Proposal.comune_id == filters.comune)
+    if filters.table:
+        query = query.where(Proposal.table_id == filters.table)
+    if filters.theme:
+        query = query.where(exists().where(ProposalTheme.proposal_id == Proposal.id,
+                                           ProposalTheme.theme == filters.theme))
+    if filters.round:
+        if not _ROUND_FILTER:
+            return ListPage([], None, None)
+        query = query.where(Proposal.id.in_(_ROUND_FILTER[0][1](filters.round)))
     if cursor is not None:
-        params["key"], params["ident"] = cursor
-    rows = list(db.session.connection().execute(statement, params))
+        # a row comparison: both databases start the index scan at the cursor
+        row, at = tuple_(key, ident), tuple_(literal(cursor[0], key.type),
+                                             literal(cursor[1], ident.type))
+        query = query.where(row > at if backwards else row < at)
+    order = (key.asc(), ident.asc()) if backwards else (key.desc(), ident.desc())
+    rows = list(db.session.scalars(query.order_by(*order).limit(per_page + 1)).unique())
     more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:
@@ -1184,92 +1031,3 @@ def search(filters: ListFilters, per_page: int = 20) -> ListPage:
         next_cursor = cursor_of(rows[-1], filters.sort) if more else None
         prev_cursor = cursor_of(rows[0], filters.sort) if filters.after is not None else None
     return ListPage(rows, next_cursor, prev_cursor)
-
-
-@lru_cache(maxsize=256)
-def _search_statement(dialect: str, sort: str, level: str | None, state: bool, comune: bool,
-                      table: bool, theme: bool, round_: bool, direction: str | None):
-    """The list's query for one shape of filters, with bound parameters for the values."""
-    from sqlalchemy import bindparam, exists, tuple_
-
-    from portal.network.models import Comune
-    from portal.proposals.models import ProposalTheme
-    from portal.tables.models import Table
-    from portal.voting.models import RoundEntry
-
-    # Newest first: along the proposals' indexes, each page's counters read by id. Most
-    # supported first: along the counters' own index (support_count, proposal_id), each
-    # proposal read by its id. (A join only where it orders: each one more relation costs
-    # PostgreSQL planning time on the filtered lists, planned for each value.)
-    if sort == "recenti":
-        key, ident = Proposal.published_at, Proposal.id
-        supports = Proposal.support_count.expression.label("support_count")
-    else:
-        key, ident = ProposalSupport.support_count, ProposalSupport.proposal_id
-        supports = ProposalSupport.support_count
-    themes = (select(func.aggregate_strings(ProposalTheme.theme, " "))
-              .where(ProposalTheme.proposal_id == Proposal.id).scalar_subquery())
-
-    # SQLite, most supported first, would start from the Comuni (by name, along
-    # ix_comuni_name) and sort every listed proposal: 80 ms at 100,000. Adding 0 (or '') keeps
-    # the proposals' own indexes out of the Comune's and the table's joins, so it walks the
-    # counters' index in order and stops at the page (0.03 ms). PostgreSQL plans the plain
-    # join well and worse with it (hash joins over both tables).
-    steer = dialect == "sqlite" and sort != "recenti"
-
-    def by_id(column):
-        return column + 0 if steer else column
-
-    def by_value(column):
-        return column + "" if steer else column
-
-    query = select(Proposal.id, Proposal.title, Proposal.summary, Proposal.state, supports,
-                   Proposal.comment_count, Proposal.published_at, Proposal.estimated_cost_cents,
-                   Comune.name.label("comune_name"), Table.name.label("table_name"),
-                   themes.label("themes")).select_from(Proposal)
-    if sort != "recenti":
-        query = query.join(ProposalSupport, ProposalSupport.proposal_id == Proposal.id)
-    query = (query
-             .join(Comune, Comune.id == by_id(Proposal.comune_id))
-             .join(Table, Table.id == by_id(Proposal.table_id))
-             .where(Proposal.listed.is_(True)))
-    if state:
-        # (SQLite, most supported first, would read every proposal in the state and sort them:
-        # a state is common, and the counters' index finds a page of them sooner.)
-        query = query.where(by_value(Proposal.state) == bindparam("state"))
-    if level == "intercomunale":
-        rete = select(Table.id).where(Table.comune_id.is_(None)).scalar_subquery()
-        query = query.where(Proposal.table_id == rete)
-    elif level:
-        query = query.where(Table.comune_id.is_not(None))
-    if comune:
-        query = query.where(Proposal.comune_id == bindparam("comune"))
-    if table:
-        query = query.where(Proposal.table_id == bindparam("table"))
-    if theme:
-        query = query.where(exists().where(ProposalTheme.proposal_id == Proposal.id,
-                                           ProposalTheme.theme == bindparam("theme")))
-    if round_ and dialect == "sqlite":
-        # A join: SQLite starts from the round's few entries (with EXISTS, most supported
-        # first, it walked the counters' index past most proposals: 80 ms).
-        query = query.join(RoundEntry, (RoundEntry.proposal_id == Proposal.id)
-                           & (RoundEntry.round_id == bindparam("round")))
-    elif round_:
-        # (PostgreSQL plans this faster than the join: one relation fewer to order.)
-        query = query.where(exists().where(RoundEntry.proposal_id == Proposal.id,
-                                           RoundEntry.round_id == bindparam("round")))
-    if direction is not None:
-        # A row comparison: both databases start the index scan at the cursor (PostgreSQL
-        # takes it as the index condition, SQLite as a range on the key), and PostgreSQL
-        # keeps one plan for every cursor; the same test written with OR was planned afresh
-        # on every page (0.8 ms a page against 0.36 in all).
-        cursor = tuple_(bindparam("key", type_=key.type),
-                        bindparam("ident", type_=ident.type))
-        row = tuple_(key, ident)
-        query = query.where(row < cursor if direction == "after" else row > cursor)
-    order = ((key.asc(), ident.asc()) if direction == "before"
-             else (key.desc(), ident.desc()))
-    # Without a filter on a value, one plan fits every page: the LIMIT is written into the
-    # SQL so that PostgreSQL keeps it (db_setup.inline_limit); with one, planned per value.
-    filtered = state or comune or table or theme or round_
-    return query.order_by(*order).limit(bindparam("limit") if filtered else inline_limit())

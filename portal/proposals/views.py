@@ -1,20 +1,24 @@
-"""Pages of proposals: the public list and page, drafting, moderation, comments, reports."""
+"""Pages of proposals: the public list and page, drafting, moderation, comments, reports.
+
+Views do not commit: services flush, and the request's one commit (portal/db_setup.py)
+keeps what a successful POST did; a refused form is answered 422 and rolled back.
+"""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from portal import authz
 from portal.accounts.models import Household, HouseholdStatus
+from portal.accounts.services import find_user_by_email
 from portal.authz import Role
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.i18n import current_locale
 from portal.network.models import Association
 from portal.proposals import bp, policies, services
 from portal.proposals.forms import (
@@ -37,8 +41,8 @@ from portal.proposals.models import (
     ProposalState,
     Report,
 )
-from portal.proposals.themes import all_themes
 from portal.proposals.themes import themes as theme_catalogue
+from portal.web import refuse, wants_partial
 
 S = ProposalState
 
@@ -48,32 +52,26 @@ def _crumb():
 
 
 def _load(proposal_id: int) -> Proposal:
-    proposal = db.session.get(Proposal, proposal_id)
-    if proposal is None:
-        abort(404)
-    return proposal
+    return db.get_or_404(Proposal, proposal_id)
 
 
 def _back(proposal: Proposal, anchor: str = ""):
     return redirect(url_for("proposals.detail", proposal_id=proposal.id) + anchor, code=303)
 
 
-def _apply(action, field=None, message=None) -> bool:
-    """Run a service call that may refuse: on `ProposalError` roll back and show the reason on
-    `field` (or as a flash message); otherwise commit and flash `message` (text, or a function
-    giving it after the change). True when the change was made."""
+def _attempt(action, form=None, field: str | None = None) -> bool:
+    """Run a service call that may refuse. On `ProposalError` nothing it did is kept and its
+    reason goes on the form (`refuse`: the field the error names, else `field`) or, without a
+    form, into a flash message. True when the change was made."""
     try:
         action()
     except services.ProposalError as exc:
-        db.session.rollback()
-        if field is None:
+        if form is None:
+            db.session.rollback()
             flash(str(exc), "error")
         else:
-            field.errors.append(str(exc))
+            refuse(form, exc, field)
         return False
-    db.session.commit()
-    if message:
-        flash(message() if callable(message) else message, "success")
     return True
 
 
@@ -89,106 +87,26 @@ def _comment_page(template: str, comment: Comment, form, title: str):
 # --------------------------------------------------------------------------- the public list
 
 
-#: HTML escaping in one C call per value (the characters markupsafe escapes, same entities)
-_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
-
-
-def _rows_html(page) -> Markup:
-    """The rows of the list, written here rather than in Jinja: it is the busiest page and
-    a template costs ten times more per row. Every value is escaped (`_HTML`)."""
-    from flask_babel import get_translations
-
-    from portal.proposals.hooks import ROME, _months, euro
-
-    t = get_translations()
-    loc = current_locale()
-    months = _months(loc)
-    supports = (t.ngettext("%(num)s sostegno", "%(num)s sostegni", 1).translate(_HTML),
-                t.ngettext("%(num)s sostegno", "%(num)s sostegni", 2).translate(_HTML))
-    comments = (t.ngettext("%(num)s commento", "%(num)s commenti", 1).translate(_HTML),
-                t.ngettext("%(num)s commento", "%(num)s commenti", 2).translate(_HTML))
-    cost_label = _("costo stimato").translate(_HTML)
-    labels = {state: str(label).translate(_HTML)
-              for state, label in services.state_labels().items()}
-    badges = {slug: f' <span class="badge theme-badge ms-1">{str(label).translate(_HTML)}'
-                    "</span>" for slug, label in all_themes().items()}
-    places: dict[tuple[str, str], str] = {}  # (comune, table) -> escaped "comune · table"
-    prefix = url_for("proposals.detail", proposal_id=1)[:-1]
-    out = []
-    for p in page.rows:
-        where = places.get((p.comune_name, p.table_name))
-        if where is None:
-            where = places[(p.comune_name, p.table_name)] = (
-                f"{p.comune_name} · {p.table_name}".translate(_HTML))
-        day = p.published_at.astimezone(ROME) if p.published_at else None
-        cost = (f' <span class="ms-2">{cost_label} '
-                f"{euro(p.estimated_cost_cents, loc).translate(_HTML)}</span>"
-                if p.estimated_cost_cents is not None else "")
-        themes = "".join(badges.get(slug) or f' <span class="badge theme-badge ms-1">'
-                         f"{slug.translate(_HTML)}</span>" for slug in (p.themes or "").split())
-        state = p.state.translate(_HTML)
-        out.append(
-            f'<li class="card card-bg mb-3"><div class="card-body">'
-            f'<h3 class="h5 card-title mb-1"><a href="{prefix}{p.id}">'
-            f"{p.title.translate(_HTML)}</a></h3>"
-            f'<p class="small text-secondary mb-2">{where} · '
-            f"{f'{day.day} {months[day.month]} {day.year}' if day else ''}</p>"
-            f'<p class="mb-2">{p.summary.translate(_HTML)}</p>'
-            f'<p class="mb-0 small"><span class="badge state-badge state-{state}">'
-            f"{labels.get(p.state, state)}</span>"
-            f' <span class="ms-2">{supports[p.support_count != 1] % {"num": p.support_count}}'
-            "</span>"
-            f' <span class="ms-2">{comments[p.comment_count != 1] % {"num": p.comment_count}}'
-            "</span>"
-            f"{cost}{themes}</p></div></li>")
-    return Markup("\n".join(out))  # noqa: S704 - every value above is escaped
-
-
-def _filter_options(filters: services.ListFilters):
-    from portal.memo import memo
-    from portal.tables.models import Table
-    from portal.voting.models import Round
-
-    rounds = memo("proposals.rounds", lambda: [tuple(r) for r in db.session.execute(
-        select(Round.id, Round.title).order_by(Round.closes_at.desc()).limit(30))])
-    table_name = (db.session.scalar(select(Table.name).where(Table.id == filters.table))
-                  if filters.table else None)
-    return rounds, table_name
-
-
 @bp.get("/proposte")
 @authz.public
 def index():
     filters = services.ListFilters(request.args)
     filters.resolve()
     page = services.search(filters)
-    page.rows_html = _rows_html(page)
     page.next_url = (url_for("proposals.index", **filters.query_args(dopo=page.next_cursor))
                      if page.next_cursor else None)
     page.prev_url = (url_for("proposals.index", **filters.query_args(prima=page.prev_cursor))
                      if page.prev_cursor else None)
-    context = dict(page=page, filters=filters)
-    if request.htmx and not request.htmx.boosted:
+    context = dict(page=page, filters=filters, labels=services.state_labels())
+    if wants_partial():
         return render_template("proposals/_results.html", **context)
-    return render_template("proposals/index.html", filters_html=_filters_html(filters),
-                           breadcrumbs=[(_("Proposte"), None)], **context)
-
-
-def _filters_html(filters: services.ListFilters) -> str:
-    """The filter form, rendered once per locale and choice for a few seconds (memo)."""
-    from portal.memo import memo
-
-    def render() -> str:
-        rounds, table_name = _filter_options(filters)
-        labels = services.state_labels()
-        return render_template("proposals/_filters.html", filters=filters, rounds=rounds,
-                               table_name=table_name, themes=theme_catalogue(),
-                               states=[(s, labels[s]) for s in PUBLIC_STATES])
-
-    key = "proposals.filters:" + "|".join(str(v) for v in (
-        current_locale(), filters.comune_label, filters.comune_unknown, filters.level,
-        filters.table, filters.theme, filters.state, filters.round, filters.sort))
-    return Markup(memo(key, render))  # noqa: S704 - a rendered (autoescaped) template
+    table = services.table_named(filters.table) if filters.table else None
+    labels = context["labels"]
+    return render_template(
+        "proposals/index.html", rounds=services.round_options(),
+        table_name=table.name if table is not None else None, themes=theme_catalogue(),
+        states=[(s, labels[s]) for s in PUBLIC_STATES],
+        breadcrumbs=[(_("Proposte"), None)], **context)
 
 
 # --------------------------------------------------------------------------- one proposal
@@ -196,31 +114,16 @@ def _filters_html(filters: services.ListFilters) -> str:
 
 def _detail_context(proposal: Proposal, **forms):
     """What the proposal's page shows; forms only for those who can use them."""
-    from portal.voting import services as voting
-
     user = current_user
     logged_in = user.is_authenticated
     is_author = logged_in and policies.is_author(user, proposal)
     is_moderator = logged_in and policies.is_moderator_for(user, proposal)
-    # (round, entry) or None: the page's read model carries it, an ORM proposal asks for it
-    latest = getattr(proposal, "latest", None) if isinstance(
-        proposal, services.ProposalPage) else voting.latest_entry_for(proposal.id)
-    round_ = vote = None
-    if latest is not None and proposal.state == S.PUBLISHED and latest[0].is_open(utcnow()):
-        from portal.voting.views import vote_context
-
-        round_ = latest[0]
-        vote = vote_context(round_, proposal.id, entry=latest[1])
-    events, threads = services.page_rows(proposal.id, with_comments=proposal.is_public)
     context = dict(
-        proposal=proposal,
-        events=events, history=history_html(events), threads=threads,
-        round=round_, vote=vote, latest_round=latest[0] if latest else None,
+        proposal=proposal, events=services.history(proposal.id),
+        threads=services.comment_threads(proposal.id) if proposal.is_public else [],
         is_author=is_author, is_moderator=is_moderator,
         breadcrumbs=[_crumb(), (proposal.title, None)],
     )
-    if not logged_in:
-        context["public_card"] = public_comment_card
     if logged_in:
         context.update(
             form=EmptyForm(),
@@ -239,93 +142,6 @@ def _detail_context(proposal: Proposal, **forms):
             merge_form=forms.get("merge_form") or _merge_form(merge_choices, formdata=None),
             hide_form=forms.get("hide_form") or ReasonForm(formdata=None))
     return context
-
-
-def public_comment_card(c) -> Markup:
-    """A comment as `comment_card` in proposals/_comments.html renders it for a visitor who
-    is not signed in (no links, no moderators' form), formatted here: the macro costs ~80
-    calls a comment. tests/proposals/test_page_read.py checks that both give the same HTML."""
-    from markupsafe import escape
-
-    from portal.i18n import _template_gettext as t
-    from portal.i18n import datetime_filter
-
-    author = c.author
-    label = t("Commento di %(name)s", name=author.name if author else t("utente cancellato"))
-    if c.is_hidden:
-        assoc = c.hidden_by_association
-        note = t("Commento nascosto dai moderatori di %(assoc)s. Motivo: %(reason)s",
-                 assoc=assoc.name if assoc else t("un'associazione della Rete"),
-                 reason=c.hidden_reason)
-        inner = f'<p class="mb-0 text-secondary"><em>{note}</em></p>\n    '
-    else:
-        name = author.name if author and not author.deleted_at else t("Utente cancellato")
-        edited = f' · {t("modificato")}' if c.edited_at else ""
-        inner = (f'<p class="small text-secondary mb-1"><strong>{escape(name)}</strong> · '
-                 f'<time datetime="{escape(c.created_at.isoformat())}">'
-                 f'{escape(datetime_filter(c.created_at, "d MMM y, HH:mm"))}</time>{edited}</p>'
-                 f'\n    <p class="mb-1 pre-line">{escape(c.body)}</p>\n    ')
-    return Markup(  # noqa: S704 - every value above is escaped or a translated Markup
-        f'<article class="comment card card-bg mb-2" id="commento-{int(c.id)}" '
-        f'aria-label="{label}">\n  <div class="card-body py-2">\n    \n    {inner}'
-        f'\n    \n  </div>\n</article>')
-
-
-def history_html(events) -> Markup:
-    """The public history as proposals/_history.html renders it (the same HTML, checked by
-    tests/proposals/test_page_read.py), formatted here: the template costs ~200 calls an
-    event. The template stays the reference and the source of its strings."""
-    from markupsafe import escape
-
-    from portal.i18n import _template_gettext as t
-    from portal.i18n import datetime_filter
-
-    if not events:
-        return Markup(  # noqa: S704 - a translated string of our catalogue
-            f'<ol class="history list-unstyled">\n\n  <li>{t("Ancora nessun evento.")}</li>\n'
-            f'\n</ol>')
-    parts = ['<ol class="history list-unstyled">\n']
-    for e in events:
-        kind = e.kind
-        if kind == "state":
-            if e.to_state == "submitted" and e.from_state == "changes_requested":
-                what = f'{t("inviata di nuovo ai moderatori")}\n      '
-            elif e.to_state == "submitted":
-                what = f'{t("inviata ai moderatori")}\n      '
-            elif e.to_state == "merged":
-                what = t("unita a un'altra proposta") + "\n      "
-            else:
-                what = (f'{t("nuovo stato:")} <strong>{escape(services.state_label(e.to_state))}'
-                        f'</strong>')
-            what = f"\n      {what}\n    "
-        elif kind == "hidden":
-            what = f'<strong>{t("proposta nascosta")}</strong>\n    '
-        elif kind == "unhidden":
-            what = f'{t("proposta di nuovo visibile")}\n    '
-        elif kind == "comment_hidden":
-            what = f'<strong>{t("un commento è stato nascosto")}</strong>\n    '
-        elif kind == "comment_unhidden":
-            what = f'{t("un commento è di nuovo visibile")}\n    '
-        elif (kind == "edited" and isinstance(e.details, dict)
-              and e.details.get("absorbed")):
-            what = (f'{t("ha assorbito una proposta simile (n. %(id)s)", id=e.details["absorbed"])}'
-                    f'\n    ')
-        else:
-            what = str(escape(kind))
-        if e.association:
-            who = (f'<span class="text-secondary"> · '
-                   f'{t("moderatori di %(name)s", name=e.association.name)}</span>\n    ')
-        elif e.table:
-            who = f'<span class="text-secondary"> · {escape(e.table.name)}</span>'
-        else:
-            who = ""
-        note = (f'<div class="history-note pre-line">{escape(e.note)}</div>' if e.note else "")
-        parts.append(
-            f'\n  <li class="history-item mb-2">\n    <time datetime="{escape(e.at.isoformat())}">'
-            f'{escape(datetime_filter(e.at, "d MMM y, HH:mm"))}</time> —\n    {what}\n    {who}'
-            f'\n    {note}\n  </li>\n')
-    parts.append("\n</ol>")
-    return Markup("".join(parts))  # noqa: S704 - every value above is escaped
 
 
 def _merge_choices(proposal: Proposal):
@@ -398,13 +214,8 @@ def _form_fields(form: ProposalForm) -> dict:
                 partner_ids=form.partners.data or [])
 
 
-def _attach(form, exc: services.ProposalError) -> None:
-    field = getattr(form, {"estimated_cost": "estimated_cost", "partners": "partners",
-                           "themes": "themes", "table_id": "table_id",
-                           "on_behalf_consent": "consent"}.get(exc.field or "", ""), None)
-    if field is None or not hasattr(field, "errors"):
-        field = form.title
-    field.errors = [*field.errors, str(exc)]
+#: a service's field name -> the form's, where they differ
+_FORM_FIELD = {"on_behalf_consent": "consent"}
 
 
 @bp.route("/proposte/nuova", methods=["GET", "POST"])
@@ -446,10 +257,8 @@ def new():
                 current_user, household, **_form_fields(form),
                 on_behalf_consent=getattr(form, "consent", None) and form.consent.data)
         except services.ProposalError as exc:
-            db.session.rollback()
-            _attach(form, exc)
+            refuse(form, exc, _FORM_FIELD.get(exc.field or "", "title"))
         else:
-            db.session.commit()
             flash(_("Bozza salvata. Quando è pronta, inviala ai moderatori."), "success")
             return _back(proposal)
     status = 422 if form.is_submitted() else 200
@@ -469,16 +278,11 @@ def edit(proposal_id: int):
         form.themes.data = list(proposal.themes)
         form.partners.data = [p.association_id for p in proposal.partners]
         form.estimated_cost.data = proposal.estimated_cost_cents
-    if form.validate_on_submit():
-        try:
-            services.update_draft(proposal, current_user, **_form_fields(form))
-        except services.ProposalError as exc:
-            db.session.rollback()
-            _attach(form, exc)
-        else:
-            db.session.commit()
-            flash(_("Modifiche salvate."), "success")
-            return _back(proposal)
+    if form.validate_on_submit() and _attempt(
+            lambda: services.update_draft(proposal, current_user, **_form_fields(form)),
+            form, "title"):
+        flash(_("Modifiche salvate."), "success")
+        return _back(proposal)
     status = 422 if form.is_submitted() else 200
     return render_template("proposals/form.html", form=form, proposal=proposal,
                            facilitator=False,
@@ -494,9 +298,9 @@ def submit(proposal_id: int):
     authz.require("proposal.submit", proposal)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    _apply(lambda: services.submit(proposal, current_user), None,
-           _("Proposta inviata ai moderatori: riceverete una risposta entro %(days)d giorni.",
-             days=services.MODERATION_DEADLINE_DAYS))
+    if _attempt(lambda: services.submit(proposal, current_user)):
+        flash(_("Proposta inviata ai moderatori: riceverete una risposta entro %(days)d "
+                "giorni.", days=services.MODERATION_DEADLINE_DAYS), "success")
     return _back(proposal)
 
 
@@ -506,12 +310,12 @@ def withdraw(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.withdraw", proposal)
     form = WithdrawForm()
-    if not form.validate_on_submit():
-        return _render_detail(proposal, 422, withdraw_form=form)
-    services.transition(proposal, S.WITHDRAWN, current_user, form.note.data)
-    db.session.commit()
-    flash(_("Proposta ritirata."), "info")
-    return _back(proposal)
+    if form.validate_on_submit() and _attempt(
+            lambda: services.transition(proposal, S.WITHDRAWN, current_user, form.note.data),
+            form, "note"):
+        flash(_("Proposta ritirata."), "info")
+        return _back(proposal)
+    return _render_detail(proposal, 422, withdraw_form=form)
 
 
 @bp.post("/proposte/<int:proposal_id>/elimina")
@@ -524,7 +328,6 @@ def delete(proposal_id: int):
         services.delete_draft(proposal, current_user)
     except services.NotAllowed:
         abort(403)
-    db.session.commit()
     flash(_("Bozza eliminata."), "info")
     return redirect(url_for("proposals.mine"), code=303)
 
@@ -539,15 +342,14 @@ def invite(proposal_id: int):
     authz.require("proposal.invite", proposal)
     form = InviteForm()
     if form.validate_on_submit():
-        from portal.accounts.services import find_user_by_email
-
         user = find_user_by_email(form.email.data)
         household = user.household if user is not None else None
         if household is None or household.status == HouseholdStatus.REJECTED:
             form.email.errors.append(_("Non troviamo una famiglia della Rete con questo "
                                        "indirizzo."))
-        elif _apply(lambda: services.invite_co_proposer(proposal, current_user, household),
-                    form.email, _("Invito inviato a %(name)s.", name=household.name)):
+        elif _attempt(lambda: services.invite_co_proposer(proposal, current_user, household),
+                      form, "email"):
+            flash(_("Invito inviato a %(name)s.", name=household.name), "success")
             return _back(proposal, "#co-proponenti")
     return _render_detail(proposal, 422, invite_form=form)
 
@@ -555,14 +357,13 @@ def invite(proposal_id: int):
 @bp.post("/proposte/inviti/<int:invitation_id>")
 @authz.login_required
 def answer(invitation_id: int):
-    invitation = db.session.get(CoProposer, invitation_id) or abort(404)
+    invitation = db.get_or_404(CoProposer, invitation_id)
     authz.require("co_proposer.answer", invitation)
     form = AnswerForm()
     if not form.validate_on_submit():
         flash(_("Scegli se accettare o rifiutare."), "error")
         return redirect(url_for("proposals.mine"), code=303)
     services.answer_invitation(invitation, current_user, form.answer.data == "accept")
-    db.session.commit()
     flash(_("Risposta registrata."), "success")
     return redirect(url_for("proposals.mine"), code=303)
 
@@ -573,8 +374,6 @@ def answer(invitation_id: int):
 @bp.get("/proposte/moderazione")
 @authz.roles(Role.MODERATOR)
 def queue():
-    from portal.db_setup import utcnow
-
     items = services.moderation_queue(current_user)
     now = utcnow()
     rows = [(p, now - (p.submitted_at or p.state_changed_at), services.moderation_deadline(p))
@@ -592,13 +391,20 @@ def moderate(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.moderate", proposal)
     form = ModerationForm()
-    if form.validate_on_submit() and _apply(
+    if form.validate_on_submit() and _attempt(
             lambda: services.transition(proposal, form.decision.data, current_user,
-                                        form.note.data), form.note,
-            lambda: _("Decisione registrata: %(state)s.",
-                      state=services.state_label(proposal.state))):
+                                        form.note.data), form, "note"):
+        flash(_("Decisione registrata: %(state)s.", state=services.state_label(proposal.state)),
+              "success")
         return redirect(url_for("proposals.queue"), code=303)
     return _render_detail(proposal, 422, moderation_form=form)
+
+
+def _lost_a_race(exc: OperationalError) -> bool:
+    """A transaction that lost a race and can run again: SQLite busy, or a PostgreSQL
+    deadlock or serialization failure."""
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in ("40P01", "40001") or "locked" in str(exc).lower()
 
 
 @bp.post("/proposte/<int:proposal_id>/unisci")
@@ -609,22 +415,16 @@ def merge(proposal_id: int):
     form = _merge_form(_merge_choices(proposal))
     if not form.validate_on_submit():
         return _render_detail(proposal, 422, merge_form=form)
-    from sqlalchemy.exc import OperationalError
-
-    from portal.voting.services import is_conflict
-
-    for _attempt in range(3):  # a transaction that lost a race with votes runs again
+    for _attempt_number in range(3):  # a merge that lost a race with votes runs again
         into = _load(form.into.data)
         try:
             services.merge(proposal, into, current_user, form.note.data)
-            db.session.commit()
         except services.ProposalError as exc:
-            db.session.rollback()
-            form.into.errors.append(str(exc))
+            refuse(form, exc, "into")
             return _render_detail(proposal, 422, merge_form=form)
         except OperationalError as exc:
             db.session.rollback()
-            if not is_conflict(exc):
+            if not _lost_a_race(exc):
                 raise
         else:
             flash(_("Proposta unita a «%(title)s».", title=into.title), "success")
@@ -640,9 +440,10 @@ def hide(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.moderate", proposal)
     form = ReasonForm()
-    if form.validate_on_submit() and _apply(
+    if form.validate_on_submit() and _attempt(
             lambda: services.hide_proposal(proposal, current_user, form.reason.data),
-            form.reason, _("Proposta nascosta; la cronologia pubblica riporta il motivo.")):
+            form, "reason"):
+        flash(_("Proposta nascosta; la cronologia pubblica riporta il motivo."), "success")
         return _back(proposal)
     return _render_detail(proposal, 422, hide_form=form)
 
@@ -654,20 +455,19 @@ def unhide(proposal_id: int):
     authz.require("proposal.moderate", proposal)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    _apply(lambda: services.unhide_proposal(proposal, current_user), None,
-           _("La proposta è di nuovo visibile."))
+    if _attempt(lambda: services.unhide_proposal(proposal, current_user)):
+        flash(_("La proposta è di nuovo visibile."), "success")
     return _back(proposal)
 
 
 @bp.post("/proposte/segnalazioni/<int:report_id>/archivia")
 @authz.roles(Role.MODERATOR)
 def dismiss(report_id: int):
-    entry = db.session.get(Report, report_id) or abort(404)
+    entry = db.get_or_404(Report, report_id)
     authz.require("proposal.moderate", entry.proposal)
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.dismiss_report(entry, current_user)
-    db.session.commit()
     flash(_("Segnalazione archiviata senza provvedimenti."), "info")
     return redirect(url_for("proposals.queue"), code=303)
 
@@ -678,9 +478,8 @@ def report(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.report", proposal)
     form = ReportForm()
-    if form.validate_on_submit():
-        services.report(current_user, proposal, form.reason.data)
-        db.session.commit()
+    if form.validate_on_submit() and _attempt(
+            lambda: services.report(current_user, proposal, form.reason.data), form, "reason"):
         flash(_("Grazie: i moderatori esamineranno la segnalazione."), "success")
         return _back(proposal)
     return _render_detail(proposal, 422, report_form=form)
@@ -690,9 +489,7 @@ def report(proposal_id: int):
 
 
 def _comment(comment_id: int) -> Comment:
-    comment = db.session.get(Comment, comment_id)
-    if comment is None:
-        abort(404)
+    comment = db.get_or_404(Comment, comment_id)
     authz.require("proposal.view", comment.proposal)
     return comment
 
@@ -703,24 +500,21 @@ def comment(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.comment", proposal)
     form = CommentForm()
+    created: list[Comment] = []
     if form.validate_on_submit():
         parent = None
         if form.parent_id.data:
             parent = db.session.get(Comment, int(form.parent_id.data))
             if parent is None or parent.proposal_id != proposal.id:
                 abort(404)
-        try:
-            created = services.add_comment(proposal, current_user, form.body.data, parent)
-        except services.ProposalError as exc:
-            db.session.rollback()
-            form.body.errors.append(str(exc))
-        else:
-            db.session.commit()
-            if request.htmx:
+        if _attempt(lambda: created.append(
+                services.add_comment(proposal, current_user, form.body.data, parent)),
+                form, "body"):
+            if wants_partial():
                 return render_template("proposals/_comments.html",
                                        **_detail_context(proposal))
-            return _back(proposal, f"#commento-{created.id}")
-    if request.htmx:
+            return _back(proposal, f"#commento-{created[0].id}")
+    if wants_partial():
         return render_template("proposals/_comments.html",
                                **_detail_context(proposal, comment_form=form)), 422
     return _render_detail(proposal, 422, comment_form=form)
@@ -732,9 +526,8 @@ def edit_comment(comment_id: int):
     comment = _comment(comment_id)
     authz.require("comment.edit", comment)
     form = CommentForm(obj=None if request.method == "POST" else comment)
-    if form.validate_on_submit():
-        services.edit_comment(comment, current_user, form.body.data)
-        db.session.commit()
+    if form.validate_on_submit() and _attempt(
+            lambda: services.edit_comment(comment, current_user, form.body.data), form, "body"):
         return _back(comment.proposal, f"#commento-{comment.id}")
     return _comment_page("proposals/comment_edit.html", comment, form,
                          _("Modifica il commento"))
@@ -746,9 +539,9 @@ def report_comment(comment_id: int):
     comment = _comment(comment_id)
     authz.require("comment.report", comment)
     form = ReportForm()
-    if form.validate_on_submit():
-        services.report(current_user, comment.proposal, form.reason.data, comment)
-        db.session.commit()
+    if form.validate_on_submit() and _attempt(
+            lambda: services.report(current_user, comment.proposal, form.reason.data, comment),
+            form, "reason"):
         flash(_("Grazie: i moderatori esamineranno la segnalazione."), "success")
         return _back(comment.proposal, f"#commento-{comment.id}")
     return _comment_page("proposals/comment_report.html", comment, form,
@@ -761,9 +554,10 @@ def hide_comment(comment_id: int):
     comment = _comment(comment_id)
     authz.require("comment.moderate", comment)
     form = ReasonForm()
-    if form.validate_on_submit() and _apply(
+    if form.validate_on_submit() and _attempt(
             lambda: services.hide_comment(comment, current_user, form.reason.data),
-            form.reason, _("Commento nascosto; la cronologia pubblica riporta il motivo.")):
+            form, "reason"):
+        flash(_("Commento nascosto; la cronologia pubblica riporta il motivo."), "success")
         return _back(comment.proposal, f"#commento-{comment.id}")
     return _comment_page("proposals/comment_hide.html", comment, form,
                          _("Nascondi il commento"))
@@ -776,8 +570,8 @@ def unhide_comment(comment_id: int):
     authz.require("comment.moderate", comment)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    _apply(lambda: services.unhide_comment(comment, current_user), None,
-           _("Il commento è di nuovo visibile."))
+    if _attempt(lambda: services.unhide_comment(comment, current_user)):
+        flash(_("Il commento è di nuovo visibile."), "success")
     return _back(comment.proposal, f"#commento-{comment.id}")
 
 
@@ -794,5 +588,3 @@ def mine():
         labels=services.state_labels(),
         breadcrumbs=[(_("La mia area"), url_for("accounts.dashboard")),
                      (_("Le mie proposte"), None)])
-
-

@@ -31,6 +31,7 @@ def test_merge_moves_supports_without_counting_twice(app, db, client, factory, s
     for household, proposals in [(both, [keep, dup]), (only_dup, [dup]), (only_keep, [keep])]:
         for p in proposals:
             voting.cast_vote(round_.id, p.id, household.id, household.users[0].id)
+    db.session.commit()
     switch(client, "moderatore@example.org")
     response = client.form(f"/proposte/{dup.id}/unisci",
                            {"into": str(keep.id), "note": "Stessa idea"})

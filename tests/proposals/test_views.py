@@ -220,8 +220,7 @@ def test_list_filters_sorts_and_pages_without_overlap(app, db, client, factory, 
         if sort == "sostegni":
             counts = [supports[t] for t in seen]
             assert counts == sorted(counts, reverse=True)
-    # The page (20) and the API (50) run one statement whose LIMIT is written into the SQL
-    # as it runs (db_setup.inline_limit): each keeps its own size, in either order.
+    # The page (20) and the API (50) each keep their own size, in either order.
     assert len(client.get("/api/v1/proposte").get_json()["items"]) == 45
     assert len(_titles(client.get("/proposte").get_data(as_text=True))) == 20
     filtered = client.get(f"/proposte?comune={other.id}").get_data(as_text=True)
@@ -229,7 +228,7 @@ def test_list_filters_sorts_and_pages_without_overlap(app, db, client, factory, 
     partial = client.htmx(f"/proposte?comune={other.id}")
     assert "<html" not in partial.get_data(as_text=True)
     assert "HX-Request" in partial.headers.get("Vary", "")
-    # Most supported first within a filter (each database is steered to its own plan).
+    # Most supported first within a filter.
     for query, expected in ((f"comune={other.id}", 15), (f"comune={seveso['comune'].id}", 30),
                             ("stato=published", 45)):
         seen, url = [], f"/proposte?ordina=sostegni&{query}"
