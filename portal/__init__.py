@@ -46,6 +46,7 @@ MODULES = (
     "proposals",
     "voting",
     "tables",
+    "card",
     "api",
 )
 

@@ -9,7 +9,6 @@ from sqlalchemy import func, select, tuple_
 
 from portal import authz
 from portal.api import bp, openapi
-from portal.db_setup import inline_limit
 from portal.extensions import db
 from portal.tables import services
 from portal.tables.models import (
@@ -222,10 +221,8 @@ def api_decisions():
             return jsonify({"error": "bad_request", "message": "Cursore non valido."}), 400
         query = query.where(tuple_(Decision.decided_on, Decision.id)
                             < tuple_(day_value, id_value))
-    # unfiltered, one plan fits every page: the LIMIT written into the SQL (inline_limit)
-    limit = PER_PAGE + 1 if slug or outcome else inline_limit(value=PER_PAGE + 1)
     rows = db.session.execute(query.order_by(Decision.decided_on.desc(), Decision.id.desc())
-                              .limit(limit)).all()
+                              .limit(PER_PAGE + 1)).all()
     next_url = None
     if len(rows) > PER_PAGE:
         rows = rows[:PER_PAGE]
@@ -233,7 +230,7 @@ def api_decisions():
         args = {k: v for k, v in request.args.items() if k != "prima"}
         next_url = url_for("api.api_decisions", prima=f"{last.decided_on.isoformat()}_{last.id}",
                            _external=True, **args)
-    # Light rows (no ORM entities) and each decision's URL from one prefix.
-    base = url_for("tables.decision", decision_id=0, _external=True)[:-1]
-    return jsonify({"data": [_decision(r, r.slug, f"{base}{r.id}") for r in rows],
+    return jsonify({"data": [
+        _decision(r, r.slug, url_for("tables.decision", decision_id=r.id, _external=True))
+        for r in rows],
                     "next": next_url})

@@ -9,23 +9,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from blinker import Namespace
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
 from portal import authz
 from portal.accounts.models import Household, HouseholdStatus, User
 from portal.accounts.services import find_user_by_email
 from portal.authz import NETWORK_ID, ROLE_SCOPE, Role, Scope
-from portal.card.models import Merchant
 from portal.core.models import Activity
 from portal.core.services import activity, audit, send_mail
 from portal.db_setup import utcnow
 from portal.extensions import db
+from portal.i18n import ROME
 from portal.network import istat
 from portal.network.models import (
     Association,
@@ -35,10 +35,14 @@ from portal.network.models import (
     RoleAssignment,
     association_comuni,
 )
-from portal.network.rows import page_columns, parts_statement, rows_by_part
-from portal.tables.models import Table
+from portal.network.rows import page_columns
 
-ROME = ZoneInfo("Europe/Rome")
+__all__ = ["page_columns"]  # (for the catalogue's Comune panel, until it reads plain rows)
+
+_signals = Namespace()
+#: Sent with the new Comune (flushed, in the request's transaction) when it joins the Rete:
+#: the modules above the Network add what every Comune has (its table, for one).
+comune_created = _signals.signal("comune-created")
 
 
 @dataclass(frozen=True)
@@ -204,18 +208,15 @@ def _free_slug(name: str, istat_code: str) -> str:
 
 def create_comune(name: str, istat_code: str, province: str, population: int | None,
                   joined_on: date) -> Comune:
-    """Add a Comune to the Rete together with its municipal table."""
+    """Add a Comune to the Rete; the modules listening to `comune_created` add their part
+    (the tables: its municipal table)."""
     if db.session.scalar(db.select(Comune.id).where(Comune.istat_code == istat_code)):
         raise NetworkError(_("Questo Comune fa già parte della Rete."), "istat_code")
     comune = Comune(name=name, slug=_free_slug(name, istat_code), istat_code=istat_code,
                     province=province, population=population, joined_on=joined_on)
     db.session.add(comune)
     db.session.flush()
-    db.session.add(Table(
-        # content, not interface: stored in Italian whatever the officer's language
-        name=f"Tavolo delle famiglie in rete di {name}",
-        slug=f"tavolo-{comune.slug}", comune_id=comune.id, constituted_on=joined_on,
-    ))
+    comune_created.send(comune)
     return comune
 
 
@@ -324,6 +325,19 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS[Role(role)]) if role in Role._value2member_map_ else role
 
 
+#: Scopes of roles owned by modules above the Network (a table, a merchant):
+#: (scope type, rows(comune_ids)) where rows gives (id, name) of the scopes in those Comuni,
+#: or of every one when comune_ids is None; registered at init_app.
+_SCOPES: list[tuple[str, Callable[[set[int] | None], Sequence[tuple[int, str]]]]] = []
+
+
+def register_scope(scope_type: str,
+                   rows: Callable[[set[int] | None], Sequence[tuple[int, str]]]) -> None:
+    """Let roles be granted on a module's own scopes (see `_SCOPES`)."""
+    if all(kind != scope_type for kind, _rows in _SCOPES):
+        _SCOPES.append((scope_type, rows))
+
+
 def scope_choices(user) -> list[tuple[str, str]]:
     """Scopes on which `user` may grant roles, as ("type:id", label)."""
     coordinator = authz.is_coordinator(user)
@@ -332,16 +346,13 @@ def scope_choices(user) -> list[tuple[str, str]]:
     if coordinator:
         choices.append((f"{Scope.NETWORK}:{NETWORK_ID}", _("La Rete")))
     comuni = db.select(Comune).order_by(Comune.name)
-    tables = db.select(Table).order_by(Table.name)
-    merchants = db.select(Merchant).order_by(Merchant.name)
     if comune_ids is not None:
-        comuni = comuni.where(Comune.id.in_(comune_ids or {-1}))
-        tables = tables.where(Table.comune_id.in_(comune_ids or {-1}))
-        merchants = merchants.where(Merchant.comune_id.in_(comune_ids or {-1}))
+        comune_ids = set(comune_ids)
+        comuni = comuni.where(Comune.id.in_(comune_ids))
     choices += [(f"{Scope.COMUNE}:{c.id}", _("Comune di %(n)s", n=c.name))
                 for c in db.session.scalars(comuni)]
-    choices += [(f"{Scope.TABLE}:{t.id}", t.name) for t in db.session.scalars(tables)]
-    choices += [(f"{Scope.MERCHANT}:{m.id}", m.name) for m in db.session.scalars(merchants)]
+    for scope_type, rows in _SCOPES:
+        choices += [(f"{scope_type}:{i}", name) for i, name in rows(comune_ids)]
     if coordinator:
         choices += [(f"{Scope.ASSOCIATION}:{a.id}", a.name)
                     for a in db.session.scalars(db.select(Association).order_by(Association.name))]
@@ -417,10 +428,8 @@ def scope_labels() -> dict[str, str]:
     labels = {f"{Scope.NETWORK}:{NETWORK_ID}": _("La Rete")}
     labels.update({f"{Scope.COMUNE}:{i}": _("Comune di %(n)s", n=n)
                    for i, n in db.session.execute(db.select(Comune.id, Comune.name))})
-    labels.update({f"{Scope.TABLE}:{i}": n
-                   for i, n in db.session.execute(db.select(Table.id, Table.name))})
-    labels.update({f"{Scope.MERCHANT}:{i}": n
-                   for i, n in db.session.execute(db.select(Merchant.id, Merchant.name))})
+    for scope_type, rows in _SCOPES:
+        labels.update({f"{scope_type}:{i}": name for i, name in rows(None)})
     labels.update({f"{Scope.ASSOCIATION}:{i}": n
                    for i, n in db.session.execute(db.select(Association.id, Association.name))})
     return labels
@@ -428,27 +437,9 @@ def scope_labels() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- a Comune's page
 #
-# The page is read in one statement: a UNION ALL of same-shaped rows (the Comune with its count
-# of verified households, its associations, its latest activity, and the rows of the panels
-# other modules add), built once per set of panels. Building a select and its cache key costs
-# more than running it, and on PostgreSQL each round trip costs ~0.5 ms of CPU (see rows.py).
-
-
-@dataclass(frozen=True)
-class ComunePanel:
-    """A section another module adds to a Comune's page, read in the page's statement.
-
-    - `parts(comune_id)`: the selects of the panel's rows, each with `page_columns(...)`;
-      `comune_id` is the SQL expression of the Comune's id. Their parameters are those
-      `params()` returns (prefix their names with the module's).
-    - `build(comune, rows)`: `rows` holds each part's rows in order (attributes i1.., s1..,
-      d1, t1); returns the template's `panel` context, or None for no panel.
-    """
-
-    template: str
-    parts: Callable[[Any], Sequence[Select]]
-    build: Callable[[ComuneView, list[list]], dict | None]
-    params: Callable[[], dict] = dict
+# The page shows the Comune, its verified households, its associations and latest activity,
+# then the sections other modules add (their tables, practices...): each module registers a
+# panel with `register_comune_panel` at init_app, so that the Network imports none of them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,6 +456,26 @@ class ComuneView:
     description: str | None
 
 
+@dataclass(frozen=True)
+class ComunePanel:
+    """A panel whose rows are read by `parts(comune_id)` (selects, run one after the other)
+    and turned by `build(comune, rows)` into the template's `panel` context (None: no panel).
+
+    Prefer a plain function fn(comune) -> (template, context) | None; this form stays for the
+    panels written before it."""
+
+    template: str
+    parts: Callable[[Any], Sequence[Select]]
+    build: Callable[[ComuneView, list[list]], Any]
+    params: Callable[[], dict] = dict
+
+    def __call__(self, comune: ComuneView) -> tuple[str, Any] | None:
+        params = self.params()
+        rows = [db.session.execute(part, params).all() for part in self.parts(comune.id)]
+        context = self.build(comune, rows)
+        return None if context is None else (self.template, context)
+
+
 @dataclass(frozen=True, slots=True)
 class EventLine:
     title: str
@@ -478,98 +489,48 @@ class ComunePage:
     households: int
     associations: list[str]
     events: list[EventLine]
-    panels: list[tuple[str, dict]]
+    panels: list[tuple[str, Any]]
 
 
 #: Latest public events on a Comune's page.
 COMUNE_EVENTS = 8
 
 
-def _own_parts(comune_id) -> list[Select]:
-    households = _verified_households(Comune.id).scalar_subquery()
-    comune = (select(*page_columns(
-        i=(Comune.id, Comune.population, households),
-        s=(Comune.name, Comune.slug, Comune.istat_code, Comune.province, Comune.description),
-        d=(Comune.joined_on,))).where(Comune.slug == bindparam("slug")))
-    associations = (select(*page_columns(s=(Association.name,), order_by=(Association.name,)))
-                    .join(association_comuni,
-                          association_comuni.c.association_id == Association.id)
-                    .where(association_comuni.c.comune_id == comune_id))
-    latest = (Activity.at.desc(), Activity.id.desc())
-    events = (select(*page_columns(s=(Activity.title, Activity.link), t=(Activity.at,),
-                                   order_by=latest))
-              .where(Activity.comune_id == comune_id).order_by(*latest).limit(COMUNE_EVENTS))
-    return [comune, associations, events]
-
-
-_page_statements: dict[tuple, tuple] = {}
-
-
-def _page_statement(panels: tuple[ComunePanel, ...]):
-    """The Comune page's statement for these panels, its number of parts and the span of
-    each panel's parts (built once per set of panels)."""
-    found = _page_statements.get(panels)
-    if found is not None:
-        return found
-    by_slug = select(Comune.id).where(Comune.slug == bindparam("slug")).cte("c")  # looked up once
-    comune_id = select(by_slug.c.id).scalar_subquery()
-    parts = _own_parts(comune_id)
-    spans = {}
-    for panel in panels:
-        start = len(parts)
-        parts.extend(panel.parts(comune_id))
-        spans[panel] = (start, len(parts))
-    found = _page_statements[panels] = (parts_statement(parts), len(parts), spans)
-    return found
-
-
 def comune_page(slug: str) -> ComunePage | None:
-    """Everything a Comune's page shows, in one statement for the Comune and the panels that
-    read their rows with it (see `ComunePanel`), one call each for the others."""
-    providers = list(_COMUNE_PANELS)
-    panels = tuple(p for p in providers if isinstance(p, ComunePanel))
-    statement, count, spans = _page_statement(panels)
-    params = {"slug": slug}
-    for panel in panels:
-        params.update(panel.params())
-    rows = rows_by_part(db.session.connection().execute(statement, params), count)
-    if not rows[0]:
+    """Everything a Comune's page shows (None when no Comune has this slug)."""
+    row = db.session.execute(
+        select(Comune.id, Comune.name, Comune.slug, Comune.istat_code, Comune.province,
+               Comune.population, Comune.joined_on, Comune.description,
+               _verified_households(Comune.id).scalar_subquery().label("households"))
+        .where(Comune.slug == slug)).first()
+    if row is None:
         return None
-    c = rows[0][0]
-    comune = ComuneView(c.i1, c.s1, c.s2, c.s3, c.s4, c.i2, c.d1, c.s5)
-    built = []
-    for provider in providers:  # in the order they were registered
-        if isinstance(provider, ComunePanel):
-            start, end = spans[provider]
-            context = provider.build(comune, rows[start:end])
-            panel = None if context is None else (provider.template, context)
-        else:
-            panel = provider(comune)
-        if panel is not None:
-            built.append(panel)
-    return ComunePage(
-        comune=comune, households=c.i3 or 0,
-        associations=[r.s1 for r in rows[1]],
-        events=[EventLine(r.s1, r.s2, r.t1) for r in rows[2]],
-        panels=built,
-    )
+    comune = ComuneView(row.id, row.name, row.slug, row.istat_code, row.province,
+                        row.population, row.joined_on, row.description)
+    associations = list(db.session.scalars(
+        select(Association.name)
+        .join(association_comuni, association_comuni.c.association_id == Association.id)
+        .where(association_comuni.c.comune_id == comune.id).order_by(Association.name)))
+    events = [EventLine(r.title, r.link, r.at) for r in db.session.execute(
+        select(Activity.title, Activity.link, Activity.at)
+        .where(Activity.comune_id == comune.id)
+        .order_by(Activity.at.desc(), Activity.id.desc()).limit(COMUNE_EVENTS))]
+    return ComunePage(comune=comune, households=row.households or 0,
+                      associations=associations, events=events, panels=comune_panels(comune))
 
 
-def comune_panels(comune) -> list[tuple[str, dict]]:
-    """Sections other modules add to a Comune's page: (template, context) pairs.
-
-    A module registers a provider with `register_comune_panel(provider)`: a `ComunePanel`
-    (its rows are read in the page's one statement, see `comune_page`) or a function
-    fn(comune) returning (template, context) or None. Keeps this module free of imports from
-    later modules.
-    """
-    page = comune_page(comune.slug)
-    return page.panels if page is not None else []
+def comune_panels(comune: ComuneView) -> list[tuple[str, Any]]:
+    """The sections other modules add to a Comune's page, in the order they registered:
+    (template, context) pairs; a provider returning None adds nothing."""
+    return [panel for panel in (provider(comune) for provider in _COMUNE_PANELS)
+            if panel is not None]
 
 
 _COMUNE_PANELS: list = []
 
 
 def register_comune_panel(provider) -> None:
+    """Add a section to every Comune's page: provider(comune) -> (template, context) or None
+    (the template reads the context as `panel`)."""
     if provider not in _COMUNE_PANELS:
         _COMUNE_PANELS.append(provider)

@@ -15,6 +15,7 @@ from portal.layout import render_form_page
 from portal.network import bp, services
 from portal.network.forms import DecideApplicationForm, GrantRoleForm, JoinForm
 from portal.network.models import JoinApplication, RoleAssignment
+from portal.web import refuse
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,139}")
 
@@ -77,10 +78,8 @@ def join():
         try:
             services.submit_application(form.data)
         except services.NetworkError as exc:
-            form[exc.field or "istat_code"].errors.append(str(exc))
-            db.session.rollback()
+            refuse(form, exc, "istat_code")
             return render_template("network/join.html", form=form, breadcrumbs=crumbs), 422
-        db.session.commit()
         return redirect(url_for("network.join_sent"), code=303)
     return render_template("network/join.html", form=form, breadcrumbs=crumbs), 422
 
@@ -111,10 +110,8 @@ def decide_application(application_id: int):
             comune = services.decide_application(current_user, application,
                                                  form.decision.data == "approve", form.note.data)
         except services.NetworkError as exc:
-            form[exc.field or "decision"].errors.append(str(exc))
-            db.session.rollback()
+            refuse(form, exc, "decision")
         else:
-            db.session.commit()
             if comune is not None:
                 flash(_("%(name)s è entrato nella Rete, con il suo tavolo.", name=comune.name),
                       "success")
@@ -162,10 +159,8 @@ def grant_role():
         try:
             services.grant_role(current_user, form.email.data, form.role.data, form.scope.data)
         except services.NetworkError as exc:
-            form[exc.field or "role"].errors.append(str(exc))
-            db.session.rollback()
+            refuse(form, exc, "role")
             return _roles_page(form, 422)
-        db.session.commit()
         flash(_("Ruolo assegnato."), "success")
         return redirect(url_for("network.roles"), code=303)
     return _roles_page(form, 422)
@@ -186,6 +181,5 @@ def revoke_role(assignment_id: int):
         db.session.rollback()
         flash(str(exc), "error")
     else:
-        db.session.commit()
         flash(_("Ruolo revocato."), "success")
     return redirect(url_for("network.roles"), code=303)

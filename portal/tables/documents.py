@@ -1,7 +1,7 @@
 """What a published revision becomes: canonical JSON and its hash, HTML, text lines, a diff, PDF.
 
-Everything here is a pure function of the revision's content, so results can be cached by
-content hash: published content never changes.
+Everything here is a pure function of the revision's content (which never changes once
+published).
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
+
+from portal.i18n import money
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
 
@@ -64,8 +64,7 @@ ATTENDANCE_TEXT = {"present": "presente", "absent": "assente", "delegated": "con
 
 
 def _money(cents: int) -> str:
-    whole, part = divmod(int(cents), 100)
-    return f"{whole:,}".replace(",", ".") + f",{part:02d} €"
+    return money(cents, "it")  # the record's language
 
 
 def text_lines(content: dict) -> list[str]:
@@ -144,42 +143,14 @@ def diff(previous: dict | None, current: dict) -> list[DiffLine]:
     return result
 
 
-@lru_cache(maxsize=512)
-def rendered(content_hash_: str, serialised: str) -> dict:
-    """Content of a revision with its Markdown rendered; cached by hash (it never changes)."""
+def rendered(serialised: str) -> dict:
+    """Content of a revision with its Markdown rendered as safe HTML (intro_html and each
+    item's discussion_html)."""
     content = json.loads(serialised)
     content["intro_html"] = render_markdown(content.get("intro"))
     for item in content["items"]:
         item["discussion_html"] = render_markdown(item.get("discussion"))
     return content
-
-
-class FragmentCache:
-    """Rendered HTML of published revisions, by (content hash, locale): it never goes stale.
-
-    Per worker and bounded; nothing another worker needs lives here (a miss renders again).
-    """
-
-    def __init__(self, size: int = 2048):
-        self.size = size
-        self._items: OrderedDict[tuple, str] = OrderedDict()
-
-    def get(self, key: tuple, render) -> str:
-        html = self._items.get(key)
-        if html is None:
-            html = render()
-            self._items[key] = html
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(key)
-        return html
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
-minutes_html = FragmentCache()
 
 
 # --------------------------------------------------------------------------- PDF

@@ -1,73 +1,54 @@
-"""What the tables add to other pages: a Comune's page and the account area."""
+"""What the tables add to the modules below them, registered at init_app: a section of each
+Comune's page, the table every new Comune gets, tables as scopes of roles, the member's
+tables in the account area and the tables' part of a proposal's page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask_login import current_user
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
-from portal.db_setup import utcnow
+from portal.authz import Scope
+from portal.core.services import register_dashboard_panel
 from portal.extensions import db
-from portal.network.rows import page_columns
-from portal.network.services import ComunePanel
-from portal.tables import day, outcome_label, path_to, when
-from portal.tables.models import Decision, Meeting, MeetingStatus, Minutes, Table, TableMember
-from portal.tables.public import decision_list
-from portal.tables.services import DecisionLine
+from portal.network import services as network
+from portal.tables import services
+from portal.tables.models import Meeting, MeetingStatus, Table, TableMember
 
 #: Latest decisions on a Comune's page.
 COMUNE_DECISIONS = 5
 
 
-def _comune_parts(comune_id) -> list:
-    """The Comune's table with its next convened meeting, and its latest decisions in force
-    (read in the Comune page's one statement)."""
-    next_id = (select(Meeting.id)
-               .where(Meeting.table_id == Table.id,
-                      Meeting.status == MeetingStatus.CONVENED.value,
-                      Meeting.starts_at >= bindparam("tables_since"))
-               .order_by(Meeting.starts_at, Meeting.id).limit(1)
-               .correlate(Table).scalar_subquery())
-    table = (select(*page_columns(i=(Table.id, Meeting.id), s=(Table.name, Table.slug),
-                                  t=(Meeting.starts_at,)))
-             .outerjoin(Meeting, Meeting.id == next_id)
-             .where(Table.comune_id == comune_id))
-    table_id = select(Table.id).where(Table.comune_id == comune_id).scalar_subquery()
-    latest = (Decision.decided_on.desc(), Decision.id.desc())
-    decisions = (select(*page_columns(i=(Decision.id,), s=(Decision.title, Decision.outcome),
-                                      d=(Decision.decided_on,), order_by=latest))
-                 .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
-                 .where(Decision.table_id == table_id)
-                 .order_by(*latest).limit(COMUNE_DECISIONS))
-    return [table, decisions]
-
-
-def _comune_params() -> dict:
-    return {"tables_since": utcnow() - timedelta(hours=6)}
-
-
-def _comune_context(comune, rows) -> dict | None:
-    tables, decisions = rows
-    if not tables:
+def comune_panel(comune) -> tuple[str, dict] | None:
+    """The Comune's table on its page: its next convened meeting and latest decisions."""
+    table = db.session.execute(select(Table.id, Table.name, Table.slug)
+                               .where(Table.comune_id == comune.id)).first()
+    if table is None:
         return None
-    t = tables[0]
-    return {
-        "name": t.s1,
-        "url": path_to("tables.table", "slug", t.s2),
-        "next": (path_to("tables.meeting", "meeting_id", t.i2), when(t.t1, "medium"))
-        if t.i2 is not None else None,
-        "ics_url": path_to("tables.comune_ics", "slug", comune.slug),
-        "projects_url": path_to("tables.comune_projects", "slug", comune.slug),
-        "decisions": decision_list([
-            DecisionLine(d.i1, d.s1, d.d1, d.s2, day(d.d1), outcome_label(d.s2))
-            for d in decisions]) if decisions else None,
-    }
+    next_meeting = db.session.execute(
+        select(Meeting.id, Meeting.starts_at)
+        .where(Meeting.table_id == table.id, Meeting.status == MeetingStatus.CONVENED.value,
+               Meeting.starts_at >= services.since_for_upcoming())
+        .order_by(Meeting.starts_at, Meeting.id).limit(1)).first()
+    return "tables/_comune_panel.html", {
+        "table": table, "comune": comune, "next": next_meeting,
+        "decisions": services.decision_page(table.id, COMUNE_DECISIONS)}
 
 
-#: The Comune's table on its page, its rows read with the page's (see network.services).
-comune_panel = ComunePanel("tables/_comune_panel.html", _comune_parts, _comune_context,
-                           _comune_params)
+def open_table(comune, **_extra) -> None:
+    """Every Comune that joins the Rete gets its municipal table."""
+    db.session.add(Table(
+        # content, not interface: stored in Italian whatever the officer's language
+        name=f"Tavolo delle famiglie in rete di {comune.name}",
+        slug=f"tavolo-{comune.slug}", comune_id=comune.id, constituted_on=comune.joined_on,
+    ))
+
+
+def table_scopes(comune_ids: set[int] | None) -> list[tuple[int, str]]:
+    """Tables as scopes of roles: those of the given Comuni, or every one (None)."""
+    query = select(Table.id, Table.name).order_by(Table.name)
+    if comune_ids is not None:
+        query = query.where(Table.comune_id.in_(comune_ids))
+    return [(row.id, row.name) for row in db.session.execute(query)]
 
 
 def my_tables(user=None) -> list[tuple[Table, TableMember]]:
@@ -82,3 +63,10 @@ def my_tables(user=None) -> list[tuple[Table, TableMember]]:
 
 def has_seat(user) -> bool:
     return bool(my_tables(user))
+
+
+def register() -> None:
+    network.register_comune_panel(comune_panel)
+    network.register_scope(Scope.TABLE.value, table_scopes)
+    network.comune_created.connect(open_table)
+    register_dashboard_panel("tables/_dashboard_panel.html", has_seat)

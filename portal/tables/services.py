@@ -6,34 +6,23 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
-from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import (
-    Date,
-    Integer,
-    bindparam,
-    case,
-    func,
-    literal_column,
-    null,
-    select,
-    tuple_,
-    union_all,
-)
+from sqlalchemy import case, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import authz
 from portal.accounts.models import User
 from portal.authz import Role, Scope
+from portal.caching import remember
 from portal.core.services import activity, audit, notify
-from portal.db_setup import in_list, inline_limit, utcnow
+from portal.db_setup import utcnow
 from portal.extensions import db
-from portal.i18n import current_locale, formatted
-from portal.memo import memo
+from portal.i18n import ROME
 from portal.network.models import Association, Comune, RoleAssignment
+from portal.proposals import services as proposals
+from portal.proposals.models import Proposal, ProposalState
 from portal.tables import documents
 from portal.tables.models import (
     APPROVING_OUTCOMES,
@@ -59,7 +48,6 @@ from portal.tables.models import (
 )
 
 log = logging.getLogger(__name__)
-ROME = ZoneInfo("Europe/Rome")
 
 ROLE_OF_MEMBER = {
     MemberRole.CHAIR: Role.TABLE_CHAIR,
@@ -121,13 +109,12 @@ def members(table: Table, active: bool = True, limit: int | None = None) -> list
 
 @dataclass(frozen=True)
 class Seat:
-    """A member as the public page shows it (no ORM entity: the list is read-only)."""
+    """A member as the public page shows it: name, role, office and the body represented."""
 
     name: str
     role: str
     title: str | None
     represents: str
-    role_label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,144 +143,108 @@ class TableInfo:
         return self.comune_id is None
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingLine:
-    """A meeting in a list: what the list shows, its date formatted in the view."""
-
-    id: int
-    title: str
-    starts_at: datetime
-    place: str | None
-    status: str
-    minutes_revision: int
-    when: str
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionLine:
-    """A decision in a list: its day and outcome already in the visitor's language."""
-
-    id: int
-    title: str
-    decided_on: date
-    outcome: str
-    day: str
-    label: str
-
-
-def _meeting_lines(rows) -> list[MeetingLine]:
-    locale = current_locale()
-    return [MeetingLine(*values, when=formatted(values[2], "medium", locale))
-            for values in rows]
-
-
+#: What a list of meetings shows of each (see templates/tables/_meeting_list.html).
 _MEETING_COLUMNS = (Meeting.id, Meeting.title, Meeting.starts_at, Meeting.place, Meeting.status,
                     Meeting.minutes_revision)
+#: Meetings shown to everyone: convened or cancelled, not those being prepared.
+PUBLIC_MEETING = Meeting.status != MeetingStatus.DRAFT.value
 
 
-@cache
-def _statement(name: str):
-    """The public pages' statements, built once (building costs more than running them)."""
-    # The LIMITs are written into the SQL (inline_limit): no parameter here picks a value
-    # whose best plan differs, so PostgreSQL keeps one plan for each statement.
-    table_id, limit = bindparam("table_id"), inline_limit()
-    if name == "table":
-        return (select(Table.id, Table.name, Table.slug, Table.comune_id, Table.constituted_on,
-                       Table.description, Comune.name, Comune.slug)
-                .outerjoin(Comune, Comune.id == Table.comune_id)
-                .where(Table.slug == bindparam("slug")))
-    if name == "year":
-        # The meetings of one year of the archive (kind 0) and the first and last start of
-        # all the table's meetings (kinds 1 and 2), in one round trip.
-        public = (Meeting.table_id == table_id, Meeting.status != MeetingStatus.DRAFT.value)
-        rows = (select(literal_column("0").label("kind"), *_MEETING_COLUMNS)
-                .where(*public, Meeting.starts_at >= bindparam("start"),
-                       Meeting.starts_at < bindparam("end"))
-                .order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(limit))
-        first = select(literal_column("1"), null(), null(), func.min(Meeting.starts_at),
-                       null(), null(), null()).where(*public)
-        last = select(literal_column("2"), null(), null(), func.max(Meeting.starts_at),
-                      null(), null(), null()).where(*public)
-        return union_all(select(rows.subquery()), first, last)
-    if name == "index_tables":
-        return (select(Table.id, Table.name, Table.slug, Comune.name)
-                .join(Comune, Comune.id == Table.comune_id)
-                .where(Table.slug > bindparam("after")).order_by(Table.slug).limit(limit))
-    if name in ("table_decisions", "table_decisions_before"):
-        # A page of a table's decisions in force, newest first (keyset on day and id).
-        query = (select(Decision.id, Decision.title, Decision.decided_on, Decision.outcome,
-                        Decision.amount_cents)
-                 .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
-                 .where(Decision.table_id == table_id))
-        if name == "table_decisions_before":
-            day, ident = bindparam("day", type_=Date), bindparam("ident", type_=Integer)
-            # a row comparison: the index condition itself (bench.profile --plans)
-            query = query.where(tuple_(Decision.decided_on, Decision.id) < tuple_(day, ident))
-        return query.order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit)
-    if name == "rete_table":
-        return select(Table.id, Table.name, Table.slug).where(Table.comune_id.is_(None)).limit(1)
-    raise KeyError(name)
-
-
-@cache
-def _next_meetings_statement(dialect_name: str):
-    """The next convened meetings of a list of tables (one array parameter on PostgreSQL)."""
-    return (select(Meeting.table_id, Meeting.id, Meeting.starts_at)
-            .where(in_list(Meeting.table_id, "table_ids", dialect_name),
-                   Meeting.status == MeetingStatus.CONVENED.value,
-                   Meeting.starts_at >= bindparam("since"))
-            .order_by(Meeting.starts_at, Meeting.id).limit(inline_limit()))
+def since_for_upcoming() -> datetime:
+    """A meeting counts as upcoming until six hours after it started (it may still run)."""
+    return utcnow() - timedelta(hours=6)
 
 
 def table_info(slug: str) -> TableInfo | None:
     """A table for its public pages, by slug, in one light query (None when unknown)."""
-    row = db.session.execute(_statement("table"), {"slug": slug}).first()
+    row = db.session.execute(
+        select(Table.id, Table.name, Table.slug, Table.comune_id, Table.constituted_on,
+               Table.description, Comune.name.label("comune_name"),
+               Comune.slug.label("comune_slug"))
+        .outerjoin(Comune, Comune.id == Table.comune_id)
+        .where(Table.slug == slug)).first()
     if row is None:
         return None
-    ident, name, slug_, comune_id, constituted_on, description, comune_name, comune_slug = row
-    return TableInfo(ident, name, slug_, comune_id, constituted_on, description,
-                     ComuneRef(comune_name, comune_slug) if comune_id is not None else None)
+    return TableInfo(row.id, row.name, row.slug, row.comune_id, row.constituted_on,
+                     row.description, ComuneRef(row.comune_name, row.comune_slug)
+                     if row.comune_id is not None else None)
+
+
+def seats(table_id: int, limit: int) -> list[Seat]:
+    """The table's present members: the chair, the secretary, then everyone by name."""
+    role_order = case({MemberRole.CHAIR.value: 0, MemberRole.SECRETARY.value: 1},
+                      value=TableMember.role, else_=2)
+    rows = db.session.execute(
+        select(User.name, TableMember.role, TableMember.title, TableMember.body_kind,
+               Comune.name.label("comune_name"), Association.name.label("association_name"))
+        .join(User, User.id == TableMember.user_id)
+        .outerjoin(Comune, Comune.id == TableMember.comune_id)
+        .outerjoin(Association, Association.id == TableMember.association_id)
+        .where(TableMember.table_id == table_id, TableMember.left_on.is_(None))
+        .order_by(role_order, User.name, TableMember.id).limit(limit))
+    return [Seat(r.name, r.role, r.title,
+                 _represents(r.body_kind, r.comune_name, r.association_name)) for r in rows]
+
+
+def upcoming_lines(table_id: int, limit: int) -> list:
+    """The next convened meetings of a table, soonest first (rows of _MEETING_COLUMNS)."""
+    return db.session.execute(
+        select(*_MEETING_COLUMNS)
+        .where(Meeting.table_id == table_id, Meeting.status == MeetingStatus.CONVENED.value,
+               Meeting.starts_at >= since_for_upcoming())
+        .order_by(Meeting.starts_at, Meeting.id).limit(limit)).all()
+
+
+def past_lines(table_id: int, limit: int) -> list:
+    """The latest public meetings of a table that have begun, newest first."""
+    return db.session.execute(
+        select(*_MEETING_COLUMNS)
+        .where(Meeting.table_id == table_id, PUBLIC_MEETING,
+               Meeting.starts_at < since_for_upcoming())
+        .order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(limit)).all()
+
+
+def meeting_span(table_id: int) -> tuple[datetime | None, datetime | None]:
+    """The start of the table's first and last public meetings (None, None: no meeting)."""
+    first, last = db.session.execute(
+        select(func.min(Meeting.starts_at), func.max(Meeting.starts_at))
+        .where(Meeting.table_id == table_id, PUBLIC_MEETING)).one()
+    return first, last
 
 
 def archive_year(table: TableInfo | Table, year: int | None,
-                 limit: int = 200) -> tuple[list[int], int, list[MeetingLine]]:
+                 limit: int = 200) -> tuple[list[int], int, list]:
     """The years with meetings (newest first), the year shown (the one asked when it has
-    meetings, else the latest) and its meetings, newest first: one query, two when the year
-    asked has none."""
-    def fetch(year_: int):
-        start = datetime(year_, 1, 1, tzinfo=ROME)
-        return db.session.execute(_statement("year"), {
-            "table_id": table.id, "start": start, "end": start.replace(year=year_ + 1),
-            "limit": limit}).all()
-
+    meetings, else the latest) and its meetings, newest first."""
     asked = year if year is not None and 1900 < year < 3000 else None
-    fetched = asked if asked is not None else today().year
-    rows = fetch(fetched)
-    bounds = {kind: values[2] for kind, *values in rows if kind}
-    if bounds.get(1) is None:  # no meetings at all
-        return [], fetched, []
-    years = list(range(local(bounds[2]).year, local(bounds[1]).year - 1, -1))
+    first, last = meeting_span(table.id)
+    if first is None:
+        return [], asked if asked is not None else today().year, []
+    years = list(range(local(last).year, local(first).year - 1, -1))
     shown = asked if asked in years else years[0]
-    if shown != fetched:
-        rows = fetch(shown)
-    return years, shown, _meeting_lines(values for kind, *values in rows if kind == 0)
+    start = datetime(shown, 1, 1, tzinfo=ROME)
+    meetings = db.session.execute(
+        select(*_MEETING_COLUMNS)
+        .where(Meeting.table_id == table.id, PUBLIC_MEETING, Meeting.starts_at >= start,
+               Meeting.starts_at < start.replace(year=shown + 1))
+        .order_by(Meeting.starts_at.desc(), Meeting.id.desc()).limit(limit)).all()
+    return years, shown, meetings
 
 
 def index_rows(after: str | None, size: int) -> list:
-    """A page of the Comuni's tables by slug, as light rows (id, name, slug, comune name),
+    """A page of the Comuni's tables by slug, as light rows (id, name, slug, comune_name),
     `size` + 1 of them (keyset on the unique slug)."""
-    return db.session.execute(_statement("index_tables"),
-                              {"after": after or "", "limit": size + 1}).all()
+    return db.session.execute(
+        select(Table.id, Table.name, Table.slug, Comune.name.label("comune_name"))
+        .join(Comune, Comune.id == Table.comune_id)
+        .where(Table.slug > (after or "")).order_by(Table.slug).limit(size + 1)).all()
 
 
 def rete_table_row():
-    """The inter-municipal table as a light row (id, name, slug), or None: kept by each
-    worker until the next write (portal/memo.py)."""
-    def read():
-        row = db.session.execute(_statement("rete_table")).first()
-        return None if row is None else TableRef(*row)
-
-    return memo("tables.rete_table", read)
+    """The inter-municipal table as a light row (id, name, slug), or None."""
+    return db.session.execute(
+        select(Table.id, Table.name, Table.slug).where(Table.comune_id.is_(None)).limit(1)
+    ).first()
 
 
 def next_meetings(table_ids: list[int]) -> dict[int, tuple[int, datetime]]:
@@ -301,22 +252,38 @@ def next_meetings(table_ids: list[int]) -> dict[int, tuple[int, datetime]]:
     if not table_ids:
         return {}
     result: dict[int, tuple[int, datetime]] = {}
-    statement = _next_meetings_statement(db.engine.dialect.name)
-    for table_id, meeting_id, starts_at in db.session.execute(statement, {
-            "table_ids": table_ids, "since": utcnow() - timedelta(hours=6),
-            "limit": len(table_ids) * 3}):
+    for table_id, meeting_id, starts_at in db.session.execute(
+            select(Meeting.table_id, Meeting.id, Meeting.starts_at)
+            .where(Meeting.table_id.in_(table_ids),
+                   Meeting.status == MeetingStatus.CONVENED.value,
+                   Meeting.starts_at >= since_for_upcoming())
+            .order_by(Meeting.starts_at, Meeting.id).limit(len(table_ids) * 3)):
         result.setdefault(table_id, (meeting_id, starts_at))
     return result
 
 
 def decision_page(table_id: int, limit: int, before: tuple[date, int] | None = None) -> list:
     """A page of a table's decisions in force as light rows (id, title, decided_on, outcome,
-    amount_cents), newest first, those before the (day, id) cursor when given."""
-    if before is None:
-        return db.session.execute(_statement("table_decisions"),
-                                  {"table_id": table_id, "limit": limit}).all()
-    return db.session.execute(_statement("table_decisions_before"), {
-        "table_id": table_id, "limit": limit, "day": before[0], "ident": before[1]}).all()
+    amount_cents), newest first, those before the (day, id) cursor when given (keyset)."""
+    query = (select(Decision.id, Decision.title, Decision.decided_on, Decision.outcome,
+                    Decision.amount_cents)
+             .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
+             .where(Decision.table_id == table_id))
+    if before is not None:
+        query = query.where(tuple_(Decision.decided_on, Decision.id) < tuple_(*before))
+    return db.session.execute(
+        query.order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(limit)).all()
+
+
+def managed_tables(user) -> list[Table]:
+    """The tables `user` may open voting rounds for: those whose secretary they are and those
+    of the Comuni they are an officer of (a coordinator: every table), the Rete's first."""
+    query = select(Table).order_by(Table.comune_id.is_(None), Table.name)
+    if not authz.is_coordinator(user):
+        tables = authz.scope_ids(user, Role.TABLE_SECRETARY)
+        comuni = authz.scope_ids(user, Role.COMUNE_OFFICER)
+        query = query.where(Table.id.in_(tables) | Table.comune_id.in_(comuni))
+    return list(db.session.scalars(query))
 
 
 def member_count(table: Table) -> int:
@@ -326,10 +293,15 @@ def member_count(table: Table) -> int:
 
 def represents(member: TableMember) -> str:
     """The body a member stands for, as shown publicly."""
-    if member.body_kind == BodyKind.COMUNE and member.comune is not None:
-        return _("Comune di %(name)s", name=member.comune.name)
-    if member.body_kind == BodyKind.ASSOCIATION and member.association is not None:
-        return member.association.name
+    return _represents(member.body_kind, member.comune.name if member.comune else None,
+                       member.association.name if member.association else None)
+
+
+def _represents(body_kind: str, comune_name: str | None, association_name: str | None) -> str:
+    if body_kind == BodyKind.COMUNE and comune_name is not None:
+        return _("Comune di %(name)s", name=comune_name)
+    if body_kind == BodyKind.ASSOCIATION and association_name is not None:
+        return association_name
     return _("le famiglie")
 
 
@@ -480,43 +452,35 @@ class MeetingPage:
     items: list[AgendaLine] = field(default_factory=list)
 
 
-@cache
-def _meeting_page_statement():
-    return (select(Meeting.id, Meeting.table_id, Meeting.title, Meeting.starts_at,
-                   Meeting.ends_at, Meeting.place, Meeting.online_url, Meeting.notes,
-                   Meeting.status, Meeting.minutes_revision, Table.name, Table.slug,
-                   Minutes.id, MinutesRevision.id, MinutesRevision.number, MinutesRevision.reason,
-                   MinutesRevision.published_at, MinutesRevision.content_hash)
-            .join(Table, Table.id == Meeting.table_id)
-            .outerjoin(Minutes, Minutes.meeting_id == Meeting.id)
-            .outerjoin(MinutesRevision, MinutesRevision.id == Minutes.current_revision_id)
-            .where(Meeting.id == bindparam("meeting_id")))
-
-
-@cache
-def _agenda_statement():
-    return (select(AgendaItem.position, AgendaItem.title, AgendaItem.proposal_id,
-                   AgendaItem.description)
-            .where(AgendaItem.meeting_id == bindparam("meeting_id"))
-            .order_by(AgendaItem.position, AgendaItem.id))
-
-
 def meeting_page(meeting_id: int) -> MeetingPage | None:
     """A meeting for its public page (None when unknown); its agenda only when no minutes are
     published (the minutes then show the items)."""
-    connection = db.session.connection()  # Core rows: no ORM layer for light rows
-    row = connection.execute(_meeting_page_statement(), {"meeting_id": meeting_id}).first()
+    row = db.session.execute(
+        select(Meeting.id, Meeting.table_id, Meeting.title, Meeting.starts_at,
+               Meeting.ends_at, Meeting.place, Meeting.online_url, Meeting.notes,
+               Meeting.status, Meeting.minutes_revision, Table.name.label("table_name"),
+               Table.slug.label("table_slug"), Minutes.id.label("minutes_id"),
+               MinutesRevision.id.label("revision_id"), MinutesRevision.number,
+               MinutesRevision.reason, MinutesRevision.published_at,
+               MinutesRevision.content_hash)
+        .join(Table, Table.id == Meeting.table_id)
+        .outerjoin(Minutes, Minutes.meeting_id == Meeting.id)
+        .outerjoin(MinutesRevision, MinutesRevision.id == Minutes.current_revision_id)
+        .where(Meeting.id == meeting_id)).first()
     if row is None:
         return None
-    (ident, table_id, title, starts_at, ends_at, place, online_url, notes, status, published,
-     table_name, table_slug, minutes_id, rev_id, number, reason, published_at, digest) = row
-    page = MeetingPage(ident, table_id, title, starts_at, ends_at, place, online_url, notes,
-                       status, published, TableRef(table_id, table_name, table_slug), minutes_id,
-                       RevisionRef(rev_id, number, reason, published_at, digest)
-                       if rev_id is not None else None)
-    if page.revision is None:
-        page.items = [AgendaLine(*r) for r in connection.execute(
-            _agenda_statement(), {"meeting_id": ident})]
+    revision_ = (RevisionRef(row.revision_id, row.number, row.reason, row.published_at,
+                             row.content_hash) if row.revision_id is not None else None)
+    page = MeetingPage(row.id, row.table_id, row.title, row.starts_at, row.ends_at, row.place,
+                       row.online_url, row.notes, row.status, row.minutes_revision,
+                       TableRef(row.table_id, row.table_name, row.table_slug), row.minutes_id,
+                       revision_)
+    if revision_ is None:
+        page.items = [AgendaLine(*r) for r in db.session.execute(
+            select(AgendaItem.position, AgendaItem.title, AgendaItem.proposal_id,
+                   AgendaItem.description)
+            .where(AgendaItem.meeting_id == row.id)
+            .order_by(AgendaItem.position, AgendaItem.id))]
     return page
 
 
@@ -578,15 +542,8 @@ def _editable_agenda(meeting: Meeting) -> None:
 
 def offered_proposals(meeting: Meeting) -> list:
     """Proposals that can go on the agenda: selected by a round first, then postponed ones."""
-    from portal.proposals.models import Proposal, ProposalState
-
     on_this = {i.proposal_id for i in meeting.items if i.proposal_id}
-    try:
-        from portal.proposals.services import selected_for_table
-
-        selected = list(selected_for_table(meeting.table_id))
-    except ImportError:  # the proposals module is not installed
-        selected = []
+    selected = list(proposals.selected_for_table(meeting.table_id))
     waiting = db.session.scalars(
         select(Proposal).where(Proposal.table_id == meeting.table_id,
                                Proposal.state == ProposalState.ON_AGENDA)
@@ -680,24 +637,14 @@ def convene(actor, meeting: Meeting) -> None:
 
 
 def _authors(proposal) -> list:
-    try:
-        from portal.proposals.services import authors
-    except ImportError:
-        return [proposal.author] if getattr(proposal, "author", None) else []
-    return list(authors(proposal))
+    return list(proposals.authors(proposal))
 
 
 def _supporters(proposal) -> list:
-    try:
-        from portal.proposals.services import supporters
-    except ImportError:
-        return []
-    return list(supporters(proposal))
+    return list(proposals.supporters(proposal))
 
 
 def _put_on_agenda(actor, meeting: Meeting, proposal) -> None:
-    from portal.proposals.models import ProposalState
-
     if proposal.state == ProposalState.SELECTED:
         _transition(proposal, ProposalState.ON_AGENDA, actor,
                     _("All'ordine del giorno della seduta del %(when)s",
@@ -705,9 +652,7 @@ def _put_on_agenda(actor, meeting: Meeting, proposal) -> None:
 
 
 def _transition(proposal, state, actor, note: str | None, details: dict | None = None) -> None:
-    from portal.proposals.services import transition
-
-    transition(proposal, state, actor, note, authorized=True, details=details)
+    proposals.transition(proposal, state, actor, note, authorized=True, details=details)
 
 
 def _notify_convocation(meeting: Meeting, users) -> None:
@@ -1054,8 +999,6 @@ def publish(actor, minutes: Minutes, at: datetime | None = None) -> MinutesRevis
 
 def close_loop(actor, decision: Decision) -> None:
     """Move the decided proposal on; the proposals service notifies authors and supporters."""
-    from portal.proposals.models import ProposalState
-
     proposal = decision.proposal
     if proposal is None or proposal.state != ProposalState.ON_AGENDA:
         return  # already moved by an earlier revision, or decided elsewhere
@@ -1102,8 +1045,11 @@ def revision(meeting: Meeting, number: int) -> MinutesRevision | None:
         MinutesRevision.meeting_id == meeting.id, MinutesRevision.number == number))
 
 
-def content_of(revision_: MinutesRevision) -> dict:
-    return documents.rendered(revision_.content_hash, revision_.content)
+def content_of(revision_: MinutesRevision | RevisionRef) -> dict:
+    """The revision's content with its Markdown rendered, kept by content hash (published
+    content never changes, and rendering Markdown is the costly part of the page)."""
+    return remember(("tables.minutes", revision_.content_hash),
+                    lambda: documents.rendered(revision_.content))
 
 
 def verify(revision_: MinutesRevision) -> bool:
@@ -1150,57 +1096,25 @@ def current_version(decision: Decision) -> Decision | None:
         Decision.agenda_item_id == decision.agenda_item_id))
 
 
-@cache
-def _proposal_links_statement():
-    """What the tables know of a proposal in one statement built once: its meetings (kind 0,
-    by date), its latest current decision (kind 1) and its project (kind 2).
-
-    The agenda items are found by id through the proposal's index: SQLite's statistics count
-    the many items without a proposal as one value, and with `proposal_id = ?` in the join it
-    scanned the whole (meeting_id, proposal_id) index instead (9 ms at 180,000 items)."""
-    from sqlalchemy import String, cast
-
-    pid = bindparam("pid")
-    item = AgendaItem.__table__.alias("proposal_items")
-    # typed NULLs: PostgreSQL resolves a UNION's column types part by part
-    no_text, no_number = cast(null(), String()), cast(null(), Integer())
-    no_time = cast(null(), Meeting.starts_at.type)
-    meetings = (
-        select(literal_column("0", Integer).label("kind"), Meeting.id.label("id"),
-               Meeting.starts_at.label("at"), no_text.label("outcome"),
-               no_number.label("progress"))
-        .select_from(AgendaItem).join(Meeting, Meeting.id == AgendaItem.meeting_id)
-        .where(AgendaItem.id.in_(select(item.c.id).where(item.c.proposal_id == pid)),
-               Meeting.status != MeetingStatus.DRAFT))
-    latest = (select(Decision.id, Decision.outcome)
-              .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
-              .where(Decision.proposal_id == pid)
-              .order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(1).subquery())
-    decision = select(literal_column("1", Integer), latest.c.id, no_time, latest.c.outcome,
-                      no_number)
-    project = (select(literal_column("2", Integer), Project.id, no_time, no_text,
-                      cast(Project.progress, Integer())).where(Project.proposal_id == pid))
-    union = union_all(meetings, decision, project).subquery()
-    return select(union).order_by(union.c.kind, union.c.at)
-
-
 def proposal_links(proposal_id: int) -> dict:
-    """What the tables know of a proposal, for its page: meetings, decision, project.
-
-    One statement; every value is a portal path or None.
-    """
-    from types import SimpleNamespace as NS
-
-    meetings, decision, project = [], None, None
-    for row in db.session.execute(_proposal_links_statement(), {"pid": proposal_id}):
-        if row.kind == 0:
-            meetings.append((url_for("tables.meeting", meeting_id=row.id), row.at))
-        elif row.kind == 1:
-            decision = NS(id=row.id, outcome=row.outcome)
-        else:
-            project = NS(id=row.id, progress=row.progress)
-    if decision is None:
-        project = None  # shown with its decision only
+    """What the tables know of a proposal, for its page: the public meetings that had it on
+    their agenda, its latest decision in force and the project that decision started."""
+    meetings = [(url_for("tables.meeting", meeting_id=m.id), m.starts_at)
+                for m in db.session.execute(
+                    select(Meeting.id, Meeting.starts_at)
+                    .join(AgendaItem, AgendaItem.meeting_id == Meeting.id)
+                    .where(AgendaItem.proposal_id == proposal_id, PUBLIC_MEETING)
+                    .order_by(Meeting.starts_at, Meeting.id))]
+    decision = db.session.execute(
+        select(Decision.id, Decision.outcome)
+        .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
+        .where(Decision.proposal_id == proposal_id)
+        .order_by(Decision.decided_on.desc(), Decision.id.desc()).limit(1)).first()
+    project = None
+    if decision is not None:  # a project is shown with its decision only
+        project = db.session.execute(
+            select(Project.id, Project.progress).where(Project.proposal_id == proposal_id)
+        ).first()
     return {
         "meetings": meetings,
         "decision": decision,
@@ -1225,7 +1139,6 @@ class ProjectLine:
     progress: int
     responsible: str
     comune_name: str | None
-    deadline_text: str
 
     def is_overdue(self, today_: date) -> bool:
         return (self.status == ProjectStatus.IN_PROGRESS and self.deadline is not None
@@ -1249,81 +1162,79 @@ SECTION_OVERDUE, SECTION_RUNNING, SECTION_DONE = "in-ritardo", "in-corso", "real
 PROJECT_SECTIONS = (SECTION_OVERDUE, SECTION_RUNNING, SECTION_DONE)
 
 
-def _section_parts(section: str) -> list[tuple]:
+def _section_parts(section: str, today_: date) -> list[tuple]:
     """(condition on status and deadline, order) of each part of a section, in order: a part
     is one range of an index on (status, deadline), in the part's order."""
-    today = bindparam("today", type_=Date)
     in_progress = Project.status == ProjectStatus.IN_PROGRESS.value
     implemented = Project.status == ProjectStatus.IMPLEMENTED.value
     by_deadline = (Project.deadline, Project.id)
     return {
-        SECTION_OVERDUE: [((in_progress, Project.deadline < today), by_deadline)],
-        SECTION_RUNNING: [((in_progress, Project.deadline >= today), by_deadline),
+        SECTION_OVERDUE: [((in_progress, Project.deadline < today_), by_deadline)],
+        SECTION_RUNNING: [((in_progress, Project.deadline >= today_), by_deadline),
                           ((in_progress, Project.deadline.is_(None)), (Project.id,))],
         SECTION_DONE: [((implemented, Project.deadline.is_not(None)), by_deadline),
                        ((implemented, Project.deadline.is_(None)), (Project.id,))],
     }[section]
 
 
-def _part(rete: bool, kind: int, where, order, offset: bool = False):
-    """The first :limit projects of a part, in its order; with `offset`, those after the
-    first :offset, their ids read along the index alone (ix_projects_status_deadline or
+def _scope(comune_id: int | None) -> tuple:
+    """The projects of one Comune, or (None) of the whole Rete."""
+    return () if comune_id is None else (Project.comune_id == comune_id,)
+
+
+def _part(comune_id: int | None, where, order, limit: int, offset: int = 0):
+    """The projects of a part, in its order, `limit` of them after the first `offset`; with
+    an offset, the ids are read along the index alone (ix_projects_status_deadline or
     ix_projects_comune_status end with the id), so that a deep page reads only its rows."""
-    scope = () if rete else (Project.comune_id == bindparam("comune_id"),)
-    query = (select(literal_column(str(kind)).label("kind"), Project.id, Project.title,
-                    Project.status, Project.deadline, Project.progress, Project.responsible,
-                    Comune.name.label("comune_name"))
+    query = (select(Project.id, Project.title, Project.status, Project.deadline,
+                    Project.progress, Project.responsible, Comune.name.label("comune_name"))
              .outerjoin(Comune, Comune.id == Project.comune_id))
     if offset:
-        ids = (select(Project.id).where(*scope, *where).order_by(*order)
-               .limit(bindparam("limit", type_=Integer))
-               .offset(bindparam("offset", type_=Integer)))
+        ids = (select(Project.id).where(*_scope(comune_id), *where).order_by(*order)
+               .limit(limit).offset(offset))
         return query.where(Project.id.in_(ids.scalar_subquery())).order_by(*order)
-    return query.where(*scope, *where).order_by(*order).limit(inline_limit())  # one plan fits
+    return query.where(*_scope(comune_id), *where).order_by(*order).limit(limit)
 
 
-def _count(rete: bool, where):
-    """An index-only range count along (comune_id or status, deadline)."""
-    scope = () if rete else (Project.comune_id == bindparam("comune_id"),)
-    return select(func.count()).select_from(Project).where(*scope, *where).scalar_subquery()
+def _counts(comune_id: int | None, section: str, today_: date) -> tuple[int, ...]:
+    """How many projects each part of a section holds (index-only range counts), kept until
+    the next write: counting thousands of projects is most of the page's work."""
+    def count() -> tuple[int, ...]:
+        return tuple(db.session.execute(select(*[
+            select(func.count()).select_from(Project).where(*_scope(comune_id), *where)
+            .scalar_subquery() for where, _order in _section_parts(section, today_)])).one())
 
-
-@cache
-def _projects_statements(rete: bool):
-    """One UNION of bounded, index-ordered parts (overdue by deadline; in progress by deadline,
-    then those without one; implemented likewise) and one count per section."""
-    parts = [part for section in PROJECT_SECTIONS for part in _section_parts(section)]
-    rows = union_all(*[select(_part(rete, kind, where, order).subquery())
-                       for kind, (where, order) in enumerate(parts)])
-    counts = select(*[
-        sum((_count(rete, where) for where, _order in _section_parts(section)[1:]),
-            start=_count(rete, _section_parts(section)[0][0]))
-        for section in PROJECT_SECTIONS])
-    return rows, counts
+    return remember(("tables.project_counts", section, comune_id, today_.isoformat()), count)
 
 
 def project_sections(comune_id: int | None, rete: bool = False,
                      limit: int = 50) -> ProjectSections:
     """Approved projects of a Comune (or, `rete`, of every table): overdue first, then in
     progress, then implemented, each by deadline; at most `limit` of each, whatever their
-    number (two queries, along the projects' indexes)."""
-    rows_statement, counts_statement = _projects_statements(rete)
-    params = {"comune_id": comune_id, "today": today(), "limit": limit}
-    parts: list[list] = [[], [], [], [], []]
-    for kind, *values in db.session.execute(rows_statement, params):
-        parts[kind].append(values)
-    # Counting thousands of projects is most of the page's SQL: each worker keeps the counts
-    # until the next write (portal/memo.py), for the day (a deadline passes at midnight).
-    totals = memo(("tables.project_totals", rete, comune_id, params["today"]), lambda: tuple(
-        n or 0 for n in db.session.execute(counts_statement, params).one()))
-    return ProjectSections(_lines(parts[0], limit), _lines(parts[1] + parts[2], limit),
-                           _lines(parts[3] + parts[4], limit), totals)
+    number (one query for the rows, along the projects' indexes, and the counts)."""
+    scope = None if rete else comune_id
+    today_ = today()
+    parts = [(section, where, order) for section in PROJECT_SECTIONS
+             for where, order in _section_parts(section, today_)]
+    # The parts in one round trip: the same named columns in each, and the part's number.
+    statement = union_all(*[
+        select(_part(scope, where, order, limit).add_columns(
+            literal(n).label("part")).subquery())
+        for n, (_section, where, order) in enumerate(parts)])
+    by_section: dict[str, list] = {section: [] for section in PROJECT_SECTIONS}
+    union = statement.subquery()
+    for row in db.session.execute(select(union).order_by(union.c.part, union.c.deadline,
+                                                         union.c.id)):
+        by_section[parts[row.part][0]].append(row)
+    lines = {section: _lines(rows, limit) for section, rows in by_section.items()}
+    return ProjectSections(
+        lines[SECTION_OVERDUE], lines[SECTION_RUNNING], lines[SECTION_DONE],
+        tuple(sum(_counts(scope, section, today_)) for section in PROJECT_SECTIONS))
 
 
-def _lines(values_list, limit: int) -> list[ProjectLine]:
-    locale = current_locale()
-    return [ProjectLine(*values, formatted(values[3], "short", locale) if values[3] else "–")
-            for values in values_list[:limit]]
+def _lines(rows, limit: int) -> list[ProjectLine]:
+    return [ProjectLine(r.id, r.title, r.status, r.deadline, r.progress, r.responsible,
+                        r.comune_name) for r in rows[:limit]]
 
 
 @dataclass
@@ -1337,36 +1248,25 @@ class SectionPage:
     pages: int
 
 
-@cache
-def _section_statements(rete: bool, section: str):
-    """The parts of a section, each with :limit and :offset, and one count of each part."""
-    parts = _section_parts(section)
-    statements = [_part(rete, kind, where, order, offset=True)
-                  for kind, (where, order) in enumerate(parts)]
-    return statements, select(*[_count(rete, where) for where, _order in parts])
-
-
 def project_section_page(section: str, comune_id: int | None, rete: bool = False,
                          page: int = 1, per_page: int = 50) -> SectionPage | None:
     """Page `page` of one section (PROJECT_SECTIONS), in the order of the overview; None when
     there is no such page. The parts are counted first, so that each page reads only the
     parts it shows (an offset along one index range: as deep as the projects are many)."""
-    statements, counts = _section_statements(rete, section)
-    params = {"comune_id": comune_id, "today": today()}
-    sizes = memo(("tables.section_sizes", section, rete, comune_id, params["today"]),
-                 lambda: tuple(n or 0 for n in db.session.execute(counts, params).one()))
+    scope = None if rete else comune_id
+    today_ = today()
+    sizes = _counts(scope, section, today_)
     total = sum(sizes)
     pages = max(1, -(-total // per_page))
     if not 1 <= page <= pages:
         return None
     offset, found = (page - 1) * per_page, []
-    for statement, size in zip(statements, sizes, strict=True):
+    for (where, order), size in zip(_section_parts(section, today_), sizes, strict=True):
         if offset >= size:
             offset -= size
             continue
-        rows = db.session.execute(statement, {**params, "limit": per_page - len(found),
-                                              "offset": offset}).all()
-        found += [values for _kind, *values in rows]
+        found += db.session.execute(
+            _part(scope, where, order, per_page - len(found), offset)).all()
         offset = 0
         if len(found) >= per_page:
             break
@@ -1397,8 +1297,6 @@ def post_update(actor, project: Project, percent: int, note: str) -> ProjectUpda
 
 
 def mark_implemented(actor, project: Project, note: str) -> None:
-    from portal.proposals.models import ProposalState
-
     if project.status != ProjectStatus.IN_PROGRESS:
         raise TablesError(_("Il progetto è già realizzato."))
     project.status = ProjectStatus.IMPLEMENTED

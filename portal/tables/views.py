@@ -6,19 +6,27 @@ import json
 from datetime import date, datetime
 from types import SimpleNamespace
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
 
 from portal import authz
 from portal.authz import Role
+from portal.catalogue.models import GoodPractice
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.i18n import current_locale
 from portal.network.models import Association, Comune
-from portal.tables import bp, calendar, documents, path_parts, path_to, public, services, when
+from portal.tables import bp, calendar, documents, loop, public, services
 from portal.tables.forms import (
     AgendaItemForm,
     CommentForm,
@@ -41,6 +49,7 @@ from portal.tables.models import (
     Table,
     TableMember,
 )
+from portal.web import refuse, wants_partial
 
 TABLE_ROLES = (Role.TABLE_CHAIR, Role.TABLE_SECRETARY, Role.TABLE_MEMBER)
 MANAGERS = (Role.TABLE_CHAIR, Role.TABLE_SECRETARY)
@@ -60,56 +69,34 @@ PROJECTS_PAGE = 50
 
 
 def _table_or_404(slug: str) -> Table:
-    table = services.table_by_slug(slug)
-    if table is None:
-        abort(404)
-    return table
+    return db.first_or_404(db.select(Table).where(Table.slug == slug))
 
 
 def _meeting_or_404(meeting_id: int) -> Meeting:
-    meeting = db.session.get(Meeting, meeting_id)
-    if meeting is None:
-        abort(404)
-    return meeting
-
-
-def _minutes_html(revision) -> Markup:
-    """The published minutes as HTML, rendered once per revision and language."""
-    def render():
-        return render_template("tables/_minutes_content.html", revision=revision,
-                               content=services.content_of(revision), h=3)
-
-    key = (revision.content_hash, revision.id, current_locale())
-    return Markup(documents.minutes_html.get(key, render))  # noqa: S704 - our own template
+    return db.get_or_404(Meeting, meeting_id)
 
 
 def _crumbs(table: Table | None = None, *more) -> list:
-    crumbs = [(_("Tavoli"), path_parts("tables.index")[0])]
+    crumbs = [(_("Tavoli"), url_for("tables.index"))]
     if table is not None:
-        crumbs.append((table.name, path_to("tables.table", "slug", table.slug)))
+        crumbs.append((table.name, url_for("tables.table", slug=table.slug)))
     crumbs.extend(more)
     if len(crumbs) and crumbs[-1][1] is not None:
         crumbs[-1] = (crumbs[-1][0], None)
     return crumbs
 
 
-def _fail(form, exc: services.TablesError, default: str) -> None:
-    db.session.rollback()
-    name = exc.field if exc.field and exc.field in form else default
-    form[name].errors = [*form[name].errors, str(exc)]
-
-
 def _submit(form, field: str, save, done: str, target: str, page):
-    """A posted form: when valid, `save()` through the service, commit, flash `done` and
-    answer 303 to `target`; when invalid or a rule of the service is broken (the message goes
-    on `field` unless the service names one), `page(form)` answers 422 with the errors."""
+    """A posted form: when valid, `save()` through the service, flash `done` and answer 303
+    to `target` (the request's end commits); when invalid or a rule of the service is broken
+    (the message goes on `field` unless the service names one), `page(form)` answers 422
+    with the errors."""
     if form.validate_on_submit():
         try:
             save()
         except services.TablesError as exc:
-            _fail(form, exc, field)  # rolled back: `page` reads the records again
+            refuse(form, exc, field)  # rolled back: `page` reads the records again
             return page(form)
-        db.session.commit()
         flash(done, "success")
         return redirect(target, code=303)
     return page(form)
@@ -128,19 +115,9 @@ def index():
         rows = rows[:INDEX_PAGE]
         next_url = url_for("tables.index", dopo=rows[-1].slug)
     rete = services.rete_table_row() if after is None else None
-    tables = ([(rete.id, rete.name, rete.slug, None)] if rete else []) + rows
-    upcoming = services.next_meetings([t[0] for t in tables])
-    # Each row's paths from a prefix and its next meeting's date formatted here: no url_for,
-    # look-up or filter per row in the template.
-    table_base = url_for("tables.table", slug="x")[:-1]
-    meeting_base = url_for("tables.meeting", meeting_id=0)[:-1]
-    lines = []
-    for table_id, name, slug, comune_name in tables:
-        meeting = upcoming.get(table_id)
-        lines.append((table_base + slug, name, comune_name,
-                      f"{meeting_base}{meeting[0]}" if meeting else None,
-                      when(meeting[1], "short") if meeting else None))
-    return render_template("tables/index.html", tables=lines,
+    tables = ([rete] if rete else []) + rows
+    return render_template("tables/index.html", tables=tables,
+                           upcoming=services.next_meetings([t.id for t in tables]),
                            page={"next_url": next_url,
                                  "prev_url": url_for("tables.index") if after else None},
                            breadcrumbs=[(_("Tavoli"), None)])
@@ -156,7 +133,7 @@ def _table_info_or_404(slug: str) -> services.TableInfo:
 @bp.get("/tavoli/<slug>")
 @authz.public
 def table(slug: str):
-    page = public.table_page(slug, seats=MEMBERS_SHOWN, upcoming=UPCOMING_SHOWN,
+    page = public.table_page(slug, seats_shown=MEMBERS_SHOWN, upcoming=UPCOMING_SHOWN,
                              past=PAST_SHOWN, decisions=10)
     if page is None:
         abort(404)
@@ -166,11 +143,9 @@ def table(slug: str):
     seats = page.seats
     return render_template(
         "tables/table.html", table=table, table_url=url_for("tables.table", slug=table.slug),
-        members=seats, member_rows=public.seat_rows(seats),
+        members=seats,
         member_count=services.member_count(table) if len(seats) == MEMBERS_SHOWN else None,
-        upcoming_html=public.meeting_list(page.upcoming, _("Nessuna seduta convocata.")),
-        past_html=public.meeting_list(page.past, _("Ancora nessuna seduta.")),
-        years=page.years, decisions_html=public.decision_list(page.decisions),
+        upcoming=page.upcoming, past=page.past, years=page.years, decisions=page.decisions,
         drafts=services.draft_meetings(table) if can_manage else [],
         may_meet=can_manage, may_seat=can_seat, breadcrumbs=_crumbs(table),
     )
@@ -182,8 +157,7 @@ def archive(slug: str):
     table = _table_info_or_404(slug)
     years, year, meetings = services.archive_year(table, request.args.get("anno", type=int))
     return render_template("tables/archive.html", table=table, years=years, year=year,
-                           meetings_html=public.meeting_list(
-                               meetings, _("Nessuna seduta in quest'anno.")),
+                           meetings=meetings,
                            breadcrumbs=_crumbs(table, (_("Sedute del %(y)d", y=year), None)))
 
 
@@ -226,9 +200,7 @@ def table_ics(slug: str):
 @bp.get("/comuni/<slug>/sedute.ics")
 @authz.public
 def comune_ics(slug: str):
-    comune = db.session.scalar(db.select(Comune).where(Comune.slug == slug))
-    if comune is None:
-        abort(404)
+    comune = db.first_or_404(db.select(Comune).where(Comune.slug == slug))
     ids = [t.id for t in db.session.scalars(db.select(Table).where(
         (Table.comune_id == comune.id) | Table.comune_id.is_(None)))]
     return calendar.response(
@@ -262,7 +234,7 @@ def table_atom(slug: str):
 def meeting(meeting_id: int):
     meeting = services.meeting_page(meeting_id)
     if meeting is None:
-        abort(404)
+        abort(404)  # (a light read model, not an entity: no get_or_404)
     authz.require("tables.view_meeting", meeting)
     revision = meeting.revision
     if revision is None:
@@ -279,11 +251,11 @@ def meeting(meeting_id: int):
                  and authz.can("tables.draft_minutes", meeting))
     return render_template(
         "tables/meeting.html", meeting=meeting, table=meeting.table, minutes=meeting.minutes_id,
-        meeting_url=path_to("tables.meeting", "meeting_id", meeting.id),
-        table_url=path_to("tables.table", "slug", meeting.table.slug),
+        meeting_url=url_for("tables.meeting", meeting_id=meeting.id),
+        table_url=url_for("tables.table", slug=meeting.table.slug),
         may_manage=signed_in and authz.can("tables.manage_meetings", meeting.table),
         may_read_draft=signed_in and authz.can("tables.read_draft", meeting),
-        revision=revision, minutes_html=_minutes_html(revision) if revision else None,
+        revision=revision, content=services.content_of(revision) if revision else None,
         revisions=revisions, quorum=services.quorum(meeting) if revision is None else None,
         form=EmptyForm() if may_start else None, may_start=may_start,
         breadcrumbs=_crumbs(meeting.table, (meeting.title, None)),
@@ -299,7 +271,7 @@ def revision(meeting_id: int, number: int):
         abort(404)
     return render_template(
         "tables/revision.html", meeting=meeting, table=meeting.table, revision=rev,
-        minutes_html=_minutes_html(rev), diff=services.revision_diff(meeting, number),
+        content=services.content_of(rev), diff=services.revision_diff(meeting, number),
         revisions=services.revisions(meeting), verified=services.verify(rev),
         outcome_text=documents.OUTCOME_TEXT,
         breadcrumbs=_crumbs(meeting.table,
@@ -322,7 +294,7 @@ def minutes_print(meeting_id: int):
     meeting = _meeting_or_404(meeting_id)
     rev = _revision_arg(meeting)
     return render_template("tables/print.html", meeting=meeting, table=meeting.table,
-                           revision=rev, minutes_html=_minutes_html(rev))
+                           revision=rev, content=services.content_of(rev))
 
 
 @bp.get("/sedute/<int:meeting_id>/verbale.pdf")
@@ -341,9 +313,7 @@ def minutes_pdf(meeting_id: int):
 @bp.get("/delibere/<int:decision_id>")
 @authz.public
 def decision(decision_id: int):
-    decision = db.session.get(Decision, decision_id)
-    if decision is None:
-        abort(404)
+    decision = db.get_or_404(Decision, decision_id)
     current = services.current_version(decision)
     project = (services.project_for_proposal(decision.proposal_id)
                if decision.proposal_id else None)
@@ -358,10 +328,6 @@ def _practice_url(project: Project | None) -> str | None:
     """The catalogue page of the practice a project became, when the catalogue has one."""
     if project is None or project.practice_id is None:
         return None
-    from flask import current_app
-
-    from portal.catalogue.models import GoodPractice
-
     practice = db.session.get(GoodPractice, project.practice_id)
     if practice is None:
         return None
@@ -406,9 +372,8 @@ def members(slug: str):
                                 form.body_kind.data, form.as_int(form.comune_id.data),
                                 form.as_int(form.association_id.data), form.title.data)
         except services.TablesError as exc:
-            _fail(form, exc, "email")
+            refuse(form, exc, "email")
             return _members_page(table, form, 422)
-        db.session.commit()
         flash(_("Componente aggiunto al tavolo."), "success")
         return redirect(url_for("tables.members", slug=slug), code=303)
     return _members_page(table, form, 422)
@@ -430,7 +395,6 @@ def remove_member(slug: str, member_id: int):
         db.session.rollback()
         flash(str(exc), "error")
     else:
-        db.session.commit()
         flash(_("%(name)s non fa più parte del tavolo.", name=member.user.name), "success")
     return redirect(url_for("tables.members", slug=slug), code=303)
 
@@ -466,9 +430,8 @@ def new_meeting(slug: str):
         try:
             meeting = services.create_meeting(current_user, table, _meeting_data(form))
         except services.TablesError as exc:
-            _fail(form, exc, "title")
+            refuse(form, exc, "title")
             return _meeting_form_page(table, form, None, 422)
-        db.session.commit()
         flash(_("Seduta creata: ora prepara l'ordine del giorno."), "success")
         return redirect(url_for("tables.agenda", meeting_id=meeting.id), code=303)
     return _meeting_form_page(table, form, None, 422)
@@ -490,17 +453,15 @@ def edit_meeting(meeting_id: int):
         try:
             services.update_meeting(current_user, meeting, _meeting_data(form))
         except services.TablesError as exc:
-            _fail(form, exc, "title")
+            refuse(form, exc, "title")
             return _meeting_form_page(meeting.table, form, meeting, 422)
-        db.session.commit()
         flash(_("Seduta aggiornata."), "success")
         return redirect(url_for("tables.agenda", meeting_id=meeting.id), code=303)
     return _meeting_form_page(meeting.table, form, meeting, 422)
 
 
 def _agenda_page(meeting: Meeting, form: AgendaItemForm | None = None, status: int = 200):
-    template = "tables/_agenda.html" if request.htmx and not request.htmx.boosted \
-        else "tables/agenda.html"
+    template = "tables/_agenda.html" if wants_partial() else "tables/agenda.html"
     return render_template(
         template, meeting=meeting, table=meeting.table, form=form or AgendaItemForm(),
         offered=services.offered_proposals(meeting) if meeting.minutes is None
@@ -532,10 +493,9 @@ def add_item(meeting_id: int):
             services.add_agenda_item(current_user, meeting, form.title.data,
                                      form.description.data, form.proposal())
         except services.TablesError as exc:
-            _fail(form, exc, "title")
+            refuse(form, exc, "title")
             return _agenda_page(meeting, form, 422)
-        db.session.commit()
-        if request.htmx:
+        if wants_partial():
             return _agenda_page(meeting)
         flash(_("Punto aggiunto all'ordine del giorno."), "success")
         return redirect(url_for("tables.agenda", meeting_id=meeting.id), code=303)
@@ -561,11 +521,9 @@ def _item_action(meeting_id: int, item_id: int, form_class, act):
     try:
         act(item, form)
     except services.TablesError as exc:
-        db.session.rollback()
+        db.session.rollback()  # the redirect below would otherwise commit the half-done change
         flash(str(exc), "error")
-    else:
-        db.session.commit()
-    if request.htmx:
+    if wants_partial():
         return _agenda_page(meeting)
     return redirect(url_for("tables.agenda", meeting_id=meeting.id), code=303)
 
@@ -597,7 +555,6 @@ def convene(meeting_id: int):
         db.session.rollback()
         flash(str(exc), "error")
         return _agenda_page(db.session.get(Meeting, meeting_id), status=422)
-    db.session.commit()
     flash(_("Seduta convocata: componenti e proponenti sono stati avvisati."), "success")
     return redirect(url_for("tables.meeting", meeting_id=meeting.id), code=303)
 
@@ -612,9 +569,8 @@ def cancel(meeting_id: int):
         try:
             services.cancel_meeting(current_user, meeting, form.reason.data)
         except services.TablesError as exc:
-            _fail(form, exc, "reason")
+            refuse(form, exc, "reason")
         else:
-            db.session.commit()
             flash(_("Seduta annullata."), "success")
             return redirect(url_for("tables.meeting", meeting_id=meeting.id), code=303)
     meeting = db.session.get(Meeting, meeting_id)
@@ -670,7 +626,6 @@ def attendance(meeting_id: int):
             db.session.rollback()
             errors[0] = str(exc)
         else:
-            db.session.commit()
             flash(_("Presenze registrate: %(p)d su %(m)d, numero legale %(q)s.",
                     p=result.present, m=result.members,
                     q=_("raggiunto") if result.reached else _("non raggiunto")),
@@ -721,7 +676,6 @@ def minutes_start(meeting_id: int):
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("tables.meeting", meeting_id=meeting.id), code=303)
-    db.session.commit()
     return redirect(url_for("tables.minutes_draft", meeting_id=meeting.id), code=303)
 
 
@@ -784,11 +738,10 @@ def minutes_item(meeting_id: int, item_id: int):
         try:
             services.save_item(current_user, minutes, entry, form.values())
         except services.TablesError as exc:
-            _fail(form, exc, "outcome")
+            refuse(form, exc, "outcome")
             meeting = db.session.get(Meeting, meeting_id)
             entry = services.item_of(meeting.minutes, item_id)
             return _item_page(meeting, entry, form, 422)
-        db.session.commit()
         flash(_("Punto %(n)d salvato.", n=entry.agenda_item.position), "success")
         return redirect(url_for("tables.minutes_draft", meeting_id=meeting.id) +
                         f"#punto-{entry.agenda_item.position}", code=303)
@@ -816,7 +769,6 @@ def _minutes_action(meeting_id: int, policy: str, action, done: str):
         db.session.rollback()
         flash(str(exc), "error")
         return _draft_page(db.session.get(Meeting, meeting_id), 422)
-    db.session.commit()
     flash(done, "success")
     return None
 
@@ -881,14 +833,14 @@ def _projects_page(comune: Comune | None):
         title = _section_titles()[section]
         return render_template(
             "tables/projects_section.html", comune=comune, found=found, pager=pager,
-            title=title, overview_url=here, project_rows=public.project_rows,
+            title=title, overview_url=here,
             breadcrumbs=[*crumbs, (_("Progetti approvati"), here), (title, None)])
     sections = services.project_sections(comune.id if comune else None, rete=comune is None,
                                          limit=PROJECTS_SHOWN)
     return render_template(
         "tables/projects.html", comune=comune, overdue=sections.overdue,
         in_progress=sections.in_progress, implemented=sections.implemented,
-        totals=sections.totals, titles=_section_titles(), project_rows=public.project_rows,
+        totals=sections.totals, titles=_section_titles(),
         overview_url=here, breadcrumbs=[*crumbs, (_("Progetti approvati"), None)],
     )
 
@@ -908,17 +860,11 @@ def projects():
 @bp.get("/comuni/<slug>/progetti")
 @authz.public
 def comune_projects(slug: str):
-    comune = db.session.scalar(db.select(Comune).where(Comune.slug == slug))
-    if comune is None:
-        abort(404)
-    return _projects_page(comune)
+    return _projects_page(db.first_or_404(db.select(Comune).where(Comune.slug == slug)))
 
 
 def _project_or_404(project_id: int) -> Project:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        abort(404)
-    return project
+    return db.get_or_404(Project, project_id)
 
 
 def _project_page(project: Project, status: int = 200, progress_form=None, done_form=None):
@@ -977,13 +923,10 @@ def project_practice(project_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        from portal.tables import loop
-
         target = loop.start_practice(current_user, project)
     except services.TablesError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("tables.project", project_id=project.id), code=303)
-    db.session.commit()
     return redirect(target, code=303)
 
