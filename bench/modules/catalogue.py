@@ -1,20 +1,24 @@
-"""The catalogue at scale: 100,000 good practices with their search terms, facets, themes,
-Comuni, promoters, indicators, revisions and adoptions.
+"""The catalogue at scale: 100,000 good practices with their themes, Comuni, promoters,
+indicators, revisions and adoptions, and the database's full-text index of them.
 
 Texts are assembled from Italian phrases of the domain, so that words are spread as in real
-entries (a few very common ones like "famiglie", many rare ones); the search index is built
-with the portal's own analyzer, exactly as `portal.catalogue.search.reindex` would.
+entries (a few very common ones like "famiglie", many rare ones). The search index holds what
+`portal.catalogue.search.index` would write for each published practice (its `document`, with
+the portal's analyzer on SQLite, PostgreSQL's `italian_unaccent` configuration there), filled
+in bulk.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import text
 
 from bench.context import Context, Target
-from portal.catalogue.search import SEARCH_KEYS_FROM_INDEX, analyze, facet_key, sort_key
+from portal.catalogue.models import FTS_TABLE
+from portal.catalogue.search import PG_CONFIG, html_to_text, sort_key, stem, words
 from portal.catalogue.services import render_markdown
 from portal.network.services import slugify
 
@@ -124,6 +128,36 @@ def _body(rng) -> str:
     return "\n\n".join(paragraphs)
 
 
+@cache
+def _stem(word: str) -> str:
+    return stem(word)  # the generated texts reuse a small vocabulary: stem each word once
+
+
+def _analyzed(part: str) -> str:
+    """`portal.catalogue.search.analyze`, with the stems kept for the generator's run."""
+    return " ".join(_stem(w) for w in words(part))
+
+
+def _index(ctx: Context, documents: list[dict]) -> None:
+    """Fill the full-text index with these documents (id, title, tags, summary, body)."""
+    if ctx.dialect == "postgresql":
+        ctx.conn.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS bench_practice_documents "
+                              "(id integer PRIMARY KEY, title text, tags text, summary text, "
+                              "body text)"))
+        ctx.bulk_insert("bench_practice_documents", documents)
+        vector = " || ".join(f"setweight(to_tsvector('{PG_CONFIG}', d.{part}), '{weight}')"
+                             for part, weight in zip(("title", "tags", "summary", "body"),
+                                                     "ABCD", strict=True))
+        ctx.conn.execute(text(f"UPDATE good_practices SET search_vector = {vector} "
+                              "FROM bench_practice_documents d WHERE d.id = good_practices.id"))
+        ctx.conn.execute(text("TRUNCATE bench_practice_documents"))
+        return
+    ctx.bulk_insert(FTS_TABLE, [
+        {"rowid": d["id"], **{part: _analyzed(d[part])
+                              for part in ("title", "tags", "summary", "body")}}
+        for d in documents])
+
+
 def generate(ctx: Context) -> None:
     rng, now = ctx.rng, ctx.now
     n = ctx.scale["practices"]
@@ -131,22 +165,23 @@ def generate(ctx: Context) -> None:
     slugs = ctx.ids["comune_slugs"]
     # Most practices come from the first Comuni of the list (the Brianza core of the Rete).
     weights = [1.0 / (1 + i / 40) for i in range(len(comuni))]
-    theme_ids = [r[0] for r in ctx.conn.execute(text("SELECT id FROM themes ORDER BY id"))]
-    if not theme_ids:
+    themes_in_order = ctx.conn.execute(text(
+        "SELECT id, name FROM themes ORDER BY position, name")).all()
+    if not themes_in_order:
         raise SystemExit("no themes: migration 0002 seeds them")
+    theme_ids = sorted(t.id for t in themes_in_order)
+    theme_rank = {t.id: i for i, t in enumerate(themes_in_order)}
+    theme_name = {t.id: t.name for t in themes_in_order}
     officers = ctx.ids.get("users", {}).get("officers", {})
     coordinator = ctx.ids.get("users", {}).get("coordinator")
     associations = ctx.ids.get("associations", [])
-    counts: Counter[tuple[str, str]] = Counter()
-    pairs: Counter[tuple[str, str, str, str]] = Counter()
-    dfs: Counter[str] = Counter()
     first = ctx.next_id("good_practices", n)
     published_ids: list[int] = []
     slug_seen: Counter[str] = Counter()
     adoptions_made = 0
 
     for start in range(0, n, CHUNK):
-        practices, themes, places, promoters, terms, facets = [], [], [], [], [], []
+        practices, themes, places, promoters, documents = [], [], [], [], []
         indicators, revisions, adoptions = [], [], []
         for pid in range(first + start, first + min(start + CHUNK, n)):
             kind = rng.choice(KINDS)
@@ -177,17 +212,20 @@ def generate(ctx: Context) -> None:
                 "created_at": created, "updated_at": created, "created_by_id": author,
                 "published_at": published_at, "first_published_at": published_at,
                 "published_by_id": author if published else None,
-                "adoption_count": 0, "revision_count": 1, "facet_key": "",
+                "adoption_count": 0, "revision_count": 1,
             })
             chosen_themes = rng.sample(theme_ids, rng.randint(1, 3))
             themes += [{"practice_id": pid, "theme_id": t} for t in chosen_themes]
             places += [{"practice_id": pid, "comune_id": c} for c in runs_in]
             kinds = {"comune"} | set(rng.sample(PROMOTER_KINDS[1:], rng.randint(0, 2)))
+            promoter_names = []
             for k in sorted(kinds):
+                promoter_names.append(
+                    f"Comune di {_name(slugs[home])}" if k == "comune" else
+                    f"{'Associazione' if k != 'enterprise' else 'Impresa'} {rng.randint(1, 999)}")
                 promoters.append({
                     "id": ctx.next_id("practice_promoters"), "practice_id": pid,
-                    "name": f"Comune di {_name(slugs[home])}" if k == "comune" else
-                    f"{'Associazione' if k != 'enterprise' else 'Impresa'} {rng.randint(1, 999)}",
+                    "name": promoter_names[-1],
                     "kind": k, "role": None, "comune_id": home if k == "comune" else None,
                     "association_id": rng.choice(associations)
                     if k == "association" and associations else None})
@@ -202,18 +240,11 @@ def generate(ctx: Context) -> None:
             if not published:
                 continue
             published_ids.append(pid)
-            values = {("*", ""), ("s", status)}
-            values |= {("t", str(t)) for t in chosen_themes}
-            values |= {("c", str(c)) for c in runs_in}
-            values |= {("k", k) for k in kinds}
-            counts.update(values)
-            practices[-1]["facet_key"] = facet_key(values)
-            real = [v for v in values if v[0] != "*"]
-            pairs.update((a[0], a[1], b[0], b[1]) for a in real for b in real if a != b)
-            facets += [{"facet": f, "value": v, "practice_id": pid} for f, v in values]
-            term_weights = analyze(title, summary, body)
-            dfs.update(term_weights.keys())
-            terms += [{"term": t, "practice_id": pid, "weight": w} for t, w in term_weights.items()]
+            # search.document(practice): themes in their order, then promoters by id
+            tags = [theme_name[t] for t in sorted(chosen_themes, key=theme_rank.__getitem__)]
+            documents.append({"id": pid, "title": title,
+                              "tags": " ".join(tags + promoter_names), "summary": summary,
+                              "body": html_to_text(body_html)})
             # Adoptions: most practices have none, a few are adopted widely.
             widely = rng.random() < 0.45
             n_adopt = min(40, int(rng.paretovariate(1.6)) - 1) if widely else 0
@@ -236,19 +267,7 @@ def generate(ctx: Context) -> None:
         ctx.bulk_insert("practice_indicators", indicators)
         ctx.bulk_insert("practice_revisions", revisions)
         ctx.bulk_insert("practice_adoptions", adoptions)
-        ctx.bulk_insert("practice_facets", facets)
-        for i in range(0, len(terms), 50_000):
-            ctx.bulk_insert("practice_terms", terms[i:i + 50_000])
-    ctx.bulk_insert("catalogue_facet_counts", [
-        {"facet": f, "value": v, "count": c} for (f, v), c in counts.items()])
-    rows = [{"facet": a, "value": b, "other_facet": c, "other_value": d, "count": n}
-            for (a, b, c, d), n in pairs.items()]
-    for i in range(0, len(rows), 50_000):
-        ctx.bulk_insert("catalogue_facet_pairs", rows[i:i + 50_000])
-    ctx.bulk_insert("catalogue_term_stats", [{"term": t, "df": n} for t, n in dfs.items()])
-    if ctx.dialect == "postgresql":
-        # the terms and facet tokens under the GIN index, as search.reindex keeps them
-        ctx.conn.execute(text(SEARCH_KEYS_FROM_INDEX))
+        _index(ctx, documents)
     # Planner statistics, as a production database would have them.
     ctx.conn.execute(text("ANALYZE"))
     ctx.ids["practices"] = published_ids
@@ -274,9 +293,8 @@ def targets(ctx: Context) -> list[Target]:
     rows = ctx.conn.execute(text("SELECT id, slug FROM good_practices")).all()
     slug_of = {r.id: r.slug for r in rows}
     comune = ctx.conn.execute(text(
-        "SELECT c.slug FROM catalogue_facet_counts f JOIN comuni c ON c.id = "
-        + ("CAST(f.value AS INTEGER)" if ctx.dialect == "sqlite" else "f.value::integer")
-        + " WHERE f.facet = 'c' ORDER BY f.count DESC LIMIT 1")).scalar()
+        "SELECT c.slug FROM practice_comuni pc JOIN comuni c ON c.id = pc.comune_id "
+        "GROUP BY c.slug ORDER BY count(*) DESC, c.slug LIMIT 1")).scalar()
     queries = [q.replace(" ", "+") for q in QUERIES]
     return [
         Target("catalogue list", "/pratiche"),
