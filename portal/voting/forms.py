@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, RadioField
+from wtforms import DateTimeLocalField, HiddenField, RadioField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from portal.accounts.forms import IntegerInput
 from portal.forms import CleanStringField, CleanTextAreaField, length, required
+from portal.i18n import ROME
 from portal.proposals.forms import EuroField, MultiCheckboxField
-
-ROME = ZoneInfo("Europe/Rome")
 
 
 class RomeDateTimeField(DateTimeLocalField):
@@ -82,3 +80,10 @@ class RoundForm(FlaskForm):
     def validate_proposals(self, field):
         if not field.data:
             raise ValidationError(_l("Scegli almeno una proposta."))
+
+
+class VoteForm(FlaskForm):
+    """The button that casts or withdraws a vote: its CSRF token and the page to go back to
+    (the box is on the round's page and on each proposal's)."""
+
+    next = HiddenField()

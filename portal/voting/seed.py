@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from portal.extensions import db
 from portal.i18n import ROME
 from portal.voting.models import Round, RoundEntry, RoundRule, Vote
-from portal.voting.services import _compute, recount
+from portal.voting.services import ensure_results, recount
 
 
 def _at_hour(moment: datetime, hour: int) -> datetime:
@@ -72,7 +72,7 @@ def seed(ctx) -> None:
             _vote(closed, entries, household, p, at)
     db.session.flush()
     _counted(chosen)
-    _compute(closed, quiet=True)
+    ensure_results(closed, quiet=True)
     closed.results_at = closed.closes_at + timedelta(minutes=1)
 
     # The open round: the demo family can still give its three supports.

@@ -31,7 +31,10 @@ def _vote(round_, household, proposal):
 
 
 def test_threshold_selects_and_notifies_supporters(app, db, client, factory, comune):
-    """At the close, proposals reaching the threshold become selected; supporters are told."""
+    """At the close, proposals reaching the threshold become selected; supporters are told.
+
+    Readers see the round closed and its results at once; `flask voting close` stores them,
+    moves the proposals on and tells the families, once however often it runs."""
     table = factory.table(comune)
     author = factory.user()
     a = make_proposal(factory, comune=comune, user=author, state=S.PUBLISHED, title="Sopra")
@@ -42,9 +45,18 @@ def test_threshold_selects_and_notifies_supporters(app, db, client, factory, com
         _vote(round_, h, a)
     _vote(round_, voters[0], b)
     close(round_)
+    # Before the command: shown closed, with its results computed, and nothing written.
+    html = client.get(f"/votazioni/{round_.id}").get_data(as_text=True)
+    assert "La votazione è chiusa" in html and "Selezionata" in html
     response = client.get(f"/votazioni/{round_.id}/risultati")
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "Sopra" in html and "Sotto la soglia" in html
+    assert "Hanno votato 3 famiglie" in html
+    db.session.expire_all()
+    assert round_.results_at is None and a.state == S.PUBLISHED
+    # The command stores them and moves the proposal on; run again, it changes nothing.
+    runner = app.test_cli_runner()
+    assert "1 votazioni" in runner.invoke(args=["voting", "close"]).output
     db.session.expire_all()
     assert a.state == S.SELECTED and b.state == S.PUBLISHED
     assert round_.results["ballots"] == 3 and round_.results["votes"] == 4
@@ -52,11 +64,12 @@ def test_threshold_selects_and_notifies_supporters(app, db, client, factory, com
     assert any("Selezionata" in m.subject for m in outbox(supporter.email))
     assert db.session.scalar(db.select(Notification).where(
         Notification.user_id == author.id, Notification.kind == "proposal.selected"))
-    # computed once: a second visit changes nothing
     results_at = round_.results_at
+    assert "0 votazioni" in runner.invoke(args=["voting", "close"]).output
     client.get(f"/votazioni/{round_.id}/risultati")
     db.session.expire_all()
     assert round_.results_at == results_at
+    assert len([m for m in outbox(supporter.email) if "Selezionata" in m.subject]) == 1
 
 
 def test_budget_greedy_within_budget_and_published_computation(app, db, client, factory,

@@ -4,7 +4,6 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import event as db_event
 
 from portal.authz import Role
 from portal.db_setup import utcnow
@@ -75,53 +74,9 @@ def test_htmx_vote_swaps_button_and_counter(app, db, client, login_as, setup):
     assert "Ti restano 2 sostegni" in html
 
 
-class _Statements:
-    """Counts the SQL statements the app sends to the driver while the block runs (the ballot
-    runs on the driver's connection, below SQLAlchemy's events): on SQLite every statement the
-    library executes, BEGIN and COMMIT included; on PostgreSQL every statement a cursor sends
-    (psycopg would send BEGIN and COMMIT as commands, not counted)."""
-
-    def __init__(self, db, monkeypatch):
-        self.engine, self.monkeypatch, self.count = db.engine, monkeypatch, 0
-        self.statements: list[str] = []
-        self._traced: list = []
-
-    def _tick(self, statement, *_args):
-        self.count += 1
-        self.statements.append(str(statement))
-
-    def _checkout(self, dbapi_connection, _record, _proxy):
-        dbapi_connection.set_trace_callback(self._tick)
-        self._traced.append(dbapi_connection)
-
-    def __enter__(self):
-        if self.engine.dialect.name == "sqlite":
-            db_event.listen(self.engine, "checkout", self._checkout)
-        else:
-            import psycopg
-
-            execute = psycopg.Cursor.execute
-
-            def counted(cursor, query, *args, **kwargs):
-                self._tick(query)
-                return execute(cursor, query, *args, **kwargs)
-
-            self.monkeypatch.setattr(psycopg.Cursor, "execute", counted)
-        return self
-
-    def __exit__(self, *exc):
-        if self.engine.dialect.name == "sqlite":
-            db_event.remove(self.engine, "checkout", self._checkout)
-            for connection in self._traced:
-                connection.set_trace_callback(None)
-        else:
-            self.monkeypatch.undo()
-
-
-def test_htmx_budget_ballot_box_after_vote_and_withdrawal(app, db, client, login_as, setup,
-                                                          monkeypatch):
-    """The htmx answers show the new count and the budget left, after a vote and a withdrawal;
-    the vote needs no query beyond its own (PostgreSQL: login, one read, one write)."""
+def test_htmx_budget_ballot_box_after_vote_and_withdrawal(app, db, client, login_as, setup):
+    """The htmx answers show the new count and the budget left, after a vote and a
+    withdrawal, and come back to the page the box is on."""
     round_ = make_round(setup["table"], setup["proposals"], rule=RoundRule.BUDGET,
                         budget_cents=1_000_000)
     login_as("family", comune=setup["comune"])
@@ -130,22 +85,45 @@ def test_htmx_budget_ballot_box_after_vote_and_withdrawal(app, db, client, login
     url = f"/votazioni/{round_.id}/proposte/{b.id}/voto"
     headers = {"HX-Request": "true", "X-CSRFToken": client.csrf(),
                "HX-Current-URL": f"http://localhost/proposte/{b.id}"}
-    with _Statements(db, monkeypatch) as sql:
-        response = client.post(url, headers=headers)
+    response = client.post(url, headers=headers)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and ">1</span>" in html
     assert "Togli dalla scheda" in html and "7.000,00" in html
     assert f'name="next" value="/proposte/{b.id}"' in html
-    # PostgreSQL: one call of rete_ballot, its own transaction (authenticates the voter by the
-    # login session, locks and checks the ballot, writes the vote and both counters). SQLite,
-    # under BEGIN IMMEDIATE: the same read, the insert, the two counters, then COMMIT.
-    expected = 1 if db.engine.dialect.name == "postgresql" else 6
-    assert sql.count == expected, sql.statements
     response = client.form(f"/votazioni/{round_.id}/proposte/{b.id}/ritira", htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and ">0</span>" in html
     assert "Metti nella scheda" in html and "9.000,00" in html
     assert _counts(db, round_, a) == (1, 1) and _counts(db, round_, b) == (0, 0)
+
+
+def test_htmx_vote_box_in_english_with_the_title_escaped(app, db, client, login_as, setup):
+    """The box answered to htmx is the template's, in the visitor's language, with the
+    proposal's title escaped and a CSRF token for the next press."""
+    round_ = make_round(setup["table"], setup["proposals"], max_supports=3)
+    p = setup["proposals"][0]
+    p.title = 'Pedibus <per> "tutti" & subito'
+    db.session.commit()
+    login_as("family", comune=setup["comune"])
+    client.set_cookie("lang", "en")
+    response = client.form(f"/votazioni/{round_.id}/proposte/{p.id}/voto", htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Withdraw support" in html and "You have 2 supports left." in html
+    assert "Ritira il sostegno" not in html
+    assert "&lt;per&gt;" in html and "<per>" not in html
+    assert 'name="csrf_token"' in html
+
+
+def test_plain_vote_redirects_back_with_a_message(app, db, client, login_as, setup):
+    """Without htmx the vote goes back to the page it came from and says it was recorded."""
+    round_ = make_round(setup["table"], setup["proposals"])
+    login_as("family", comune=setup["comune"])
+    p = setup["proposals"][0]
+    response = client.form(f"/votazioni/{round_.id}/proposte/{p.id}/voto",
+                           {"next": f"/proposte/{p.id}"})
+    assert response.status_code == 303 and response.location.endswith(f"/proposte/{p.id}")
+    assert "Voto registrato" in client.get(f"/proposte/{p.id}").get_data(as_text=True)
 
 
 def test_htmx_repeated_vote_and_withdrawal_change_nothing(app, db, client, login_as, setup):
