@@ -27,10 +27,16 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_name(name, type_, parent_names) -> bool:
+    """Leave out the tables the database keeps for itself (SQLite's FTS5 index, listed by the
+    models in `metadata.info["external_tables"]`): they are not the models' to compare."""
+    return not (type_ == "table" and name in target_metadata.info.get("external_tables", ()))
+
+
 def run_migrations_offline() -> None:
     context.configure(url=config.get_main_option("sqlalchemy.url"),
                       target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True, compare_type=True)
+                      render_as_batch=True, compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -56,6 +62,7 @@ def run_migrations_online() -> None:
             process_revision_directives=no_empty_revision,
             render_as_batch=sqlite,
             compare_type=True,
+            include_name=include_name,
             render_item=render_item,
         )
         try:

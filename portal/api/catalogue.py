@@ -22,8 +22,9 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 
 _FILTERS = [
     {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200},
-     "description": "Testo libero su titolo, sintesi e descrizione (radici italiane, accenti "
-                    "ignorati; tutte le parole devono comparire)."},
+     "description": "Testo libero su titolo, temi, promotori, sintesi e descrizione (radici "
+                    "italiane, accenti ignorati): trova le pratiche con almeno una delle "
+                    "parole, prima quelle che le hanno tutte."},
     {"name": "tema", "in": "query", "schema": {"type": "string"},
      "description": "Slug di un tema, per esempio scuola-ed-educazione."},
     {"name": "comune", "in": "query", "schema": {"type": "string"},
@@ -102,8 +103,8 @@ def _error(code: int, error: str, message: str):
                     "data": {"type": "array", "items": {"$ref": "#/components/schemas/Practice"}},
                     "page": {"allOf": [{"$ref": "#/components/schemas/Page"}, {
                         "type": "object", "properties": {"total_is_lower_bound": {
-                            "type": "boolean", "description": "Vero se le corrispondenze sono "
-                            "più di total: si ricevono le più pertinenti."}}}]},
+                            "type": "boolean", "description": "Sempre falso: total conta "
+                            "tutte le corrispondenze (campo mantenuto per compatibilità)."}}}]},
                     "facets": {"type": "object"}}}}}},
         "400": {"description": "Parametri non validi.",
                 "content": {"application/json": {"schema": ERROR}}},
@@ -117,7 +118,7 @@ def practices():
         wanted, _chosen = parse_search(request.args, per_page=per_page)
     except BadSearch as exc:
         return _error(400, "bad_request", exc.message)
-    result = search.run(wanted)
+    result = search.find(wanted)
     args = current_args(request.args)
     if raw:
         args["per_pagina"] = raw
@@ -133,7 +134,7 @@ def practices():
               for f in facet_view(result, args)}
     return jsonify({
         "data": [practice_record(p) for p in result.items],
-        "page": {"total": result.total, "total_is_lower_bound": result.capped,
+        "page": {"total": result.total, "total_is_lower_bound": False,
                  "page": wanted.page, "per_page": per_page,
                  "next": page_url(wanted.page + 1) if wanted.page < pages else None,
                  "prev": page_url(wanted.page - 1) if wanted.page > 1 else None},

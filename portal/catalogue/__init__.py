@@ -8,8 +8,8 @@ from portal.catalogue import policies, views  # noqa: E402,F401
 
 
 def init_app(app):
-    from portal.catalogue import cli, services
+    from portal.catalogue import services
 
     services.register_panels()
+    services.listen_for_commits()
     views.init_template_globals(app)
-    cli.init_app(app)

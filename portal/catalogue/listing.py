@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import quote_plus, urlencode
 
-from flask import request, url_for
+from flask import g, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.catalogue import search, services
 from portal.extensions import db
-from portal.i18n import current_locale
 from portal.network.models import Comune
 
 #: the deepest page of results one can open; past it, the user narrows the search
@@ -100,32 +98,26 @@ class Links(NamedTuple):
     css: str
 
 
-_LINKS: dict[str, Links] = {}
-
-
 def links() -> Links:
-    """The catalogue's URL prefixes, built once per worker (and script root): a `url_for`
-    costs ~20 µs and a practice page needs half a dozen."""
-    root = request.script_root
-    found = _LINKS.get(root)
-    if found is None:
-        found = _LINKS[root] = Links(
-            index=url_for("catalogue.index"),
-            detail=url_for("catalogue.detail", slug="x")[:-1],
-            comune=url_for("network.comune", slug="x")[:-1],
-            api=url_for("api.practice", practice_id=0)[:-1],
-            css=url_for("static", filename="css/catalogue.css"))
-    return found
+    """The catalogue's URL prefixes (a page appends a slug or an id)."""
+    return Links(
+        index=url_for("catalogue.index"),
+        detail=url_for("catalogue.detail", slug="x")[:-1],
+        comune=url_for("network.comune", slug="x")[:-1],
+        api=url_for("api.practice", practice_id=0)[:-1],
+        css=url_for("static", filename="css/catalogue.css"))
 
 
-@lru_cache(maxsize=16)
-def _texts_for(locale: str) -> dict:
-    """The labels of the list in one language, translated once per worker (they are read on
-    every request: Flask-Babel resolves each string through the request context)."""
+def texts() -> dict:
+    """The labels of the list in the visitor's language (read by several parts of a page:
+    translated once per request)."""
+    found = g.get("catalogue_texts")
+    if found is not None:
+        return found
     from flask_babel import format_decimal
 
     sample = format_decimal(1234567)
-    return {
+    found = g.catalogue_texts = {
         "facets": {"tema": _("Tema"), "comune": _("Comune"), "stato": _("Stato"),
                    "promotore": _("Promotori")},
         "status": {s: services.status_label(s) for s in search.STATUS_VALUES},
@@ -137,21 +129,16 @@ def _texts_for(locale: str) -> dict:
         "list_title": _("Buone pratiche"),
         "thousands": "" if sample[1].isdigit() else sample[1],
     }
-
-
-def texts() -> dict:
-    """The list's labels in the visitor's language."""
-    return _texts_for(current_locale())
+    return found
 
 
 def int_formatter():
-    """A fast integer formatter with the locale's digit grouping (Babel once per worker)."""
+    """An integer formatter with the locale's digit grouping."""
     sep = texts()["thousands"]
     return lambda n: str(n) if n < 1000 else f"{n:,}".replace(",", sep)
 
 
-#: query values quoted for a URL (the same slugs on every page)
-_quote = lru_cache(maxsize=4096)(quote_plus)
+_quote = quote_plus
 
 
 def facet_view(result: search.Result, args: dict) -> list[dict]:

@@ -1,9 +1,8 @@
 """Good practices (buone pratiche), their themes, promoters, results, files and adoptions.
 
-The search index lives here too: `practice_terms` (stemmed, accent-folded terms with a weight)
-and `practice_facets` (one row per facet value of a published practice) are derived tables kept
-by `portal.catalogue.search` on every save; `catalogue_facet_counts` holds the facet counts of the
-whole published catalogue so that the unfiltered list never counts 100,000 rows.
+The search index is the database's own (see `portal.catalogue.search`): on PostgreSQL the
+`search_vector` column below, on SQLite the FTS5 table `practice_search`, which migration 0015
+creates (a virtual table, not described here).
 """
 
 from __future__ import annotations
@@ -20,18 +19,25 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db_setup import UTCDateTime, utcnow
 from portal.extensions import db
+
+#: SQLite's FTS5 index of the published practices (migration 0015, portal.catalogue.search)
+FTS_TABLE = "practice_search"
+# It and the tables FTS5 keeps for it are the database's, not the models': migrations/env.py
+# leaves them out when comparing the models with the database.
+db.metadata.info.setdefault("external_tables", set()).update(
+    {FTS_TABLE, *(f"{FTS_TABLE}_{suffix}"
+                  for suffix in ("data", "idx", "content", "docsize", "config"))})
 
 
 class PracticeStatus(StrEnum):
@@ -89,7 +95,9 @@ practice_themes = Table(
     Column("practice_id", Integer, ForeignKey("good_practices.id", ondelete="CASCADE"),
            primary_key=True),
     Column("theme_id", Integer, ForeignKey("themes.id", ondelete="CASCADE"),
-           primary_key=True, index=True),
+           primary_key=True),
+    #: a theme's practices, newest first (the theme filter, the related practices)
+    Index("ix_practice_themes_theme", "theme_id", "practice_id"),
 )
 
 practice_comuni = Table(
@@ -97,8 +105,10 @@ practice_comuni = Table(
     db.metadata,
     Column("practice_id", Integer, ForeignKey("good_practices.id", ondelete="CASCADE"),
            primary_key=True),
-    Column("comune_id", Integer, ForeignKey("comuni.id", ondelete="CASCADE"), primary_key=True,
-           index=True),
+    Column("comune_id", Integer, ForeignKey("comuni.id", ondelete="CASCADE"),
+           primary_key=True),
+    #: a Comune's practices, newest first (the Comune filter, the Comune's page)
+    Index("ix_practice_comuni_comune", "comune_id", "practice_id"),
 )
 
 
@@ -151,16 +161,11 @@ class GoodPractice(db.Model):
     #: adoptions that are not abandoned; kept by the adoption service for the "most adopted" sort
     adoption_count: Mapped[int] = mapped_column(default=0, server_default="0")
     revision_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    #: the facet values of a published practice as "facet:value" tokens separated by spaces
-    #: ("c:12 k:comune s:attiva t:3"): the rows of practice_facets but the total, kept by
-    #: search.reindex; a search counts its candidates' facets from it. Empty for drafts.
-    facet_key: Mapped[str] = mapped_column(Text, default="", server_default="")
-    #: PostgreSQL only (NULL on SQLite, and for drafts): the practice's index terms and its
-    #: facet tokens in one array under a GIN index, kept by search.reindex. A search whose
-    #: words and filters rarely meet intersects their lists there at once (see search.py).
-    #: Deferred: no page reads it.
-    search_keys: Mapped[list[str] | None] = mapped_column(
-        Text().with_variant(ARRAY(Text), "postgresql"), deferred=True)
+    #: PostgreSQL only (NULL on SQLite, and for drafts): title, theme and promoter names,
+    #: summary and description as a tsvector weighted A to D, kept by search.index. Deferred:
+    #: no page reads it.
+    search_vector: Mapped[str | None] = mapped_column(
+        Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
 
     themes: Mapped[list[Theme]] = relationship(secondary=practice_themes,
                                                order_by="Theme.position, Theme.name")
@@ -185,9 +190,9 @@ class GoodPractice(db.Model):
         Index("ix_good_practices_title_key", "title_key", "id"),
         Index("ix_good_practices_adoptions", "adoption_count", "id"),
         # GIN on PostgreSQL; on SQLite the column stays NULL and the partial index empty
-        Index("ix_good_practices_search_keys", "search_keys", postgresql_using="gin",
-              postgresql_where=text("search_keys IS NOT NULL"),
-              sqlite_where=text("search_keys IS NOT NULL")),
+        Index("ix_good_practices_search_vector", "search_vector", postgresql_using="gin",
+              postgresql_where=text("search_vector IS NOT NULL"),
+              sqlite_where=text("search_vector IS NOT NULL")),
     )
 
     @property
@@ -228,7 +233,11 @@ class Promoter(db.Model):
 
     practice: Mapped[GoodPractice] = relationship(back_populates="promoters")
 
-    __table_args__ = (CheckConstraint(f"kind in ({_in(PromoterKind)})", name="kind"),)
+    __table_args__ = (
+        CheckConstraint(f"kind in ({_in(PromoterKind)})", name="kind"),
+        #: the practices with a kind of promoter (the promoter filter)
+        Index("ix_practice_promoters_kind", "kind", "practice_id"),
+    )
 
     def __repr__(self) -> str:
         return f"<Promoter {self.name} ({self.kind})>"
@@ -347,93 +356,3 @@ class Adoption(db.Model):
 
     def __repr__(self) -> str:
         return f"<Adoption {self.practice_id} by {self.comune_id} ({self.status})>"
-
-
-# --------------------------------------------------------------------------- search index
-
-
-class PracticeTerm(db.Model):
-    """One stemmed, accent-folded term of a published practice, weighted by where it appears."""
-
-    __tablename__ = "practice_terms"
-
-    term: Mapped[str] = mapped_column(String(40), primary_key=True)
-    practice_id: Mapped[int] = mapped_column(
-        ForeignKey("good_practices.id", ondelete="CASCADE"), primary_key=True, index=True)
-    #: occurrences in the title count 10, in the summary 4, in the body 1 (capped)
-    weight: Mapped[int] = mapped_column(SmallInteger)
-
-    # On SQLite the rows live in the primary key's b-tree: a term's postings (with their
-    # weight) are read contiguously instead of one table row per posting. The rank index
-    # walks a term's postings best first and stops after a page of candidates.
-    __table_args__ = (Index("ix_practice_terms_rank", "term", "weight", "practice_id"),
-                      {"sqlite_with_rowid": False})
-
-    def __repr__(self) -> str:
-        return f"<PracticeTerm {self.term} {self.practice_id}>"
-
-
-class PracticeFacet(db.Model):
-    """One facet value of a published practice: t=theme id, c=Comune id, s=status, k=kind."""
-
-    __tablename__ = "practice_facets"
-
-    facet: Mapped[str] = mapped_column(String(1), primary_key=True)
-    value: Mapped[str] = mapped_column(String(20), primary_key=True)
-    practice_id: Mapped[int] = mapped_column(
-        ForeignKey("good_practices.id", ondelete="CASCADE"), primary_key=True)
-
-    __table_args__ = (Index("ix_practice_facets_practice", "practice_id", "facet", "value"),
-                      {"sqlite_with_rowid": False})
-
-    def __repr__(self) -> str:
-        return f"<PracticeFacet {self.facet}={self.value} {self.practice_id}>"
-
-
-class FacetCount(db.Model):
-    """How many published practices carry a facet value; facet '*' value '' is the total."""
-
-    __tablename__ = "catalogue_facet_counts"
-
-    facet: Mapped[str] = mapped_column(String(1), primary_key=True)
-    value: Mapped[str] = mapped_column(String(20), primary_key=True)
-    count: Mapped[int] = mapped_column(default=0, server_default="0")
-
-    #: the most frequent values of a facet (the Comuni listed on the catalogue page)
-    __table_args__ = (Index("ix_catalogue_facet_counts_top", "facet", "count", "value"),)
-
-    def __repr__(self) -> str:
-        return f"<FacetCount {self.facet}={self.value}: {self.count}>"
-
-
-class TermStat(db.Model):
-    """How many published practices contain a term: picks the rarest term of a query to drive
-    the search, and lists the terms a prefix can complete to."""
-
-    __tablename__ = "catalogue_term_stats"
-
-    term: Mapped[str] = mapped_column(String(40), primary_key=True)
-    df: Mapped[int] = mapped_column(default=0, server_default="0")
-
-    def __repr__(self) -> str:
-        return f"<TermStat {self.term}: {self.df}>"
-
-
-class FacetPair(db.Model):
-    """How many published practices carry both facet values: the counts shown when exactly one
-    filter is chosen, without counting thousands of rows."""
-
-    __tablename__ = "catalogue_facet_pairs"
-
-    facet: Mapped[str] = mapped_column(String(1), primary_key=True)
-    value: Mapped[str] = mapped_column(String(20), primary_key=True)
-    other_facet: Mapped[str] = mapped_column(String(1), primary_key=True)
-    other_value: Mapped[str] = mapped_column(String(20), primary_key=True)
-    count: Mapped[int] = mapped_column(default=0, server_default="0")
-
-    #: the most frequent other values within one value's practices
-    __table_args__ = (Index("ix_catalogue_facet_pairs_top", "facet", "value", "other_facet",
-                            "count", "other_value"),)
-
-    def __repr__(self) -> str:
-        return f"<FacetPair {self.facet}={self.value} & {self.other_facet}={self.other_value}>"

@@ -12,12 +12,10 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import date
-from functools import lru_cache
 from typing import Any, BinaryIO, NamedTuple
-from urllib.parse import urlencode
 
 import nh3
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
@@ -26,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from portal import authz
 from portal.authz import Role
+from portal.caching import remember
 from portal.catalogue import search
 from portal.catalogue.models import (
     Adoption,
@@ -39,13 +38,14 @@ from portal.catalogue.models import (
     Promoter,
     PromoterKind,
     Theme,
+    practice_comuni,
+    practice_themes,
 )
 from portal.core.services import activity, audit, notify
 from portal.db_setup import utcnow
 from portal.extensions import db
-from portal.memo import memo
 from portal.network.models import Association, Comune
-from portal.network.services import ComunePanel, page_columns, slugify
+from portal.network.services import slugify
 from portal.storage import IMAGES, PDF, UploadRejected, check_upload, new_key, storage
 
 log = logging.getLogger(__name__)
@@ -168,8 +168,6 @@ def editable_drafts(user, limit: int = 100) -> list[GoodPractice]:
     if not authz.is_coordinator(user):
         comune_ids = authz.scope_ids(user, Role.COMUNE_OFFICER) or {-1}
         association_ids = authz.scope_ids(user, Role.MODERATOR) or {-1}
-        from portal.catalogue.models import practice_comuni
-
         query = query.where(
             GoodPractice.owner_comune_id.in_(comune_ids)
             | GoodPractice.owner_association_id.in_(association_ids)
@@ -356,7 +354,7 @@ def update_practice(actor, practice: GoodPractice, data: dict, note: str | None 
     if practice.title != old_title and not practice.is_published:
         practice.slug = _unique_slug(practice.title, practice.id)
     revision = _revise(actor, practice, note or _("Contenuto modificato"))
-    search.reindex(practice)
+    search.index(practice)
     audit("catalogue.edited", practice, {"revision": revision.number}, actor=actor)
     return revision
 
@@ -374,7 +372,7 @@ def publish(actor, practice: GoodPractice) -> None:
     practice.first_published_at = practice.first_published_at or practice.published_at
     practice.published_by_id = actor.id
     _revise(actor, practice, _("Pubblicata"))
-    search.reindex(practice)
+    search.index(practice)
     link = url_for("catalogue.detail", slug=practice.slug)
     for comune in practice.comuni[:3]:
         activity("practice.published", _("Nuova buona pratica: %(title)s", title=practice.title),
@@ -395,7 +393,7 @@ def unpublish(actor, practice: GoodPractice) -> None:
     practice.published_at = None
     practice.published_by_id = None
     _revise(actor, practice, _("Ritirata dalla pubblicazione"))
-    search.reindex(practice)
+    search.index(practice)
     audit("catalogue.unpublished", practice, {"title": practice.title}, actor=actor)
 
 
@@ -409,14 +407,15 @@ def delete_draft(actor, practice: GoodPractice) -> list[str]:
     if practice.was_ever_published:
         raise CatalogueError(never_deletable_text())
     keys = [f.storage_key for f in practice.files]
-    # A draft has no rows in the search index; should any be left (drift), they go and the
-    # stored counts follow before the practice does.
-    search.reindex(practice)
+    # A draft is not in the search index; should an entry be left (an interrupted save), it
+    # goes with the practice.
+    search.forget(practice.id)
     audit("catalogue.draft_deleted", practice,
           {"title": practice.title, "slug": practice.slug, "files": len(keys),
            "revisions": practice.revision_count}, actor=actor)
     db.session.delete(practice)
     db.session.flush()
+    _delete_once_committed(keys)
     log.info("draft practice %s deleted by %s", practice.id, getattr(actor, "id", None))
     return keys
 
@@ -465,7 +464,7 @@ def add_promoter(actor, practice: GoodPractice, data: dict) -> Promoter:
     db.session.flush()
     db.session.refresh(practice, ["promoters"])
     _revise(actor, practice, _("Aggiunto il promotore %(name)s", name=promoter.name))
-    search.reindex(practice)
+    search.index(practice)
     return promoter
 
 
@@ -474,7 +473,7 @@ def remove_promoter(actor, practice: GoodPractice, promoter: Promoter) -> None:
     practice.promoters.remove(promoter)
     db.session.flush()
     _revise(actor, practice, _("Rimosso il promotore %(name)s", name=name))
-    search.reindex(practice)
+    search.index(practice)
 
 
 def add_indicator(actor, practice: GoodPractice, data: dict,
@@ -551,6 +550,7 @@ def add_file(actor, practice: GoodPractice, stream: BinaryIO, filename: str, kin
     db.session.add(row)
     db.session.flush()
     _revise(actor, practice, _("Caricato il file %(name)s", name=row.filename))
+    _delete_once_committed(stale)
     return row, stale
 
 
@@ -560,17 +560,48 @@ def remove_file(actor, practice: GoodPractice, row: PracticeFile) -> str:
     practice.files.remove(row)
     db.session.flush()
     _revise(actor, practice, _("Rimosso il file %(name)s", name=name))
+    _delete_once_committed([key])
     return key
 
 
 def delete_stored(keys: list[str]) -> None:
-    """Remove bytes whose rows are gone (called after the commit)."""
+    """Remove bytes whose rows are gone."""
     backend = storage()
     for key in keys:
         try:
             backend.delete(key)
         except OSError:
             log.warning("could not delete stored file %s", key)
+
+
+#: session.info key: stored files whose rows this transaction removed
+_STALE_FILES = "catalogue_stale_files"
+
+
+def _delete_once_committed(keys: list[str]) -> None:
+    """The files' bytes go when the request's transaction is committed (not if it is rolled
+    back: their rows are still there)."""
+    if keys:
+        db.session.info.setdefault(_STALE_FILES, []).extend(keys)
+
+
+def _after_commit(session) -> None:
+    keys = session.info.pop(_STALE_FILES, None)
+    if keys:
+        delete_stored(keys)
+
+
+def _after_rollback(session) -> None:
+    session.info.pop(_STALE_FILES, None)
+
+
+def listen_for_commits() -> None:
+    """Delete the bytes of removed files after the commit that removed their rows."""
+    from sqlalchemy import event
+
+    if not event.contains(db.session, "after_commit", _after_commit):
+        event.listen(db.session, "after_commit", _after_commit)
+        event.listen(db.session, "after_rollback", _after_rollback)
 
 
 # --------------------------------------------------------------------------- adoption
@@ -694,72 +725,37 @@ class ComunePanelView(NamedTuple):
     adopted: list[tuple[str, str, str]]
 
 
-def _comune_parts(comune_id) -> list:
-    """The practices the Comune runs (its facet in the search index, newest first) and the
-    published practices it adopted (latest declared first), read in the Comune page's one
-    statement (network.services.ComunePanel); each part is ordered here, in Python."""
-    from sqlalchemy import String, cast, literal_column
+def comune_panel(comune) -> tuple[str, ComunePanelView]:
+    """The catalogue's section of a Comune's page (registered with the network module): the
+    newest practices run there and the published practices it adopted, latest first."""
+    from portal.catalogue.listing import texts
 
-    from portal.catalogue.models import PracticeFacet
-
-    # short aliases: the Comune page's statement is long (psycopg parses it once only up to
-    # 4,096 characters)
-    gp = GoodPractice.__table__.alias("gp")
-    pf, pa = PracticeFacet.__table__.alias("pf"), Adoption.__table__.alias("pa")
-    runs = (select(*page_columns(i=(gp.c.id,), s=(gp.c.slug, gp.c.title, gp.c.status)))
-            .join_from(gp, pf, pf.c.practice_id == gp.c.id)
-            .where(pf.c.facet == literal_column(f"'{search.FACET_COMUNE}'"),
-                   pf.c.value == cast(comune_id, String))
-            .order_by(pf.c.practice_id.desc()).limit(COMUNE_PRACTICES))
-    adopted = (select(*page_columns(i=(pa.c.id,), s=(gp.c.slug, gp.c.title, pa.c.status),
-                                    t=(pa.c.updated_at,)))
-               .join_from(gp, pa, pa.c.practice_id == gp.c.id)
-               .where(pa.c.comune_id == comune_id, gp.c.published_at.is_not(None))
-               .order_by(pa.c.updated_at.desc(), pa.c.id.desc()).limit(COMUNE_PRACTICES))
-    return [runs, adopted]
-
-
-def _comune_context(comune, rows) -> ComunePanelView:
-    from portal.catalogue.listing import links, texts
-
-    runs, adopted = rows
-    base = links().detail
+    runs = db.session.execute(
+        select(GoodPractice.slug, GoodPractice.title, GoodPractice.status)
+        .join(practice_comuni, practice_comuni.c.practice_id == GoodPractice.id)
+        .where(practice_comuni.c.comune_id == comune.id,
+               GoodPractice.published_at.is_not(None))
+        .order_by(practice_comuni.c.practice_id.desc()).limit(COMUNE_PRACTICES)).all()
+    adopted = db.session.execute(
+        select(GoodPractice.slug, GoodPractice.title, Adoption.status)
+        .join(GoodPractice, GoodPractice.id == Adoption.practice_id)
+        .where(Adoption.comune_id == comune.id, GoodPractice.published_at.is_not(None))
+        .order_by(Adoption.updated_at.desc(), Adoption.id.desc())
+        .limit(COMUNE_PRACTICES)).all()
     text = texts()
-    status, adoption = text["status"], text["adoption"]
-    runs = sorted(runs, key=lambda r: r.i1, reverse=True)
-    adopted = sorted(adopted, key=lambda r: (r.t1, r.i1), reverse=True)
-    return ComunePanelView(
-        name=comune.name, all_url=f"{links().index}?{urlencode({'comune': comune.slug})}",
-        runs=[(base + r.s1, r.s2, status.get(r.s3, r.s3)) for r in runs],
-        adopted=[(base + r.s1, r.s2, adoption.get(r.s3, r.s3)) for r in adopted])
 
+    def link(slug: str) -> str:
+        return url_for("catalogue.detail", slug=slug)
 
-#: The catalogue's section of a Comune's page, its rows read with the page's.
-comune_panel = ComunePanel("catalogue/_comune_panel.html", _comune_parts, _comune_context)
+    return "catalogue/_comune_panel.html", ComunePanelView(
+        name=comune.name, all_url=url_for("catalogue.index", comune=comune.slug),
+        runs=[(link(r.slug), r.title, text["status"].get(r.status, r.status)) for r in runs],
+        adopted=[(link(r.slug), r.title, text["adoption"].get(r.status, r.status))
+                 for r in adopted])
 
 
 def _may_draft(user) -> bool:
     return authz.can("catalogue.create", None, user)
-
-
-def _from_proposal(value: str) -> dict | None:
-    """Prefill from a published proposal (`?proposta=<id>`), when the proposals module exists."""
-    try:
-        from portal.proposals import services as proposals
-    except ImportError:  # pragma: no cover - the proposals module is optional
-        return None
-    if not value.isdigit():
-        return None
-    proposal = proposals.get(int(value))
-    if proposal is None or proposal.published_at is None:
-        return None
-    return {
-        "title": proposal.title, "summary": proposal.summary, "body": proposal.body or "",
-        "themes": list(proposal.themes or []), "comuni": [proposal.comune_id],
-        "origin_label": _("Proposta n. %(id)d: %(title)s", id=proposal.id,
-                          title=proposal.title)[:200],
-        "origin_url": url_for("proposals.detail", proposal_id=proposal.id),
-    }
 
 
 def register_panels() -> None:
@@ -768,7 +764,6 @@ def register_panels() -> None:
 
     register_comune_panel(comune_panel)
     register_dashboard_panel("catalogue/_dashboard_panel.html", _may_draft)
-    _PREFILL_SOURCES.setdefault("proposta", _from_proposal)
 
 
 def upload_limit_text() -> str:
@@ -830,8 +825,6 @@ def _page_statement(by: str):
     ~0.3 ms, where joins cost ~0.1 ms each."""
     from sqlalchemy import Float, Integer, String, bindparam, cast, literal_column, null, union_all
 
-    from portal.catalogue.models import practice_comuni, practice_themes
-
     # Short aliases: psycopg parses a statement once only up to 4,096 characters.
     gp = GoodPractice.__table__.alias("gp")
     if by == "slug":
@@ -881,61 +874,35 @@ def _page_statement(by: str):
         .where(pa.practice_id == practice_id))
 
 
-@lru_cache(maxsize=8)
-def _walks_statement(n_themes: int):
-    """The newest RELATED_WALK + 1 published practices of each of `n_themes` themes (t0, t1...):
-    (theme value, id, slug, title)."""
-    from sqlalchemy import String, bindparam, literal_column, union_all
-
-    from portal.catalogue.models import PracticeFacet
-
-    members = []
-    for n in range(n_themes):
-        pf = PracticeFacet.__table__.alias(f"w{n}")
-        walk = (select(pf.c.value, pf.c.practice_id)
-                .where(pf.c.facet == literal_column(f"'{search.FACET_THEME}'"),
-                       pf.c.value == bindparam(f"t{n}", type_=String))
-                .order_by(pf.c.practice_id.desc()).limit(RELATED_WALK + 1).subquery(f"s{n}"))
-        members.append(select(walk.c.value, GoodPractice.id, GoodPractice.slug,
-                              GoodPractice.title)
-                       .join(walk, walk.c.practice_id == GoodPractice.id))
-    return union_all(*members)
-
-
-def _theme_walks(theme_ids=None) -> dict[int, tuple]:
-    """Theme id -> its newest RELATED_WALK + 1 published practices, newest first, as
-    (id, slug, title), for `theme_ids` (default: every theme): what the related practices of
-    every practice page are chosen from (~1 ms for all the themes)."""
-    themes = list(search.all_themes() if theme_ids is None else theme_ids)
-    walks: dict[int, list] = {t: [] for t in themes}
-    if themes:
-        for value, id_, slug, title in db.session.connection().execute(
-                _walks_statement(len(themes)), {f"t{n}": str(t) for n, t in enumerate(themes)}):
-            walks[int(value)].append((id_, slug, title))
-    return {t: tuple(sorted(rows, reverse=True)) for t, rows in walks.items()}
+def _theme_walk(theme_id: int, practice_id: int) -> list:
+    """The newest RELATED_WALK published practices of a theme, but `practice_id`:
+    (id, slug, title) rows (ix_practice_themes_theme, walked from its end)."""
+    return db.session.execute(
+        select(GoodPractice.id, GoodPractice.slug, GoodPractice.title)
+        .join(practice_themes, practice_themes.c.practice_id == GoodPractice.id)
+        .where(practice_themes.c.theme_id == theme_id, GoodPractice.id != practice_id,
+               GoodPractice.published_at.is_not(None))
+        .order_by(practice_themes.c.practice_id.desc()).limit(RELATED_WALK)).all()
 
 
 def related_practices(practice_id: int, themes) -> list[_Row]:
     """The published practices sharing most of the first RELATED_THEMES `themes` (in display
     order) with `practice_id`, among the newest RELATED_WALK of each; most shared first, then
-    newest."""
+    newest. The same for every visitor: kept in the cache until the next write."""
     chosen = [t.id for t in themes[:RELATED_THEMES]]
-    if current_app.extensions.get("rete_memo") is None:  # no memo: only the page's themes
-        walks = _theme_walks(chosen)
-    else:
-        walks = memo("catalogue.theme_walks", _theme_walks)
-        if any(t not in walks for t in chosen):  # a theme newer than the memo
-            walks = _theme_walks(chosen)
-    shared: dict[int, int] = {}
-    found = {}
-    for theme_id in chosen:
-        walk = [row for row in walks[theme_id] if row[0] != practice_id][:RELATED_WALK]
-        for row in walk:
-            shared[row[0]] = shared.get(row[0], 0) - 1
-            found[row[0]] = row
-    best = sorted([(n, -id_) for id_, n in shared.items()])[:RELATED_SHOWN]
-    return [_Row(id=found[-id_][0], slug=found[-id_][1], title=found[-id_][2])
-            for _n, id_ in best]
+
+    def compute() -> tuple:
+        shared: dict[int, int] = {}
+        found = {}
+        for theme_id in chosen:
+            for id_, slug, title in _theme_walk(theme_id, practice_id):
+                shared[id_] = shared.get(id_, 0) + 1
+                found[id_] = (id_, slug, title)
+        best = sorted(shared, key=lambda i: (-shared[i], -i))[:RELATED_SHOWN]
+        return tuple(found[i] for i in best)
+
+    rows = remember(("catalogue:related", practice_id, *chosen), compute)
+    return [_Row(id=id_, slug=slug, title=title) for id_, slug, title in rows]
 
 
 _PAGE_STATEMENTS: dict[str, Any] = {}
@@ -945,8 +912,7 @@ def practice_page(slug: str | None = None, *, practice_id: int | None = None,
                   related: bool = True) -> PracticePage | None:
     """The practice `slug` (or `practice_id`) as the page shows it (None if there is none);
     the open-data API reads the same (without the `related` practices). One statement; the
-    themes and the newest practices of each theme (the related practices) come from the
-    worker's memo."""
+    themes and the related practices come from the cache (the same for everyone)."""
     by = "slug" if slug is not None else "id"
     statement = _PAGE_STATEMENTS.get(by)
     if statement is None:
@@ -980,8 +946,6 @@ def practice_page(slug: str | None = None, *, practice_id: int | None = None,
     page.comuni, page.promoters, page.files = comuni, promoters, files
     if theme_ids:
         themes = search.all_themes()
-        if any(i not in themes for i in theme_ids):  # a theme newer than the memo
-            themes = search.all_themes(fresh=True)
         rank = {i: n for n, i in enumerate(themes)}
         page.themes = [themes[i] for i in sorted(theme_ids, key=rank.__getitem__)]
     # The orders of the ORM relationships (the database sorts NULL dates first on SQLite,

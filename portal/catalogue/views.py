@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import tempfile
 
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -20,7 +18,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -56,9 +53,9 @@ from portal.catalogue.models import (
 )
 from portal.extensions import db
 from portal.forms import EmptyForm
-from portal.i18n import current_locale
 from portal.network.models import Association, Comune
 from portal.storage import send_file_safely
+from portal.web import refuse, wants_partial
 
 
 def _crumbs(*extra):
@@ -74,8 +71,7 @@ def _sort_options(has_text: bool) -> list[tuple[str, str]]:
 @authz.public
 def index():
     args = current_args(request.args)
-    partial = bool(request.htmx) and not request.htmx.boosted and not (
-        request.htmx.history_restore_request)
+    partial = wants_partial()
     try:
         wanted, chosen = parse_search(request.args)
     except BadSearch as exc:
@@ -84,7 +80,7 @@ def index():
                    "list_url": list_url, "chosen": {}, "breadcrumbs": [(_("Buone pratiche"), None)]}
         template = "catalogue/_results.html" if partial else "catalogue/index.html"
         return render_template(template, oob=partial, **context), 400
-    result = search.run(wanted)
+    result = search.find(wanted)
     context = {
         "error": None, "args": args, "result": result, "facets": facet_view(result, args),
         "pager": Pager(wanted, result.total, args, "catalogue.index"),
@@ -265,8 +261,8 @@ def _diff(old: dict, new: dict) -> list[dict]:
 @authz.public
 def file(slug: str, file_id: int):
     practice = _load(slug)
-    row = db.session.get(PracticeFile, file_id)
-    if row is None or row.practice_id != practice.id:
+    row = db.get_or_404(PracticeFile, file_id)
+    if row.practice_id != practice.id:
         abort(404)
     inline = row.is_image and request.args.get("scarica") is None
     response = send_file_safely(row.storage_key, row.filename, row.content_type, inline=inline)
@@ -333,10 +329,8 @@ def new():
         try:
             practice = services.create_draft(current_user, data)
         except services.CatalogueError as exc:
-            db.session.rollback()
-            _field_error(form, exc)
+            refuse(form, exc, _FORM_FIELDS.get(exc.field))
             return render_template("catalogue/form.html", form=form, breadcrumbs=crumbs), 422
-        db.session.commit()
         flash(_("Bozza salvata. Aggiungi promotori, risultati e allegati, poi pubblicala."),
               "success")
         return redirect(url_for("catalogue.edit", slug=practice.slug), code=303)
@@ -345,18 +339,19 @@ def new():
     return render_template("catalogue/form.html", form=form, breadcrumbs=crumbs)
 
 
-def _field_error(form, exc: services.CatalogueError) -> None:
-    name = {"cost_cents": "cost"}.get(exc.field or "", exc.field or "")
-    target = form[name] if name and name in form else None
-    if target is None:
-        target = next(iter(f for f in form if f.name != "csrf_token"))
-    target.errors = [*list(target.errors or []), str(exc)]
+#: fields the services name that the form calls otherwise
+_FORM_FIELDS = {"cost_cents": "cost"}
 
 
-def _editable(slug: str) -> GoodPractice:
+def _practice_or_404(slug: str) -> GoodPractice:
     practice = services.practice_by_slug(slug)
     if practice is None:
         abort(404)
+    return practice
+
+
+def _editable(slug: str) -> GoodPractice:
+    practice = _practice_or_404(slug)
     authz.require("catalogue.edit", practice)
     return practice
 
@@ -390,11 +385,9 @@ def edit(slug: str):
         try:
             services.update_practice(current_user, practice, data, form.note.data)
         except services.CatalogueError as exc:
-            db.session.rollback()
+            refuse(form, exc, _FORM_FIELDS.get(exc.field))
             practice = _editable(slug)
-            _field_error(form, exc)
             return _edit_page(practice, 422, form=form)
-        db.session.commit()
         flash(_("Modifiche salvate."), "success")
         return redirect(url_for("catalogue.edit", slug=practice.slug), code=303)
     if form.is_submitted():
@@ -412,7 +405,6 @@ def _action(practice: GoodPractice, policy: str, run, message: str):
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("catalogue.edit", slug=practice.slug), code=303)
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("catalogue.detail", slug=practice.slug), code=303)
 
@@ -420,7 +412,7 @@ def _action(practice: GoodPractice, policy: str, run, message: str):
 @bp.post("/pratiche/<slug>/pubblica")
 @authz.roles(Role.COMUNE_OFFICER)
 def publish(slug: str):
-    practice = services.practice_by_slug(slug) or abort(404)
+    practice = _practice_or_404(slug)
     return _action(practice, "catalogue.publish",
                    lambda: services.publish(current_user, practice),
                    _("Buona pratica pubblicata: ora è nel catalogo e nei dati aperti."))
@@ -429,7 +421,7 @@ def publish(slug: str):
 @bp.post("/pratiche/<slug>/ritira")
 @authz.roles(Role.COMUNE_OFFICER)
 def unpublish(slug: str):
-    practice = services.practice_by_slug(slug) or abort(404)
+    practice = _practice_or_404(slug)
     return _action(practice, "catalogue.publish",
                    lambda: services.unpublish(current_user, practice),
                    _("La pratica è tornata in bozza e non è più pubblica."))
@@ -448,11 +440,9 @@ def add_promoter(slug: str):
                 "name": form.name.data, "kind": form.kind.data or None, "role": form.role.data,
                 "association_id": form.association_id.data or None})
         except services.CatalogueError as exc:
-            db.session.rollback()
+            refuse(form, exc, _FORM_FIELDS.get(exc.field))
             practice = _editable(slug)
-            _field_error(form, exc)
             return _edit_page(practice, 422, promoter_form=form)
-        db.session.commit()
         flash(_("Promotore aggiunto."), "success")
         return redirect(url_for("catalogue.edit", slug=slug) + "#promotori", code=303)
     return _edit_page(practice, 422, promoter_form=form)
@@ -462,13 +452,12 @@ def add_promoter(slug: str):
 @authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
 def remove_promoter(slug: str, promoter_id: int):
     practice = _editable(slug)
-    promoter = db.session.get(Promoter, promoter_id)
-    if promoter is None or promoter.practice_id != practice.id:
+    promoter = db.get_or_404(Promoter, promoter_id)
+    if promoter.practice_id != practice.id:
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.remove_promoter(current_user, practice, promoter)
-    db.session.commit()
     flash(_("Promotore rimosso."), "success")
     return redirect(url_for("catalogue.edit", slug=slug) + "#promotori", code=303)
 
@@ -482,7 +471,6 @@ def add_indicator(slug: str):
         services.add_indicator(current_user, practice, {
             "name": form.name.data, "value": form.value.number, "unit": form.unit.data,
             "measured_on": form.measured_on.data})
-        db.session.commit()
         flash(_("Indicatore aggiunto."), "success")
         return redirect(url_for("catalogue.edit", slug=slug) + "#risultati", code=303)
     return _edit_page(practice, 422, indicator_form=form)
@@ -491,9 +479,9 @@ def add_indicator(slug: str):
 @bp.post("/pratiche/<slug>/indicatori/<int:indicator_id>/elimina")
 @authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
 def remove_indicator(slug: str, indicator_id: int):
-    practice = services.practice_by_slug(slug) or abort(404)
-    indicator = db.session.get(Indicator, indicator_id)
-    if indicator is None or indicator.practice_id != practice.id:
+    practice = _practice_or_404(slug)
+    indicator = db.get_or_404(Indicator, indicator_id)
+    if indicator.practice_id != practice.id:
         abort(404)
     if indicator.adoption_id is None:
         authz.require("catalogue.edit", practice)
@@ -504,7 +492,6 @@ def remove_indicator(slug: str, indicator_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.remove_indicator(current_user, practice, indicator)
-    db.session.commit()
     flash(_("Indicatore rimosso."), "success")
     return redirect(back, code=303)
 
@@ -521,12 +508,9 @@ def upload(slug: str):
                                             upload_.filename or "", form.kind.data,
                                             form.title.data)
         except services.CatalogueError as exc:
-            db.session.rollback()
+            refuse(form, exc, "file")
             practice = _editable(slug)
-            form.file.errors = [str(exc)]
             return _edit_page(practice, 422, file_form=form)
-        db.session.commit()
-        services.delete_stored(stale)
         flash(_("File caricato."), "success")
         return redirect(url_for("catalogue.edit", slug=slug) + "#file", code=303)
     return _edit_page(practice, 422, file_form=form)
@@ -536,14 +520,12 @@ def upload(slug: str):
 @authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
 def remove_file(slug: str, file_id: int):
     practice = _editable(slug)
-    row = db.session.get(PracticeFile, file_id)
-    if row is None or row.practice_id != practice.id:
+    row = db.get_or_404(PracticeFile, file_id)
+    if row.practice_id != practice.id:
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    key = services.remove_file(current_user, practice, row)
-    db.session.commit()
-    services.delete_stored([key])
+    services.remove_file(current_user, practice, row)
     flash(_("File rimosso."), "success")
     return redirect(url_for("catalogue.edit", slug=slug) + "#file", code=303)
 
@@ -566,9 +548,7 @@ def delete(slug: str):
         if not form.validate_on_submit():
             abort(400)
         title = practice.title
-        keys = services.delete_draft(current_user, practice)
-        db.session.commit()
-        services.delete_stored(keys)
+        services.delete_draft(current_user, practice)
         flash(_("Bozza «%(title)s» eliminata.", title=title), "success")
         return redirect(url_for("catalogue.drafts"), code=303)
     indicator_count = len(practice.indicators)
@@ -605,7 +585,6 @@ def adopt(slug: str):
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for("catalogue.detail", slug=slug), code=303)
-        db.session.commit()
         flash(_("Adozione registrata per %(comune)s.", comune=comune.name), "success")
         return redirect(url_for("catalogue.detail", slug=slug) + "#adozioni", code=303)
     page = services.practice_page(slug)
@@ -618,8 +597,8 @@ def adopt(slug: str):
 @authz.roles(Role.COMUNE_OFFICER)
 def add_adoption_indicator(slug: str, adoption_id: int):
     practice = _load(slug)
-    adoption = db.session.get(Adoption, adoption_id)
-    if adoption is None or adoption.practice_id != practice.id:
+    adoption = db.get_or_404(Adoption, adoption_id)
+    if adoption.practice_id != practice.id:
         abort(404)
     authz.require("catalogue.adopt", adoption.comune)
     form = IndicatorForm(prefix="ai")
@@ -627,7 +606,6 @@ def add_adoption_indicator(slug: str, adoption_id: int):
         services.add_indicator(current_user, practice, {
             "name": form.name.data, "value": form.value.number, "unit": form.unit.data,
             "measured_on": form.measured_on.data}, adoption=adoption)
-        db.session.commit()
         flash(_("Indicatore aggiunto all'adozione di %(comune)s.", comune=adoption.comune.name),
               "success")
     else:
@@ -655,10 +633,8 @@ def themes():
         try:
             services.add_theme(current_user, form.name.data)
         except services.CatalogueError as exc:
-            db.session.rollback()
-            form.name.errors = [str(exc)]
+            refuse(form, exc, "name")
             return _themes_page(form, 422)
-        db.session.commit()
         flash(_("Tema aggiunto."), "success")
         return redirect(url_for("catalogue.themes"), code=303)
     if form.is_submitted():
@@ -674,54 +650,21 @@ def toggle_theme(theme_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     services.set_theme_active(current_user, theme, not theme.active)
-    db.session.commit()
     return redirect(url_for("catalogue.themes"), code=303)
 
 
 def adoption_counter():
-    """"adottata da N Comuni", translated once per count on a page (cards repeat counts)."""
-    from functools import lru_cache
-
+    """"adottata da N Comuni" for the cards of a list."""
     from flask_babel import ngettext
 
-    @lru_cache(maxsize=64)
     def text(n: int) -> str:
         return ngettext("adottata da %(num)d Comune", "adottata da %(num)d Comuni", n)
 
     return text
 
 
-#: the sides of the "sussidiarietà circolare" triangle and the promoter kinds on each
-TRIANGLE_SIDES = (("public", ("comune",)), ("nonprofit", ("association", "third_sector")),
-                  ("profit", ("enterprise",)))
-_TRIANGLE_SLOT = "rete-triangle-names-"
-
-
-def triangle(practice) -> Markup:
-    """The triangle of a practice's promoters (templates/catalogue/_triangle.html). Its markup
-    depends only on the language and on which sides have promoters, so it is rendered once per
-    worker for each of those, with a slot for each side's names, which are escaped and put in
-    here (~0.1 ms a page)."""
-    names = {key: [p.name for p in practice.promoters if p.kind in kinds]
-             for key, kinds in TRIANGLE_SIDES}
-    key = (current_locale(), *(bool(names[side]) for side, _kinds in TRIANGLE_SIDES))
-    store: dict = current_app.extensions.setdefault("catalogue_triangles", {})
-    parts = store.get(key)
-    if parts is None:
-        html = render_template("catalogue/_triangle.html", promoter_names={
-            side: [f"{_TRIANGLE_SLOT}{side}."] if names[side] else []
-            for side, _kinds in TRIANGLE_SIDES})
-        # text, side, text, side... (one pass: a name can never be taken for a slot)
-        parts = re.split(f"{_TRIANGLE_SLOT}([a-z]+)\\.", html)
-        if not current_app.debug:
-            store[key] = parts
-    return Markup("".join([  # noqa: S704 - our own template; the names are escaped here
-        part if n % 2 == 0 else escape(", ".join(names[part])) for n, part in enumerate(parts)]))
-
-
 def init_template_globals(app) -> None:
     app.jinja_env.globals.update(
-        practice_triangle=triangle,
         practice_status_labels=lambda: texts()["status"],
         adoption_counter=adoption_counter,
         practice_status_label=lambda v: texts()["status"].get(v, v),
