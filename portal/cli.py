@@ -4,7 +4,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from portal.core.services import deliver_next
 from portal.extensions import db
+from portal.network.models import Comune
+from portal.seed import seed_all
 
 
 @click.command("seed-demo")
@@ -12,9 +15,6 @@ from portal.extensions import db
 @with_appcontext
 def seed_demo(if_empty: bool) -> None:
     """Fill the database with the demo Rete: Comuni, associations, households, accounts."""
-    from portal.network.models import Comune
-    from portal.seed import seed_all
-
     if db.session.scalar(db.select(Comune.id).limit(1)) is not None:
         if if_empty:
             click.echo("Database già popolato: dati dimostrativi non caricati.")
@@ -38,9 +38,15 @@ def outbox() -> None:
 @with_appcontext
 def outbox_send(limit: int) -> None:
     """Deliver queued mail over SMTP (MAIL_SERVER)."""
-    from portal.core.services import deliver_outbox
-
-    sent, failed = deliver_outbox(limit)
+    sent = failed = last_id = 0
+    for _ in range(limit):
+        delivered = deliver_next(last_id)
+        if delivered is None:
+            break
+        # each message's outcome committed before the next is sent: never delivered twice
+        db.session.commit()
+        last_id, ok = delivered
+        sent, failed = sent + ok, failed + (not ok)
     click.echo(f"sent {sent}, failed {failed}")
 
 

@@ -72,20 +72,11 @@ class Config:
         self.EMAIL_TOKEN_MAX_AGE = 3 * 24 * 3600
         self.RESET_TOKEN_MAX_AGE = 3600
         self.PAGE_SIZE = 20
-        #: seconds each worker keeps the home page's figures (counts over every household)
-        self.SUMMARY_CACHE_SECONDS = int(os.environ.get("SUMMARY_CACHE_SECONDS", "60"))
-        #: seconds each worker keeps whole public pages for anonymous visitors
-        #: (portal/pagecache.py); 0 disables it, the default in debug (templates change there)
-        self.PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS",
-                                                       "0" if self.DEBUG else "10"))
-        self.PAGE_CACHE_MAX_MB = float(os.environ.get("PAGE_CACHE_MAX_MB", "32"))
-        #: the file whose changes tell every worker that the database changed (instance folder)
-        self.PAGE_CACHE_FILE = os.environ.get("PAGE_CACHE_FILE", "")
-        #: with REDIS_URL: how often each worker reads the Rete-wide write counter at least
-        self.PAGE_CACHE_SYNC_SECONDS = float(os.environ.get("PAGE_CACHE_SYNC_SECONDS", "0.5"))
-        #: seconds each worker keeps reference data at most (portal/memo.py; a write ends it
-        #: sooner); 0 disables the memo
-        self.MEMO_SECONDS = float(os.environ.get("MEMO_SECONDS", "60"))
+        #: seconds a whole public page is kept for anonymous visitors (portal/caching.py;
+        #: a committed write makes it stale sooner); 0 disables it, the default in debug
+        #: (templates change there)
+        self.PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS",
+                                                     "0" if self.DEBUG else "10"))
         self.TESTING = False
 
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgres://"):
@@ -102,7 +93,7 @@ class Config:
 def engine_options(url: str) -> dict:
     """The engine's options for a database URL."""
     if url.startswith("postgresql"):
-        # No pool_pre_ping: db_setup pings only a connection left idle for a while (a round
-        # trip saved on every request; see portal/db_setup.py).
-        return {"pool_size": 5, "max_overflow": 5}
+        # pool_pre_ping: a connection PostgreSQL closed (a restart, an idle timeout) is
+        # replaced before a request uses it, instead of failing that request.
+        return {"pool_size": 5, "max_overflow": 5, "pool_pre_ping": True}
     return {"connect_args": {"timeout": 30}}

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import sqlite3
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -24,8 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from portal import create_app
-from portal.extensions import db as _db
 from portal.extensions import cache as _cache
+from portal.extensions import db as _db
 from portal.extensions import limiter
 
 PG_URL = os.environ.get("TEST_POSTGRESQL_URL", "").strip()
@@ -47,7 +46,7 @@ TEST_CONFIG = {
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 1024,
     "RATELIMIT_STORAGE_URI": "memory://",
-    # Whole-page caching has its own tests (tests/core/test_pagecache.py).
+    # Whole-page caching has its own tests (tests/core/test_caching.py); remember() is on.
     "PAGE_CACHE_SECONDS": 0,
 }
 
@@ -102,14 +101,8 @@ def _drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
-#: The write generation (page cache, memo) of this test process alone: other suites or
-#: benchmarks running beside it on the same checkout must not make its memo read again.
-GENERATION_FILE = str(Path(tempfile.gettempdir()) / f"rete-tests-{os.getpid()}.generation")
-
-
 def make_app(database_url: str, **overrides) -> Flask:
-    config = dict(TEST_CONFIG, SQLALCHEMY_DATABASE_URI=database_url,
-                  PAGE_CACHE_FILE=GENERATION_FILE)
+    config = dict(TEST_CONFIG, SQLALCHEMY_DATABASE_URI=database_url)
     config.update(overrides)
     if database_url.startswith("postgresql"):
         # A test database needs no durability: commits skip the wait for the disk. The URL's

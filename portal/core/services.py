@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
@@ -88,54 +89,50 @@ def unread_count(user) -> int:
     ) or 0
 
 
-def deliver_outbox(limit: int = 100) -> tuple[int, int]:
-    """Send queued messages over SMTP; safe to run on several nodes at once or twice.
+def deliver_next(after_id: int = 0) -> tuple[int, bool] | None:
+    """Send the first queued message after `after_id` over SMTP: (its id, whether it was
+    sent), or None when none is left. Safe to run on several nodes at once or twice.
 
-    Returns (sent, failed). Each message is claimed with a row lock (SKIP LOCKED on
-    PostgreSQL) and marked sent in the same transaction as its delivery. A message that fails
-    is tried once per run (at most five runs), so that it never holds up the others.
+    The message is claimed with a row lock (SKIP LOCKED on PostgreSQL) and marked sent, or its
+    failure counted, in the caller's transaction: commit it right after, so that a message
+    delivered is never sent again. A message that fails is tried once per run (at most five
+    runs), so that it never holds up the others.
     """
     config = current_app.config
     if not config["MAIL_SERVER"]:
         raise RuntimeError("MAIL_SERVER is not set: nothing can be delivered")
-    sent = failed = 0
-    last_id = 0
-    for _ in range(limit):
-        query = (
-            db.select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < 5,
-                   OutboxMessage.id > last_id)
-            .order_by(OutboxMessage.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        message = db.session.scalars(query).first()
-        if message is None:
-            break
-        last_id = message.id
-        email = EmailMessage()
-        email["From"] = config["MAIL_SENDER"]
-        email["To"] = message.to
-        email["Subject"] = message.subject
-        email.set_content(message.body)
-        try:
-            with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
-                if config["MAIL_USE_TLS"]:
-                    smtp.starttls()
-                if config["MAIL_USERNAME"]:
-                    smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-                smtp.send_message(email)
-        except (OSError, smtplib.SMTPException) as exc:
-            message.attempts += 1
-            message.last_error = str(exc)[:500]
-            failed += 1
-            log.warning("outbox message %s not sent: %s", message.id, exc)
-        else:
-            message.sent_at = utcnow()
-            message.attempts += 1
-            sent += 1
-        db.session.commit()
-    return sent, failed
+    message = db.session.scalars(
+        db.select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < 5,
+               OutboxMessage.id > after_id)
+        .order_by(OutboxMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if message is None:
+        return None
+    email = EmailMessage()
+    email["From"] = config["MAIL_SENDER"]
+    email["To"] = message.to
+    email["Subject"] = message.subject
+    email.set_content(message.body)
+    message.attempts += 1
+    try:
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
+            if config["MAIL_USE_TLS"]:
+                smtp.starttls()
+            if config["MAIL_USERNAME"]:
+                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+            smtp.send_message(email)
+    except (OSError, smtplib.SMTPException) as exc:
+        message.last_error = str(exc)[:500]
+        log.warning("outbox message %s not sent: %s", message.id, exc)
+        sent = False
+    else:
+        message.sent_at = utcnow()
+        sent = True
+    db.session.flush()
+    return message.id, sent
 
 
 # --------------------------------------------------------------------------- extension points
@@ -154,3 +151,19 @@ def register_dashboard_panel(template: str, predicate=None) -> None:
 
 def dashboard_panels(user) -> list[str]:
     return [t for t, pred in _DASHBOARD_PANELS if pred is None or pred(user)]
+
+
+#: What modules above core add to the home page's context (the Network: its figures).
+_HOME_CONTEXT: list[Callable[[], dict]] = []
+
+
+def register_home_context(provider: Callable[[], dict]) -> None:
+    if provider not in _HOME_CONTEXT:
+        _HOME_CONTEXT.append(provider)
+
+
+def home_context() -> dict:
+    context: dict = {}
+    for provider in _HOME_CONTEXT:
+        context.update(provider())
+    return context

@@ -9,6 +9,7 @@ from flask_login import current_user
 from portal import authz
 from portal.core import bp
 from portal.core.models import Activity, Notification, OutboxMessage
+from portal.core.services import home_context
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
@@ -30,10 +31,7 @@ def safe_next(target: str | None, default: str) -> str:
 @bp.get("/")
 @authz.public
 def home():
-    from portal.network.services import network_summary
-
-    summary = network_summary()
-    return render_template("core/home.html", summary=summary, events=latest_events())
+    return render_template("core/home.html", events=latest_events(), **home_context())
 
 
 #: Events on the home page.
@@ -117,5 +115,4 @@ def notifications_read():
         .where(Notification.user_id == current_user.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
     )
-    db.session.commit()
     return redirect(url_for("core.notifications"), code=303)

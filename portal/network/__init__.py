@@ -1,7 +1,17 @@
 """The Network: Comuni, associations, roles, applications to join."""
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 bp = Blueprint("network", __name__)
 
+from portal.core.services import register_home_context  # noqa: E402
 from portal.network import policies, views  # noqa: E402,F401
+from portal.network.services import network_summary  # noqa: E402
+
+
+def _home_context() -> dict:
+    return {"summary": network_summary()}
+
+
+def init_app(app: Flask) -> None:
+    register_home_context(_home_context)  # the home page shows the Rete's figures

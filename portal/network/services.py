@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from blinker import Namespace
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
@@ -21,6 +20,7 @@ from portal import authz
 from portal.accounts.models import Household, HouseholdStatus, User
 from portal.accounts.services import find_user_by_email
 from portal.authz import NETWORK_ID, ROLE_SCOPE, Role, Scope
+from portal.caching import remember
 from portal.core.models import Activity
 from portal.core.services import activity, audit, send_mail
 from portal.db_setup import utcnow
@@ -63,21 +63,13 @@ class NetworkSummary:
     population: int
 
 
-#: (expiry as monotonic seconds, summary): the home page's figures, per process and short-lived.
-_summary_cache: tuple[float, NetworkSummary] | None = None
-
-
 def network_summary() -> NetworkSummary:
-    """The figures on the home page, kept for SUMMARY_CACHE_SECONDS in each worker.
+    """The figures on the home page, kept in the cache until the next write: counting every
+    household on each visit of the home page would dominate its cost."""
+    return remember("network.summary", _read_summary)
 
-    Counting 100,000 households on every visit of the home page would dominate its cost; the
-    figures may lag by a minute. The cache is per process and holds no one's data.
-    """
-    global _summary_cache
-    ttl = current_app.config.get("SUMMARY_CACHE_SECONDS", 60)
-    now = time.monotonic()
-    if ttl and not current_app.testing and _summary_cache and _summary_cache[0] > now:
-        return _summary_cache[1]
+
+def _read_summary() -> NetworkSummary:
     rows = db.session.execute(
         db.select(Comune.name, Comune.slug, Comune.joined_on)
         .order_by(Comune.joined_on, Comune.name).limit(12)
@@ -90,15 +82,13 @@ def network_summary() -> NetworkSummary:
         db.select(func.count(Household.id)).where(
             Household.status == HouseholdStatus.VERIFIED, Household.anonymised_at.is_(None))
     )
-    summary = NetworkSummary(
+    return NetworkSummary(
         comuni=[ComuneLink(*row) for row in rows],
         comuni_count=comuni_count,
         associations_count=associations_count or 0,
         households_count=households_count or 0,
         population=int(population or 0),
     )
-    _summary_cache = (now + ttl, summary)
-    return summary
 
 
 # --------------------------------------------------------------------------- Comuni
@@ -159,24 +149,11 @@ def comuni_page(after: str | None = None, before: str | None = None,
                       before=rows[0].slug if after is not None and rows else None)
 
 
-_provinces_cache: tuple[float, list[str]] | None = None
-
-
 def provinces() -> list[str]:
-    """The provinces that have a Comune in the Rete, for the filter of /comuni.
-
-    Kept for SUMMARY_CACHE_SECONDS in each worker, like the home figures: a province appears
-    only when a Comune joins, and a minute's delay on a filter list harms nobody.
-    """
-    global _provinces_cache
-    ttl = current_app.config.get("SUMMARY_CACHE_SECONDS", 60)
-    now = time.monotonic()
-    if ttl and not current_app.testing and _provinces_cache and _provinces_cache[0] > now:
-        return _provinces_cache[1]
-    result = list(db.session.scalars(
-        db.select(Comune.province).distinct().order_by(Comune.province)))
-    _provinces_cache = (now + ttl, result)
-    return result
+    """The provinces that have a Comune in the Rete, for the filter of /comuni (kept until the
+    next write: a province appears only when a Comune joins)."""
+    return list(remember("network.provinces", lambda: tuple(db.session.scalars(
+        db.select(Comune.province).distinct().order_by(Comune.province)))))
 
 
 def _verified_households(comune_id):
