@@ -124,7 +124,7 @@ def create_app(config: dict | None = None) -> Flask:
             "(or FLASK_DEBUG=1 for local development)."
         )
 
-    from portal import authz, caching, db_setup, i18n, layout, memo, models, pagecache, security, signing
+    from portal import authz, caching, db_setup, i18n, layout, models, security, signing
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     models.import_all()
@@ -146,9 +146,6 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     caching.init_app(app)
     layout.init_app(app)
-    # Inside ProxyFix (added by security): the cache sees the client's scheme and host.
-    pagecache.init_app(app)
-    memo.init_app(app)
     security.init_app(app)
 
     import importlib
