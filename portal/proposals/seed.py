@@ -20,7 +20,7 @@ from portal.proposals.models import (
     ProposalState,
     Report,
 )
-from portal.proposals.services import render_markdown
+from portal.proposals.services import _request_context, render_markdown
 
 S = ProposalState
 
@@ -268,8 +268,6 @@ def _pick_household(ctx, slug: str, used: dict[str, int]):
 
 def seed(ctx) -> None:
     """Add the demo proposals (links are built as in a request to the home page)."""
-    from portal.proposals.services import _request_context
-
     with _request_context():
         _seed(ctx)
 
