@@ -93,10 +93,10 @@ def _ticks(fields: list[str]) -> int:
     return int(fields[11]) + int(fields[12])  # utime, stime (after the command's name)
 
 
-def database_cpu_seconds() -> float:
-    """CPU time used so far by the machine's PostgreSQL processes (backends, WAL writer,
-    checkpointer...), all of them: the server is shared by the portal only during a run."""
-    total = 0
+def database_cpu_ticks() -> dict[int, int]:
+    """CPU ticks used so far by each of the machine's PostgreSQL processes (backends, WAL
+    writer, checkpointer...): the server is shared by the portal only during a run."""
+    ticks = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -104,8 +104,15 @@ def database_cpu_seconds() -> float:
             continue
         name, _, rest = text.partition("(")[2].rpartition(")")
         if name == "postgres":
-            total += _ticks(rest.split())
-    return total / os.sysconf("SC_CLK_TCK")
+            ticks[int(stat.parent.name)] = _ticks(rest.split())
+    return ticks
+
+
+def database_cpu_since(before: dict[int, int]) -> float:
+    """CPU seconds PostgreSQL's processes used since `before`: a process that ended in between
+    is left out (its ticks are gone), one that started is counted whole."""
+    now = database_cpu_ticks()
+    return sum(t - before.get(pid, 0) for pid, t in now.items()) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -724,14 +731,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.warmup > 0:
                 warm = wrk(base, reqs, args.warmup, args.connections, args.threads, workdir)
                 start = warm.get("positions") or None
-            cpu0, db0, (idle0, all0) = server.cpu_seconds(), database_cpu_seconds(), machine_ticks()
+            cpu0, db0, (idle0, all0) = server.cpu_seconds(), database_cpu_ticks(), machine_ticks()
             r = wrk(base, reqs, args.duration, args.connections, args.threads, workdir, start)
             idle1, all1 = machine_ticks()
             m.requests = r["requests"]
             if m.requests:
                 m.cpu_ms = (server.cpu_seconds() - cpu0) / m.requests * 1000
                 if postgresql:
-                    m.db_cpu_ms = (database_cpu_seconds() - db0) / m.requests * 1000
+                    m.db_cpu_ms = database_cpu_since(db0) / m.requests * 1000
             if all1 > all0:
                 m.idle = (idle1 - idle0) / (all1 - all0)
             m.seconds = r["duration_us"] / 1e6
