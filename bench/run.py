@@ -723,6 +723,9 @@ def main(argv: list[str] | None = None) -> int:
                     m.status, m.size = probe(base, reqs[0])
                     if m.status is None or m.status >= 400:
                         m.notes.append(f"{m.method} {m.path} answered {m.status}")
+                    elif target.signed_in and m.status != 200:
+                        m.notes.append(f"{m.method} {m.path} answered {m.status} to a signed-in "
+                                       "household (sent to the login form?)")
                     if m.size is not None and m.size > MAX_PAGE_BYTES:
                         m.notes.append(f"{m.size / 1024:.0f} KB: over the 100 KB a page may "
                                        "weigh (issue 24)")
