@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.proposals import services as proposals
 from portal.proposals.models import PUBLIC_STATES
 from portal.voting import services as voting
-from portal.voting.models import Round, RoundState
+from portal.voting.models import Round
 
 openapi.schema("ProposalSummary", {
     "type": "object",
@@ -122,9 +122,10 @@ def round_results(round_id: int):
     round_ = db.session.get(Round, round_id)
     if round_ is None:
         return _error(404, "not_found", "Votazione non trovata.")
-    if voting.round_state(round_) != RoundState.CLOSED:
+    # as readers see them: stored by `flask voting close`, or computed now (a GET never writes)
+    results = voting.results_of(round_)
+    if results is None:
         return _error(404, "not_closed", "I risultati sono pubblicati alla chiusura.")
-    results = voting.results_of(round_) or {}
     return jsonify(
         id=round_.id, title=round_.title, table=round_.table.name, rule=round_.rule,
         opens_at=round_.opens_at.isoformat(), closes_at=round_.closes_at.isoformat(),
