@@ -41,11 +41,11 @@ member_role_label = _label(MEMBER_ROLE_LABELS)
 
 
 def init_app(app: Flask) -> None:
-    """Hook the tables into the modules below: a Comune's page and its joining, the scopes of
-    roles, the account area, and a proposal's page."""
+    """Hook the tables into the modules below (see panels.register) and give the templates
+    the tables' labels and filters."""
     panels.register()
     app.jinja_env.globals.update(
-        my_tables=panels.my_tables, table_links=services.proposal_links,
+        my_tables=panels.my_tables,
         outcome_label=outcome_label,
         attendance_label=_label(ATTENDANCE_LABELS),
         member_role_label=member_role_label,
@@ -56,4 +56,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(when=when, day=day)
 
 
-from portal.tables import panels, policies, services, views  # noqa: E402,F401
+from portal.tables import panels, policies, views  # noqa: E402,F401

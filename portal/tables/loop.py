@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, url_for
 from flask_babel import gettext as _
 
+from portal.catalogue import services as catalogue
 from portal.core.services import audit
 from portal.tables.models import Project, ProjectStatus
 from portal.tables.services import TablesError
@@ -49,8 +50,6 @@ def practice_data(project: Project) -> dict:
 
 def start_practice(actor, project: Project) -> str:
     """Draft the catalogue entry, link it to the project, and return where to edit it."""
-    from portal.catalogue import services as catalogue
-
     if project.status != ProjectStatus.IMPLEMENTED:
         raise TablesError(_("Solo un progetto realizzato diventa una buona pratica."))
     if project.practice_id is not None:

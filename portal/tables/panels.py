@@ -1,6 +1,7 @@
 """What the tables add to the modules below them, registered at init_app: a section of each
 Comune's page, the table every new Comune gets, tables as scopes of roles, the member's
-tables in the account area and the tables' part of a proposal's page."""
+tables in the account area, the tables proposals are addressed to and a proposal's meetings
+and decision, and the tables voting rounds belong to."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from portal.authz import Scope
 from portal.core.services import register_dashboard_panel
 from portal.extensions import db
 from portal.network import services as network
+from portal.proposals import services as proposals
 from portal.tables import services
 from portal.tables.models import Meeting, MeetingStatus, Table, TableMember
+from portal.voting import register_tables as register_voting_tables
 
 #: Latest decisions on a Comune's page.
 COMUNE_DECISIONS = 5
@@ -51,6 +54,25 @@ def table_scopes(comune_ids: set[int] | None) -> list[tuple[int, str]]:
     return [(row.id, row.name) for row in db.session.execute(query)]
 
 
+def table(table_id: int) -> Table | None:
+    return db.session.get(Table, table_id)
+
+
+def proposal_tables(comune_id: int) -> list[Table]:
+    """The tables a household of the Comune may address: its own first, then the Rete's."""
+    return list(db.session.scalars(
+        select(Table).where((Table.comune_id == comune_id) | Table.comune_id.is_(None))
+        .order_by(Table.comune_id.is_(None), Table.name)))
+
+
+def proposal_panel(proposal) -> tuple[str, dict] | None:
+    """The proposal's meetings, decision and project, below its text (None: none yet)."""
+    links = services.proposal_links(proposal.id)
+    if not (links["meetings"] or links["decision"]):
+        return None
+    return "tables/_proposal_links.html", links
+
+
 def my_tables(user=None) -> list[tuple[Table, TableMember]]:
     user = user or current_user
     if not getattr(user, "is_authenticated", False):
@@ -70,3 +92,6 @@ def register() -> None:
     network.register_scope(Scope.TABLE.value, table_scopes)
     network.comune_created.connect(open_table)
     register_dashboard_panel("tables/_dashboard_panel.html", has_seat)
+    proposals.register_tables(get=table, choices=proposal_tables)
+    proposals.register_proposal_panel(proposal_panel, place="main")
+    register_voting_tables(get=table, managed_by=services.managed_tables)

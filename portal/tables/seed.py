@@ -12,9 +12,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import current_app
 
 from portal.accounts.models import User
+from portal.catalogue import services as catalogue
+from portal.catalogue.models import GoodPractice
 from portal.extensions import db
+from portal.i18n import ROME
+from portal.proposals.models import Proposal
+from portal.proposals.models import ProposalState as S
+from portal.proposals.services import selected_for_table, transition
 from portal.tables import loop, services
 from portal.tables.models import (
+    Decision,
     Meeting,
     MeetingStatus,
     Project,
@@ -116,7 +123,7 @@ def _seat_members(ctx) -> None:
 
 
 def _rome(day: date, hour: int = 20, minute: int = 45) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=services.ROME).astimezone(UTC)
+    return datetime.combine(day, time(hour, minute), tzinfo=ROME).astimezone(UTC)
 
 
 def _past_meeting(ctx, table, starts_at: datetime, title: str, items: list[tuple],
@@ -204,18 +211,12 @@ def _constitution(ctx) -> None:
 
 
 def _decided_proposals(ctx):
-    from portal.proposals.models import Proposal
-    from portal.proposals.models import ProposalState as S
-
     rows = db.session.scalars(db.select(Proposal).where(Proposal.state.in_(
         [S.APPROVED, S.IN_PROGRESS, S.IMPLEMENTED, S.NOT_APPROVED])).order_by(Proposal.id)).all()
     return rows
 
 
 def _project(ctx, proposal, decision, status: str, progress: int) -> Project:
-    from portal.proposals.models import ProposalState as S
-    from portal.proposals.services import transition
-
     started = decision.decided_on
     project = Project(proposal_id=proposal.id, decision_id=decision.id,
                       table_id=decision.table_id, comune_id=decision.table.comune_id,
@@ -256,14 +257,12 @@ def _project(ctx, proposal, decision, status: str, progress: int) -> Project:
 
 def _history(ctx) -> list[Project]:
     """Every Comune table: past meetings with published minutes, deciding the proposals."""
-    from portal.proposals.models import ProposalState as S
-
     decided = _decided_proposals(ctx)
     by_table: dict[int, list] = {}
     for proposal in decided:
         by_table.setdefault(proposal.table_id, []).append(proposal)
     projects = []
-    today = ctx.now.astimezone(services.ROME).date()
+    today = ctx.now.astimezone(ROME).date()
     for slug, table in ctx.tables.items():
         if slug == "rete":
             continue
@@ -305,19 +304,13 @@ def _history(ctx) -> list[Project]:
 
 
 def _decision_of(meeting, agenda_item_id):
-    from portal.tables.models import Decision
-
     return db.session.scalar(db.select(Decision).where(
         Decision.meeting_id == meeting.id, Decision.agenda_item_id == agenda_item_id))
 
 
 def _upcoming(ctx) -> None:
     """Seveso convenes a meeting with the proposals selected by the round; the Rete too."""
-    from portal.proposals.models import Proposal
-    from portal.proposals.models import ProposalState as S
-    from portal.proposals.services import selected_for_table
-
-    today = ctx.now.astimezone(services.ROME).date()
+    today = ctx.now.astimezone(ROME).date()
     for slug in ("seveso", "rete"):
         table = ctx.tables[slug]
         chair = next(s.user for s in services.members(table) if s.role == "chair")
@@ -343,7 +336,7 @@ def _upcoming(ctx) -> None:
 def _draft_in_progress(ctx) -> None:
     """Seveso: last week's meeting, attendance taken, the secretary's draft under way."""
     table = ctx.tables["seveso"]
-    today = ctx.now.astimezone(services.ROME).date()
+    today = ctx.now.astimezone(ROME).date()
     _past_meeting(ctx, table, _rome(today - timedelta(days=6), 18, 30),
                   "Seduta straordinaria sul centro estivo",
                   [("Centro estivo comunale: tariffe con il Fattore Famiglia", None,
@@ -356,16 +349,12 @@ def _draft_in_progress(ctx) -> None:
 
 def _practice(ctx, projects: list[Project]) -> None:
     """The implemented project becomes a published practice, adopted by another Comune."""
-    from portal.catalogue import services as catalogue
-
     admin = ctx.users["admin@example.org"]
     for project in projects:
         if project.status != ProjectStatus.IMPLEMENTED:
             continue
         loop.start_practice(admin, project)
         db.session.flush()
-        from portal.catalogue.models import GoodPractice
-
         practice = db.session.get(GoodPractice, project.practice_id)
         catalogue.publish(admin, practice)
         other = next(c for s, c in ctx.comuni.items() if c.id != project.comune_id)

@@ -25,6 +25,7 @@ from portal.catalogue.models import GoodPractice
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
+from portal.i18n import ROME
 from portal.network.models import Association, Comune
 from portal.tables import bp, calendar, documents, loop, public, services
 from portal.tables.forms import (
@@ -403,8 +404,8 @@ def remove_member(slug: str, member_id: int):
 
 
 def _meeting_data(form: MeetingForm) -> dict:
-    starts = datetime.combine(form.day.data, form.start_time.data, tzinfo=services.ROME)
-    ends = (datetime.combine(form.day.data, form.ends_time.data, tzinfo=services.ROME)
+    starts = datetime.combine(form.day.data, form.start_time.data, tzinfo=ROME)
+    ends = (datetime.combine(form.day.data, form.ends_time.data, tzinfo=ROME)
             if form.ends_time.data else None)
     return {"title": form.title.data, "starts_at": starts, "ends_at": ends,
             "place": form.place.data, "online_url": form.online_url.data,

@@ -236,23 +236,21 @@ def test_practice_from_a_project_names_its_comune_and_partners_as_promoters(
         ("comune", f"Comune di {t.comune.name}", "capofila")]
 
 
-def test_proposal_page_partial_links_meeting_decision_and_project(app, db, tables):
-    """The partial offered to the proposal page links its meeting, decision and project."""
-    from flask import render_template
-
+def test_proposal_page_links_meeting_decision_and_project(client, db, tables):
+    """A decided proposal's page links its meeting, decision and project; a proposal no
+    table has met about has no such section."""
     t = tables.seated()
     proposal, _author = tables.proposal(t.table)
+    other, _other_author = tables.proposal(t.table, title="Ludoteca di quartiere")
     meeting = tables.meeting(t, proposals=[proposal])
     tables.attend(t, meeting, present=5)
     tables.decide(t, meeting)
     project = services.project_for_proposal(proposal.id)
-    with app.test_request_context():
-        html = render_template("tables/_proposal_links.html", proposal_id=proposal.id)
+    html = client.get(f"/proposte/{proposal.id}").get_data(as_text=True)
     assert f'href="/sedute/{meeting.id}"' in html
     assert f'href="/progetti/{project.id}"' in html
     assert "Delibera: Approvata" in html
-    with app.test_request_context():
-        assert render_template("tables/_proposal_links.html", proposal_id=999).strip() == ""
+    assert "Al tavolo" not in client.get(f"/proposte/{other.id}").get_data(as_text=True)
 
 
 def test_account_area_lists_my_tables(client, tables):
