@@ -107,6 +107,9 @@ def test_from_proposal_to_adopted_practice(live, page):
     logout(page)
     _close_round(live, round_id)
     visit(page, f"/votazioni/{round_id}")
+    expect(page.get_by_text("La votazione è chiusa.")).to_be_visible()
+    # Readers see the results at once; cron's `flask voting close` stores them.
+    assert "1 votazioni" in live.app.test_cli_runner().invoke(args=["voting", "close"]).output
     live.refresh()
     assert live.db.session.get(type(proposal), pid).state == "selected"
 
