@@ -80,9 +80,9 @@ def generate(ctx: Context) -> None:
     ctx.ids["signed_in"] = info
 
     # ----------------------------------------------------------------- the open rounds
-    # The round of `round_proposals` first, then one of `small_round` and one of up to
-    # `large_round` (issue 24: a round of 2,000 as fast as one of 10), each of different
-    # proposals, the most recently published first.
+    # A round of `round_proposals`, one of `small_round` and one of up to `large_round`
+    # (issue 24: a round of 2,000 as fast as one of 10), each of different proposals, the most
+    # recently published first.
     wanted = tuple(ctx.scale.get(k, SCALE[k])
                    for k in ("round_proposals", "small_round", "large_round"))
     candidates = ctx.conn.execute(text(
@@ -100,15 +100,19 @@ def generate(ctx: Context) -> None:
     ).all()
     ballots = [(h, u, rng.randint(1, MAX_SUPPORTS)) for h, u in voters]
     ballots.append((hid, uid, OWN_SUPPORTS))
-    rounds, counts, taken = [], {}, 0
-    for n, size in enumerate(wanted):
-        entries = sorted(candidates[taken:taken + size])
-        taken += size
-        if not entries or (n == 1 and len(entries) < size):
+    main_n, small_n, large_n = wanted
+    # The small round's proposals are set aside first, so that a small world (--small) still
+    # has it beside a main round of nearly `round_proposals`; the large one takes what is left.
+    small = candidates[:small_n] if len(candidates) > 2 * small_n else []
+    rest = candidates[len(small):]
+    slices = [(rest[:main_n], "Le proposte delle famiglie (aperta)"),
+              (small, None), (rest[main_n:main_n + large_n], None)]
+    rounds, counts = [], {}
+    for entries, title in slices:
+        if not entries:
             continue
-        rid = _open_round(ctx, table_id, officer, entries, ballots, counts,
-                          "Le proposte delle famiglie (aperta)" if n == 0
-                          else f"Votazione aperta di {len(entries)} proposte")
+        rid = _open_round(ctx, table_id, officer, sorted(entries), ballots, counts,
+                          title or f"Votazione aperta di {len(entries)} proposte")
         rounds.append((rid, len(entries)))
     # Each proposal's supports counter shows its open round, as the vote keeps it.
     ctx.conn.execute(text("CREATE TEMPORARY TABLE bench_round_support "
@@ -122,8 +126,7 @@ def generate(ctx: Context) -> None:
 
     # ----------------------------------------------------------------- a discussed proposal
     main_round, main_size = rounds[0]
-    main_entries = sorted(candidates[:main_size])
-    top = max(main_entries, key=lambda p: (counts[p], -p))
+    top = max(rest[:main_n], key=lambda p: (counts[p], -p))
     published = ctx.conn.execute(text("SELECT published_at FROM proposals WHERE id = :p"),
                                  {"p": top}).scalar()
     start_at = now - timedelta(days=20)
