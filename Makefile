@@ -55,7 +55,7 @@ portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES
 # then translate the new empty entries in portal/translations/<lang>/LC_MESSAGES/messages.po.
 translations-update: $(VENV)/.installed
 	pot=$$(mktemp) && \
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k kept_text -k kept_gettext -k kept_ngettext:1,2 --sort-output --add-location=file \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-output --add-location=file \
 	    --ignore-dirs '.* __pycache__ node_modules' --project 'Rete dei Comuni Amici della Famiglia' \
 	    -o $$pot . && \
 	$(BIN)/pybabel update -i $$pot -d portal/translations --no-fuzzy-matching --ignore-obsolete; \

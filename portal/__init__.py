@@ -3,7 +3,7 @@
 import logging
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from portal.config import DEV_SECRET, Config, engine_options
@@ -17,24 +17,6 @@ class DatabaseIdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
-
-
-class Portal(Flask):
-    """Flask, asking once per function (not on every request, for every hook) whether it is a
-    coroutine function to be run through asgiref: the portal's views and hooks never are."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._synced: dict = {}
-
-    def ensure_sync(self, func):
-        try:
-            return self._synced[func]
-        except KeyError:
-            synced = self._synced[func] = super().ensure_sync(func)
-            return synced
-        except TypeError:  # not hashable
-            return super().ensure_sync(func)
 
 
 #: Every module package; each exports a blueprint `bp` and may be absent while being built.
@@ -51,58 +33,9 @@ MODULES = (
 )
 
 
-def _limited_endpoints(app: Flask) -> frozenset[str]:
-    """The endpoints whose view carries a Flask-Limiter limit (found once, after registration)."""
-    found = app.extensions.get("rete_limited_endpoints")
-    if found is None:
-        from flask_limiter.util import get_qualified_name
-
-        from portal.extensions import limiter
-
-        found = frozenset(
-            endpoint for endpoint, view in app.view_functions.items()
-            if limiter.limit_manager.decorated_limits(get_qualified_name(view)))
-        app.extensions["rete_limited_endpoints"] = found
-    return found
-
-
-def _limited_request(app: Flask) -> bool:
-    """Whether this request is one a limit can apply to: every limit of the portal is on a POST
-    of a few endpoints (login, reset, forms that send mail)."""
-    return request.method == "POST" and request.endpoint in _limited_endpoints(app)
-
-
-def _limiter_hooks_only_where_limited(app: Flask, limiter) -> None:
-    """Flask-Limiter adds three hooks that run on every request (a check before, headers
-    after, a clean-up); the filter above makes them find nothing to do, at ~200 calls a
-    request. They are wrapped to run only for a POST to a limited endpoint, the only requests
-    where they can do something. A hook not recognised is left as it is (slower, as correct).
-    """
-    from functools import partial, wraps
-
-    def only_where_limited(hook, answer_unchanged):
-        @wraps(hook)
-        def guarded(*args):
-            if _limited_request(app):
-                return hook(*args)
-            return args[0] if answer_unchanged else None
-        return guarded
-
-    def is_limiters(hook) -> bool:
-        owner = hook.args[0] if isinstance(hook, partial) and hook.args else getattr(
-            hook, "__self__", None)
-        return owner is limiter
-
-    for hooks, answer_unchanged in ((app.before_request_funcs, False),
-                                    (app.after_request_funcs, True),
-                                    (app.teardown_request_funcs, False)):
-        hooks[None] = [only_where_limited(h, answer_unchanged) if is_limiters(h) else h
-                       for h in hooks.get(None, [])]
-
-
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; `config` overrides the environment (tests use it)."""
-    app = Portal(
+    app = Flask(
         __name__,
         template_folder="../templates",
         static_folder="../static",
@@ -124,7 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
             "(or FLASK_DEBUG=1 for local development)."
         )
 
-    from portal import authz, caching, db_setup, i18n, layout, models, security, signing
+    from portal import authz, caching, db_setup, i18n, models, security
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     models.import_all()
@@ -134,18 +67,12 @@ def create_app(config: dict | None = None) -> Flask:
     # Authorization runs before CSRF so that an anonymous POST is sent to log in first.
     authz.init_app(app)
     csrf.init_app(app)
-    signing.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     htmx.init_app(app)
     limiter.init_app(app)
-    # Reads and the other endpoints skip the limiter's work (~300 calls a request): its hooks
-    # run only where a limit can apply, and its filter says the same to whatever else calls it.
-    limiter.request_filter(lambda: not _limited_request(app))
-    _limiter_hooks_only_where_limited(app, limiter)
     i18n.init_app(app)
     caching.init_app(app)
-    layout.init_app(app)
     security.init_app(app)
 
     import importlib

@@ -63,12 +63,8 @@ NETWORK_ID = 0
 class Rule:
     kind: str  # public | login | roles | debug
     roles: tuple[Role, ...] = ()
-    #: login: the view checks the login session itself (see `login_checked_by_view`)
-    in_view: bool = False
 
     def describe(self) -> str:
-        if self.in_view:
-            return f"{self.kind} (checked by the view)"
         return self.kind if not self.roles else f"roles:{','.join(self.roles)}"
 
 
@@ -93,12 +89,6 @@ public = _mark(PUBLIC)
 
 login_required = _mark(LOGIN)
 """Any logged-in user; object checks happen in the view through `require()`."""
-
-login_checked_by_view = _mark(Rule("login", in_view=True))
-"""Any logged-in user, for a view that checks the login session in its own statement (the
-vote: the ballot's locking read authenticates the voter, one query less than loading the user
-first). Refused here, as `login_required` is, when the request carries no login session; the
-view answers `unauthorized()` when the session it carries is no longer valid."""
 
 debug_only = _mark(DEBUG)
 """Development tools: 404 unless the app runs in debug (or testing) mode."""
@@ -137,10 +127,6 @@ def _enforce() -> Any:
         if not (current_app.debug or current_app.testing):
             abort(404)
         return None
-    if rule.in_view:
-        from portal.accounts.services import session_token
-
-        return unauthorized() if session_token() is None else None
     if not current_user.is_authenticated:
         return unauthorized()
     if rule.kind == "roles" and not (

@@ -7,11 +7,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from portal.signing import CSRFProtect
 
 # Stable constraint names so that migrations agree on SQLite and PostgreSQL.
 NAMING = {
@@ -37,22 +36,3 @@ htmx = Htmx()
 cache = Cache()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
-
-def limit_posts(limit_value):
-    """`limiter.limit(limit_value, methods=["POST"])`, whose wrapper a GET or HEAD does not go
-    through at all (Flask-Limiter's would look up the view's limits on every page view only to
-    find that they are for POSTs)."""
-    from functools import wraps
-
-    from flask import request
-
-    def decorate(view):
-        limited = limiter.limit(limit_value, methods=["POST"])(view)
-
-        @wraps(view)  # the same qualified name: Flask-Limiter finds the limits by it
-        def dispatch(*args, **kwargs):
-            return (limited if request.method == "POST" else view)(*args, **kwargs)
-
-        return dispatch
-
-    return decorate

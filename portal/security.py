@@ -1,11 +1,12 @@
 """Response headers, cookie rules and the Italian error pages."""
 
 import logging
+from functools import cache
+from pathlib import Path
 
 from flask import Flask, abort, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -35,14 +36,6 @@ ERROR_TEXT = {
           "registrato: riprova tra qualche minuto.")),
 }
 
-#: The last resort when even the error page cannot be rendered (database down, template error).
-FALLBACK_PAGE = (
-    '<!doctype html><html lang="it"><head><meta charset="utf-8"><title>{title}</title></head>'
-    "<body><main><h1>{title}</h1><p>{text}</p><p><a href=\"/\">Torna alla home</a></p></main>"
-    "</body></html>"
-)
-
-
 #: Sent with every answer unless the view set its own.
 SECURITY_HEADERS = (
     ("Content-Security-Policy", CSP),
@@ -52,60 +45,22 @@ SECURITY_HEADERS = (
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-_LOWER = {name: name.lower() for name, _value in (*SECURITY_HEADERS, HSTS)}
-
-
-def _add_missing(headers, wanted) -> None:
-    # One pass over the answer's few headers (Headers.setdefault scans them, and raises and
-    # catches a KeyError, once per header it adds).
-    present = {name.lower() for name, _value in headers}
-    for name, value in wanted:
-        if _LOWER[name] not in present:
-            headers.add(name, value)
-
-
-def _vary_on_htmx(headers) -> None:
-    """`response.vary.add("HX-Request")` without parsing the header into a set and writing it
-    back (~50 calls an answer)."""
-    current = headers.get("Vary")
-    if not current:
-        headers["Vary"] = "HX-Request"
-    elif "hx-request" not in (name.strip().lower() for name in current.split(",")):
-        headers["Vary"] = f"{current}, HX-Request"
 
 
 def _set_headers(response):
     headers = response.headers
-    _add_missing(headers, SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS:
+        headers.setdefault(name, value)
     # Pages answer htmx with a partial and browsers with the full page: caches must know.
-    _vary_on_htmx(headers)
+    response.vary.add("HX-Request")
     if request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "public, max-age=3600")
     return response
 
 
 def _hsts(response):
-    _add_missing(response.headers, (HSTS,))
+    response.headers.setdefault(*HSTS)
     return response
-
-
-def answer_csrf_token() -> str:
-    """The CSRF token for the forms of this answer.
-
-    The portal's tokens live as long as the session (`WTF_CSRF_TIME_LIMIT = None`), so after a
-    POST whose token CSRFProtect has just validated, that token is worth what a new one would
-    be, without signing one (an HMAC and a serialisation). Otherwise, a new one. (Not after
-    the view cleared the session: those views redirect.)
-    """
-    from flask import current_app, g
-    from flask_wtf.csrf import generate_csrf
-
-    if g.get("csrf_valid") and current_app.config["WTF_CSRF_TIME_LIMIT"] is None:
-        # The token CSRFProtect found (form field, then headers) and validated.
-        token = g.get("csrf_checked_token")
-        if token:
-            return token
-    return generate_csrf()
 
 
 def _refuse_control_characters():
@@ -113,6 +68,13 @@ def _refuse_control_characters():
     raw = request.query_string
     if "\x00" in request.path or b"%00" in raw or b"\x00" in raw:
         abort(400)
+
+
+@cache
+def _fallback_page() -> str:
+    """The last resort when even the error page cannot be rendered (database down, template
+    error): a static page, read as it is, without Jinja."""
+    return (Path(__file__).parent.parent / "templates/errors/fallback.html").read_text("utf-8")
 
 
 def render_error(code: int, message: str | None = None):
@@ -123,8 +85,7 @@ def render_error(code: int, message: str | None = None):
                                text=message or str(text))
     except Exception:  # the page itself failed: answer with plain, static HTML
         log.exception("error page %s could not be rendered", code)
-        body = FALLBACK_PAGE.format(title=escape("Errore del portale"),
-                                    text=escape("Si è verificato un errore imprevisto."))
+        body = _fallback_page()
     return body, code
 
 

@@ -15,7 +15,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, request, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -255,43 +254,21 @@ def end_other_sessions(user: User, keep_token: str | None) -> None:
     db.session.execute(query)
 
 
-@cache
-def _user_by_session():
-    """The loader's statement, built once (it runs on every signed-in request)."""
-    return (db.select(User).join(LoginSession, LoginSession.user_id == User.id)
-            .where(LoginSession.token_hash == bindparam("token_hash"),
-                   LoginSession.created_at > bindparam("oldest"), User.deleted_at.is_(None)))
-
-
-def session_lookup(token: str) -> dict:
-    """What names the live login session of `token`: its hash and the oldest creation time
-    still valid (`LOGIN_SESSION_DAYS`). The vote joins them into its own read."""
-    return {"token_hash": _sha(token),
-            "oldest": utcnow() - timedelta(days=current_app.config.get("LOGIN_SESSION_DAYS", 30))}
-
-
-def load_user_by_hash(token_hash: str, oldest) -> User | None:
-    return db.session.execute(_user_by_session(), {"token_hash": token_hash, "oldest": oldest}
-                              ).scalar_one_or_none()
-
-
 def load_user(token: str) -> User | None:
-    """Flask-Login's loader: the session token names a live LoginSession."""
-    row = load_user_by_hash(**session_lookup(token))
+    """Flask-Login's user loader: the session token names a live LoginSession, younger than
+    `LOGIN_SESSION_DAYS`, of an account not deleted."""
+    oldest = utcnow() - timedelta(days=current_app.config.get("LOGIN_SESSION_DAYS", 30))
+    row = db.session.execute(
+        db.select(User).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == _sha(token), LoginSession.created_at > oldest,
+               User.deleted_at.is_(None))
+    ).scalar_one_or_none()
     if row is not None:
         row._session_token = token
         # Loaded live: templates asking `is_authenticated` after a commit (which expires the
         # row) need no query to learn it again.
         row._loaded_active = True
     return row
-
-
-def session_token() -> str | None:
-    """The login session token the request's signed cookie carries (Flask-Login keeps the
-    user's id, here the token, as `_user_id`), unchecked: None when nobody logged in."""
-    from flask import session
-
-    return session.get("_user_id")
 
 
 def request_password_reset(email: str) -> None:

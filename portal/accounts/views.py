@@ -34,9 +34,8 @@ from portal.accounts.models import Household
 from portal.authz import Role
 from portal.core.services import dashboard_panels
 from portal.core.views import safe_next
-from portal.extensions import db, limit_posts
+from portal.extensions import db, limiter
 from portal.forms import EmptyForm
-from portal.layout import render_form_page
 from portal.network.models import Comune
 
 
@@ -71,12 +70,12 @@ def _forms_limit() -> str:
 
 @bp.route("/registrati", methods=["GET", "POST"])
 @authz.public
-@limit_posts(_forms_limit)  # each attempt mails someone
+@limiter.limit(_forms_limit, methods=["POST"])  # each attempt mails someone
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
     if request.method != "POST":  # GET or HEAD: the blank form
-        return render_form_page("accounts/register.html", RegisterForm)
+        return render_template("accounts/register.html", form=RegisterForm())
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -135,12 +134,12 @@ def resend_confirmation():
 
 @bp.route("/accedi", methods=["GET", "POST"])
 @authz.public
-@limit_posts(_login_limit)
+@limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
     if request.method != "POST":  # GET or HEAD: the blank form
-        return render_form_page("accounts/login.html", LoginForm)
+        return render_template("accounts/login.html", form=LoginForm())
     form = LoginForm()
     next_url = safe_next(request.args.get("next"), url_for("accounts.dashboard"))
     if form.validate_on_submit():
@@ -174,10 +173,10 @@ def logout():
 
 @bp.route("/password-dimenticata", methods=["GET", "POST"])
 @authz.public
-@limit_posts(_reset_limit)
+@limiter.limit(_reset_limit, methods=["POST"])
 def forgot_password():
     if request.method != "POST":  # GET or HEAD: the blank form
-        return render_form_page("accounts/forgot.html", ForgotPasswordForm)
+        return render_template("accounts/forgot.html", form=ForgotPasswordForm())
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
@@ -190,7 +189,7 @@ def forgot_password():
 
 @bp.route("/reimposta-password/<token>", methods=["GET", "POST"])
 @authz.public
-@limit_posts(_reset_limit)
+@limiter.limit(_reset_limit, methods=["POST"])
 def reset_password(token: str):
     try:
         services.user_from_reset_token(token)

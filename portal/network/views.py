@@ -9,9 +9,8 @@ from flask_login import current_user
 
 from portal import authz
 from portal.authz import Role
-from portal.extensions import db, limit_posts
+from portal.extensions import db, limiter
 from portal.forms import EmptyForm
-from portal.layout import render_form_page
 from portal.network import bp, services
 from portal.network.forms import DecideApplicationForm, GrantRoleForm, JoinForm
 from portal.network.models import JoinApplication, RoleAssignment
@@ -68,11 +67,11 @@ def _forms_limit() -> str:
 
 @bp.route("/aderisci", methods=["GET", "POST"])
 @authz.public
-@limit_posts(_forms_limit)  # each application mails the coordinators
+@limiter.limit(_forms_limit, methods=["POST"])  # each application mails the coordinators
 def join():
     crumbs = [(_("Aderisci alla Rete"), None)]
     if request.method != "POST":  # GET or HEAD: the blank form
-        return render_form_page("network/join.html", JoinForm, breadcrumbs=crumbs)
+        return render_template("network/join.html", form=JoinForm(), breadcrumbs=crumbs)
     form = JoinForm()
     if form.validate_on_submit():
         try:

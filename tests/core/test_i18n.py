@@ -101,8 +101,7 @@ def test_every_string_has_an_english_translation():
     with (root / "portal/translations/en/LC_MESSAGES/messages.po").open("rb") as fh:
         catalog = read_po(fh)
     # as `make translations-update` extracts them
-    keywords = dict(DEFAULT_KEYWORDS, _l=None, lazy_gettext=None, kept_text=None,
-                    kept_gettext=None, kept_ngettext=(1, 2))
+    keywords = dict(DEFAULT_KEYWORDS, _l=None, lazy_gettext=None)
     files = []
     for entry in SOURCES:
         path = root / entry
@@ -145,3 +144,17 @@ def test_no_translated_string_hides_inside_an_f_string():
                         and inner.func.id in {"_", "gettext", "ngettext", "_l", "lazy_gettext"}):
                     hidden.append(f"{path.relative_to(root)}:{inner.lineno}")
     assert not hidden, "a message inside an f-string (translate it before): " + ", ".join(hidden)
+
+
+def test_plain_text_templates_keep_their_values_as_written(app):
+    """A .txt mail is plain text: `Rossi & Figli` stays as it is, in a message and outside one
+    (autoescaping is for .html and .xml only), while the same template as .html escapes it."""
+    from jinja2 import DictLoader
+
+    source = "{{ _('Gentile %(name)s,', name=name) }} {{ name }}"
+    env = app.jinja_env.overlay(loader=DictLoader({"mail/a.txt": source, "mail/a.html": source}))
+    with app.test_request_context("/"):
+        text = env.get_template("mail/a.txt").render(name="Rossi & Figli <srl>")
+        html = env.get_template("mail/a.html").render(name="Rossi & Figli <srl>")
+    assert text == "Gentile Rossi & Figli <srl>, Rossi & Figli <srl>"
+    assert html == ("Gentile Rossi &amp; Figli &lt;srl&gt;, Rossi &amp; Figli &lt;srl&gt;")

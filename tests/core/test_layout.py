@@ -1,5 +1,5 @@
-"""The page chrome (header, footer) is rendered once per worker (portal/layout.py): what changes
-from page to page and from visitor to visitor must still be right on every page."""
+"""The page chrome (header, footer) and the blank form pages: what changes from page to page
+and from visitor to visitor is right on every page."""
 
 import re
 
@@ -72,8 +72,8 @@ def _token(page: str) -> str:
 
 
 def test_blank_form_pages_carry_each_visitors_own_working_token(app, factory):
-    """Log in, register, forgot password and join are rendered once: each visitor still gets
-    a token of their own session, which works for them and for nobody else."""
+    """Log in, register, forgot password and join: each visitor gets a token of their own
+    session, which works for them and for nobody else."""
     user = factory.user()
     visitors = []
     for _ in range(2):

@@ -159,19 +159,19 @@ def test_every_answer_has_the_security_headers_and_vary(client):
         assert "HX-Request" in response.headers["Vary"]
 
 
-@pytest.mark.parametrize(("before", "after"), [
-    (None, "HX-Request"),
-    ("Accept-Language", "Accept-Language, HX-Request"),
-    ("Cookie, hx-request", "Cookie, hx-request"),
-])
-def test_vary_names_htmx_once_beside_what_the_view_set(before, after):
-    from werkzeug.datastructures import Headers
+@pytest.mark.parametrize("before", [None, "Accept-Language", "Cookie, hx-request"])
+def test_vary_names_htmx_once_beside_what_the_view_set(fresh_app, before):
+    app = fresh_app()
 
-    from portal.security import _vary_on_htmx
+    @app.get("/varia")
+    @authz.public
+    def varies():
+        return "ok", 200, ({"Vary": before} if before else {})
 
-    headers = Headers({"Vary": before} if before else {})
-    _vary_on_htmx(headers)
-    assert headers.getlist("Vary") == [after]
+    vary = ", ".join(app.test_client().get("/varia").headers.getlist("Vary"))
+    names = [name.strip().lower() for name in vary.split(",")]
+    assert names.count("hx-request") == 1
+    assert {name.strip().lower() for name in (before or "").split(",") if name} <= set(names)
 
 
 def test_a_signed_in_answer_varies_on_htmx_and_the_cookie(client, factory):
@@ -225,3 +225,65 @@ def test_behind_a_proxy_the_visitor_address_is_logged(fresh_app, factory, db):
     db.session.expire_all()
     assert db.session.scalar(db.select(AuditLog.ip).where(AuditLog.action == "user.login")) \
         == "203.0.113.7"
+
+
+# --------------------------------------------------------------------------- session and CSRF
+
+COOKIE = "rete_session"
+
+
+def _signed_in(client) -> bool:
+    return client.get("/account").status_code == 200
+
+
+def test_a_session_cookie_altered_or_signed_with_another_secret_is_no_session(app, client,
+                                                                               factory):
+    from flask.sessions import SecureCookieSessionInterface
+    from itsdangerous import URLSafeTimedSerializer
+
+    login(client, factory.user().email)
+    cookie = client.get_cookie(COOKIE).value
+    data = SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie)
+    forged = URLSafeTimedSerializer("un-altro-segreto", salt="cookie-session",
+                                    signer_kwargs={"key_derivation": "hmac"})
+    for value in (forged.dumps(data), cookie[:-2] + "xx"):
+        visitor = app.test_client()
+        visitor.set_cookie(COOKIE, value)
+        assert not _signed_in(visitor)
+    assert _signed_in(client)
+
+
+def test_after_a_key_rotation_old_cookies_open_only_where_the_old_key_is_a_fallback(
+        fresh_app, factory):
+    before = fresh_app(SECRET_KEY="il-segreto-di-prima")
+    client = before.test_client()
+    with before.app_context():
+        email = factory.user().email
+    login(client, email)
+    cookie = client.get_cookie(COOKIE).value
+    rotated = fresh_app(SECRET_KEY="il-segreto-di-adesso",
+                        SECRET_KEY_FALLBACKS=["il-segreto-di-prima"])
+    replaced = fresh_app(SECRET_KEY="il-segreto-di-adesso")
+    for app, opens in ((rotated, True), (replaced, False)):
+        visitor = app.test_client()
+        visitor.set_cookie(COOKIE, cookie)
+        assert _signed_in(visitor) is opens
+
+
+def test_a_forged_csrf_token_is_refused(app, client, factory):
+    """A token of another secret, of another session or altered gets the portal's 400 page;
+    the page's own token passes."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    login(client, factory.user().email)
+    good = client.csrf()
+    refused = [
+        URLSafeTimedSerializer("un-altro-segreto", salt="wtf-csrf-token").dumps("a" * 40),
+        URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps("a" * 40),
+        good[:-3] + ("abc" if not good.endswith("abc") else "xyz"),
+        "",
+    ]
+    for token in refused:
+        response = client.post("/account/notifiche/lette", headers={"X-CSRFToken": token})
+        assert_italian_error(response, 400)
+    assert client.post("/account/notifiche/lette", data={"csrf_token": good}).status_code == 303
