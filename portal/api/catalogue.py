@@ -162,8 +162,8 @@ def _indicator(i) -> dict:
                 "content": {"application/json": {"schema": ERROR}}},
     })
 def practice(practice_id: int):
-    # the practice page's read model: one statement, plain values
-    p = services.practice_page(practice_id=practice_id, related=False)
+    # what the practice page shows, read the same way
+    p = services.practice_page(practice_id=practice_id)
     if p is None or not p.is_published:
         return _error(404, "not_found", "Nessuna buona pratica pubblicata con questo id.")
     record = practice_record(p)

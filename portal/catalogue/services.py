@@ -20,7 +20,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import authz
 from portal.authz import Role
@@ -155,10 +156,12 @@ def practice_by_slug(slug: str) -> GoodPractice | None:
 
 
 def adoptions_of(practice: GoodPractice) -> list[Adoption]:
+    """The practice's adoptions by Comune name, with their Comune (read by the same query's
+    join) and their results."""
     return list(db.session.scalars(
-        select(Adoption).where(Adoption.practice_id == practice.id)
-        .options(selectinload(Adoption.comune), selectinload(Adoption.indicators))
-        .join(Comune, Comune.id == Adoption.comune_id).order_by(Comune.name)))
+        select(Adoption).join(Adoption.comune).where(Adoption.practice_id == practice.id)
+        .options(contains_eager(Adoption.comune), selectinload(Adoption.indicators))
+        .order_by(Comune.name, Adoption.id)))
 
 
 def editable_drafts(user, limit: int = 100) -> list[GoodPractice]:
@@ -773,110 +776,44 @@ def upload_limit_text() -> str:
 # --------------------------------------------------------------------------- the practice page
 
 
-class _Row:
-    """A plain record (attribute access, no ORM state)."""
-
-    def __init__(self, **fields):
-        self.__dict__.update(fields)
-
-
-class PracticePage:
-    """What the practice page shows, read in one statement (the practice; its themes, Comuni,
-    promoters, files, indicators and adoptions: a UNION ALL of same-shaped rows), as plain
-    values: the page is the most visited of the catalogue.
-    Attribute names are those of GoodPractice, so the policies and the template read either."""
-
-    def __init__(self, row):
-        (_kind, self.id, self.beneficiaries_count, self.cost_cents, self.owner_comune_id,
-         self.owner_association_id, self.adoption_count, self.revision_count, _f1,
-         self.started_on, self.ended_on, self.published_at, self.first_published_at,
-         self.slug, self.title, self.summary, self.body_html, self.status, self.beneficiaries,
-         self.funding_sources, self.contacts, self.origin_label, self.origin_url) = row
-        self.themes, self.comuni, self.promoters, self.files = [], [], [], []
-        self.indicators, self.adoptions, self.related = [], [], []
-
-    @property
-    def is_published(self) -> bool:
-        return self.published_at is not None
-
-    @property
-    def cover(self):
-        return next((f for f in self.files if f.kind == FileKind.COVER), None)
-
-    @property
-    def attachments(self) -> list:
-        return [f for f in self.files if f.kind == FileKind.ATTACHMENT]
-
-    def promoters_of(self, *kinds: str) -> list:
-        return [p for p in self.promoters if p.kind in kinds]
-
-
 #: how many of a practice's themes (the first by position) choose its related practices, how
 #: many of the newest practices of each theme are looked at (a bounded look-up, whatever the
 #: size of the catalogue) and how many are shown
 RELATED_THEMES, RELATED_WALK, RELATED_SHOWN = 3, 40, 4
 
 
-def _page_statement(by: str):
-    """The practice page's one statement, by "slug" or by "id": rows of the same shape
-    (kind, id, n1..n6, f1, d1, d2, t1, t2, s1..s10), one for the practice itself ("g"), then
-    its themes, Comuni, promoters, files, indicators and adoptions. Each member reads one table
-    by the practice's id (and its Comuni's names by primary key): PostgreSQL plans it in
-    ~0.3 ms, where joins cost ~0.1 ms each."""
-    from sqlalchemy import Float, Integer, String, bindparam, cast, literal_column, null, union_all
+class RelatedPractice(NamedTuple):
+    """A practice suggested beside another (plain values: the cache keeps them)."""
 
-    # Short aliases: psycopg parses a statement once only up to 4,096 characters.
-    gp = GoodPractice.__table__.alias("gp")
-    if by == "slug":
-        where = gp.c.slug == bindparam("slug", type_=String)
-        practice_id = select(gp.c.id).where(where).scalar_subquery()
-    else:
-        practice_id = bindparam("id", type_=Integer)
-        where = gp.c.id == practice_id
-    slots = ("id", "n1", "n2", "n3", "n4", "n5", "n6", "f1", "d1", "d2", "t1", "t2",
-             *(f"s{n}" for n in range(1, 11)))
+    id: int
+    slug: str
+    title: str
 
-    def member(kind: str, **values):
-        # Only the first member types its NULLs: PostgreSQL resolves a UNION's column types
-        # pairwise from the left, and the first member's types are the result's.
-        return select(literal_column(f"'{kind}'").label("kind"), *(
-            (values[s] if s in values else null()).label(s) for s in slots))
 
-    def comune(column: str, comune_id):
-        c = Comune.__table__.alias("c")
-        return select(c.c[column]).where(c.c.id == comune_id).scalar_subquery()
-
-    own = select(literal_column("'g'").label("kind"), gp.c.id.label("id"), *(
-        c.label(s) for s, c in zip(slots[1:], (
-            gp.c.beneficiaries_count, gp.c.cost_cents, gp.c.owner_comune_id,
-            gp.c.owner_association_id, gp.c.adoption_count, gp.c.revision_count,
-            cast(null(), Float), gp.c.started_on, gp.c.ended_on, gp.c.published_at,
-            gp.c.first_published_at, gp.c.slug, gp.c.title, gp.c.summary, gp.c.body_html,
-            gp.c.status, gp.c.beneficiaries, gp.c.funding_sources, gp.c.contacts,
-            gp.c.origin_label, gp.c.origin_url), strict=True))).where(where)
-    pt, pc = practice_themes.alias("pt").c, practice_comuni.alias("pc").c
-    pr, pf = Promoter.__table__.alias("pr").c, PracticeFile.__table__.alias("pf").c
-    pi, pa = Indicator.__table__.alias("pi").c, Adoption.__table__.alias("pa").c
-    return union_all(
-        own,
-        member("t", id=pt.theme_id).where(pt.practice_id == practice_id),
-        member("c", id=pc.comune_id, s1=comune("slug", pc.comune_id),
-               s2=comune("name", pc.comune_id), s3=comune("istat_code", pc.comune_id))
-        .where(pc.practice_id == practice_id),
-        member("p", id=pr.id, n1=pr.comune_id, n2=pr.association_id, s1=pr.name, s2=pr.kind,
-               s3=pr.role).where(pr.practice_id == practice_id),
-        member("f", id=pf.id, n1=pf.size, s1=pf.kind, s2=pf.title, s3=pf.content_type)
-        .where(pf.practice_id == practice_id),
-        member("i", id=pi.id, n1=pi.adoption_id, f1=pi.value, d1=pi.measured_on, s1=pi.name,
-               s2=pi.unit).where(pi.practice_id == practice_id),
-        member("a", id=pa.id, n1=pa.comune_id, d1=pa.started_on, s1=pa.status, s2=pa.notes,
-               s3=comune("slug", pa.comune_id), s4=comune("name", pa.comune_id))
-        .where(pa.practice_id == practice_id))
+def practice_page(slug: str | None = None, *, practice_id: int | None = None
+                  ) -> GoodPractice | None:
+    """The practice `slug` (or `practice_id`) with everything its page shows loaded up front,
+    or None if there is none: its themes, Comuni, promoters, files and results, then its
+    adoptions by Comune name with their own results. Each collection is one query for all its
+    rows, so the page costs the same number of queries however many adoptions, files or
+    results a practice has. The open-data API reads the same."""
+    where = (GoodPractice.slug == slug[:140] if slug is not None
+             else GoodPractice.id == practice_id)
+    practice = db.session.scalar(select(GoodPractice).where(where).options(
+        selectinload(GoodPractice.themes), selectinload(GoodPractice.comuni),
+        selectinload(GoodPractice.promoters), selectinload(GoodPractice.files),
+        selectinload(GoodPractice.indicators)))
+    if practice is None:
+        return None
+    # The page lists adoptions by Comune name; the relationship keeps them in the order they
+    # were declared. set_committed_value fills it without marking the practice changed.
+    set_committed_value(practice, "adoptions", adoptions_of(practice))
+    return practice
 
 
 def _theme_walk(theme_id: int, practice_id: int) -> list:
-    """The newest RELATED_WALK published practices of a theme, but `practice_id`:
-    (id, slug, title) rows (ix_practice_themes_theme, walked from its end)."""
+    """The newest RELATED_WALK published practices of a theme, but `practice_id`
+    (ix_practice_themes_theme, walked from its end)."""
     return db.session.execute(
         select(GoodPractice.id, GoodPractice.slug, GoodPractice.title)
         .join(practice_themes, practice_themes.c.practice_id == GoodPractice.id)
@@ -885,83 +822,22 @@ def _theme_walk(theme_id: int, practice_id: int) -> list:
         .order_by(practice_themes.c.practice_id.desc()).limit(RELATED_WALK)).all()
 
 
-def related_practices(practice_id: int, themes) -> list[_Row]:
+def related_practices(practice_id: int, themes) -> list[RelatedPractice]:
     """The published practices sharing most of the first RELATED_THEMES `themes` (in display
     order) with `practice_id`, among the newest RELATED_WALK of each; most shared first, then
     newest. The same for every visitor: kept in the cache until the next write."""
     chosen = [t.id for t in themes[:RELATED_THEMES]]
 
-    def compute() -> tuple:
+    def compute() -> tuple[RelatedPractice, ...]:
         shared: dict[int, int] = {}
-        found = {}
+        found: dict[int, RelatedPractice] = {}
         for theme_id in chosen:
-            for id_, slug, title in _theme_walk(theme_id, practice_id):
-                shared[id_] = shared.get(id_, 0) + 1
-                found[id_] = (id_, slug, title)
+            for row in _theme_walk(theme_id, practice_id):
+                shared[row.id] = shared.get(row.id, 0) + 1
+                found[row.id] = RelatedPractice(id=row.id, slug=row.slug, title=row.title)
         best = sorted(shared, key=lambda i: (-shared[i], -i))[:RELATED_SHOWN]
         return tuple(found[i] for i in best)
 
-    rows = remember(("catalogue:related", practice_id, *chosen), compute)
-    return [_Row(id=id_, slug=slug, title=title) for id_, slug, title in rows]
-
-
-_PAGE_STATEMENTS: dict[str, Any] = {}
-
-
-def practice_page(slug: str | None = None, *, practice_id: int | None = None,
-                  related: bool = True) -> PracticePage | None:
-    """The practice `slug` (or `practice_id`) as the page shows it (None if there is none);
-    the open-data API reads the same (without the `related` practices). One statement; the
-    themes and the related practices come from the cache (the same for everyone)."""
-    by = "slug" if slug is not None else "id"
-    statement = _PAGE_STATEMENTS.get(by)
-    if statement is None:
-        statement = _PAGE_STATEMENTS[by] = _page_statement(by)
-    params = {"slug": slug[:140]} if slug is not None else {"id": practice_id}
-    own, theme_ids, adoptions = None, [], {}
-    comuni, promoters, files, indicators = [], [], [], []
-    connection = db.session.connection()
-    for row in connection.execute(statement, params).all():
-        kind, id_, n1, n2, _n3, _n4, _n5, _n6, f1, d1, _d2, _t1, _t2, s1, s2, s3, s4 = row[:17]
-        if kind == "g":
-            own = row
-        elif kind == "t":
-            theme_ids.append(id_)
-        elif kind == "c":
-            comuni.append(_Row(id=id_, slug=s1, name=s2, istat_code=s3))
-        elif kind == "p":
-            promoters.append(_Row(id=id_, comune_id=n1, association_id=n2, name=s1, kind=s2,
-                                  role=s3))
-        elif kind == "f":
-            files.append(_Row(id=id_, size=n1, kind=s1, title=s2, content_type=s3))
-        elif kind == "i":
-            indicators.append(_Row(id=id_, adoption_id=n1, value=f1, measured_on=d1, name=s1,
-                                   unit=s2))
-        else:
-            adoptions[id_] = _Row(id=id_, comune_id=n1, started_on=d1, status=s1, notes=s2,
-                                  comune=_Row(id=n1, slug=s3, name=s4), indicators=[])
-    if own is None:
-        return None
-    page = PracticePage(own)
-    page.comuni, page.promoters, page.files = comuni, promoters, files
-    if theme_ids:
-        themes = search.all_themes()
-        rank = {i: n for n, i in enumerate(themes)}
-        page.themes = [themes[i] for i in sorted(theme_ids, key=rank.__getitem__)]
-    # The orders of the ORM relationships (the database sorts NULL dates first on SQLite,
-    # last on PostgreSQL).
-    nulls_last = connection.dialect.name == "postgresql"
-    comuni.sort(key=lambda c: c.name)
-    promoters.sort(key=lambda p: p.id)
-    files.sort(key=lambda f: f.id)
-    indicators.sort(key=lambda i: ((i.measured_on is None) == nulls_last,
-                                   i.measured_on or date.min, i.id))
-    for indicator in indicators:
-        if indicator.adoption_id is None:
-            page.indicators.append(indicator)
-        elif indicator.adoption_id in adoptions:
-            adoptions[indicator.adoption_id].indicators.append(indicator)
-    page.adoptions = sorted(adoptions.values(), key=lambda a: (a.comune.name, a.id))
-    if related and page.themes:
-        page.related = related_practices(page.id, page.themes)
-    return page
+    if not chosen:
+        return []
+    return list(remember(("catalogue:related", practice_id, *chosen), compute))

@@ -190,11 +190,12 @@ def detail(slug: str):
         form=EmptyForm() if signed_in else None)
 
 
-def _detail_page(practice: services.PracticePage, **context) -> str:
-    """The practice page (templates/catalogue/detail.html) of `practice_page`'s read model."""
+def _detail_page(practice: GoodPractice, **context) -> str:
+    """The practice page (templates/catalogue/detail.html) of a practice read by
+    `services.practice_page`."""
     return render_template(
         "catalogue/detail.html", practice=practice, adoptions=practice.adoptions,
-        related=practice.related, links=links(),
+        related=services.related_practices(practice.id, practice.themes), links=links(),
         may_edit=authz.can("catalogue.edit", practice),
         breadcrumbs=_crumbs((practice.title, None)), **context)
 
