@@ -431,13 +431,6 @@ def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> 
     return VoteOutcome(True, _move_counters(round_id, proposal_id, -1))
 
 
-def is_conflict(exc: Exception) -> bool:
-    """A transaction that lost a race and can run again: SQLite busy, PostgreSQL deadlock or
-    serialization failure."""
-    code = getattr(getattr(exc, "orig", exc), "sqlstate", None)
-    return code in ("40P01", "40001") or "locked" in str(exc).lower()
-
-
 # --------------------------------------------------------------------------- results
 
 
