@@ -37,11 +37,7 @@ from portal.core.views import safe_next
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.network.models import Comune
-
-
-def _partial() -> bool:
-    """htmx asked for a fragment (a boosted link or form wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.boosted
+from portal.web import refuse, wants_partial
 
 
 def _render(template: str, status: int = 200, **context):
@@ -81,10 +77,8 @@ def register():
         try:
             services.register(form.name.data, form.email.data, form.password.data)
         except services.AccountError as exc:
-            db.session.rollback()
-            form[exc.field or "password"].errors.append(str(exc))
+            refuse(form, exc, "password")
             return _invalid("accounts/register.html", form=form)
-        db.session.commit()
         return redirect(url_for("accounts.registered"), code=303)
     return _invalid("accounts/register.html", form=form)
 
@@ -109,7 +103,6 @@ def confirm_email(token: str):
             services.confirm_email(token)
         except services.AccountError as exc:
             return _render("accounts/token_error.html", 400, message=str(exc))
-        db.session.commit()
         flash(_("Indirizzo e-mail confermato. Ora puoi accedere e creare il tuo nucleo familiare."),
               "success")
         target = "accounts.household" if current_user.is_authenticated else "accounts.login"
@@ -124,7 +117,6 @@ def resend_confirmation():
     form = EmptyForm()
     if form.validate_on_submit() and not current_user.email_confirmed:
         services.send_confirmation(current_user)
-        db.session.commit()
         flash(_("Ti abbiamo inviato di nuovo il link di conferma."), "info")
     return redirect(url_for("accounts.dashboard"), code=303)
 
@@ -146,12 +138,10 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             form.password.errors.append(_("E-mail o password non corretti."))
-            db.session.rollback()
             return _invalid("accounts/login.html", form=form)
         session.clear()  # a new session: nothing from before the login carries over
         services.start_session(user)
         login_user(user)
-        db.session.commit()
         flash(_("Benvenuto, %(name)s.", name=user.name), "success")
         return redirect(next_url, code=303)
     return _invalid("accounts/login.html", form=form)
@@ -166,7 +156,6 @@ def logout():
     services.end_session(current_user.get_id())
     logout_user()
     session.clear()
-    db.session.commit()
     flash(_("Sei uscito dal portale."), "info")
     return redirect(url_for("core.home"), code=303)
 
@@ -180,7 +169,6 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
         flash(_("Se l'indirizzo ha un account, riceverai un messaggio con il link per "
                 "reimpostare la password."), "info")
         return redirect(url_for("accounts.login"), code=303)
@@ -200,9 +188,8 @@ def reset_password(token: str):
         try:
             services.reset_password(token, form.password.data)
         except services.AccountError as exc:
-            form.password.errors.append(str(exc))
+            refuse(form, exc, "password")
             return _invalid("accounts/reset.html", form=form)
-        db.session.commit()
         flash(_("Password aggiornata: ora puoi accedere."), "success")
         return redirect(url_for("accounts.login"), code=303)
     if form.is_submitted():
@@ -237,10 +224,8 @@ def change_password():
             services.change_password(current_user, form.current.data, form.password.data,
                                      current_user.get_id())
         except services.AccountError as exc:
-            form[exc.field or "password"].errors.append(str(exc))
-            db.session.rollback()
+            refuse(form, exc, "password")
             return _invalid("accounts/change_password.html", form=form, breadcrumbs=crumbs)
-        db.session.commit()
         flash(_("Password cambiata. Gli altri dispositivi sono stati disconnessi."), "success")
         return redirect(url_for("accounts.dashboard"), code=303)
     if form.is_submitted():
@@ -257,10 +242,8 @@ def change_email():
         try:
             services.request_email_change(current_user, form.password.data, form.email.data)
         except services.AccountError as exc:
-            form[exc.field or "email"].errors.append(str(exc))
-            db.session.rollback()
+            refuse(form, exc, "email")
             return _invalid("accounts/change_email.html", form=form, breadcrumbs=crumbs)
-        db.session.commit()
         flash(_("Ti abbiamo scritto al nuovo indirizzo: apri il link per confermarlo."), "info")
         return redirect(url_for("accounts.dashboard"), code=303)
     if form.is_submitted():
@@ -281,7 +264,6 @@ def confirm_new_email(token: str):
             services.confirm_email_change(token)
         except services.AccountError as exc:
             return _render("accounts/token_error.html", 400, message=str(exc))
-        db.session.commit()
         flash(_("Nuovo indirizzo e-mail confermato."), "success")
         return redirect(url_for("accounts.dashboard"), code=303)
     return render_template("accounts/confirm.html", form=form,
@@ -309,10 +291,8 @@ def delete_account():
         try:
             services.delete_account(current_user, form.password.data)
         except services.AccountError as exc:
-            form.password.errors.append(str(exc))
-            db.session.rollback()
+            refuse(form, exc, "password")
             return _invalid("accounts/delete.html", form=form, breadcrumbs=crumbs)
-        db.session.commit()
         logout_user()
         session.clear()
         flash(_("Il tuo account è stato cancellato."), "info")
@@ -362,7 +342,6 @@ def create_household():
             form.form_errors.append(str(exc))
             db.session.rollback()
             return _invalid("accounts/household_new.html", form=form, breadcrumbs=crumbs)
-        db.session.commit()
         flash(_("Nucleo creato. Aggiungi gli altri componenti; il Comune verificherà la "
                 "residenza."), "success")
         return redirect(url_for("accounts.household"), code=303)
@@ -384,7 +363,7 @@ def _members(household: Household, member_form: MemberForm | None = None,
     """The members section: the partial for htmx, else the whole household page."""
     context = dict(household=household, member_form=member_form or MemberForm(formdata=None),
                    form=EmptyForm(), notice=notice, error=error)
-    if _partial():
+    if wants_partial():
         return _render("accounts/_members.html", status, **context)
     return _render("accounts/household.html", status,
                    breadcrumbs=[_account_crumb(), (_("Il mio nucleo familiare"), None)], **context)
@@ -400,11 +379,9 @@ def add_member():
             services.add_member(household, form.kind.data, form.birth_year.data,
                                 form.first_name.data, form.disability.data)
         except services.AccountError as exc:
-            form.birth_year.errors.append(str(exc))
-            db.session.rollback()
+            refuse(form, exc, "birth_year")
         else:
-            db.session.commit()
-            if _partial():
+            if wants_partial():
                 return _members(household, notice=_("Componente aggiunto."))
             flash(_("Componente aggiunto."), "success")
             return redirect(url_for("accounts.household"), code=303)
@@ -422,12 +399,11 @@ def remove_member(member_id: int):
         services.remove_member(household, member_id)
     except services.AccountError as exc:
         db.session.rollback()
-        if _partial():
+        if wants_partial():
             return _members(household, status=422, error=str(exc))
         flash(str(exc), "error")
     else:
-        db.session.commit()
-        if _partial():
+        if wants_partial():
             return _members(household, notice=_("Componente rimosso."))
         flash(_("Componente rimosso."), "success")
     return redirect(url_for("accounts.household"), code=303)
@@ -441,7 +417,6 @@ def invite():
     if not form.validate_on_submit():
         abort(400)
     token = services.invite_to_household(current_user)
-    db.session.commit()
     link = url_for("accounts.join_household", token=token, _external=True)
     return render_template(
         "accounts/invitation.html", link=link, household=household,
@@ -461,9 +436,9 @@ def join_household(token: str):
         try:
             services.join_household(current_user, token)
         except services.AccountError as exc:
+            db.session.rollback()  # the redirect would commit: nothing of the refusal stays
             flash(str(exc), "error")
             return redirect(url_for("accounts.household"), code=303)
-        db.session.commit()
         flash(_("Ora fai parte del nucleo \"%(name)s\".", name=invitation.household.name),
               "success")
         return redirect(url_for("accounts.household"), code=303)
@@ -479,9 +454,9 @@ def leave_household():
     try:
         services.leave_household(current_user)
     except services.AccountError as exc:
+        db.session.rollback()  # the redirect would commit: nothing of the refusal stays
         flash(str(exc), "error")
         return redirect(url_for("accounts.dashboard"), code=303)
-    db.session.commit()
     flash(_("Sei uscito dal nucleo familiare."), "info")
     return redirect(url_for("accounts.dashboard"), code=303)
 
@@ -516,19 +491,17 @@ def review_household(household_id: int):
             services.review_household(current_user, household, form.decision.data == "verify",
                                       form.note.data)
         except services.AccountError as exc:
-            form.note.errors.append(str(exc))
-            db.session.rollback()
+            refuse(form, exc, "note")
         else:
-            db.session.commit()
             message = (_("Residenza del nucleo \"%(name)s\" verificata.", name=household.name)
                        if household.is_verified else
                        _("Nucleo \"%(name)s\" segnato come non verificato.", name=household.name))
-            if _partial():
+            if wants_partial():
                 return render_template("accounts/_review_done.html", household=household,
                                        message=message)
             flash(message, "success")
             return redirect(url_for("accounts.verification_queue"), code=303)
-    if _partial():
+    if wants_partial():
         return _invalid("accounts/_review_row.html", h=household, form=form)
     households = services.pending_households(_officer_scope())
     return _invalid("accounts/verification_queue.html", households=households, form=form,
