@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from bench.context import Context, Target
 from portal.tables.documents import canonical_json, content_hash
+from portal.tables.views import PROJECTS_PAGE
 
 ORDER = 40
 SCALE = {"table_years": 10, "meetings_per_year": 4, "projects": 10_000}
@@ -282,12 +283,18 @@ def _project_targets(ctx: Context) -> list[Target]:
         "GROUP BY c.slug ORDER BY count(*) DESC, c.slug LIMIT 20")).scalars().all()
     if not top:
         return []
+    # The overdue section's last pages: overdue is judged on the day the portal runs.
+    overdue = ctx.conn.execute(text(
+        "SELECT count(*) FROM projects WHERE status = 'in_progress' AND deadline < :today"),
+        {"today": datetime.now(ROME).date()}).scalar()
+    pages = max(1, -(-overdue // PROJECTS_PAGE))
+    deep = list(range(max(1, pages - 29), pages + 1))
     return [
         Target("accountability: the Rete's projects", "/progetti"),
         Target("accountability: a Comune's projects", f"/comuni/{top[0]}/progetti",
                variants=[(f"/comuni/{slug}/progetti", None) for slug in top]),
         # a whole section a page at a time: the deepest pages of the largest section
-        Target("accountability: a section, deep page", "/progetti?sezione=in-ritardo&pagina=120",
-               variants=[(f"/progetti?sezione=in-ritardo&pagina={n}", None)
-                         for n in range(100, 130)]),
+        Target("accountability: a section, deep page",
+               f"/progetti?sezione=in-ritardo&pagina={deep[0]}",
+               variants=[(f"/progetti?sezione=in-ritardo&pagina={n}", None) for n in deep]),
     ]
