@@ -210,15 +210,16 @@ def get(proposal_id: int) -> Proposal | None:
 
 def page(proposal_id: int) -> Proposal | None:
     """A proposal with what its page shows (names, themes, partners, co-proposers) loaded
-    together, or None."""
-    return db.session.scalar(
+    by one statement, or None."""
+    return db.session.scalars(
         select(Proposal).where(Proposal.id == proposal_id).options(
             joinedload(Proposal.comune), joinedload(Proposal.table),
             joinedload(Proposal.household), joinedload(Proposal.on_behalf_by),
             joinedload(Proposal.merged_into), joinedload(Proposal.hidden_by_association),
-            selectinload(Proposal.theme_rows),
-            selectinload(Proposal.partners).joinedload(ProposalPartner.association),
-            selectinload(Proposal.co_proposers).joinedload(CoProposer.household)))
+            joinedload(Proposal.theme_rows),
+            joinedload(Proposal.partners).joinedload(ProposalPartner.association),
+            joinedload(Proposal.co_proposers).joinedload(CoProposer.household))
+    ).unique().first()
 
 
 def history(proposal: Proposal | int) -> list[ProposalEvent]:
@@ -230,19 +231,27 @@ def history(proposal: Proposal | int) -> list[ProposalEvent]:
         .order_by(ProposalEvent.id)))
 
 
+def _comments() -> Select:
+    return (select(Comment)
+            .options(joinedload(Comment.author), joinedload(Comment.hidden_by_association))
+            .order_by(Comment.id))
+
+
 def comment_threads(proposal_id: int) -> list[tuple[Comment, list[Comment]]]:
     """The comments as threads (comment, replies), oldest first, with their authors and the
     association that hid them: one query, however many comments."""
     threads: dict[int, tuple[Comment, list[Comment]]] = {}
-    for comment in db.session.scalars(
-            select(Comment).where(Comment.proposal_id == proposal_id)
-            .options(joinedload(Comment.author), joinedload(Comment.hidden_by_association))
-            .order_by(Comment.id)):
+    for comment in db.session.scalars(_comments().where(Comment.proposal_id == proposal_id)):
         if comment.parent_id is None:
             threads[comment.id] = (comment, [])
         elif comment.parent_id in threads:
             threads[comment.parent_id][1].append(comment)
     return list(threads.values())
+
+
+def comments(ids: Iterable[int]) -> dict[int, Comment]:
+    """Comments by id, with what their cards show."""
+    return {c.id: c for c in db.session.scalars(_comments().where(Comment.id.in_(list(ids))))}
 
 
 def page_rows(proposal_id: int, with_comments: bool = True

@@ -6,7 +6,17 @@ keeps what a successful POST did; a refused form is answered 422 and rolled back
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from dataclasses import dataclass
+
+from flask import (
+    abort,
+    flash,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -16,9 +26,11 @@ from portal import authz
 from portal.accounts.models import Household, HouseholdStatus
 from portal.accounts.services import find_user_by_email
 from portal.authz import Role
+from portal.caching import remember
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
+from portal.i18n import current_locale
 from portal.network.models import Association
 from portal.proposals import bp, policies, services
 from portal.proposals.forms import (
@@ -118,9 +130,10 @@ def _detail_context(proposal: Proposal, **forms):
     logged_in = user.is_authenticated
     is_author = logged_in and policies.is_author(user, proposal)
     is_moderator = logged_in and policies.is_moderator_for(user, proposal)
+    threads, cards = (_comment_section(proposal.id, is_moderator) if proposal.is_public
+                      else ([], {}))
     context = dict(
-        proposal=proposal, events=services.history(proposal.id),
-        threads=services.comment_threads(proposal.id) if proposal.is_public else [],
+        proposal=proposal, events=services.history(proposal.id), threads=threads, cards=cards,
         is_author=is_author, is_moderator=is_moderator,
         breadcrumbs=[_crumb(), (proposal.title, None)],
     )
@@ -142,6 +155,51 @@ def _detail_context(proposal: Proposal, **forms):
             merge_form=forms.get("merge_form") or _merge_form(merge_choices, formdata=None),
             hide_form=forms.get("hide_form") or ReasonForm(formdata=None))
     return context
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A comment as its thread places it, its card rendered once for every reader."""
+
+    id: int
+    author_id: int | None
+    is_hidden: bool
+
+
+def _comment_section(proposal_id: int, is_moderator: bool) -> tuple[list, dict]:
+    """(threads, cards) of the comments: threads as (comment, replies), cards by comment id.
+
+    A comment's card reads the same for every visitor of one kind: without actions for
+    visitors who are not signed in, with the link to report it for those who are. Those
+    cards and the threads' shape are rendered once (the card macro) and kept until the next
+    write, so a page does not load and render every comment again. A signed-in visitor's own
+    comments are loaded and rendered for them, with what their author may do; moderators
+    get every comment rendered with their actions."""
+    if is_moderator:
+        return services.comment_threads(proposal_id), {}
+    signed_in = current_user.is_authenticated
+
+    def render() -> tuple[list, dict]:
+        card = get_template_attribute("proposals/_comment_card.html", "comment_card")
+        threads, cards = [], {}
+        for thread, replies in services.comment_threads(proposal_id):
+            for c in (thread, *replies):
+                cards[c.id] = card(c, report=signed_in and not c.is_hidden)
+            threads.append((_Placed(thread.id, thread.author_id, thread.is_hidden),
+                            [_Placed(r.id, r.author_id, r.is_hidden) for r in replies]))
+        return threads, cards
+
+    threads, cards = remember(
+        ("proposals.comments", proposal_id, current_locale(), signed_in), render)
+    if signed_in:
+        mine = {c.id for thread, replies in threads for c in (thread, *replies)
+                if c.author_id == current_user.id}
+        if mine:
+            own = services.comments(mine)
+            threads = [(own.get(c.id, c), [own.get(r.id, r) for r in replies])
+                       for c, replies in threads]
+            cards = {cid: html for cid, html in cards.items() if cid not in own}
+    return threads, cards
 
 
 def _merge_choices(proposal: Proposal):
