@@ -69,7 +69,8 @@ lint: setup
 	$(BIN)/ruff check portal tests bench
 
 # Benchmark (bench/README.md): `make bench BENCH_DB=postgresql BENCH_ARGS="--only comune"`.
-# Generates the database once (again when the bench modules or sizes change), then loads it.
+# Generates the database once (again when the bench modules, sizes or migrations change),
+# then loads it.
 BENCH_DB ?= sqlite
 BENCH_ARGS ?=
 bench: setup

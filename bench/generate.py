@@ -125,8 +125,16 @@ def migrate(url: str) -> str:
     return password_hash
 
 
+def migrations_head() -> str:
+    """The newest revision of the portal's migrations."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(REPO / "migrations")).get_current_head() or ""
+
+
 def is_current(url: str, modules: list[ModuleType], scale: dict[str, int]) -> bool:
-    """Whether `url` holds a database generated with these modules and sizes."""
+    """Whether `url` holds a database generated with these modules and sizes, at the
+    migrations' newest revision."""
     path = state_path(url)
     if not path.exists():
         return False
@@ -138,10 +146,11 @@ def is_current(url: str, modules: list[ModuleType], scale: dict[str, int]) -> bo
         engine = create_engine(url)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1 FROM comuni LIMIT 1"))
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         engine.dispose()
     except Exception:  # noqa: BLE001 - any failure means: generate again
         return False
-    return True
+    return revision == migrations_head()
 
 
 def _fast_sqlite(dbapi_connection, _record):
