@@ -75,8 +75,9 @@ def current_args(args) -> dict[str, str]:
 
 
 def list_url(args: dict, endpoint: str = "catalogue.index", **changes) -> str:
-    """The list URL with some arguments changed (None removes one); page resets unless set."""
-    merged = dict(args)
+    """The list URL with some arguments changed (None removes one); page resets unless set.
+    Empty arguments are left out: the same search has one address."""
+    merged = {k: v for k, v in args.items() if v not in (None, "")}
     if "pagina" not in changes:
         merged.pop("pagina", None)
     for key, value in changes.items():
@@ -156,7 +157,7 @@ def facet_view(result: search.Result, args: dict) -> list[dict]:
     comune_ids = [int(v) for v, _n in comune_counts]
     comuni = {str(i): r for i, r in search.comune_refs(comune_ids).items()}
     base = url_for("catalogue.index")
-    kept = {k: v for k, v in args.items() if k != "pagina"}
+    kept = {k: v for k, v in args.items() if k != "pagina" and v not in (None, "")}
     fmt = int_formatter()
 
     # Each value is quoted once; a link's query string is then a join (dozens per page).

@@ -90,7 +90,10 @@ def index():
         "list_url": list_url, "breadcrumbs": [(texts()["list_title"], None)],
     }
     if partial:
-        return render_template("catalogue/_results.html", oob=True, **context)
+        # The live search sends the whole form, empty fields too ("ordina="): the address bar
+        # shows the search's own address instead, built like every link of the list.
+        return render_template("catalogue/_results.html", oob=True, **context), {
+            "HX-Push-Url": list_url(args, pagina=wanted.page if wanted.page > 1 else None)}
     return render_template("catalogue/index.html", oob=False, **context)
 
 

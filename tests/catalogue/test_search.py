@@ -272,6 +272,23 @@ def test_htmx_gets_the_results_partial(client, practices):
     assert 'hx-push-url="true"' in full
 
 
+def test_live_search_shows_the_search_own_address(client, practices, factory):
+    """The live search sends the whole form, the empty sort too; the address bar shows the
+    search without empty arguments, and no link of the list carries one."""
+    giussano = factory.comune("Giussano")
+    practices.make(title="Pedibus", summary="A scuola a piedi.", comuni=[giussano])
+    partial = client.htmx("/pratiche?q=scuola&ordina=&comune=giussano&stato=")
+    assert partial.headers["HX-Push-Url"] == "/pratiche?q=scuola&comune=giussano"
+    html = partial.get_data(as_text=True)
+    links = re.findall(r'href="(/pratiche[^"]*)"', html)
+    assert "/pratiche?q=scuola" in links  # Giussano chosen: its link takes it away
+    assert not [link for link in links if re.search(r"=(&|$)", link)]
+    paged = client.htmx("/pratiche?q=&ordina=title&pagina=1")
+    assert paged.headers["HX-Push-Url"] == "/pratiche?ordina=title"
+    paged = client.htmx("/pratiche?q=&ordina=title&pagina=2")
+    assert paged.headers["HX-Push-Url"] == "/pratiche?ordina=title&pagina=2"
+
+
 def test_analyzer_is_the_same_for_documents_and_queries():
     """The analyzer folds accents before stemming, so accented and plain spellings meet; like
     PostgreSQL, it looks stopwords up once the accents are gone ("è" is "e", a stopword;
