@@ -254,12 +254,6 @@ def comments(ids: Iterable[int]) -> dict[int, Comment]:
     return {c.id: c for c in db.session.scalars(_comments().where(Comment.id.in_(list(ids))))}
 
 
-def page_rows(proposal_id: int, with_comments: bool = True
-              ) -> tuple[list[ProposalEvent], list[tuple[Comment, list[Comment]]]]:
-    """The public history and, if asked, the comment threads of a proposal's page."""
-    return history(proposal_id), comment_threads(proposal_id) if with_comments else []
-
-
 def selected_for_table(table_id: int) -> list[Proposal]:
     """Proposals of the table selected by a round and not yet on an agenda."""
     return list(db.session.scalars(

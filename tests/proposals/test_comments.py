@@ -180,3 +180,41 @@ def test_each_comment_shows_the_actions_of_its_viewer(app, db, client, login_as,
     assert "Una risposta" in page and "Primo commento" not in page
     assert "Motivo: Fuori tema" in page and ">Nascondi</a>" not in page
     assert writer.name in page
+
+
+def test_readers_see_the_same_cards_and_their_own_actions(app, db, client, factory,
+                                                          published):
+    """Every signed-in reader may report the others' comments and edit their own; visitors
+    see neither; a change to a comment's author shows at once to everyone."""
+    import re
+
+    factory.user(email="lia@example.org", name="Lia Lettrice")
+    db.session.commit()
+    page_url, url = f"/proposte/{published.id}", f"/proposte/{published.id}/commenti"
+
+    def actions(html: str) -> dict[str, list[str]]:
+        """comment text -> its action links, for each card on the page."""
+        cards = re.findall(r'<article class="comment.*?</article>', html, re.S)
+        return {re.search(r'pre-line">([^<]*)<', c).group(1): re.findall(r'">(\w+)</a>', c)
+                for c in cards}
+
+    switch(client, "autrice@example.org")
+    client.form(url, {"body": "Dell autrice"})
+    switch(client, "lia@example.org")
+    assert actions(client.get(page_url).get_data(as_text=True)) == {
+        "Dell autrice": ["Segnala"]}
+    client.form(url, {"body": "Di Lia"})
+    assert actions(client.get(page_url).get_data(as_text=True)) == {
+        "Dell autrice": ["Segnala"], "Di Lia": ["Modifica"]}
+    switch(client, "autrice@example.org")
+    assert actions(client.get(page_url).get_data(as_text=True)) == {
+        "Dell autrice": ["Modifica"], "Di Lia": ["Segnala"]}
+    client.post("/esci", data={"csrf_token": client.csrf()})
+    html = client.get(page_url).get_data(as_text=True)
+    assert actions(html) == {"Dell autrice": [], "Di Lia": []}
+    assert "Lia Lettrice" in html
+    lia = db.session.scalar(db.select(Comment).where(Comment.body == "Di Lia")).author
+    lia.name = "Lia Rinominata"
+    db.session.commit()
+    html = client.get(page_url).get_data(as_text=True)
+    assert "Lia Rinominata" in html and "Lia Lettrice" not in html

@@ -37,7 +37,7 @@ def test_the_page_shows_its_latest_round(app, db, client, factory):
 
 def test_history_and_comment_threads(app, db, factory):
     """Events in order, as the ORM reads them; comments as threads (replies under their
-    comment, oldest first) with their author; without comments when the page shows none."""
+    comment, oldest first) with their author."""
 
     from portal.accounts.models import User
 
@@ -51,7 +51,7 @@ def test_history_and_comment_threads(app, db, factory):
         reply = services.add_comment(proposal, author, "Grazie!", parent=first)
         second = services.add_comment(proposal, reader, "Un'altra domanda.")
         db.session.commit()
-        events, threads = services.page_rows(proposal.id)
+        events, threads = services.history(proposal.id), services.comment_threads(proposal.id)
     expected = list(db.session.scalars(db.select(ProposalEvent).where(
         ProposalEvent.proposal_id == proposal.id).order_by(ProposalEvent.id)))
     assert [(e.at, e.kind, e.from_state, e.to_state, e.note) for e in events] == [
@@ -63,7 +63,6 @@ def test_history_and_comment_threads(app, db, factory):
     assert head.body == "Bella idea!" and head.author.name == "Lia Lettrice"
     assert head.author_id == reader.id and head.created_at.tzinfo is not None
     assert head.edited_at is None and not head.is_hidden
-    assert services.page_rows(proposal.id, with_comments=False)[1] == []
 
 
 def test_proposal_page_lists_its_own_meetings(app, db, client, tables):  # noqa: F811
