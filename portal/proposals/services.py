@@ -5,8 +5,8 @@ The interface other modules use (the tables module above all):
 - ``transition(proposal, to_state, actor, note=None, *, authorized=False) -> ProposalEvent``
   moves a proposal along the state graph (``TRANSITIONS``). It raises ``TransitionError`` when
   the graph has no such edge and, unless ``authorized`` is true, ``NotAllowed`` when ``actor``
-  does not hold the role the edge needs (``TRANSITION_ROLES``). With ``authorized=True`` the
-  caller vouches for the actor (the tables module checks its own roles for
+  does not hold the role the edge needs (the graph's value for that edge). With
+  ``authorized=True`` the caller vouches for the actor (the tables module checks its own roles for
   selected→on_agenda, on_agenda→approved|not_approved|selected, approved→in_progress and
   in_progress→implemented; the voting module for published→selected). It writes the event of
   the public history, the audit log, the activity stream for public milestones, and notifies
@@ -17,6 +17,11 @@ The interface other modules use (the tables module above all):
 - ``supporters(proposal) -> list[User]``: the users of every household that voted for it.
 - ``authors(proposal) -> list[User]``: the users of the proposing household and of the
   co-proposing households that accepted, plus the facilitator who submitted on their behalf.
+
+What the modules above register here, at their init_app (proposals imports none of them):
+``register_proposal_panel`` (sections of a proposal's page), ``register_supporters``,
+``register_round_filter``, ``register_tables``; and the ``proposal_merged`` signal a merge
+sends.
 """
 
 from __future__ import annotations
@@ -64,7 +69,6 @@ log = logging.getLogger(__name__)
 
 S = ProposalState
 
-TRANSITION_ROLES = TRANSITIONS  # the name the docstring uses
 
 #: Changes that supporters hear about too.
 DECISIONS = frozenset({S.SELECTED, S.APPROVED, S.NOT_APPROVED, S.IMPLEMENTED})
