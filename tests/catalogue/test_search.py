@@ -270,6 +270,8 @@ def test_htmx_gets_the_results_partial(client, practices):
     assert "<html" in full and titles(full) == ["Pedibus"]
     assert 'hx-trigger="input changed delay:300ms, search"' in full
     assert 'hx-push-url="true"' in full
+    # the open-data links follow the search, inside the results, once
+    assert full.count("Dati aperti") == 1 and html.count("Dati aperti") == 1
 
 
 def test_live_search_shows_the_search_own_address(client, practices, factory):
