@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
+from redis.exceptions import RedisError
 from sqlalchemy import event
 
 from portal.authz import PUBLIC, rule_for
@@ -64,14 +65,15 @@ _MISSING = object()
 
 
 def _call(method: str, *args, **kwargs) -> Any:
-    """`cache.<method>(...)`, or `_MISSING` when the cache failed or is resting after a
-    failure (logged once per failure, not once per request)."""
+    """`cache.<method>(...)`, or `_MISSING` when the cache could not be reached or is resting
+    after that (logged once per failure, not once per request). Other errors (a value that
+    cannot be pickled) are the caller's bug and are raised."""
     state = current_app.extensions
     if state.get(_DOWN_UNTIL, 0.0) > time.monotonic():
         return _MISSING
     try:
         return getattr(cache, method)(*args, **kwargs)
-    except Exception:  # noqa: BLE001 - the cache is an optimisation; see the module
+    except (RedisError, OSError):  # the cache is an optimisation; see the module
         log.warning("cache: %s failed; going on without the cache for %.0f s", method,
                     RETRY_SECONDS, exc_info=True)
         state[_DOWN_UNTIL] = time.monotonic() + RETRY_SECONDS

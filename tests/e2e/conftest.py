@@ -71,8 +71,8 @@ import pytest
 from playwright.sync_api import Locator, Page, Response, expect
 from sqlalchemy import inspect, text
 
+from portal import caching
 from portal.extensions import db as _db
-from portal.pagecache import Generation
 from tests.conftest import (
     BACKENDS,
     PASSWORD,
@@ -253,12 +253,13 @@ class LiveServer:
             self.database_url = f"sqlite:///{tmp / 'e2e.db'}"
         else:
             self.database_url = _pg_database_url(f"e2e_{os.getpid()}")
-        # Public pages are cached as in production; the writes of the test process (factories,
-        # seed, cleaning) make the server's stored pages stale through the same file.
-        self.page_cache_file = tmp / "page-cache.generation"
+        # Public pages are cached as in production, in the Redis of TEST_REDIS_URL: the writes
+        # of the test process (factories, seed, cleaning) make the server's pages stale there.
+        redis_url = os.environ.get("TEST_REDIS_URL", "")
+        shared = {"REDIS_URL": redis_url,
+                  "REDIS_PREFIX": f"e2e-{backend}-{os.getpid()}"} if redis_url else {}
         # The test process works on the same database through its own app.
-        self.app = make_app(self.database_url, PAGE_CACHE_SECONDS=10,
-                            PAGE_CACHE_FILE=str(self.page_cache_file))
+        self.app = make_app(self.database_url, PAGE_CACHE_SECONDS=10, **shared)
         upgrade(self.app)
         with self.app.app_context():
             self._guards = self._guard_triggers()
@@ -280,7 +281,7 @@ class LiveServer:
             "RATELIMIT_FORMS": "1000 per minute",
             "PYTHONUNBUFFERED": "1",
             "PAGE_CACHE_SECONDS": "10",
-            "PAGE_CACHE_FILE": str(self.page_cache_file),
+            **shared,
         })
         self.process = subprocess.Popen(  # noqa: S603 - fixed command line
             [sys.executable, "-m", "gunicorn", "--config", "python:tests.e2e.liveapp",
@@ -334,7 +335,8 @@ class LiveServer:
         try:
             self._empty()
         finally:
-            Generation(self.page_cache_file).bump()
+            with self.app.app_context():
+                caching.clear()
 
     def _empty(self) -> None:
         with self.app.app_context():
@@ -352,7 +354,10 @@ class LiveServer:
                 try:
                     for name, _sql in self._guards:
                         conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
-                    for table in tables:
+                    # FTS5's own tables are emptied through their virtual table, never directly
+                    shadows = {row[1] for row in conn.exec_driver_sql("PRAGMA table_list")
+                               if row[2] == "shadow"}
+                    for table in (t for t in tables if t not in shadows):
                         conn.exec_driver_sql(f'DELETE FROM "{table}"')  # noqa: S608 - our tables
                     for _name, sql in self._guards:
                         conn.exec_driver_sql(sql)

@@ -15,11 +15,14 @@ from portal import create_app
 
 
 def create():
-    """Build the app with a cheap argon2 cost and no cached figures (each test empties the db)."""
+    """Build the app with a cheap argon2 cost. The cache is the Redis the test process shares
+    (its writes and cleaning make the server's pages stale); without Redis each worker would
+    keep its own, which the test process cannot reach: then nothing is cached."""
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return create_app({"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
-                       "SUMMARY_CACHE_SECONDS": 0})
+    shared = {} if os.environ.get("REDIS_URL") else {"CACHE_TYPE": "NullCache"}
+    base = {"BASE_URL": os.environ.get("BASE_URL") or "http://127.0.0.1"}  # served on 127.0.0.1
+    return create_app({"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, **base, **shared})
 
 
 def when_ready(server):
