@@ -104,6 +104,7 @@ def bench_app(url: str, secret: str = BENCH_SECRET, **config):
     os.environ["DATABASE_URL"] = url
     os.environ["SECRET_KEY"] = secret
     os.environ["PORTAL_INSECURE_COOKIES"] = "1"
+    os.environ.setdefault("BASE_URL", "http://127.0.0.1")  # gunicorn serves 127.0.0.1
     os.environ.pop("FLASK_DEBUG", None)
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret, **config})
 

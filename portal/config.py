@@ -21,6 +21,11 @@ def _sqlite_default() -> str:
     return f"sqlite:///{instance / 'portal.db'}"
 
 
+def development_base_url() -> str:
+    """Where `make run` serves (on its PORT): the BASE_URL of debug and tests when none is set."""
+    return f"http://127.0.0.1:{os.environ.get('PORT', '5000')}"
+
+
 class Config:
     """Settings for every environment; values come from environment variables."""
 
@@ -34,13 +39,24 @@ class Config:
         #: the start of every key the portal keeps in Redis (several portals may share one)
         self.REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "rete")
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute;60 per hour")
+        #: failed logins on one account, from any address (a slow guess spread over many)
+        self.RATELIMIT_LOGIN_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_ACCOUNT",
+                                                      "10 per 15 minutes;30 per day")
         self.RATELIMIT_RESET = os.environ.get("RATELIMIT_RESET", "5 per minute;20 per hour")
         #: public forms that send mail (registration, "Aderisci alla Rete")
         self.RATELIMIT_FORMS = os.environ.get("RATELIMIT_FORMS", "5 per minute;30 per hour")
-        #: how many reverse proxies (nginx, a load balancer) sit in front of gunicorn: their
-        #: X-Forwarded-For/-Proto/-Host are trusted, so that rate limits and the audit log see
-        #: the visitor's address rather than the proxy's
+        #: the portal's public address, scheme and host only (`https://rete.example.it`):
+        #: every link in mail starts with it and a request naming another host is refused
+        #: (TRUSTED_HOSTS). Required outside debug; see portal/security.py
+        self.BASE_URL = os.environ.get("BASE_URL", "")
+        #: how many reverse proxies (nginx, a load balancer) really sit in front of gunicorn:
+        #: that many X-Forwarded-For/-Proto values are trusted, so that rate limits and the
+        #: audit log see the visitor's address rather than the proxy's. More than there are
+        #: lets a visitor choose the address the limits count.
         self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+        #: trust X-Forwarded-Host too (only if the proxy sets it itself); off, the Host header
+        #: the proxy passes on is the one checked against TRUSTED_HOSTS
+        self.PROXY_TRUST_HOST = _bool("PROXY_TRUST_HOST")
         #: days a login lasts on one device before asking for the password again
         self.LOGIN_SESSION_DAYS = int(os.environ.get("LOGIN_SESSION_DAYS", "30"))
         self.RATELIMIT_HEADERS_ENABLED = True

@@ -3,12 +3,15 @@
 import logging
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.config import development_base_url
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +92,39 @@ def render_error(code: int, message: str | None = None):
     return body, code
 
 
-def init_app(app: Flask) -> None:
-    proxies = app.config.get("PROXY_COUNT", 0)
+def _configure_hosts(app: Flask) -> None:
+    """BASE_URL is the one address of the portal: links in mail are built on it, never on the
+    Host a request names (a reset asked for with `Host: evil.example` would otherwise mail a
+    genuine link to that host), and requests naming another host get 400 (TRUSTED_HOSTS)."""
+    config = app.config
+    base = (config.get("BASE_URL") or "").strip().rstrip("/")
+    if not base:
+        if not (app.debug or app.testing):
+            raise RuntimeError(
+                "BASE_URL is not set: set it to the portal's public address, e.g. "
+                "BASE_URL=https://rete.example.it (or FLASK_DEBUG=1 for local development).")
+        base = development_base_url()
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path \
+            or parts.query or parts.fragment:
+        raise RuntimeError(f"BASE_URL must be a scheme and a host, e.g. "
+                           f"https://rete.example.it, not {base!r}")
+    config["BASE_URL"] = base
+    if config.get("TRUSTED_HOSTS") is None:
+        hosts = [parts.hostname]
+        if app.debug or app.testing:  # the development server answers on both names
+            hosts += ["localhost", "127.0.0.1"]
+        config["TRUSTED_HOSTS"] = list(dict.fromkeys(hosts))
+    proxies = config.get("PROXY_COUNT", 0)
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        # X-Forwarded-Host only when configured: a proxy that passes it on from the visitor
+        # would let anyone name the host again.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,
+                                x_host=proxies if config.get("PROXY_TRUST_HOST") else 0)
+
+
+def init_app(app: Flask) -> None:
+    _configure_hosts(app)
     app.before_request(_refuse_control_characters)
     app.after_request(_set_headers)
     if not app.debug and not app.testing:
@@ -106,6 +138,9 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
+        if isinstance(exc, SecurityError):
+            # A host outside TRUSTED_HOSTS: the page's links cannot be built for it.
+            return app.response_class(str(ERROR_TEXT[400][1]), 400, mimetype="text/plain")
         response = exc.get_response()
         body, code = render_error(exc.code)
         response.set_data(body)

@@ -40,6 +40,8 @@ TEST_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-key",
     "SERVER_NAME": None,
+    # The test client's host: links in mail are built on it, other hosts are refused.
+    "BASE_URL": "http://localhost",
     "SESSION_COOKIE_SECURE": False,
     "MAIL_PRINT": False,
     # Real argon2id, at a lower cost so that the suite stays fast.

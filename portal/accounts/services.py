@@ -27,7 +27,7 @@ from portal.accounts.models import (
     User,
 )
 from portal.core.models import Notification, OutboxMessage
-from portal.core.services import audit, notify, send_mail
+from portal.core.services import absolute_url, audit, notify, send_mail
 from portal.db_setup import utcnow
 from portal.extensions import db, login_manager
 
@@ -171,7 +171,7 @@ def register(name: str, email: str, password: str) -> User | None:
             _(
                 "Qualcuno ha provato a registrarsi al portale della Rete con questo indirizzo, "
                 "che ha già un account. Se eri tu, accedi o reimposta la password: %(url)s",
-                url=url_for("accounts.forgot_password", _external=True),
+                url=absolute_url(url_for("accounts.forgot_password")),
             ),
         )
         return None
@@ -191,7 +191,7 @@ def send_confirmation(user: User) -> None:
             "Amici della Famiglia apri questo link e premi \"Conferma\":\n\n%(url)s\n\n"
             "Il link vale tre giorni. Se non ti sei registrato, ignora questo messaggio.",
             name=user.name,
-            url=url_for("accounts.confirm_email", token=token, _external=True),
+            url=absolute_url(url_for("accounts.confirm_email", token=token)),
         ),
     )
 
@@ -285,7 +285,7 @@ def request_password_reset(email: str) -> None:
             "Apri questo link entro un'ora:\n\n%(url)s\n\nSe non sei stato tu, ignora questo "
             "messaggio: la password resta quella di prima.",
             name=user.name,
-            url=url_for("accounts.reset_password", token=token, _external=True),
+            url=absolute_url(url_for("accounts.reset_password", token=token)),
         ),
     )
     audit("user.reset_requested", user, actor=user)
@@ -340,7 +340,7 @@ def request_email_change(user: User, password: str, new_email: str) -> None:
             "Ciao %(name)s,\n\nper usare questo indirizzo sul portale della Rete apri il link e "
             "premi \"Conferma\":\n\n%(url)s",
             name=user.name,
-            url=url_for("accounts.confirm_new_email", token=token, _external=True),
+            url=absolute_url(url_for("accounts.confirm_new_email", token=token)),
         ),
     )
     send_mail(

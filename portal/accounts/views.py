@@ -32,7 +32,7 @@ from portal.accounts.forms import (
 )
 from portal.accounts.models import Household
 from portal.authz import Role
-from portal.core.services import dashboard_panels
+from portal.core.services import absolute_url, dashboard_panels
 from portal.core.views import safe_next
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
@@ -417,7 +417,7 @@ def invite():
     if not form.validate_on_submit():
         abort(400)
     token = services.invite_to_household(current_user)
-    link = url_for("accounts.join_household", token=token, _external=True)
+    link = absolute_url(url_for("accounts.join_household", token=token))
     return render_template(
         "accounts/invitation.html", link=link, household=household,
         breadcrumbs=[_account_crumb(), _household_crumb(), (_("Invito"), None)],

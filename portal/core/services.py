@@ -45,6 +45,12 @@ def activity(kind: str, title: str, link: str, comune_id: int | None = None,
     return event
 
 
+def absolute_url(path: str) -> str:
+    """A local path (from `url_for`) as a link for mail or for sharing: always on the
+    configured BASE_URL, never on the host the request named."""
+    return current_app.config["BASE_URL"] + path
+
+
 def send_mail(to: str, subject: str, body: str) -> OutboxMessage:
     """Queue a message in the outbox; in debug it is also printed to the console."""
     message = OutboxMessage(to=to, subject=subject[:200], body=body)
@@ -60,8 +66,6 @@ def notify(users, kind: str, title: str, link: str | None = None, body: str | No
 
     `link` is a path inside the portal; the mail carries it as an absolute URL.
     """
-    from flask import url_for
-
     seen: set[int] = set()
     created = []
     for user in users:
@@ -74,8 +78,7 @@ def notify(users, kind: str, title: str, link: str | None = None, body: str | No
         if mail:
             text = body or title
             if link:
-                root = url_for("core.home", _external=True).rstrip("/")
-                text = f"{text}\n\n{root}{link}"
+                text = f"{text}\n\n{absolute_url(link)}"
             send_mail(user.email, title, text)
     return created
 

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy import select
 
+from portal.core.services import absolute_url
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.tables.models import Meeting, MeetingStatus, Table
@@ -37,7 +38,7 @@ def _event(meeting: Meeting, table_name: str) -> Event:
     event.add("summary", f"{table_name}: {meeting.title}")
     if meeting.place:
         event.add("location", meeting.place)
-    link = url_for("tables.meeting", meeting_id=meeting.id, _external=True)
+    link = absolute_url(url_for("tables.meeting", meeting_id=meeting.id))
     event.add("url", link)
     description = [meeting.notes or "", meeting.online_url or "", link]
     event.add("description", "\n\n".join(d for d in description if d))

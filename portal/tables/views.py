@@ -22,6 +22,7 @@ from flask_login import current_user
 from portal import authz
 from portal.authz import Role
 from portal.catalogue.models import GoodPractice
+from portal.core.services import absolute_url
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
@@ -303,7 +304,7 @@ def minutes_print(meeting_id: int):
 def minutes_pdf(meeting_id: int):
     meeting = _meeting_or_404(meeting_id)
     rev = _revision_arg(meeting)
-    url = url_for("tables.revision", meeting_id=meeting.id, number=rev.number, _external=True)
+    url = absolute_url(url_for("tables.revision", meeting_id=meeting.id, number=rev.number))
     response = make_response(documents.pdf(json.loads(rev.content), rev.content_hash, url))
     response.content_type = "application/pdf"
     response.headers["Content-Disposition"] = (

@@ -1,5 +1,7 @@
 """Security baseline: error pages, limits, cookies, headers, CSRF, the append-only audit log."""
 
+import re
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -9,7 +11,7 @@ from portal.config import DEV_SECRET
 from portal.core.models import AuditLog
 from portal.core.services import audit
 from portal.extensions import db as _db
-from tests.conftest import login, page_text
+from tests.conftest import login, outbox, page_text
 
 ERROR_PAGES = {
     400: "Richiesta non valida",
@@ -112,7 +114,8 @@ def test_production_sends_hsts_and_secure_cookies(backend, monkeypatch):
     """Outside debug: HSTS on every answer and the session cookie only over HTTPS."""
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     monkeypatch.delenv("PORTAL_INSECURE_COOKIES", raising=False)
-    production = create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": "s3cret"})
+    production = create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": "s3cret",
+                             "BASE_URL": "https://localhost"})
     assert not production.debug and not production.testing
     response = production.test_client().get("/accedi", base_url="https://localhost")
     closed(production)
@@ -212,6 +215,58 @@ def test_audit_log_is_append_only_in_the_database(app, db, factory):
     with pytest.raises(RuntimeError, match="append-only"):
         db.session.flush()
     db.session.rollback()
+
+
+def test_outside_debug_the_app_refuses_to_start_without_base_url(backend, monkeypatch):
+    monkeypatch.delenv("BASE_URL", raising=False)
+    with pytest.raises(RuntimeError, match="BASE_URL"):
+        create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": "s3cret",
+                    "DEBUG": False, "TESTING": False})
+    with pytest.raises(RuntimeError, match="BASE_URL"):  # a scheme and a host, nothing else
+        create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "SECRET_KEY": "s3cret",
+                    "BASE_URL": "rete.example.it/portale"})
+    monkeypatch.delenv("PORT", raising=False)
+    debug = closed(create_app({"SQLALCHEMY_DATABASE_URI": backend.url, "DEBUG": True}))
+    assert debug.config["BASE_URL"] == "http://127.0.0.1:5000"
+    assert set(debug.config["TRUSTED_HOSTS"]) == {"127.0.0.1", "localhost"}
+
+
+def test_a_request_naming_another_host_is_refused(fresh_app):
+    production = fresh_app(TESTING=False, BASE_URL="https://rete.example.it")
+    client = production.test_client()
+    assert client.get("/accedi", base_url="https://rete.example.it").status_code == 200
+    assert client.get("/accedi", base_url="https://evil.example").status_code == 400
+
+
+RESET_LINK = re.compile(r"https?://([^/\s]+)/reimposta-password/\S+")
+
+
+@pytest.mark.parametrize("headers", [{"Host": "evil.example"},
+                                     {"X-Forwarded-Host": "evil.example"}])
+def test_a_reset_link_is_on_base_url_whatever_host_the_request_names(fresh_app, factory, db,
+                                                                      headers):
+    """A reset asked for through another host never mails a link to that host: the host is
+    refused, or ignored (X-Forwarded-Host is not trusted by default)."""
+    portal = fresh_app(BASE_URL="https://rete.example.it", PROXY_COUNT=1,
+                       TRUSTED_HOSTS=["localhost", "rete.example.it"])
+    user = factory.user()
+    response = portal.test_client().form("/password-dimenticata", {"email": user.email},
+                                         headers=headers)
+    assert response.status_code in (303, 400)
+    db.session.expire_all()
+    hosts = [m.group(1) for m in map(RESET_LINK.search, (m.body for m in outbox(user.email)))
+             if m]
+    assert "evil.example" not in " ".join(m.body for m in outbox(user.email))
+    assert hosts == ([] if "Host" in headers else ["rete.example.it"])
+
+
+def test_x_forwarded_host_is_trusted_only_when_configured(fresh_app, factory):
+    user = factory.user()
+    trusting = fresh_app(PROXY_COUNT=1, PROXY_TRUST_HOST=True)
+    response = trusting.test_client().form("/password-dimenticata", {"email": user.email},
+                                           headers={"X-Forwarded-Host": "evil.example"})
+    assert response.status_code == 400  # read, then refused: not a trusted host
+    assert outbox(user.email) == []
 
 
 def test_behind_a_proxy_the_visitor_address_is_logged(fresh_app, factory, db):
