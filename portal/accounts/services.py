@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 from datetime import timedelta
@@ -271,12 +272,22 @@ def load_user(token: str) -> User | None:
     return row
 
 
+def _password_seal(user: User) -> str:
+    """An HMAC of the current password hash under the secret key, carried by a reset link:
+    it changes with the password (so a used link stops working) and reveals nothing of the
+    hash, which the link's readable payload would otherwise expose."""
+    key = current_app.config["SECRET_KEY"]
+    key = key if isinstance(key, bytes) else key.encode()
+    return hmac.new(key, b"reset-password:" + user.password_hash.encode(),
+                    hashlib.sha256).hexdigest()
+
+
 def request_password_reset(email: str) -> None:
     """Mail a reset link if the address has an account; say nothing either way."""
     user = find_user_by_email(email)
     if user is None:
         return
-    token = make_token("reset-password", {"u": user.id, "h": user.password_hash[-16:]})
+    token = make_token("reset-password", {"u": user.id, "h": _password_seal(user)})
     send_mail(
         user.email,
         _("Reimposta la password"),
@@ -294,8 +305,9 @@ def request_password_reset(email: str) -> None:
 def user_from_reset_token(token: str) -> User:
     data = read_token("reset-password", token, current_app.config["RESET_TOKEN_MAX_AGE"])
     user = db.session.get(User, data.get("u"))
-    # The token carries a piece of the current hash: once used, it stops working.
-    if user is None or user.deleted_at is not None or user.password_hash[-16:] != data.get("h"):
+    # The token carries a seal of the current hash: once used, it stops working.
+    if user is None or user.deleted_at is not None or not hmac.compare_digest(
+            _password_seal(user), str(data.get("h", ""))):
         raise AccountError(_("Il link non è valido o è già stato usato."))
     return user
 

@@ -1,6 +1,11 @@
 """Forgotten password, change of password and change of e-mail address."""
 
+import json
+
+from itsdangerous import URLSafeTimedSerializer
+
 from portal.accounts.models import User
+from portal.accounts.services import hash_password
 from tests.conftest import PASSWORD, link_in, login, outbox, page_text
 
 NEW = "una-nuova-password-77"
@@ -35,6 +40,22 @@ def test_reset_link_works_once_and_ends_every_session(app, client, factory, db):
     assert "Il link non è valido o è già stato usato." in page_text(again)
     assert client.form(link, {"password": "ancora-un-altra-9", "password_confirm":
                               "ancora-un-altra-9"}).status_code == 400
+
+
+def test_a_reset_link_shows_nothing_of_the_password_hash(app, client, factory, db):
+    """The link's payload is readable by anyone holding it: no piece of the hash is in it."""
+    user = factory.user()
+    client.form("/password-dimenticata", {"email": user.email})
+    token = link_in(outbox(user.email)[-1], "/reimposta-password/").rsplit("/", 1)[1]
+    payload = URLSafeTimedSerializer("any", salt="reset-password").loads_unsafe(token)[1]
+    readable = json.dumps(payload)
+    hash_ = user.password_hash
+    assert not any(hash_[i:i + 8] in readable for i in range(len(hash_) - 7))
+
+    # Once the password changes, whichever way, the link stops working.
+    user.password_hash = hash_password("una-terza-password-55")
+    db.session.commit()
+    assert client.get(link_in(outbox(user.email)[-1], "/reimposta-password/")).status_code == 400
 
 
 def test_reset_does_not_reveal_unknown_addresses(client, db):
