@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from flask import url_for
+from flask_babel import gettext as _
+
 from portal import authz
 from portal.authz import Role
+from portal.catalogue.services import register_prefill_source
 from portal.core.services import register_dashboard_panel
-from portal.proposals.services import count_submitted_for, proposal_panels, state_label
+from portal.proposals.services import count_submitted_for, get, proposal_panels, state_label
 from portal.proposals.themes import theme_label
 
 
@@ -17,6 +21,21 @@ def _moderates(user) -> bool:
     return authz.is_coordinator(user) or bool(authz.scope_ids(user, Role.MODERATOR))
 
 
+def practice_from_proposal(value: str) -> dict | None:
+    """A new good practice of the catalogue started from a published proposal
+    (`/pratiche/nuova?proposta=<id>`): its text, themes and Comune, and a link back."""
+    proposal = get(int(value)) if value.isdigit() and int(value) < 2**31 else None
+    if proposal is None or proposal.published_at is None:
+        return None
+    return {
+        "title": proposal.title, "summary": proposal.summary, "body": proposal.body or "",
+        "themes": list(proposal.themes), "comuni": [proposal.comune_id],
+        "origin_label": _("Proposta n. %(id)d: %(title)s", id=proposal.id,
+                          title=proposal.title)[:200],
+        "origin_url": url_for("proposals.detail", proposal_id=proposal.id),
+    }
+
+
 def init_app(app) -> None:
     app.jinja_env.filters.setdefault("proposal_state", state_label)
     app.jinja_env.filters.setdefault("theme_label", theme_label)
@@ -24,3 +43,4 @@ def init_app(app) -> None:
     app.jinja_env.globals.setdefault("proposal_panels", proposal_panels)
     register_dashboard_panel("proposals/_panel_mine.html", _has_proposals_area)
     register_dashboard_panel("proposals/_panel_queue.html", _moderates)
+    register_prefill_source("proposta", practice_from_proposal)
