@@ -53,6 +53,21 @@ def _login_limit() -> str:
     return current_app.config["RATELIMIT_LOGIN"]
 
 
+def _account_login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN_ACCOUNT"]
+
+
+def _login_account() -> str:
+    """The limiter's key for a login attempt: the account it names, from whatever address (a
+    guess spread over many addresses still slows down). Kept in the limiter's storage, not in
+    the database, whose transaction a failed login rolls back."""
+    return "account:" + services.normalise_email(request.form.get("email", ""))
+
+
+def _login_failed(response) -> bool:
+    return response.status_code == 422
+
+
 def _reset_limit() -> str:
     return current_app.config["RATELIMIT_RESET"]
 
@@ -127,6 +142,8 @@ def resend_confirmation():
 @bp.route("/accedi", methods=["GET", "POST"])
 @authz.public
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_account_login_limit, key_func=_login_account, methods=["POST"],
+               deduct_when=_login_failed)  # failures only: signing in every day is no attack
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))

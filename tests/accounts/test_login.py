@@ -89,6 +89,31 @@ def test_login_is_rate_limited_with_an_italian_429_page(client, factory):
     assert client.get("/accedi").status_code == 200  # reading the form is not limited
 
 
+def test_failures_on_one_account_from_many_addresses_are_limited(client, factory):
+    """Eleven wrong passwords for one account, each from another address: the next try is
+    refused even with the right password; another account is not touched."""
+    target, bystander = factory.user(), factory.user()
+    for n in range(11):
+        client.form("/accedi", {"email": target.email, "password": "sbagliata-123"},
+                    environ_base={"REMOTE_ADDR": f"203.0.113.{n}"})
+    right = client.form("/accedi", {"email": target.email.upper(), "password": PASSWORD},
+                        environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    assert right.status_code == 429
+    assert "Troppi tentativi" in page_text(right)
+    other = client.form("/accedi", {"email": bystander.email, "password": PASSWORD},
+                        environ_base={"REMOTE_ADDR": "198.51.100.2"})
+    assert other.status_code == 303
+
+
+def test_successful_logins_do_not_count_against_the_account(app, factory):
+    user = factory.user()
+    for n in range(12):
+        device = app.test_client()
+        response = device.form("/accedi", {"email": user.email, "password": PASSWORD},
+                               environ_base={"REMOTE_ADDR": f"203.0.113.{n}"})
+        assert response.status_code == 303
+
+
 def test_deleted_or_unconfirmed_accounts(client, factory, db):
     """An unconfirmed user may log in (and is asked to confirm); a deleted one may not."""
     from portal.db_setup import utcnow
