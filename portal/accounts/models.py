@@ -52,6 +52,12 @@ class User(UserMixin, db.Model):
     def email_confirmed(self) -> bool:
         return self.email_confirmed_at is not None
 
+    @property
+    def can_take_part(self) -> bool:
+        """May comment, report, propose, vote and invite: only once the address is confirmed
+        (anyone can otherwise post in public under any name with a throwaway address)."""
+        return self.email_confirmed
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
 

@@ -385,7 +385,7 @@ def create_household(user: User, name: str, comune_id: int, birth_year: int,
                      first_name: str | None = None) -> Household:
     if user.household_id is not None:
         raise AccountError(_("Fai già parte di un nucleo familiare."))
-    if not user.email_confirmed:
+    if not user.can_take_part:
         raise AccountError(_("Conferma prima il tuo indirizzo e-mail."))
     household = Household(name=name.strip(), comune_id=comune_id)
     household.members.append(
@@ -456,7 +456,7 @@ def join_household(user: User, token: str) -> Household:
     invitation = invitation_for(token)
     if user.household_id is not None:
         raise AccountError(_("Fai già parte di un nucleo familiare: esci prima da quello."))
-    if not user.email_confirmed:
+    if not user.can_take_part:
         raise AccountError(_("Conferma prima il tuo indirizzo e-mail."))
     invitation.used_at = utcnow()
     invitation.used_by_id = user.id

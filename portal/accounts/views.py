@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from portal import authz
-from portal.accounts import bp, services
+from portal.accounts import bp, policies, services
 from portal.accounts.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -134,6 +134,15 @@ def resend_confirmation():
         services.send_confirmation(current_user)
         flash(_("Ti abbiamo inviato di nuovo il link di conferma."), "info")
     return redirect(url_for("accounts.dashboard"), code=303)
+
+
+@bp.get("/account/conferma-email")
+@authz.login_required
+def confirm_first():
+    """Where an unconfirmed user is sent when trying to take part (policies.require_confirmed)."""
+    if current_user.can_take_part:
+        return redirect(url_for("accounts.dashboard"))
+    return render_template("accounts/confirm_first.html", form=EmptyForm())
 
 
 # --------------------------------------------------------------------------- login / logout
@@ -429,6 +438,7 @@ def remove_member(member_id: int):
 @bp.post("/famiglia/invito")
 @authz.login_required
 def invite():
+    policies.require_confirmed()
     household = _own_household()
     form = EmptyForm()
     if not form.validate_on_submit():

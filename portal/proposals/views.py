@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from portal import authz
 from portal.accounts.models import Household, HouseholdStatus
+from portal.accounts.policies import require_confirmed
 from portal.accounts.services import find_user_by_email
 from portal.authz import Role
 from portal.caching import remember
@@ -279,6 +280,7 @@ _FORM_FIELD = {"on_behalf_consent": "consent"}
 @bp.route("/proposte/nuova", methods=["GET", "POST"])
 @authz.login_required
 def new():
+    require_confirmed()
     authz.require("proposal.create")
     own = current_user.household
     facilitator = bool(_facilitator_comuni())
@@ -398,6 +400,7 @@ def delete(proposal_id: int):
 def invite(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.invite", proposal)
+    require_confirmed()
     form = InviteForm()
     if form.validate_on_submit():
         user = find_user_by_email(form.email.data)
@@ -417,6 +420,7 @@ def invite(proposal_id: int):
 def answer(invitation_id: int):
     invitation = db.get_or_404(CoProposer, invitation_id)
     authz.require("co_proposer.answer", invitation)
+    require_confirmed()
     form = AnswerForm()
     if not form.validate_on_submit():
         flash(_("Scegli se accettare o rifiutare."), "error")
@@ -535,6 +539,7 @@ def dismiss(report_id: int):
 def report(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.report", proposal)
+    require_confirmed()
     form = ReportForm()
     if form.validate_on_submit() and _attempt(
             lambda: services.report(current_user, proposal, form.reason.data), form, "reason"):
@@ -557,6 +562,7 @@ def _comment(comment_id: int) -> Comment:
 def comment(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.comment", proposal)
+    require_confirmed()
     form = CommentForm()
     created: list[Comment] = []
     if form.validate_on_submit():
@@ -596,6 +602,7 @@ def edit_comment(comment_id: int):
 def report_comment(comment_id: int):
     comment = _comment(comment_id)
     authz.require("comment.report", comment)
+    require_confirmed()
     form = ReportForm()
     if form.validate_on_submit() and _attempt(
             lambda: services.report(current_user, comment.proposal, form.reason.data, comment),

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import authz
+from portal.accounts.policies import require_confirmed
 from portal.authz import Role
 from portal.core.services import audit
 from portal.core.views import safe_next
@@ -263,6 +264,7 @@ def _ballot_change(round_id: int, proposal_id: int, change, done: str):
 @authz.login_required
 def vote(round_id: int, proposal_id: int):
     """Cast a vote (CSRFProtect checked the token before the view, as on every POST)."""
+    require_confirmed()
     return _ballot_change(
         round_id, proposal_id,
         lambda rid, pid, hid: services.cast_vote(rid, pid, hid, current_user.id),
