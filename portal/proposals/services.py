@@ -40,7 +40,8 @@ from sqlalchemy import Select, exists, func, literal, or_, select, tuple_, union
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import authz
-from portal.accounts.models import Household, User
+from portal.accounts.models import Household, HouseholdStatus, User
+from portal.accounts.services import find_user_by_email
 from portal.authz import Role, Scope
 from portal.core.services import activity, audit, notify
 from portal.db_setup import utcnow
@@ -554,11 +555,18 @@ def delete_draft(proposal: Proposal, actor: User) -> None:
 # --------------------------------------------------------------------------- co-proposers
 
 
-def invite_co_proposer(proposal: Proposal, actor: User, household: Household) -> CoProposer:
-    if household.id == proposal.household_id:
-        raise ProposalError(_("È già la famiglia che propone."), field="household")
-    if any(c.household_id == household.id for c in proposal.co_proposers):
-        raise ProposalError(_("Questa famiglia è già stata invitata."), field="household")
+def invite_co_proposer(proposal: Proposal, actor: User, email: str) -> CoProposer | None:
+    """Invite the household of the account with this e-mail, if there is one to invite.
+
+    The inviter learns nothing about the address: whether it belongs to no one, to a
+    household already invited or to the proposing one, the answer is the same (None here,
+    one message in the view), and no household's name is ever returned."""
+    user = find_user_by_email(email)
+    household = user.household if user is not None else None
+    if (household is None or household.status == HouseholdStatus.REJECTED
+            or household.id == proposal.household_id
+            or any(c.household_id == household.id for c in proposal.co_proposers)):
+        return None
     invitation = CoProposer(proposal=proposal, household_id=household.id, invited_by_id=actor.id)
     db.session.add(invitation)
     db.session.flush()

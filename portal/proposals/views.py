@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from flask import (
     abort,
+    current_app,
     flash,
     get_template_attribute,
     redirect,
@@ -25,11 +26,10 @@ from sqlalchemy.exc import OperationalError
 from portal import authz
 from portal.accounts.models import Household, HouseholdStatus
 from portal.accounts.policies import require_confirmed
-from portal.accounts.services import find_user_by_email
 from portal.authz import Role
 from portal.caching import remember
 from portal.db_setup import utcnow
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.i18n import current_locale
 from portal.network.models import Association
@@ -395,23 +395,29 @@ def delete(proposal_id: int):
 # --------------------------------------------------------------------------- co-proposers
 
 
+def _invite_limit() -> str:
+    return current_app.config["RATELIMIT_FORMS"]
+
+
+def _inviter() -> str:
+    """The limiter's key for invitations: the account (whatever address it posts from)."""
+    return "invite:" + (current_user.get_id() or request.remote_addr or "")
+
+
 @bp.post("/proposte/<int:proposal_id>/co-proponenti")
 @authz.login_required
+@limiter.limit(_invite_limit, key_func=_inviter, methods=["POST"])  # each invitation mails
 def invite(proposal_id: int):
     proposal = _load(proposal_id)
     authz.require("proposal.invite", proposal)
     require_confirmed()
     form = InviteForm()
     if form.validate_on_submit():
-        user = find_user_by_email(form.email.data)
-        household = user.household if user is not None else None
-        if household is None or household.status == HouseholdStatus.REJECTED:
-            form.email.errors.append(_("Non troviamo una famiglia della Rete con questo "
-                                       "indirizzo."))
-        elif _attempt(lambda: services.invite_co_proposer(proposal, current_user, household),
-                      form, "email"):
-            flash(_("Invito inviato a %(name)s.", name=household.name), "success")
-            return _back(proposal, "#co-proponenti")
+        # one answer whatever the address: the form must not tell who has an account
+        services.invite_co_proposer(proposal, current_user, form.email.data)
+        flash(_("Se l'indirizzo è di una famiglia della Rete che non avete ancora invitato, "
+                "riceverà l'invito."), "info")
+        return _back(proposal, "#co-proponenti")
     return _render_detail(proposal, 422, invite_form=form)
 
 

@@ -396,8 +396,6 @@ def test_co_proposer_invited_accepts(app, db, client, factory, seveso):
     friend = factory.user(email="amica@example.org")
     factory.household(user=friend, comune=seveso["comune"], name="Famiglia Amica")
     switch(client, author.email)
-    bad = client.form(f"/proposte/{proposal.id}/co-proponenti", {"email": "nessuno@example.org"})
-    assert bad.status_code == 422
     assert client.form(f"/proposte/{proposal.id}/co-proponenti",
                        {"email": "amica@example.org"}).status_code == 303
     assert outbox("amica@example.org")
@@ -410,6 +408,35 @@ def test_co_proposer_invited_accepts(app, db, client, factory, seveso):
     db.session.expire_all()
     assert invitation.status == "accepted"
     assert "Famiglia Amica" in client.get(f"/proposte/{proposal.id}").get_data(as_text=True)
+
+
+def test_inviting_by_email_tells_nothing_about_the_address(app, db, client, factory, seveso):
+    """Whatever the address (nobody's, a household's, the proposing one's, one already
+    invited), the inviter gets the same answer and never a household's name; and the form is
+    rate-limited per account."""
+    author = factory.user()
+    proposal = make_proposal(factory, comune=seveso["comune"], user=author, state=S.DRAFT)
+    friend = factory.user(email="amica@example.org")
+    factory.household(user=friend, comune=seveso["comune"], name="Famiglia Amica")
+    switch(client, author.email)
+    answers = []
+    for email in ("nessuno@example.org", "amica@example.org", "amica@example.org",
+                  author.email):
+        response = client.form(f"/proposte/{proposal.id}/co-proponenti", {"email": email},
+                               follow_redirects=True)
+        page = response.get_data(as_text=True)
+        assert "Famiglia Amica" not in page
+        answers.append((response.status_code, "riceverà l&#39;invito" in page
+                        or "riceverà l'invito" in page))
+    assert answers == [(200, True)] * 4
+    assert len(proposal.co_proposers) == 1 and len(outbox("amica@example.org")) == 1
+    limited = client.form(f"/proposte/{proposal.id}/co-proponenti",
+                          {"email": "altro@example.org"})
+    assert limited.status_code == 303
+    limited = client.form(f"/proposte/{proposal.id}/co-proponenti",
+                          {"email": "altro@example.org"},
+                          environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert limited.status_code == 429
 
 
 def test_dashboard_panels(app, client, factory, login_as, seveso):
