@@ -109,7 +109,12 @@ class RoundEntry(db.Model):
     round: Mapped[Round] = relationship(back_populates="entries")
     proposal = relationship("Proposal")
 
-    __table_args__ = (CheckConstraint("vote_count >= 0", name="vote_count"),)
+    __table_args__ = (
+        CheckConstraint("vote_count >= 0", name="vote_count"),
+        # the round's list, a page at a time, in order of votes or of cost
+        Index("ix_voting_entries_round_votes", "round_id", "vote_count", "proposal_id"),
+        Index("ix_voting_entries_round_cost", "round_id", "cost_cents", "proposal_id"),
+    )
 
 
 class Vote(db.Model):

@@ -26,19 +26,21 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from portal import authz
 from portal.accounts.models import Household, HouseholdStatus
 from portal.authz import Role
+from portal.caching import remember
 from portal.core.services import audit
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.i18n import datetime_filter
 from portal.proposals import services as proposals
-from portal.proposals.models import Proposal, ProposalState, ProposalSupport
+from portal.proposals import themes as proposal_themes
+from portal.proposals.models import Proposal, ProposalState, ProposalSupport, ProposalTheme
 from portal.voting import hooks
 from portal.voting.models import Round, RoundEntry, RoundRule, RoundState, Vote
 
@@ -245,6 +247,130 @@ def entries_of(round_: Round, order: str = "votes") -> list[RoundEntry]:
     else:
         query = query.order_by(RoundEntry.proposal_id)
     return list(db.session.scalars(query))
+
+
+# --------------------------------------------------------------------------- the round's list
+
+
+class RoundFilters:
+    """The filters, sort and cursor of a round's list, read from the query string, never
+    trusted: `tema` (a theme's slug), `q` (words of the title), `scheda=1` (the proposals in
+    the household's ballot), `ordina` ("sostegni", or "costo" in a budget round), and the
+    cursor `dopo` / `prima` that the previous page handed out."""
+
+    SORTS = ("sostegni", "costo")
+
+    def __init__(self, args, round_: Round):
+        theme = (args.get("tema") or "").strip()
+        self.theme = theme if theme in proposal_themes.all_themes() else None
+        text = " ".join(str(args.get("q") or "").split())[:100]
+        self.text = text if text.isprintable() else ""
+        self.mine = args.get("scheda") == "1"
+        sort = args.get("ordina")
+        self.sort = sort if sort in self.SORTS else "sostegni"
+        if round_.rule != RoundRule.BUDGET:
+            self.sort = "sostegni"  # costs are asked only of the budget's proposals
+        self.after = _round_cursor(args.get("dopo"))
+        self.before = _round_cursor(args.get("prima")) if self.after is None else None
+
+    def query_args(self, **extra) -> dict:
+        args = {"tema": self.theme, "q": self.text, "scheda": "1" if self.mine else None,
+                "ordina": self.sort if self.sort != "sostegni" else None}
+        args.update(extra)
+        return {k: v for k, v in args.items() if v not in (None, "")}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.theme or self.text or self.mine)
+
+
+def _round_cursor(value) -> tuple[int, int] | None:
+    """'<key>_<proposal id>': the sort key (votes or cost in cents) and id of a row."""
+    key, sep, ident = str(value or "").partition("_")
+    if not sep:
+        return None
+    try:
+        key_int, ident_int = int(key), int(ident)
+    except ValueError:
+        return None
+    if not (0 <= key_int < 2**62 and 0 < ident_int < 2**31):
+        return None
+    return key_int, ident_int
+
+
+@dataclass
+class RoundPage:
+    """One page of a round's list: the entries (each with its proposal), the cursors of the
+    pages around it, and how many entries match the filters."""
+
+    entries: list[RoundEntry]
+    next_cursor: str | None
+    prev_cursor: str | None
+    total: int
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def round_page(round_: Round, filters: RoundFilters, household_id: int | None,
+               per_page: int = 20) -> RoundPage:
+    """One page of the round's proposals (keyset: the cursor is the sort key and proposal id
+    of the row next to it), along the (round, vote_count, proposal) and (round, cost,
+    proposal) indexes. Two statements, whatever the round's size."""
+    if filters.mine and household_id is None:
+        return RoundPage([], None, None, 0)
+    if filters.sort == "costo":
+        # cheapest first; a budget round's proposals all have a cost (_set_entries)
+        key, ident, ascending = RoundEntry.cost_cents, RoundEntry.proposal_id, True
+    else:
+        key, ident, ascending = RoundEntry.vote_count, RoundEntry.proposal_id, False
+    conditions = [RoundEntry.round_id == round_.id]
+    if filters.theme:
+        conditions.append(exists().where(ProposalTheme.proposal_id == RoundEntry.proposal_id,
+                                         ProposalTheme.theme == filters.theme))
+    if filters.text:
+        conditions.append(func.lower(Proposal.title).like(_like_pattern(filters.text),
+                                                          escape="\\"))
+    if filters.mine:
+        conditions.append(exists().where(Vote.round_id == RoundEntry.round_id,
+                                         Vote.household_id == household_id,
+                                         Vote.proposal_id == RoundEntry.proposal_id))
+    total = db.session.scalar(
+        select(func.count()).select_from(RoundEntry)
+        .join(Proposal, Proposal.id == RoundEntry.proposal_id).where(*conditions)) or 0
+    backwards = filters.before is not None
+    cursor = filters.after if filters.after is not None else filters.before
+    query = (select(RoundEntry).join(Proposal, Proposal.id == RoundEntry.proposal_id)
+             .options(contains_eager(RoundEntry.proposal)).where(*conditions))
+    if cursor is not None:
+        row, at = tuple_(key, ident), tuple_(literal(cursor[0], key.type),
+                                             literal(cursor[1], ident.type))
+        # forwards along the sort order, or backwards from the first row of the page after
+        query = query.where(row > at if ascending != backwards else row < at)
+    forwards_order = (key.asc(), ident.asc()) if ascending else (key.desc(), ident.desc())
+    backwards_order = (key.desc(), ident.desc()) if ascending else (key.asc(), ident.asc())
+    rows = list(db.session.scalars(
+        query.order_by(*(backwards_order if backwards else forwards_order))
+        .limit(per_page + 1)))
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+
+    def cursor_of(entry: RoundEntry) -> str:
+        value = entry.cost_cents if filters.sort == "costo" else entry.vote_count
+        return f"{value or 0}_{entry.proposal_id}"
+
+    next_cursor = prev_cursor = None
+    if rows and backwards:
+        next_cursor = cursor_of(rows[-1])
+        prev_cursor = cursor_of(rows[0]) if more else None
+    elif rows:
+        next_cursor = cursor_of(rows[-1]) if more else None
+        prev_cursor = cursor_of(rows[0]) if filters.after is not None else None
+    return RoundPage(rows, next_cursor, prev_cursor, total)
 
 
 def round_options(limit: int = 30) -> list[tuple[int, str]]:
@@ -485,7 +611,9 @@ def results_of(round_: Round) -> dict | None:
         return None
     if round_.results_at is not None:
         return round_.results
-    return compute_results(round_)
+    # The same for every reader, and the votes no longer move: computed once until a write.
+    return remember(("voting.results", round_.id, round_.closes_at.isoformat()),
+                    lambda: compute_results(round_))
 
 
 def selected_ids(results: dict | None) -> set[int]:
@@ -546,20 +674,34 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def results_csv(round_: Round, results: dict) -> str:
-    """The results as CSV, in the order of the computation (most voted first)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
+#: rows of the results CSV written per chunk of the stream
+RESULTS_CSV_CHUNK = 200
+
+
+def results_csv(round_: Round, results: dict):
+    """The results as CSV, in the order of the computation (most voted first): an iterator
+    of text chunks, every row of the round, streamed (it reads only `results`, plain data)."""
     budget = round_.rule == RoundRule.BUDGET
-    writer.writerow(["proposta_id", "titolo", "voti"] + (["costo_euro"] if budget else [])
-                    + ["selezionata"])
-    for step in results["steps"]:
-        row = [step["proposal"], _cell(step["title"]), step["votes"]]
-        if budget:
-            row.append(f"{(step['cost_cents'] or 0) / 100:.2f}")
-        row.append("sì" if step["selected"] else "no")
-        writer.writerow(row)
-    return out.getvalue()
+    steps = results["steps"]
+
+    def chunks():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["proposta_id", "titolo", "voti"] + (["costo_euro"] if budget else [])
+                        + ["selezionata"])
+        for number, step in enumerate(steps, start=1):
+            row = [step["proposal"], _cell(step["title"]), step["votes"]]
+            if budget:
+                row.append(f"{(step['cost_cents'] or 0) / 100:.2f}")
+            row.append("sì" if step["selected"] else "no")
+            writer.writerow(row)
+            if number % RESULTS_CSV_CHUNK == 0:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    return chunks()
 
 
 #: the votes CSV is sorted in this many buckets (by the hash's first two hex digits), each

@@ -23,6 +23,7 @@ from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.i18n import money
 from portal.proposals import services as proposals
+from portal.proposals import themes as proposal_themes
 from portal.proposals.models import ProposalState
 from portal.voting import bp, hooks, services
 from portal.voting.forms import RoundForm, VoteForm
@@ -68,7 +69,8 @@ def ballot_summary(round_: Round, ballot: services.Ballot) -> dict:
         remaining_supports = max(0, round_.max_supports - ballot.used_supports)
     else:
         remaining_cents = max(0, round_.budget_cents - ballot.used_cents)
-    return dict(remaining_supports=remaining_supports, remaining_cents=remaining_cents)
+    return dict(remaining_supports=remaining_supports, remaining_cents=remaining_cents,
+                used_supports=ballot.used_supports, used_cents=ballot.used_cents)
 
 
 # --------------------------------------------------------------------------- a proposal's page
@@ -115,26 +117,45 @@ def index():
                            breadcrumbs=[(_("Votazioni"), None)])
 
 
+#: proposals on one page of a round's list
+ROUND_PAGE = 20
+
+
+def _here() -> str:
+    """This page's path and query: where a plain vote comes back to (same page, filters)."""
+    return request.full_path.rstrip("?")
+
+
 @bp.get("/votazioni/<int:round_id>")
 @authz.public
 def show(round_id: int):
+    """The round, its rules, the household's ballot and one page of its proposals (filters,
+    sort and a cursor in the query string); htmx asks for the list alone."""
     round_ = _load(round_id)
     state = services.round_state(round_)
     closed = state == RoundState.CLOSED
     selected = services.selected_ids(services.results_of(round_)) if closed else set()
-    entries = services.entries_of(round_, order="votes" if closed else "id")
     household = _household()
     problem = (services.eligibility_problem(round_, household)
                if current_user.is_authenticated else None)
-    ballot = services.ballot(round_, household.id if household and not problem else None)
-    form = VoteForm(formdata=None)
+    voter_id = household.id if household and not problem else None
+    ballot = services.ballot(round_, voter_id)
+    filters = services.RoundFilters(request.args, round_)
+    page = services.round_page(round_, filters, voter_id, per_page=ROUND_PAGE)
+    # What every vote box of the page shares, worked out once for the page.
+    box = dict(round=round_, state=state, logged_in=current_user.is_authenticated,
+               ballot=ballot, problem=problem, error=None, form=VoteForm(formdata=None))
+    rows = [(entry, dict(box, entry=entry, proposal_id=entry.proposal_id,
+                         voted=ballot.has(entry.proposal_id))) for entry in page.entries]
+    context = dict(round=round_, page=page, rows=rows, filters=filters, state=state,
+                   ballot=ballot, problem=problem, summary=ballot_summary(round_, ballot),
+                   selected=selected, next_url=_here(), RoundState=RoundState,
+                   RoundRule=RoundRule)
+    if wants_partial() and request.headers.get("HX-Target") == f"round-list-{round_.id}":
+        return render_template("voting/_round_list.html", **context)
     return render_template(
-        "voting/round.html", round=round_, entries=entries, state=state, ballot=ballot,
-        problem=problem, summary=ballot_summary(round_, ballot), selected=selected,
-        RoundState=RoundState, RoundRule=RoundRule,
+        "voting/round.html", **context, themes=proposal_themes.themes(),
         can_manage=services.can_manage_table(current_user, round_.table),
-        vote_context=lambda entry: vote_context(round_, entry.proposal_id, entry, ballot,
-                                                form=form),
         breadcrumbs=[_crumb(), (round_.title, None)])
 
 
@@ -296,16 +317,29 @@ def _closed(round_id: int) -> tuple[Round, dict]:
     return round_, results
 
 
+#: rows on one page of a round's results
+RESULTS_PAGE = 50
+
+
 @bp.get("/votazioni/<int:round_id>/risultati")
 @authz.public
 def results(round_id: int):
+    """The published computation, a page of steps at a time: the cursor is the rank of the
+    first step shown (the stored steps never move once the round is closed)."""
     round_ = _load(round_id)
     results = services.results_of(round_)
     if results is None:
         flash(_("I risultati saranno pubblicati alla chiusura della votazione."), "info")
         return redirect(url_for("voting.show", round_id=round_.id))
+    steps = results.get("steps", [])
+    start = request.args.get("da", type=int) or 1
+    start = start if 1 <= start <= max(1, len(steps)) else 1
+    shown = steps[start - 1:start - 1 + RESULTS_PAGE]
     return render_template(
         "voting/results.html", round=round_, results=results, RoundRule=RoundRule,
+        steps=shown, start=start, total=len(steps),
+        next_start=start + RESULTS_PAGE if start - 1 + RESULTS_PAGE < len(steps) else None,
+        prev_start=max(1, start - RESULTS_PAGE) if start > 1 else None,
         breadcrumbs=[_crumb(), (round_.title, url_for("voting.show", round_id=round_.id)),
                      (_("Risultati"), None)])
 
