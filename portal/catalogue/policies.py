@@ -1,31 +1,38 @@
 """Who may draft, edit, publish and adopt good practices.
 
-Association moderators and Comune officers draft; a Comune officer (of a Comune where the
-practice runs, or of the Comune that owns it) or a coordinator publishes. Everyone reads what
-is published; a draft is visible only to those who may edit it, who may also delete it as long
-as it was never published.
+A practice a Comune owns is that Comune's: only its officers and the coordinator change its
+text, its Comuni, its promoters and its publication. Another Comune where it runs, or that
+adopted it, changes only its own adoption. A practice an association keeps (or nobody: drafted
+by the coordinator or by another module) is shared: the owner association's moderators, the
+moderators of the associations promoting it and the officers of the Comuni where it runs edit
+it, and those officers publish it (a Comune vouches for it). Everyone reads what is published;
+a draft is visible only to those who may edit or publish it, who may also delete it as long
+as it was never published. Whoever created a draft finishes it (a table's secretary starts one
+from a completed project without being an officer): until it is first published.
 """
 
 from portal import authz
 from portal.authz import Role
 
 
-def _officer_of_practice(user, practice) -> bool:
+def _officer_where_it_runs(user, practice) -> bool:
     comune_ids = authz.scope_ids(user, Role.COMUNE_OFFICER)
-    if not comune_ids:
-        return False
-    if practice.owner_comune_id in comune_ids:
-        return True
-    return any(c.id in comune_ids for c in practice.comuni)
+    return bool(comune_ids) and any(c.id in comune_ids for c in practice.comuni)
 
 
-def _moderator_of_practice(user, practice) -> bool:
+def _moderator_of_promoter(user, practice) -> bool:
     association_ids = authz.scope_ids(user, Role.MODERATOR)
-    if not association_ids:
-        return False
-    if practice.owner_association_id in association_ids:
-        return True
-    return any(p.association_id in association_ids for p in practice.promoters)
+    return bool(association_ids) and any(p.association_id in association_ids
+                                         for p in practice.promoters)
+
+
+def _keeper(user, practice) -> bool:
+    """Does `user` speak for the practice's owner?"""
+    if practice.owner_comune_id is not None:
+        return authz.has_role(user, Role.COMUNE_OFFICER, practice.owner_comune_id)
+    return ((practice.owner_association_id is not None
+             and authz.has_role(user, Role.MODERATOR, practice.owner_association_id))
+            or _officer_where_it_runs(user, practice) or _moderator_of_promoter(user, practice))
 
 
 @authz.policy("catalogue.create")
@@ -34,15 +41,28 @@ def create(user, _obj=None) -> bool:
             or authz.has_role(user, Role.MODERATOR))
 
 
+def _author_of_draft(user, practice) -> bool:
+    return (practice.created_by_id is not None and practice.created_by_id == user.id
+            and not practice.was_ever_published)
+
+
 @authz.policy("catalogue.edit")
 def edit(user, practice) -> bool:
-    return (authz.is_coordinator(user) or _officer_of_practice(user, practice)
-            or _moderator_of_practice(user, practice))
+    """Text, Comuni, promoters, results and files: the owner, the coordinator, and whoever
+    created the draft until it is first published."""
+    return (authz.is_coordinator(user) or _keeper(user, practice)
+            or _author_of_draft(user, practice))
 
 
 @authz.policy("catalogue.publish")
 def publish(user, practice) -> bool:
-    return authz.is_coordinator(user) or _officer_of_practice(user, practice)
+    """Publish or unpublish: the coordinator and the owner Comune's officers; a practice
+    without an owner Comune is published by a Comune where it runs."""
+    if authz.is_coordinator(user):
+        return True
+    if practice.owner_comune_id is not None:
+        return authz.has_role(user, Role.COMUNE_OFFICER, practice.owner_comune_id)
+    return _officer_where_it_runs(user, practice)
 
 
 @authz.policy("catalogue.delete")
@@ -58,7 +78,8 @@ def delete(user, practice) -> bool:
 def view(user, practice) -> bool:
     if practice.is_published:
         return True
-    return getattr(user, "is_authenticated", False) and edit(user, practice)
+    return getattr(user, "is_authenticated", False) and (edit(user, practice)
+                                                         or publish(user, practice))
 
 
 @authz.policy("catalogue.adopt")

@@ -48,6 +48,7 @@ from portal.extensions import db
 from portal.network.models import Association, Comune
 from portal.network.services import slugify
 from portal.storage import IMAGES, PDF, UploadRejected, check_upload, new_key, storage
+from portal.web import parse_id
 
 log = logging.getLogger(__name__)
 
@@ -165,19 +166,22 @@ def adoptions_of(practice: GoodPractice) -> list[Adoption]:
 
 
 def editable_drafts(user, limit: int = 100) -> list[GoodPractice]:
-    """Practices the user may edit that are not published yet."""
+    """Practices not published yet that the user may edit or publish (the rules of
+    portal/catalogue/policies.py, as a query)."""
     query = select(GoodPractice).where(GoodPractice.published_at.is_(None)).options(
         selectinload(GoodPractice.comuni), selectinload(GoodPractice.promoters))
     if not authz.is_coordinator(user):
         comune_ids = authz.scope_ids(user, Role.COMUNE_OFFICER) or {-1}
         association_ids = authz.scope_ids(user, Role.MODERATOR) or {-1}
+        shared = GoodPractice.owner_comune_id.is_(None)  # no Comune owns it
         query = query.where(
             GoodPractice.owner_comune_id.in_(comune_ids)
-            | GoodPractice.owner_association_id.in_(association_ids)
-            | GoodPractice.id.in_(select(practice_comuni.c.practice_id).where(
-                practice_comuni.c.comune_id.in_(comune_ids)))
-            | GoodPractice.id.in_(select(Promoter.practice_id).where(
-                Promoter.association_id.in_(association_ids))))
+            | (shared & (
+                GoodPractice.owner_association_id.in_(association_ids)
+                | GoodPractice.id.in_(select(practice_comuni.c.practice_id).where(
+                    practice_comuni.c.comune_id.in_(comune_ids)))
+                | GoodPractice.id.in_(select(Promoter.practice_id).where(
+                    Promoter.association_id.in_(association_ids))))))
     return list(db.session.scalars(query.order_by(GoodPractice.updated_at.desc()).limit(limit)))
 
 
@@ -252,7 +256,7 @@ def themes_from(values) -> list[Theme]:
 
 
 def _comuni_from(ids) -> list[Comune]:
-    ids = [int(i) for i in ids or [] if str(i).isdigit()]
+    ids = [n for n in map(parse_id, ids or []) if n is not None]
     if not ids:
         return []
     return list(db.session.scalars(select(Comune).where(Comune.id.in_(ids)).order_by(Comune.name)))
@@ -615,6 +619,11 @@ def declare_adoption(actor, practice: GoodPractice, comune: Comune, status: str,
     """Record or update that `comune` adopts `practice`; keeps adoption_count in step."""
     if not practice.is_published:
         raise CatalogueError(_("Si possono adottare solo pratiche pubblicate."))
+    if comune.id == practice.owner_comune_id:
+        # an adoption is another Comune taking the practice up: the owner's own would count
+        # the practice as spreading where it merely started
+        raise CatalogueError(_("%(comune)s cura già questa pratica: la adottano gli altri "
+                               "Comuni.", comune=comune.name), "comune")
     if status not in {s.value for s in AdoptionStatus}:
         raise CatalogueError(_("Stato dell'adozione non valido."), "status")
     adoption = db.session.scalar(select(Adoption).where(

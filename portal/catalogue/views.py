@@ -55,7 +55,7 @@ from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.network.models import Association, Comune
 from portal.storage import send_file_safely
-from portal.web import refuse, wants_partial
+from portal.web import parse_id, refuse, wants_partial
 
 
 def _crumbs(*extra):
@@ -176,7 +176,9 @@ def detail(slug: str):
     adoptions = practice.adoptions
     signed_in = current_user.is_authenticated
     officer_comuni = services.adoption_comuni(current_user) if signed_in else []
-    adoption_form = _adoption_form(practice, officer_comuni)
+    # the owner Comune does not adopt its own practice (declare_adoption refuses it)
+    adoption_form = _adoption_form(
+        practice, [c for c in officer_comuni if c.id != practice.owner_comune_id])
     if adoption_form is not None and not adoption_form.is_submitted():
         mine = {a.comune_id: a for a in adoptions}
         first = next((mine[c.id] for c in officer_comuni if c.id in mine), None)
@@ -299,18 +301,18 @@ def _practice_form(practice: GoodPractice | None = None, data: dict | None = Non
             form.owner.data = current
             form.themes.data = [t.id for t in practice.themes]
             form.comuni.data = [c.id for c in practice.comuni]
-            form.cost.data = (f"{practice.cost_cents / 100:.2f}".replace(".", ",")
-                              if practice.cost_cents is not None else "")
+            form.cost.data = practice.cost_cents
     form.owner.choices = [("", _("Automatico: il mio Comune o la mia associazione"))] + owners
     return form
 
 
 def _owner_data(form: PracticeForm) -> dict:
     kind, _sep, ident = (form.owner.data or "").partition(":")
-    if kind == "comune" and ident.isdigit():
-        return {"owner_comune_id": int(ident), "owner_association_id": None}
-    if kind == "association" and ident.isdigit():
-        return {"owner_comune_id": None, "owner_association_id": int(ident)}
+    number = parse_id(ident)
+    if kind == "comune" and number:
+        return {"owner_comune_id": number, "owner_association_id": None}
+    if kind == "association" and number:
+        return {"owner_comune_id": None, "owner_association_id": number}
     return {}
 
 
@@ -380,7 +382,7 @@ def _edit_page(practice: GoodPractice, status: int = 200, **forms):
 
 
 @bp.route("/pratiche/<slug>/modifica", methods=["GET", "POST"])
-@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+@authz.login_required  # catalogue.edit decides, below
 def edit(slug: str):
     practice = _editable(slug)
     form = _practice_form(practice)
@@ -432,7 +434,7 @@ def unpublish(slug: str):
 
 
 @bp.post("/pratiche/<slug>/promotori")
-@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+@authz.login_required  # catalogue.edit decides, below
 def add_promoter(slug: str):
     practice = _editable(slug)
     form = PromoterForm(prefix="p")
@@ -453,7 +455,7 @@ def add_promoter(slug: str):
 
 
 @bp.post("/pratiche/<slug>/promotori/<int:promoter_id>/elimina")
-@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+@authz.login_required  # catalogue.edit decides, below
 def remove_promoter(slug: str, promoter_id: int):
     practice = _editable(slug)
     promoter = db.get_or_404(Promoter, promoter_id)
@@ -467,7 +469,7 @@ def remove_promoter(slug: str, promoter_id: int):
 
 
 @bp.post("/pratiche/<slug>/indicatori")
-@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+@authz.login_required  # catalogue.edit decides, below
 def add_indicator(slug: str):
     practice = _editable(slug)
     form = IndicatorForm(prefix="i")
@@ -481,7 +483,7 @@ def add_indicator(slug: str):
 
 
 @bp.post("/pratiche/<slug>/indicatori/<int:indicator_id>/elimina")
-@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+@authz.login_required  # catalogue.edit decides, below
 def remove_indicator(slug: str, indicator_id: int):
     practice = _practice_or_404(slug)
     indicator = db.get_or_404(Indicator, indicator_id)
@@ -501,7 +503,7 @@ def remove_indicator(slug: str, indicator_id: int):
 
 
 @bp.post("/pratiche/<slug>/file")
-@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+@authz.login_required  # catalogue.edit decides, below
 def upload(slug: str):
     practice = _editable(slug)
     form = FileForm(prefix="f")
@@ -521,7 +523,7 @@ def upload(slug: str):
 
 
 @bp.post("/pratiche/<slug>/file/<int:file_id>/elimina")
-@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+@authz.login_required  # catalogue.edit decides, below
 def remove_file(slug: str, file_id: int):
     practice = _editable(slug)
     row = db.get_or_404(PracticeFile, file_id)
@@ -535,7 +537,7 @@ def remove_file(slug: str, file_id: int):
 
 
 @bp.route("/pratiche/<slug>/elimina", methods=["GET", "POST"])
-@authz.roles(Role.MODERATOR, Role.COMUNE_OFFICER)
+@authz.login_required  # catalogue.edit decides, below
 def delete(slug: str):
     """Delete a draft that was never published, after a confirmation page (no JavaScript
     needed). Those who may not edit it get 403; a practice that was ever published, 409."""
@@ -613,7 +615,7 @@ def add_adoption_indicator(slug: str, adoption_id: int):
         flash(_("Indicatore aggiunto all'adozione di %(comune)s.", comune=adoption.comune.name),
               "success")
     else:
-        errors = "; ".join(f"{form[name].label.text}: {' '.join(msgs)}"
+        errors = "; ".join(f"{form[name].label.text}: {' '.join(map(str, msgs))}"
                            for name, msgs in form.errors.items() if name in form)
         flash(_("Indicatore non aggiunto. %(errors)s", errors=errors), "error")
     return redirect(url_for("catalogue.detail", slug=slug) + "#adozioni", code=303)

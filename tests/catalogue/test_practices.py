@@ -74,6 +74,65 @@ def test_officer_of_another_comune_cannot_edit_or_publish(client, db, factory, l
     assert db.session.get(GoodPractice, published.id).revision_count == 2
 
 
+def test_only_the_owner_comune_changes_a_practice_others_their_adoption(
+        client, db, factory, login_as, practices):
+    """A practice Seveso keeps also runs in Limbiate and is adopted there: Limbiate's officer
+    cannot rewrite it, drop Seveso from it or unpublish it, nor can the moderator of a
+    promoting association; Limbiate changes its own adoption. Seveso's officer edits."""
+    seveso, limbiate = factory.comune("Seveso"), factory.comune("Limbiate")
+    promoter = factory.association([seveso])
+    practice = practices.make(title="Pedibus", comuni=[seveso, limbiate],
+                              owner_comune_id=seveso.id)
+    with client.application.test_request_context("/"):
+        from portal.catalogue import services
+
+        services.add_promoter(practices.admin, db.session.merge(practice), {
+            "name": "AFI", "kind": "association", "association_id": promoter.id})
+        db.session.commit()
+    practices.adopt(practice, limbiate)
+    slug = practice.slug
+    login_as(Role.COMUNE_OFFICER, limbiate.id)
+    assert client.get(f"/pratiche/{slug}/modifica").status_code == 403
+    for path, data in ((f"/pratiche/{slug}/modifica",
+                        dict(_draft_form(limbiate), title="Riscritta")),
+                       (f"/pratiche/{slug}/ritira", {}),
+                       (f"/pratiche/{slug}/indicatori", {"i-name": "X", "i-value": "1"})):
+        assert client.form(path, data).status_code == 403, path
+    assert client.form(f"/pratiche/{slug}/adozione", {
+        "comune": str(limbiate.id), "status": "attiva", "notes": "Tre linee."}
+    ).status_code == 303
+    page = _practice(db, slug)
+    assert page.title == "Pedibus" and page.is_published
+    assert [c.name for c in page.comuni] == ["Seveso", "Limbiate"] or {
+        c.name for c in page.comuni} == {"Seveso", "Limbiate"}
+    assert db.session.scalar(db.select(Adoption.notes)) == "Tre linee."
+
+    client.form("/esci")
+    login_as(Role.MODERATOR, promoter.id)
+    assert client.get(f"/pratiche/{slug}/modifica").status_code == 403
+    client.form("/esci")
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    assert client.form(f"/pratiche/{slug}/modifica",
+                       dict(_draft_form(seveso), title="Pedibus sicuro")).status_code == 303
+    assert client.form(f"/pratiche/{slug}/ritira", {}).status_code == 303
+
+
+def test_the_owner_comune_does_not_adopt_its_own_practice(client, db, factory, login_as,
+                                                          practices):
+    """Adopting is another Comune taking a practice up: the owner Comune is refused, with a
+    message saying why, and the adoption count does not move."""
+    seveso = factory.comune("Seveso")
+    practice = practices.make(title="Pedibus", comuni=[seveso], owner_comune_id=seveso.id)
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    assert 'name="comune"' not in client.get(f"/pratiche/{practice.slug}").get_data(
+        as_text=True)
+    response = client.form(f"/pratiche/{practice.slug}/adozione", {
+        "comune": str(seveso.id), "status": "attiva"}, follow_redirects=True)
+    assert "Seveso cura già questa pratica" in response.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(Adoption.id))) == 0
+    assert _practice(db, practice.slug).adoption_count == 0
+
+
 def test_moderator_of_another_association_cannot_edit(client, factory, login_as, practices):
     """A moderator may edit what their association keeps or promotes, nothing else."""
     seveso = factory.comune("Seveso")
