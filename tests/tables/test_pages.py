@@ -236,6 +236,45 @@ def test_practice_from_a_project_names_its_comune_and_partners_as_promoters(
         ("comune", f"Comune di {t.comune.name}", "capofila")]
 
 
+def test_the_secretary_who_starts_a_practice_finishes_the_draft(client, db, tables, factory):
+    """The table's secretary presses "Crea buona pratica" on a completed project: the draft
+    they created opens for editing and they save it (they hold no catalogue role); once it is
+    published, it is the owner Comune's."""
+    from portal.authz import Role
+    from portal.catalogue import services as catalogue
+    from portal.catalogue.models import GoodPractice
+
+    t = tables.seated()
+    proposal, _author = tables.proposal(t.table)
+    meeting = tables.meeting(t, proposals=[proposal])
+    tables.attend(t, meeting, present=5)
+    tables.decide(t, meeting)
+    project = services.project_for_proposal(proposal.id)
+    officer = factory.grant(factory.user(), Role.COMUNE_OFFICER, t.comune.id)
+    login(client, officer.email)
+    assert client.form(f"/progetti/{project.id}/realizzato",
+                       {"done-note": "Fatto."}).status_code == 303
+    client.form("/esci")
+    login(client, t.secretary.email)
+    started = client.form(f"/progetti/{project.id}/buona-pratica", {})
+    assert started.status_code == 303
+    edit_url = started.headers["Location"]
+    assert client.get(edit_url).status_code == 200
+    db.session.expire_all()
+    practice = db.session.get(GoodPractice, project.practice_id)
+    saved = client.form(edit_url, {
+        "title": "Pedibus di Seveso", "summary": "A scuola a piedi.", "body": "Testo.",
+        "status": "attiva", "owner": "", "comuni": [str(t.comune.id)]})
+    assert saved.status_code == 303
+    db.session.expire_all()
+    practice = db.session.get(GoodPractice, practice.id)
+    assert practice.title == "Pedibus di Seveso"
+    with client.application.test_request_context("/"):
+        catalogue.publish(officer, practice)
+        db.session.commit()
+    assert client.get(f"/pratiche/{practice.slug}/modifica").status_code == 403
+
+
 def test_proposal_page_links_meeting_decision_and_project(client, db, tables):
     """A decided proposal's page links its meeting, decision and project; a proposal no
     table has met about has no such section."""
