@@ -82,12 +82,15 @@ def is_facilitator_for(user, comune_id: int) -> bool:
 @authz.policy("proposal.view")
 @authz.anonymous_ok
 def view_proposal(user, proposal: Proposal) -> bool:
-    """Public once published; before that, authors, co-proposers and moderators."""
+    """Public once published; before that, authors, co-proposers and, from the moment the
+    family submits it (a draft is the family's own until then), moderators."""
     if proposal.is_public or proposal.state == ProposalState.MERGED:
         return True
     if not getattr(user, "is_authenticated", False):
         return False
-    if is_author(user, proposal) or is_moderator_for(user, proposal):
+    if is_author(user, proposal):
+        return True
+    if proposal.submitted_at is not None and is_moderator_for(user, proposal):
         return True
     if proposal.state in (ProposalState.REJECTED, ProposalState.WITHDRAWN):
         # the outcome stays visible to whoever could follow the proposal

@@ -10,7 +10,7 @@ from portal.core.models import Notification
 from portal.db_setup import utcnow
 from portal.proposals.models import Proposal, ProposalEvent, ProposalState, ProposalSupport
 from tests.conftest import outbox
-from tests.proposals.helpers import make_proposal, switch
+from tests.proposals.helpers import force_state, make_proposal, switch
 
 S = ProposalState
 
@@ -78,11 +78,21 @@ def test_family_drafts_submits_and_moderator_asks_changes_then_publishes(
 
 
 def test_drafts_are_private(app, db, client, factory, login_as, seveso):
-    """A draft is seen by its household and moderators, not by others or anonymous visitors."""
+    """A draft is seen by its household only: not by others, anonymous visitors, or the
+    moderators (nor the coordinator) until the family submits it, nor after the family
+    withdraws a draft it never submitted. Once submitted, moderators read it."""
     proposal = make_proposal(factory, comune=seveso["comune"], state=S.DRAFT)
+    never_sent = make_proposal(factory, comune=seveso["comune"], state=S.WITHDRAWN)
     assert client.get(f"/proposte/{proposal.id}").status_code in (302, 403)
     login_as()
     assert client.get(f"/proposte/{proposal.id}").status_code == 403
+    switch(client, "moderatore@example.org")
+    assert client.get(f"/proposte/{proposal.id}").status_code == 403
+    assert client.get(f"/proposte/{never_sent.id}").status_code == 403
+    client.form("/esci")
+    login_as(Role.COORDINATOR, 0)
+    assert client.get(f"/proposte/{proposal.id}").status_code == 403
+    force_state(proposal, S.SUBMITTED)
     switch(client, "moderatore@example.org")
     assert client.get(f"/proposte/{proposal.id}").status_code == 200
 
