@@ -20,8 +20,8 @@ The interface other modules use (the tables module above all):
 
 What the modules above register here, at their init_app (proposals imports none of them):
 ``register_proposal_panel`` (sections of a proposal's page), ``register_supporters``,
-``register_round_filter``, ``register_tables``; and the ``proposal_merged`` signal a merge
-sends.
+``register_round_filter``, ``register_tables``; and the signals a merge sends,
+``merge_blocked`` (may refuse it) and ``proposal_merged``.
 """
 
 from __future__ import annotations
@@ -147,10 +147,14 @@ def render_markdown(text: str) -> str:
 # for what each registers), and what they must hear of travels as a blinker signal.
 
 signals = Namespace()
+#: Sent by merge() under its locks, before it writes anything: sender = the duplicate,
+#: `into` = the proposal that would absorb it. A receiver (voting) returns why the merge must
+#: wait (a message for the moderator, shown on the form's "into" field) or None.
+merge_blocked = signals.signal("proposal-merge-blocked")
 #: Sent by merge() after the duplicate's merged_into_id is set and before its MERGED
 #: transition, in the same transaction: sender = the duplicate, `into` = the proposal that
-#: absorbs it. Receivers (voting) move what they hold of the duplicate and return how many
-#: votes moved (summed into the event's details["votes_moved"]).
+#: absorbs it. Receivers (voting) move what they hold of the duplicate and return a dict of
+#: what they changed (added to the event's details and to the audit log), or None.
 proposal_merged = signals.signal("proposal-merged")
 
 #: (place, provider): provider(proposal) -> (template, context) or None, a section of a
@@ -594,9 +598,14 @@ def answer_invitation(invitation: CoProposer, actor: User, accept: bool) -> None
 
 def merge(proposal: Proposal, into: Proposal, actor, note: str | None = None, *,
           authorized: bool = False) -> ProposalEvent:
-    """Merge a duplicate into `into`: its supports move, no household is counted twice.
+    """Merge a duplicate into `into`. Votes and published results never move.
 
-    Both proposals are locked first, in id order, and read again (see `lock_for_merge`).
+    Both proposals are locked first, in id order, and read again (see `lock_for_merge`);
+    then the modules above may refuse (`merge_blocked`: voting refuses while either proposal
+    is in a round that has opened and is not counted yet) before anything is written. What
+    they hold of the duplicate follows it through `proposal_merged`. The merge is in the
+    audit log twice: the duplicate's transition ("proposal.merged") and the target's
+    "proposal.absorbed", each with what the modules above changed.
     """
     if into.id != proposal.id:
         lock_for_merge(proposal, into)
@@ -607,14 +616,21 @@ def merge(proposal: Proposal, into: Proposal, actor, note: str | None = None, *,
                             field="into")
     if not authorized and not policies.is_moderator_for(actor, proposal):
         raise NotAllowed(_("Non hai il ruolo necessario per questa operazione."))
+    for _receiver, problem in merge_blocked.send(proposal, into=into):
+        if problem:
+            raise ProposalError(problem, field="into")
     proposal.merged_into_id = into.id
-    moved = sum(result or 0 for _receiver, result in proposal_merged.send(proposal, into=into))
+    changed: dict = {}
+    for _receiver, result in proposal_merged.send(proposal, into=into):
+        changed.update(result or {})
     event = transition(proposal, S.MERGED, actor, note, authorized=authorized,
-                       details={"merged_into": into.id, "votes_moved": moved})
+                       details={"merged_into": into.id, **changed})
     db.session.add(ProposalEvent(
         proposal_id=into.id, kind=EventKind.EDITED, actor_id=getattr(actor, "id", None),
         association_id=event.association_id, note=note,
-        details={"absorbed": proposal.id, "votes_moved": moved}))
+        details={"absorbed": proposal.id, **changed}))
+    audit("proposal.absorbed", into, {"absorbed": proposal.id, "note": note, **changed},
+          actor=actor)
     return event
 
 

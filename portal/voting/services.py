@@ -191,8 +191,11 @@ def update_round(round_: Round, user, *, title: str, description: str | None,
     round_.max_supports = max_supports if rule == RoundRule.SUPPORTS else None
     round_.threshold = threshold if rule == RoundRule.SUPPORTS else None
     round_.budget_cents = budget_cents if rule == RoundRule.BUDGET else None
+    before = {entry.proposal_id for entry in round_.entries}
     _set_entries(round_, proposal_ids)
     db.session.flush()
+    # A proposal added starts from this round's zero; one taken out goes back to its last.
+    refresh_supports(before | set(proposal_ids))
     audit("round.updated", round_, {"rule": rule, "proposals": proposal_ids}, actor=user)
     return round_
 
@@ -386,8 +389,12 @@ def round_proposal_ids(round_id: int):
 
 
 def supporter_households(proposal_id: int):
-    """A SELECT of the households that voted for the proposal, in any round."""
-    return select(Vote.household_id).where(Vote.proposal_id == proposal_id)
+    """A SELECT of the households that voted for the proposal, in any round, or for a
+    proposal merged into it (a merge leaves votes where they were cast; the supporters
+    follow the idea)."""
+    absorbed = select(Proposal.id).where(Proposal.merged_into_id == proposal_id)
+    return select(Vote.household_id).where(
+        (Vote.proposal_id == proposal_id) | Vote.proposal_id.in_(absorbed))
 
 
 # --------------------------------------------------------------------------- eligibility
@@ -757,53 +764,119 @@ def _sorted_votes(buckets):
 # --------------------------------------------------------------------------- merges
 
 
-def recount(proposal_ids) -> None:
-    """Set each entry's and proposal's tally from the vote rows (same transaction)."""
-    ids = list(proposal_ids)
+#
+# A merge never changes a round that has opened. The votes cast in a round are that round's,
+# and a closed round's results stand as published: the stored results, the results CSV, the
+# votes CSV and a recount of the rows agree for ever. So a proposal in a round that has opened
+# and is not counted yet cannot be merged (`merge_refusal`), and a merge changes only rounds
+# that have not opened (`move_votes`).
+
+
+def merge_refusal(proposal: Proposal, into: Proposal, **_extra) -> str | None:
+    """Receiver of the proposals' `merge_blocked` signal: why the merge must wait, or None.
+
+    It waits while either proposal is in a round that has opened and whose results are not
+    stored yet: open (its votes are being cast under the rules and the list it opened with;
+    moving votes or adding the target there would get round the frozen rules), or closed and
+    not yet counted by `flask voting close` (the count is still to select its proposals).
+    Read under the merge's locks on both proposals, which every vote for them waits for.
+    """
+    now = utcnow()
+    row = db.session.execute(
+        select(Round, Proposal.title)
+        .join(RoundEntry, RoundEntry.round_id == Round.id)
+        .join(Proposal, Proposal.id == RoundEntry.proposal_id)
+        .where(RoundEntry.proposal_id.in_([proposal.id, into.id]), Round.opens_at <= now,
+               (Round.closes_at > now) | Round.results_at.is_(None))
+        .order_by(Round.closes_at.desc(), Round.id).limit(1)).first()
+    if row is None:
+        return None
+    round_, title = row
+    if round_.is_open(now):
+        return _("«%(title)s» è nella votazione «%(round)s», aperta fino al %(closes)s: i voti "
+                 "di una votazione aperta non si spostano. Si potrà unire dopo la chiusura.",
+                 title=title, round=round_.title, closes=datetime_filter(round_.closes_at))
+    return _("«%(title)s» è nella votazione «%(round)s», appena chiusa: si potrà unire quando "
+             "i risultati saranno pubblicati.", title=title, round=round_.title)
+
+
+def refresh_supports(proposal_ids) -> None:
+    """Set each proposal's supports counter from the vote rows: its votes in its current
+    round (the latest to open; a proposal is in one round still to close at most), 0 when it
+    is in no round. Same transaction as the change that called it."""
+    ids = sorted(set(proposal_ids))
     if not ids:
         return
-    counts = (select(func.count(Vote.id)).where(Vote.round_id == RoundEntry.round_id,
-                                                Vote.proposal_id == RoundEntry.proposal_id)
-              .scalar_subquery())
-    db.session.execute(update(RoundEntry).where(RoundEntry.proposal_id.in_(ids))
-                       .values(vote_count=counts), execution_options={"synchronize_session": False})
-    latest = (select(RoundEntry.vote_count)
-              .where(RoundEntry.proposal_id == ProposalSupport.proposal_id)
-              .order_by(RoundEntry.round_id.desc()).limit(1).scalar_subquery())
+    current = (select(RoundEntry.round_id).join(Round, Round.id == RoundEntry.round_id)
+               .where(RoundEntry.proposal_id == ProposalSupport.proposal_id)
+               .order_by(Round.opens_at.desc(), Round.id.desc()).limit(1)
+               .correlate(ProposalSupport).scalar_subquery())
+    votes = (select(func.count(Vote.id))
+             .where(Vote.proposal_id == ProposalSupport.proposal_id, Vote.round_id == current)
+             .correlate(ProposalSupport).scalar_subquery())
     db.session.execute(update(ProposalSupport).where(ProposalSupport.proposal_id.in_(ids))
-                       .values(support_count=func.coalesce(latest, 0)),
+                       .values(support_count=votes),
                        execution_options={"synchronize_session": False})
 
 
-def move_votes(proposal: Proposal, into: Proposal) -> int:
-    """Move the votes of `proposal` to `into`, round by round; a household counts once.
+def _can_join(round_: Round, proposal: Proposal, now: datetime) -> bool:
+    """Whether the round's manager could add `proposal` to this round that has not opened
+    (as `candidates` decides): published, visible, with a cost in a budget round, and in no
+    round still to close (this one included: then it is there already)."""
+    if proposal.state != ProposalState.PUBLISHED or proposal.hidden_at is not None:
+        return False
+    if round_.rule == RoundRule.BUDGET and proposal.estimated_cost_cents is None:
+        return False
+    busy = db.session.scalar(
+        select(RoundEntry.round_id).join(Round, Round.id == RoundEntry.round_id)
+        .where(RoundEntry.proposal_id == proposal.id, Round.closes_at > now).limit(1))
+    return busy is None
 
-    Returns the number of votes moved (the duplicates are dropped).
+
+def move_votes(proposal: Proposal, into: Proposal) -> dict:
+    """What a merge changes in the rounds: the duplicate leaves the rounds that have not
+    opened yet, and `into` takes its place there where the round's manager could have put it
+    (`_can_join`; else the round goes on without the duplicate). Returns what changed, for
+    the proposals' event and the audit log.
+
+    Nothing else moves, by design:
+    - a round that has opened is never changed: `merge_refusal` keeps merges away from open
+      and uncounted rounds, and a closed round's votes and results stay as published (the
+      duplicate's history keeps them; its supporters hear of `into`'s decisions through
+      `supporter_households`);
+    - a round that has not opened has no votes (votes are cast only while a round is open),
+      so no vote moves;
+    - there are no supports outside rounds: a support is a vote in a round, and the supports
+      counter is the count of the current round's votes, set again from the rows for both
+      proposals (`refresh_supports`).
     """
-    rounds = list(db.session.scalars(select(RoundEntry.round_id).where(
-        RoundEntry.proposal_id == proposal.id)))
-    moved = 0
-    for round_id in rounds:
-        if db.session.get(RoundEntry, (round_id, into.id)) is None:
-            db.session.add(RoundEntry(round_id=round_id, proposal_id=into.id,
+    now = utcnow()
+    entries = list(db.session.scalars(
+        select(RoundEntry).join(Round, Round.id == RoundEntry.round_id)
+        .where(RoundEntry.proposal_id == proposal.id, Round.closes_at > now)
+        .order_by(RoundEntry.round_id)))
+    left, joined = [], []
+    for entry in entries:
+        round_ = db.session.get(Round, entry.round_id)
+        _lock_round(round_)  # as update_round: an edit of the round waits for the merge
+        if round_state(round_) != RoundState.SCHEDULED:
+            raise proposals.ProposalError(
+                _("La votazione «%(round)s» si è appena aperta: si potrà unire dopo la "
+                  "chiusura.", round=round_.title), field="into")
+        db.session.delete(entry)
+        left.append(round_.id)
+        if _can_join(round_, into, now):
+            db.session.add(RoundEntry(round_id=round_.id, proposal_id=into.id,
                                       cost_cents=into.estimated_cost_cents))
-            db.session.flush()
-        already = select(Vote.household_id).where(Vote.round_id == round_id,
-                                                  Vote.proposal_id == into.id)
-        db.session.execute(delete(Vote).where(
-            Vote.round_id == round_id, Vote.proposal_id == proposal.id,
-            Vote.household_id.in_(already)), execution_options={"synchronize_session": False})
-        moved += len(db.session.execute(update(Vote).where(
-            Vote.round_id == round_id, Vote.proposal_id == proposal.id
-        ).values(proposal_id=into.id).returning(Vote.id),
-            execution_options={"synchronize_session": False}).all())
-    recount([proposal.id, into.id])
+            joined.append(round_.id)
+    db.session.flush()
+    refresh_supports([proposal.id, into.id])
     db.session.expire(proposal, ["support_count"])
     db.session.expire(into, ["support_count"])
-    return moved
+    return {"rounds_left": left, "rounds_joined": joined} if left else {}
 
 
-def on_merge(proposal: Proposal, into: Proposal, **_extra) -> int:
-    """Receiver of the proposals' merge signal: the votes follow the proposal (looked up by
-    name at each merge, so that tests can pause `move_votes`)."""
+def on_merge(proposal: Proposal, into: Proposal, **_extra) -> dict:
+    """Receiver of the proposals' merge signal (looks `move_votes` up by name at each merge,
+    so that tests can pause it)."""
     return move_votes(proposal, into)

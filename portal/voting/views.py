@@ -94,6 +94,7 @@ def register_with_proposals() -> None:
     proposals.register_proposal_panel(proposal_panel)
     proposals.register_supporters(services.supporter_households)
     proposals.register_round_filter(services.round_options, services.round_proposal_ids)
+    proposals.merge_blocked.connect(services.merge_refusal)
     proposals.proposal_merged.connect(services.on_merge)
 
 

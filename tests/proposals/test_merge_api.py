@@ -1,4 +1,4 @@
-"""Merging duplicates (supports move, nobody counted twice) and the proposals API."""
+"""Merging duplicates (votes stay, supporters follow) and the proposals API."""
 
 import pytest
 
@@ -6,9 +6,9 @@ from portal.authz import Role
 from portal.proposals import services
 from portal.proposals.models import ProposalState
 from portal.voting import services as voting
-from portal.voting.models import RoundEntry, Vote
+from portal.voting.models import RoundEntry
 from tests.proposals.helpers import make_proposal, switch
-from tests.voting.helpers import make_round
+from tests.voting.helpers import close, make_round
 
 S = ProposalState
 
@@ -21,16 +21,20 @@ def seveso(factory):
     return dict(comune=comune, table=factory.table(comune), moderator=moderator)
 
 
-def test_merge_moves_supports_without_counting_twice(app, db, client, factory, seveso):
-    """Votes of the duplicate move; a household that supported both counts once."""
+def test_merge_keeps_votes_and_the_supporters_follow(app, db, client, factory, seveso):
+    """The votes of a counted round stay where they were cast; the households that supported
+    the duplicate become the target's supporters, a household that supported both once."""
     keep = make_proposal(factory, comune=seveso["comune"], state=S.PUBLISHED, title="Originale")
     dup = make_proposal(factory, comune=seveso["comune"], state=S.PUBLISHED, title="Doppione")
-    round_ = make_round(seveso["table"], [keep, dup])
+    round_ = make_round(seveso["table"], [keep, dup], threshold=5)
     both, only_dup, only_keep = (factory.household(user=factory.user(), comune=seveso["comune"])
                                  for _ in range(3))
     for household, proposals in [(both, [keep, dup]), (only_dup, [dup]), (only_keep, [keep])]:
         for p in proposals:
             voting.cast_vote(round_.id, p.id, household.id, household.users[0].id)
+    db.session.commit()
+    close(round_)
+    voting.ensure_results(round_)
     db.session.commit()
     switch(client, "moderatore@example.org")
     response = client.form(f"/proposte/{dup.id}/unisci",
@@ -38,12 +42,12 @@ def test_merge_moves_supports_without_counting_twice(app, db, client, factory, s
     assert response.status_code == 303
     db.session.expire_all()
     assert dup.state == S.MERGED and dup.merged_into_id == keep.id
-    assert db.session.get(RoundEntry, (round_.id, keep.id)).vote_count == 3
-    assert db.session.get(RoundEntry, (round_.id, dup.id)).vote_count == 0
-    assert keep.support_count == 3 and dup.support_count == 0
-    rows = db.session.execute(db.select(Vote.household_id, Vote.proposal_id)).all()
-    assert sorted(rows) == sorted([(both.id, keep.id), (only_dup.id, keep.id),
-                                   (only_keep.id, keep.id)])
+    assert db.session.get(RoundEntry, (round_.id, keep.id)).vote_count == 2
+    assert db.session.get(RoundEntry, (round_.id, dup.id)).vote_count == 2
+    assert keep.support_count == 2 and dup.support_count == 2
+    supporters = [u.household_id for u in services.supporters(keep)]
+    assert sorted(supporters) == sorted(h.id for h in (both, only_dup, only_keep)
+                                        for _member in h.users)
     history = client.get(f"/proposte/{keep.id}").get_data(as_text=True)
     assert "ha assorbito una proposta simile" in history
 

@@ -1,29 +1,33 @@
 """A merge racing the votes: one lock order, no deadlock, no 500, nobody counted twice.
 
 Two test clients in two threads (each request has its own app context, session and database
-connection): the moderator merges a duplicate while a family votes for it. The merge is
-paused right after its first write until the vote is seen waiting for a lock; before the
-fix the vote then held the duplicate's counter while waiting for the duplicate's row, the
-merge waited for that counter, and PostgreSQL broke the deadlock with an error (a 500; now
-such a loser would also run again, but the lock order means there is none).
+connection). A merge never changes a round that has opened, so the race left is at a round's
+opening: the moderator merges a duplicate that waits in a round about to open, the round
+opens while the merge is paused right after its first write, and a family votes for the
+duplicate. The vote waits for the merge's lock; the merge, finding the round open, is refused
+(the round keeps its list) and the vote then counts. Before the lock order was fixed the vote
+held the duplicate's counter while waiting for the duplicate's row, the merge waited for that
+counter, and PostgreSQL broke the deadlock with an error (a 500).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from portal.authz import Role
+from portal.db_setup import utcnow
 from portal.extensions import db as _db
 from portal.proposals.models import Proposal, ProposalState
 from portal.voting import services as voting
-from portal.voting.models import RoundEntry, Vote
+from portal.voting.models import Round, RoundEntry, Vote
 from tests.conftest import login
 from tests.proposals.helpers import make_proposal, switch
-from tests.voting.helpers import make_round
+from tests.voting.helpers import close, make_round
 
 S = ProposalState
 
@@ -35,13 +39,21 @@ def world(db, factory):
     factory.grant(moderator, Role.MODERATOR, factory.association([comune], name="AFI").id)
     keep = make_proposal(factory, comune=comune, state=S.PUBLISHED, title="Originale")
     dup = make_proposal(factory, comune=comune, state=S.PUBLISHED, title="Doppione")
-    round_ = make_round(factory.table(comune), [keep, dup])
+    table = factory.table(comune)
+    past = make_round(table, [keep, dup], threshold=5)
     early = factory.household(user=factory.user(), comune=comune)
-    voting.cast_vote(round_.id, dup.id, early.id, early.users[0].id)
+    voting.cast_vote(past.id, dup.id, early.id, early.users[0].id)
+    db.session.commit()
+    close(past)
+    voting.ensure_results(past)
+    now = utcnow()
+    upcoming = make_round(table, [dup], opens=now + timedelta(days=1),
+                          closes=now + timedelta(days=8))
+    voting.refresh_supports([dup.id])  # as create_round: its new round starts from zero
     family = factory.user(email="famiglia@example.org")
     factory.household(user=family, comune=comune)
     db.session.commit()
-    return dict(keep=keep.id, dup=dup.id, round=round_.id)
+    return dict(keep=keep.id, dup=dup.id, past=past.id, round=upcoming.id)
 
 
 def _wait_for_a_waiter(app, timeout: float = 15.0) -> None:
@@ -67,14 +79,18 @@ def _wait_for_a_waiter(app, timeout: float = 15.0) -> None:
         engine.dispose()
 
 
-def test_vote_during_a_merge_neither_deadlocks_nor_counts_twice(app, client, world,
-                                                                monkeypatch):
-    """The vote waits for the merge, then is refused with a message; the merge succeeds."""
+def test_round_opening_during_a_merge_stays_as_it_opened(app, client, world, monkeypatch):
+    """The round opens during the merge: the merge is refused with a message (the round keeps
+    the list it opened with), the vote that waited for it counts once, nothing deadlocks."""
     voter = app.test_client()
     login(voter, "famiglia@example.org")
     switch(client, "moderatore@example.org")
     vote_url = f"/votazioni/{world['round']}/proposte/{world['dup']}/voto"
     vote_token, merge_token = voter.csrf(), client.csrf()
+    upcoming = _db.session.get(Round, world["round"])
+    opens_at = utcnow() + timedelta(seconds=2)
+    upcoming.opens_at = opens_at
+    _db.session.commit()
 
     merging = threading.Event()
     real_move, runs = voting.move_votes, []
@@ -82,6 +98,8 @@ def test_vote_during_a_merge_neither_deadlocks_nor_counts_twice(app, client, wor
     def paused_move(proposal, into):
         _db.session.flush()  # the merge's first write: the duplicate's merged_into_id
         runs.append(1)
+        while utcnow() <= opens_at:  # the round opens now
+            time.sleep(0.05)
         merging.set()
         _wait_for_a_waiter(app)
         return real_move(proposal, into)
@@ -114,21 +132,21 @@ def test_vote_during_a_merge_neither_deadlocks_nor_counts_twice(app, client, wor
     merged, voted = answers["merge"], answers["vote"]
     assert not isinstance(merged, Exception), merged
     assert not isinstance(voted, Exception), voted
-    assert merged.status_code == 303, merged.get_data(as_text=True)[:300]
-    # No deadlock: the merge ran once (a deadlock's victim would run again), and the vote
-    # that came during the merge waited for it and was refused; the box says why.
+    # The merge checked the round before it opened (it reached the move, once: no deadlock
+    # victim ran again), found it open under the round's lock and was refused.
     assert len(runs) == 1
-    assert voted.status_code == 422
-    assert "non si può più votare" in voted.get_data(as_text=True)
+    assert merged.status_code == 422
+    assert "si è appena aperta" in merged.get_data(as_text=True)
+    assert voted.status_code == 200, voted.get_data(as_text=True)[:300]
 
     _db.session.expire_all()
-    dup, keep = _db.session.get(Proposal, world["dup"]), _db.session.get(Proposal, world["keep"])
-    assert dup.state == S.MERGED and dup.merged_into_id == keep.id
-    rows = _db.session.execute(_db.select(Vote.proposal_id)).scalars().all()
-    assert rows == [keep.id]  # the early vote moved; the late one was never written
-    assert _db.session.get(RoundEntry, (world["round"], keep.id)).vote_count == 1
-    assert _db.session.get(RoundEntry, (world["round"], dup.id)).vote_count == 0
-    assert keep.support_count == 1 and dup.support_count == 0
+    dup = _db.session.get(Proposal, world["dup"])
+    assert dup.state == S.PUBLISHED and dup.merged_into_id is None
+    assert [e.proposal_id for e in _db.session.get(Round, world["round"]).entries] == [dup.id]
+    rows = _db.session.execute(_db.select(Vote.round_id, Vote.proposal_id)).all()
+    assert sorted(rows) == sorted([(world["past"], dup.id), (world["round"], dup.id)])
+    assert _db.session.get(RoundEntry, (world["round"], dup.id)).vote_count == 1
+    assert dup.support_count == 1
 
 
 class _Deadlock(Exception):
@@ -159,10 +177,12 @@ def test_merge_runs_again_after_losing_a_race(app, db, client, world, monkeypatc
     db.session.expire_all()
     dup = db.session.get(Proposal, world["dup"])
     votes = db.session.execute(db.select(Vote.proposal_id)).scalars().all()
+    entries = [e.proposal_id for e in db.session.get(Round, world["round"]).entries]
+    assert votes == [world["dup"]]  # the counted round's vote never moves
     if losses < 3:
         assert response.status_code == 303 and len(calls) == losses + 1
-        assert dup.state == S.MERGED and votes == [world["keep"]]
+        assert dup.state == S.MERGED and entries == [world["keep"]]
     else:
         assert response.status_code == 409 and len(calls) == 3
         assert "riprova tra un momento" in response.get_data(as_text=True)
-        assert dup.state == S.PUBLISHED and votes == [world["dup"]]
+        assert dup.state == S.PUBLISHED and entries == [world["dup"]]
