@@ -9,7 +9,13 @@ from portal import authz
 from portal.authz import Role
 from portal.catalogue.services import register_prefill_source
 from portal.core.services import register_dashboard_panel
-from portal.proposals.services import count_submitted_for, get, proposal_panels, state_label
+from portal.proposals.services import (
+    count_submitted_for,
+    get,
+    proposal_panels,
+    shown_title,
+    state_label,
+)
 from portal.proposals.themes import theme_label
 
 
@@ -41,6 +47,7 @@ def init_app(app) -> None:
     app.jinja_env.filters.setdefault("theme_label", theme_label)
     app.jinja_env.globals.setdefault("proposals_waiting", count_submitted_for)
     app.jinja_env.globals.setdefault("proposal_panels", proposal_panels)
+    app.jinja_env.filters.setdefault("proposal_title", shown_title)
     register_dashboard_panel("proposals/_panel_mine.html", _has_proposals_area)
     register_dashboard_panel("proposals/_panel_queue.html", _moderates)
     register_prefill_source("proposta", practice_from_proposal)

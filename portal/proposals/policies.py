@@ -99,6 +99,17 @@ def view_proposal(user, proposal: Proposal) -> bool:
         c.household_id == user.household_id for c in proposal.co_proposers)
 
 
+@authz.policy("proposal.read_content")
+@authz.anonymous_ok
+def read_content(user, proposal: Proposal) -> bool:
+    """A hidden proposal's title and text: its authors and the moderators only; everyone
+    else reads a neutral placeholder (see services.shown_title)."""
+    if not proposal.is_hidden:
+        return True
+    return getattr(user, "is_authenticated", False) and (
+        is_author(user, proposal) or is_moderator_for(user, proposal))
+
+
 @authz.policy("proposal.edit")
 def edit_proposal(user, proposal: Proposal) -> bool:
     """Authors edit a draft or a proposal sent back for changes."""

@@ -550,6 +550,15 @@ def submit(proposal: Proposal, actor: User) -> ProposalEvent:
 
 
 def delete_draft(proposal: Proposal, actor: User) -> None:
+def shown_title(proposal: Proposal) -> str:
+    """The title the current visitor may read: a hidden proposal's own title only for its
+    authors and moderators, a neutral placeholder for everyone else (page title, heading,
+    breadcrumbs, lists)."""
+    if authz.can("proposal.read_content", proposal):
+        return proposal.title
+    return _("Proposta nascosta dai moderatori")
+
+
     if proposal.state != S.DRAFT or not policies.is_author(actor, proposal):
         raise NotAllowed(_("Si possono eliminare solo le bozze."))
     db.session.delete(proposal)

@@ -92,7 +92,7 @@ def _comment_page(template: str, comment: Comment, form, title: str):
     """The page of a comment's form (edit, report, hide): 200, or 422 with the errors."""
     return render_template(
         template, form=form, comment=comment,
-        breadcrumbs=[_crumb(), (comment.proposal.title, url_for(
+        breadcrumbs=[_crumb(), (services.shown_title(comment.proposal), url_for(
             "proposals.detail", proposal_id=comment.proposal_id)), (title, None)]
     ), 422 if form.is_submitted() else 200
 
@@ -136,7 +136,7 @@ def _detail_context(proposal: Proposal, **forms):
     context = dict(
         proposal=proposal, events=services.history(proposal.id), threads=threads, cards=cards,
         is_author=is_author, is_moderator=is_moderator,
-        breadcrumbs=[_crumb(), (proposal.title, None)],
+        breadcrumbs=[_crumb(), (services.shown_title(proposal), None)],
     )
     if logged_in:
         context.update(
@@ -346,7 +346,7 @@ def edit(proposal_id: int):
     status = 422 if form.is_submitted() else 200
     return render_template("proposals/form.html", form=form, proposal=proposal,
                            facilitator=False,
-                           breadcrumbs=[_crumb(), (proposal.title, url_for(
+                           breadcrumbs=[_crumb(), (services.shown_title(proposal), url_for(
                                "proposals.detail", proposal_id=proposal.id)),
                                (_("Modifica"), None)]), status
 

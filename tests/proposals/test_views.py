@@ -373,6 +373,41 @@ def test_delete_draft_only(app, db, client, factory, seveso):
     assert db.session.scalar(db.select(Proposal).where(Proposal.id == draft_id)) is None
 
 
+def test_a_hidden_proposal_shows_a_placeholder_but_to_authors_and_moderators(
+        app, db, client, factory, login_as, seveso):
+    """Hidden means hidden: page title, heading, meta description, breadcrumbs, the list and
+    the API show a neutral placeholder to visitors and other users; the authors and the
+    moderators still read the proposal."""
+    import re
+
+    author = factory.user()
+    proposal = make_proposal(factory, comune=seveso["comune"], user=author,
+                             state=S.PUBLISHED, title="Titolo offensivo")
+    proposal.summary = "Riassunto offensivo"
+    db.session.commit()
+    switch(client, "moderatore@example.org")
+    assert client.form(f"/proposte/{proposal.id}/nascondi",
+                       {"reason": "Linguaggio inaccettabile"}).status_code == 303
+    client.post("/esci", data={"csrf_token": client.csrf()})
+
+    def shown(url):
+        return client.get(url).get_data(as_text=True)
+
+    for who in (None, "stranger"):
+        if who:
+            login_as()
+        page = shown(f"/proposte/{proposal.id}")
+        assert "offensivo" not in page
+        assert re.search(r"<h1[^>]*>\s*Proposta nascosta dai moderatori", page)
+        assert "<title>Proposta nascosta dai moderatori" in page
+        assert "offensivo" not in shown("/proposte") + shown("/api/v1/proposte")
+        client.post("/esci", data={"csrf_token": client.csrf()})
+    for email in (author.email, "moderatore@example.org"):
+        switch(client, email)
+        page = shown(f"/proposte/{proposal.id}")
+        assert "<title>Titolo offensivo" in page and "Riassunto offensivo" in page
+
+
 def test_hide_and_unhide_a_reported_proposal(app, db, client, factory, login_as, seveso):
     """A reported proposal is hidden with a reason; the page says by which association and why."""
     proposal = make_proposal(factory, comune=seveso["comune"], state=S.PUBLISHED,
