@@ -4,7 +4,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from portal.core.services import deliver_next
+from portal.core.services import deliver_next, purge_audit_ips
 from portal.extensions import db
 from portal.network.models import Comune
 from portal.seed import seed_all
@@ -50,6 +50,23 @@ def outbox_send(limit: int) -> None:
     click.echo(f"sent {sent}, failed {failed}")
 
 
+@click.group("audit")
+def audit_log() -> None:
+    """The audit log."""
+
+
+@audit_log.command("purge-ips")
+@with_appcontext
+def audit_purge_ips() -> None:
+    """Drop the IP addresses older than AUDIT_IP_DAYS from the audit log (run daily by cron;
+    safe to run twice or on two nodes at once)."""
+    dropped = purge_audit_ips()
+    db.session.commit()
+    days = current_app.config["AUDIT_IP_DAYS"]
+    click.echo(f"indirizzi IP rimossi da {dropped} voci più vecchie di {days} giorni.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(outbox)
+    app.cli.add_command(audit_log)

@@ -59,6 +59,9 @@ class Config:
         self.PROXY_TRUST_HOST = _bool("PROXY_TRUST_HOST")
         #: days a login lasts on one device before asking for the password again
         self.LOGIN_SESSION_DAYS = int(os.environ.get("LOGIN_SESSION_DAYS", "30"))
+        #: days the audit log keeps the IP address of an entry; `flask audit purge-ips`
+        #: (cron) drops older ones. The privacy notice states this period
+        self.AUDIT_IP_DAYS = int(os.environ.get("AUDIT_IP_DAYS", "90"))
         self.RATELIMIT_HEADERS_ENABLED = True
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024))
         self.MAX_FORM_MEMORY_SIZE = 1024 * 1024

@@ -27,7 +27,7 @@ from portal.accounts.models import (
     LoginSession,
     User,
 )
-from portal.core.models import Notification, OutboxMessage
+from portal.core import personal as personal_data
 from portal.core.services import absolute_url, audit, notify, send_mail
 from portal.db_setup import utcnow
 from portal.extensions import db, login_manager
@@ -528,74 +528,25 @@ def review_household(officer: User, household: Household, approve: bool, note: s
 
 
 def export_data(user: User) -> dict[str, Any]:
-    """Everything the portal holds about `user` and their household, as plain data."""
-    household = user.household
-    data: dict[str, Any] = {
-        "account": {
-            "id": user.id,
-            "name": user.name,
-            "email": user.email,
-            "created_at": user.created_at.isoformat(),
-            "email_confirmed_at": user.email_confirmed_at.isoformat()
-            if user.email_confirmed_at else None,
-        },
-        "household": None,
-        "sessions": [
-            {"created_at": s.created_at.isoformat(), "ip": s.ip, "user_agent": s.user_agent}
-            for s in db.session.scalars(
-                db.select(LoginSession).where(LoginSession.user_id == user.id)
-            )
-        ],
-    }
-    data["notifications"] = [
-        {"created_at": n.created_at.isoformat(), "title": n.title, "body": n.body,
-         "read_at": n.read_at.isoformat() if n.read_at else None}
-        for n in db.session.scalars(
-            db.select(Notification).where(Notification.user_id == user.id)
-            .order_by(Notification.id))
-    ]
-    if household is not None:
-        data["household"] = {
-            "id": household.id,
-            "name": household.name,
-            "comune": household.comune.name,
-            "status": household.status,
-            "verified_at": household.verified_at.isoformat() if household.verified_at else None,
-            "members": [
-                {"first_name": m.first_name, "kind": m.kind, "birth_year": m.birth_year,
-                 "disability": m.disability}
-                for m in household.members
-            ],
-        }
-    for hook in current_app.extensions.get("gdpr_export", []):
-        data.update(hook(user))
-    return data
+    """Everything the portal holds about `user` and their household, as plain data: the
+    sections of every module's registered personal data (portal/core/personal.py)."""
+    return personal_data.export_all(user)
 
 
 def delete_account(user: User, password: str) -> None:
-    """Delete the account: personal data goes, what must stay (counted votes) stays anonymous."""
+    """Delete the account: every module deletes or anonymises what it holds (counted votes
+    stay, anonymous), then the account row keeps only its id."""
     if not check_password(user, password):
         raise AccountError(_("La password non è corretta."))
-    for hook in current_app.extensions.get("gdpr_delete", []):
-        hook(user)
-    if user.household is not None:
-        leave_household(user)
+    personal_data.delete_all(user)
     audit("user.deleted", user, actor=user)
-    db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == user.id))
-    db.session.execute(db.delete(Notification).where(Notification.user_id == user.id))
-    db.session.execute(db.delete(OutboxMessage).where(OutboxMessage.to == user.email))
     user.name = _("Utente eliminato")
     user.email = f"deleted-{user.id}-{secrets.token_hex(4)}@invalid.example"
     user.password_hash = "!"  # noqa: S105 - not a hash: matches no password
     user.deleted_at = utcnow()
-    from portal.network.models import RoleAssignment
-
-    db.session.execute(db.delete(RoleAssignment).where(RoleAssignment.user_id == user.id))
 
 
 def init_login(app: Flask) -> None:
     login_manager.user_loader(load_user)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
-    app.extensions.setdefault("gdpr_export", [])
-    app.extensions.setdefault("gdpr_delete", [])

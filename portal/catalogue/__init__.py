@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("catalogue", __name__)
 
-from portal.catalogue import policies, views  # noqa: E402,F401
+from portal.catalogue import personal, policies, views  # noqa: E402,F401
 
 
 def init_app(app):
@@ -13,3 +13,4 @@ def init_app(app):
     services.register_panels()
     services.listen_for_commits()
     views.init_template_globals(app)
+    personal.init_app(app)  # practices, revisions, files, adoptions by a person

@@ -4,4 +4,8 @@ from flask import Blueprint
 
 bp = Blueprint("core", __name__)
 
-from portal.core import views  # noqa: E402,F401
+from portal.core import personal, views  # noqa: E402,F401
+
+
+def init_app(app):
+    personal.init_app(app)  # what core holds about a person (notifications, mail, audit log)

@@ -33,8 +33,9 @@ class AuditLog(db.Model):
 @event.listens_for(AuditLog, "before_update")
 @event.listens_for(AuditLog, "before_delete")
 def _append_only(_mapper, _connection, target):
-    # The only permitted update is the one done by the database itself when the actor's
-    # account is deleted (ON DELETE SET NULL); the ORM never rewrites history.
+    # The only permitted updates drop a value: the database's own ON DELETE SET NULL of the
+    # actor, and the address dropped after AUDIT_IP_DAYS (services.purge_audit_ips, one bulk
+    # UPDATE); the ORM never rewrites history.
     raise RuntimeError("the audit log is append-only")
 
 

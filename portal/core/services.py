@@ -6,12 +6,13 @@ import logging
 import smtplib
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app, has_request_context, request
 from flask_login import current_user
+from sqlalchemy import update
 
 from portal.core.models import Activity, AuditLog, Notification, OutboxMessage
 from portal.db_setup import utcnow
@@ -34,6 +35,20 @@ def audit(action: str, obj: Any = None, details: dict | None = None, actor=None)
     )
     db.session.add(entry)
     return entry
+
+
+def purge_audit_ips(days: int | None = None) -> int:
+    """Drop the IP address of audit entries older than `days` (AUDIT_IP_DAYS): the log keeps
+    who did what, the address only as long as the privacy notice says. Returns how many
+    entries lost it. One UPDATE that only ever sets NULL: safe to run twice or on two nodes
+    at once (the database's triggers let the address be dropped, nothing else change)."""
+    if days is None:
+        days = current_app.config["AUDIT_IP_DAYS"]
+    cutoff = utcnow() - timedelta(days=days)
+    result = db.session.execute(
+        update(AuditLog).where(AuditLog.at < cutoff, AuditLog.ip.is_not(None))
+        .values(ip=None), execution_options={"synchronize_session": False})
+    return result.rowcount or 0
 
 
 def activity(kind: str, title: str, link: str, comune_id: int | None = None,

@@ -5,7 +5,7 @@ from flask import Blueprint, Flask
 bp = Blueprint("network", __name__)
 
 from portal.core.services import register_home_context  # noqa: E402
-from portal.network import policies, views  # noqa: E402,F401
+from portal.network import personal, policies, views  # noqa: E402,F401
 from portal.network.services import network_summary  # noqa: E402
 
 
@@ -15,3 +15,4 @@ def _home_context() -> dict:
 
 def init_app(app: Flask) -> None:
     register_home_context(_home_context)  # the home page shows the Rete's figures
+    personal.init_app(app)  # roles, applications decided

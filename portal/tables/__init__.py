@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
     """Hook the tables into the modules below (see panels.register) and give the templates
     the tables' labels and filters."""
     panels.register()
+    personal.init_app(app)  # seats, remarks on minutes, what a member recorded
     app.jinja_env.globals.update(
         my_tables=panels.my_tables,
         outcome_label=outcome_label,
@@ -56,4 +57,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(when=when, day=day)
 
 
-from portal.tables import panels, policies, views  # noqa: E402,F401
+from portal.tables import panels, personal, policies, views  # noqa: E402,F401

@@ -8,7 +8,7 @@ from portal.voting.hooks import register_tables
 
 bp = Blueprint("voting", __name__)
 
-from portal.voting import services, views  # noqa: E402
+from portal.voting import personal, services, views  # noqa: E402
 from portal.voting.models import Round  # noqa: E402
 
 __all__ = ["bp", "init_app", "register_tables"]
@@ -18,6 +18,7 @@ def init_app(app):
     """Give the proposals module (below) the vote box of its pages and the votes' part in
     merges and lists, and add `flask voting close`."""
     views.register_with_proposals()
+    personal.init_app(app)  # a household's votes, rounds a person set up
 
     @app.cli.group("voting")
     def voting_cli():
