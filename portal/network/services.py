@@ -337,9 +337,14 @@ def scope_choices(user) -> list[tuple[str, str]]:
 
 
 def grantable_roles(user) -> list[Role]:
+#: roles only the coordinator grants and revokes: a Comune officer who could revoke another
+#: officer of the same Comune could lock the rest out
+COORDINATOR_GRANTS = (Role.COORDINATOR, Role.MODERATOR, Role.COMUNE_OFFICER)
+
+
     if authz.is_coordinator(user):
         return list(Role)
-    return [r for r in Role if r not in (Role.COORDINATOR, Role.MODERATOR)]
+    return [r for r in Role if r not in COORDINATOR_GRANTS]
 
 
 def _scope_in_reach(user, scope_type: str, scope_id: int) -> bool:

@@ -138,6 +138,7 @@ def _roles_page(form: GrantRoleForm, status: int = 200):
     assignments = services.assignments_visible_to(current_user)
     return render_template(
         "network/roles.html", form=form, assignments=assignments,
+        may_revoke={r.id for r in assignments if services.can_manage_assignment(current_user, r)},
         labels=services.scope_labels(), role_label=services.role_label,
         revoke_form=EmptyForm(), breadcrumbs=[(_("Ruoli e incarichi"), None)],
     ), status

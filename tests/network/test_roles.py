@@ -113,6 +113,31 @@ def test_comune_officer_manages_roles_only_within_their_comune(client, login_as,
     assert audit_actions(db) == ["role.granted"]
 
 
+def test_only_the_coordinator_grants_and_revokes_the_comune_officer_role(
+        client, login_as, factory, db, places):
+    """One officer of a Comune cannot revoke another officer of the same Comune (nor grant
+    the role): the officer role is the coordinator's to give and take."""
+    seveso, _giussano = places
+    colleague = factory.grant(factory.user(), Role.COMUNE_OFFICER, seveso.id)
+    theirs = db.session.scalar(db.select(RoleAssignment).where(
+        RoleAssignment.user_id == colleague.id))
+    newcomer = factory.user()
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    page = client.get("/rete/ruoli").get_data(as_text=True)
+    assert f"/rete/ruoli/{theirs.id}/revoca" not in page
+    assert client.form(f"/rete/ruoli/{theirs.id}/revoca").status_code == 403
+    assert client.form("/rete/ruoli", {"email": newcomer.email, "role": "comune_officer",
+                                       "scope": f"comune:{seveso.id}"}).status_code == 422
+    db.session.expire_all()
+    assert db.session.get(RoleAssignment, theirs.id) is not None
+    assert assignments(db, newcomer) == set()
+    client.form("/esci")
+    login_as(Role.COORDINATOR, 0)
+    assert client.form(f"/rete/ruoli/{theirs.id}/revoca").status_code == 303
+    assert client.form("/rete/ruoli", {"email": newcomer.email, "role": "comune_officer",
+                                       "scope": f"comune:{seveso.id}"}).status_code == 303
+
+
 def test_people_without_a_managing_role_get_403(client, login_as, factory, places):
     seveso = places[0]
     login_as(Role.TABLE_SECRETARY, factory.table(seveso).id)
