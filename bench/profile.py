@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def get(i: int, reqs=reqs, client=client):
             r = reqs[i % len(reqs)]
-            return client.get(r.path, headers=r.headers)
+            return client.get(r.path, headers=r.headers, base_url=app.config["BASE_URL"])
 
         for i in range(min(20, args.n)):
             get(i)

@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             nonlocal position
             r = reqs[position % len(reqs)]
             position += 1
-            response = client.open(r.path, method=r.method, headers=r.headers, data=r.body)
+            response = client.open(r.path, method=r.method, headers=r.headers, data=r.body,
+                                   base_url=app.config["BASE_URL"])
             statuses[response.status_code] += 1
             return response
 

@@ -325,10 +325,11 @@ def http_send(base: str) -> Send:
 
 def client_send(client) -> Send:
     """A `Send` through a Flask test client (made with use_cookies=False)."""
+    base = client.application.config["BASE_URL"]
 
     def send(method: str, path: str, headers: dict[str, str], body: str | None
              ) -> tuple[int, list[str], str]:
-        response = client.open(path, method=method, headers=headers, data=body)
+        response = client.open(path, method=method, headers=headers, data=body, base_url=base)
         return (response.status_code, response.headers.getlist("Set-Cookie"),
                 response.get_data(as_text=True))
 
@@ -350,7 +351,8 @@ def mint_sessions(app, user_ids: set[int]) -> dict[int, tuple[str, str]]:
     serializer = app.session_interface.get_signing_serializer(app)
     with app.app_context():
         for uid in sorted(user_ids):
-            with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            with app.test_request_context("/", base_url=app.config["BASE_URL"],
+                                          environ_base={"REMOTE_ADDR": "127.0.0.1"},
                                           headers={"User-Agent": USER_AGENT}):
                 user = db.session.get(User, uid)
                 if user is None:
@@ -468,12 +470,15 @@ def count_queries(app, paths: dict[str, Request]) -> dict[str, int]:
 
     event.listen(engine, "before_cursor_execute", before)
     client = app.test_client(use_cookies=False)  # like wrk: cookies only if the target logs in
+    base = app.config["BASE_URL"]  # the one host the portal answers (TRUSTED_HOSTS)
     try:
         for name, r in paths.items():
-            client.get(r.path, headers=r.headers)  # the first request warms caches
+            client.get(r.path, headers=r.headers, base_url=base)  # the first warms caches
             seen[0] = 0
-            client.get(r.path, headers=r.headers)
+            status = client.get(r.path, headers=r.headers, base_url=base).status_code
             counts[name] = seen[0]
+            if status >= 400:
+                print(f"  ! in-process, {r.path} answered {status}", flush=True)
     finally:
         event.remove(engine, "before_cursor_execute", before)
         engine.dispose()
