@@ -4,19 +4,11 @@ import logging
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
 
 from portal.config import DEV_SECRET, Config, engine_options
+from portal.web import DatabaseIdConverter
 
 log = logging.getLogger(__name__)
-
-
-class DatabaseIdConverter(IntegerConverter):
-    """`<int:...>` limited to what an INTEGER column holds (and never negative)."""
-
-    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
 
 
 #: Every module package; each exports a blueprint `bp` and may be absent while being built.

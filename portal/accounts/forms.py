@@ -4,10 +4,17 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, RadioField, SelectField
+from wtforms import BooleanField, PasswordField, RadioField, SelectField
 from wtforms.validators import Email, EqualTo, NumberRange, Optional, ValidationError
 
-from portal.forms import CleanStringField, CleanTextAreaField, input_required, length, required
+from portal.forms import (
+    CleanStringField,
+    CleanTextAreaField,
+    IntegerInput,
+    input_required,
+    length,
+    required,
+)
 
 EMAIL_MESSAGE = _l("Inserisci un indirizzo e-mail valido, per esempio nome@esempio.it.")
 
@@ -77,16 +84,6 @@ def _birth_year_validators():
                     message=_l("Indica un anno tra %(a)d e %(b)d.", a=this_year - 120,
                                b=this_year)),
     ]
-
-
-class IntegerInput(IntegerField):
-    """An integer field whose parse error is an Italian sentence."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_l("Inserisci un numero intero.")) from exc
 
 
 class HouseholdForm(FlaskForm):

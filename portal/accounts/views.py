@@ -33,11 +33,10 @@ from portal.accounts.forms import (
 from portal.accounts.models import Household
 from portal.authz import Role
 from portal.core.services import absolute_url, dashboard_panels
-from portal.core.views import safe_next
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.network.models import Comune
-from portal.web import refuse, wants_partial
+from portal.web import refuse, safe_next, wants_partial
 
 
 def _render(template: str, status: int = 200, **context):

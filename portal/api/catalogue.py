@@ -16,6 +16,7 @@ from portal.catalogue.listing import (
     parse_search,
     practice_record,
 )
+from portal.web import parse_int
 
 MAX_PER_PAGE = 100
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -111,9 +112,9 @@ def _error(code: int, error: str, message: str):
     })
 def practices():
     raw = request.args.get("per_pagina", "")
-    if raw and (not raw.isdigit() or not 1 <= int(raw) <= MAX_PER_PAGE):
+    per_page = parse_int(raw, 1, MAX_PER_PAGE) if raw else 20
+    if per_page is None:
         return _error(400, "bad_request", f"per_pagina deve essere tra 1 e {MAX_PER_PAGE}.")
-    per_page = int(raw) if raw else 20
     try:
         wanted, _chosen = parse_search(request.args, per_page=per_page)
     except BadSearch as exc:

@@ -19,6 +19,7 @@ from portal.tables.models import (
     Table,
     TableMember,
 )
+from portal.web import parse_id
 
 PER_PAGE = 50
 _DECISION_COLUMNS = (
@@ -216,8 +217,10 @@ def api_decisions():
     if cursor:
         day, _sep, ident = cursor.partition("_")
         try:
-            day_value, id_value = date.fromisoformat(day), int(ident)
+            day_value, id_value = date.fromisoformat(day), parse_id(ident)
         except ValueError:
+            id_value = None
+        if id_value is None:
             return jsonify({"error": "bad_request", "message": "Cursore non valido."}), 400
         query = query.where(tuple_(Decision.decided_on, Decision.id)
                             < tuple_(day_value, id_value))

@@ -9,7 +9,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     DateField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -18,58 +17,15 @@ from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.catalogue.models import AdoptionStatus, FileKind, PracticeStatus, PromoterKind
-from portal.forms import CleanStringField, CleanTextAreaField, length, required
-
-_EURO = re.compile(r"^\d{1,3}(\.\d{3})*(,\d{1,2})?$|^\d+([.,]\d{1,2})?$")
-
-
-def parse_euro(text: str) -> int:
-    """Euro as written in Italy ("1.234,56", "1234,5", "1234.56", "80") -> cents."""
-    text = text.strip().replace("€", "").replace(" ", "")
-    if not _EURO.match(text):
-        raise ValueError(text)
-    if "," in text:
-        whole, _sep, decimals = text.partition(",")
-        whole = whole.replace(".", "")
-    elif re.fullmatch(r"\d+\.\d{1,2}", text):
-        whole, _sep, decimals = text.partition(".")
-    else:
-        whole, decimals = text.replace(".", ""), ""
-    return int(whole) * 100 + int((decimals + "00")[:2])
-
-
-class EuroField(StringField):
-    """An amount in euro typed by a person; `.cents` holds the integer cents (or None)."""
-
-    cents: int | None = None
-
-    def process_formdata(self, valuelist):
-        super().process_formdata(valuelist)
-        self.cents = None
-        text = (self.data or "").strip()
-        if not text:
-            return
-        try:
-            self.cents = parse_euro(text)
-        except ValueError:
-            # Keep the text so the form shows what was typed; the validator reports it.
-            self.cents = -1
-        if self.cents is not None and self.cents > 10**13:
-            self.cents = -1
-
-    def pre_validate(self, form):
-        if self.cents == -1:
-            raise ValidationError(_l("Scrivi un importo in euro, per esempio 12.500,00."))
-
-
-class IntegerInput(IntegerField):
-    """An integer with an Italian message when the text is not a number."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_l("Scrivi un numero intero.")) from exc
+from portal.forms import (
+    CleanStringField,
+    CleanTextAreaField,
+    IntegerInput,
+    MoneyField,
+    length,
+    local_url,
+    required,
+)
 
 
 class DecimalInput(StringField):
@@ -82,7 +38,7 @@ class DecimalInput(StringField):
         self.number = None
         if not text:
             return
-        if not re.fullmatch(r"-?\d{1,12}([.,]\d{1,4})?", text):
+        if not re.fullmatch(r"-?[0-9]{1,12}([.,][0-9]{1,4})?", text):
             raise ValidationError(_l("Scrivi un numero, per esempio 120 o 3,5."))
         self.number = float(text.replace(",", "."))
 
@@ -112,18 +68,14 @@ class PracticeForm(FlaskForm):
     beneficiaries = CleanStringField(_l("Destinatari"), validators=[Optional(), length(300)])
     beneficiaries_count = IntegerInput(_l("Numero di beneficiari"), validators=[
         Optional(), NumberRange(min=0, max=10_000_000, message=_l("Numero non valido."))])
-    cost = EuroField(_l("Costo complessivo (euro)"), validators=[Optional(), length(20)])
+    cost = MoneyField(_l("Costo complessivo (euro)"), validators=[Optional()])
     funding_sources = CleanStringField(_l("Fonti di finanziamento"),
                                        validators=[Optional(), length(500)])
     contacts = CleanStringField(_l("Contatti"), validators=[Optional(), length(500)])
     origin_label = CleanStringField(_l("Origine"), validators=[Optional(), length(200)])
     origin_url = CleanStringField(_l("Collegamento all'origine"),
-                                  validators=[Optional(), length(300)])
+                                  validators=[Optional(), length(300), local_url])
     note = CleanStringField(_l("Nota sulla modifica"), validators=[Optional(), length(300)])
-
-    def validate_origin_url(self, field):
-        if field.data and not (field.data.startswith("/") and not field.data.startswith("//")):
-            raise ValidationError(_l("Indica un indirizzo interno al portale, che inizi con /."))
 
     def validate_ended_on(self, field):
         if field.data and self.started_on.data and field.data < self.started_on.data:
@@ -136,7 +88,7 @@ class PracticeForm(FlaskForm):
             "status": self.status.data, "themes": list(self.themes.data or []),
             "comuni": list(self.comuni.data or []), "started_on": self.started_on.data,
             "ended_on": self.ended_on.data, "beneficiaries": self.beneficiaries.data,
-            "beneficiaries_count": self.beneficiaries_count.data, "cost_cents": self.cost.cents,
+            "beneficiaries_count": self.beneficiaries_count.data, "cost_cents": self.cost.data,
             "funding_sources": self.funding_sources.data, "contacts": self.contacts.data,
             "origin_label": self.origin_label.data, "origin_url": self.origin_url.data,
         }

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.catalogue import search, services
 from portal.extensions import db
 from portal.network.models import Comune
+from portal.web import parse_int
 
 #: the deepest page of results one can open; past it, the user narrows the search
 MAX_PAGE = 50
@@ -33,9 +34,10 @@ def _int_arg(args, name: str, default: int, low: int, high: int, message: str) -
     raw = args.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    number = parse_int(raw, low, high)
+    if number is None:
         raise BadSearch(message)
-    return int(raw)
+    return number
 
 
 def parse_search(args, per_page: int = PER_PAGE) -> tuple[search.Search, dict]:

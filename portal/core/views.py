@@ -1,7 +1,5 @@
 """Home page, accessibility statement, privacy notice, language switch, development mail."""
 
-from urllib.parse import urlsplit
-
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,18 +12,7 @@ from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.i18n import LANG_COOKIE
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only local paths are followed after a redirect (no open redirects)."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
-    if "\\" in target or any(ord(c) < 32 for c in target):
-        return default
-    return target
+from portal.web import safe_next
 
 
 @bp.get("/")

@@ -36,6 +36,7 @@ from portal.network.models import (
     association_comuni,
 )
 from portal.network.rows import page_columns
+from portal.web import parse_id
 
 __all__ = ["page_columns"]  # (for the catalogue's Comune panel, until it reads plain rows)
 
@@ -336,12 +337,13 @@ def scope_choices(user) -> list[tuple[str, str]]:
     return choices
 
 
-def grantable_roles(user) -> list[Role]:
 #: roles only the coordinator grants and revokes: a Comune officer who could revoke another
 #: officer of the same Comune could lock the rest out
 COORDINATOR_GRANTS = (Role.COORDINATOR, Role.MODERATOR, Role.COMUNE_OFFICER)
 
 
+def grantable_roles(user) -> list[Role]:
+    """The roles `user` may grant and revoke (on the scopes within their reach)."""
     if authz.is_coordinator(user):
         return list(Role)
     return [r for r in Role if r not in COORDINATOR_GRANTS]
@@ -355,11 +357,10 @@ def grant_role(granter, email: str, role: str, scope: str) -> RoleAssignment:
     if role not in Role._value2member_map_ or Role(role) not in grantable_roles(granter):
         raise NetworkError(_("Non puoi assegnare questo ruolo."), "role")
     role_enum = Role(role)
-    try:
-        scope_type, raw_id = scope.split(":", 1)
-        scope_id = int(raw_id)
-    except ValueError as exc:
-        raise NetworkError(_("Ambito non valido."), "scope") from exc
+    scope_type, _sep, raw_id = scope.partition(":")
+    scope_id = parse_id(raw_id)
+    if scope_id is None:
+        raise NetworkError(_("Ambito non valido."), "scope")
     if scope_type != ROLE_SCOPE[role_enum]:
         raise NetworkError(_("Questo ruolo non vale su questo tipo di ambito."), "scope")
     if not _scope_in_reach(granter, scope_type, scope_id):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -13,12 +10,12 @@ from wtforms import (
     RadioField,
     SelectField,
     SelectMultipleField,
-    StringField,
 )
 from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import CleanStringField, CleanTextAreaField, length, required
+from portal.forms import CleanStringField, CleanTextAreaField, MoneyField, length, required
+from portal.web import parse_id
 
 #: the most a single proposal may cost: ten million euro, to catch typing slips
 MAX_COST_CENTS = 10_000_000_00
@@ -41,44 +38,6 @@ class MultiCheckboxField(SelectMultipleField):
             super().process_formdata(valuelist)
         except ValueError as exc:
             raise ValueError(_l("Scelta non valida.")) from exc
-
-
-class EuroField(StringField):
-    """An amount in euro as Italians write it ("1.250,50", "1250", "1250.5"); data in cents."""
-
-    def process_formdata(self, valuelist):
-        self.raw = valuelist[0].strip() if valuelist else ""
-        self.data = None
-        if not self.raw:
-            return
-        text = self.raw.replace("€", "").replace(" ", "")
-        if "," in text:
-            text = text.replace(".", "").replace(",", ".")
-        elif re.fullmatch(r"\d{1,3}(\.\d{3})+", text):
-            text = text.replace(".", "")
-        try:
-            value = Decimal(text)
-        except (InvalidOperation, ValueError) as exc:
-            message = _l("Scrivi un importo in euro, per esempio 1.500 o 1.500,50.")
-            raise ValueError(message) from exc
-        if not value.is_finite() or value < 0:
-            raise ValueError(_l("L'importo non può essere negativo."))
-        if value.as_tuple().exponent < -2:
-            raise ValueError(_l("Al massimo due cifre decimali."))
-        cents = int(value * 100)
-        if cents > MAX_COST_CENTS:
-            raise ValueError(_l("L'importo è troppo alto."))
-        self.data = cents
-
-    def _value(self):
-        if self.raw is not None and self.raw != "":
-            return self.raw
-        if self.data is None:
-            return ""
-        euros, cents = divmod(int(self.data), 100)
-        return f"{euros:,}".replace(",", ".") + (f",{cents:02d}" if cents else "")
-
-    raw: str | None = None
 
 
 class IntSelectField(SelectField):
@@ -112,8 +71,9 @@ class ProposalForm(FlaskForm):
     table_id = IntSelectField(_l("A quale tavolo la indirizzate"),
                               message=_l("Scegli il tavolo del tuo Comune o quello intercomunale."))
     themes = MultiCheckboxField(_l("Temi"), validators=[Optional()])
-    estimated_cost = EuroField(
+    estimated_cost = MoneyField(
         _l("Costo stimato in euro (facoltativo)"), validators=[Optional()],
+        max_cents=MAX_COST_CENTS,
         description=_l("Serve per il bilancio partecipativo; lasciate vuoto se non lo sapete."))
     own_contribution = CleanTextAreaField(
         _l("Che cosa faranno le famiglie proponenti"), validators=[Optional(), length(2000)],
@@ -175,7 +135,7 @@ class CommentForm(FlaskForm):
     parent_id = HiddenField()
 
     def validate_parent_id(self, field):
-        if field.data and not str(field.data).isdigit():
+        if field.data and parse_id(field.data) is None:
             raise ValidationError(_l("Commento non trovato."))
 
 

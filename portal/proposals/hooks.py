@@ -17,6 +17,7 @@ from portal.proposals.services import (
     state_label,
 )
 from portal.proposals.themes import theme_label
+from portal.web import parse_id
 
 
 def _has_proposals_area(user) -> bool:
@@ -30,7 +31,8 @@ def _moderates(user) -> bool:
 def practice_from_proposal(value: str) -> dict | None:
     """A new good practice of the catalogue started from a published proposal
     (`/pratiche/nuova?proposta=<id>`): its text, themes and Comune, and a link back."""
-    proposal = get(int(value)) if value.isdigit() and int(value) < 2**31 else None
+    number = parse_id(value)
+    proposal = get(number) if number else None
     if proposal is None or proposal.published_at is None:
         return None
     return {

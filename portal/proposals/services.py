@@ -65,6 +65,7 @@ from portal.proposals.models import (
     Report,
 )
 from portal.proposals.themes import themes as theme_catalogue
+from portal.web import parse_id, parse_int
 
 log = logging.getLogger(__name__)
 
@@ -549,7 +550,6 @@ def submit(proposal: Proposal, actor: User) -> ProposalEvent:
     return event
 
 
-def delete_draft(proposal: Proposal, actor: User) -> None:
 def shown_title(proposal: Proposal) -> str:
     """The title the current visitor may read: a hidden proposal's own title only for its
     authors and moderators, a neutral placeholder for everyone else (page title, heading,
@@ -559,6 +559,7 @@ def shown_title(proposal: Proposal) -> str:
     return _("Proposta nascosta dai moderatori")
 
 
+def delete_draft(proposal: Proposal, actor: User) -> None:
     if proposal.state != S.DRAFT or not policies.is_author(actor, proposal):
         raise NotAllowed(_("Si possono eliminare solo le bozze."))
     db.session.delete(proposal)
@@ -973,11 +974,7 @@ class ListFilters:
 
 
 def _int(value) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**31 else None
+    return parse_id(str(value).strip()) if value is not None else None
 
 
 def _cursor(value, sort: str):
@@ -985,11 +982,8 @@ def _cursor(value, sort: str):
     if not value or "_" not in value:
         return None
     key, _sep, ident = value.partition("_")
-    try:
-        key_int, ident_int = int(key), int(ident)
-    except ValueError:
-        return None
-    if not (0 <= key_int < 2**62 and 0 < ident_int < 2**31):
+    key_int, ident_int = parse_int(key, 0, 2**62 - 1), parse_id(ident)
+    if key_int is None or ident_int is None:
         return None
     if sort != "recenti" and key_int >= 2**31:
         return None

@@ -55,7 +55,7 @@ from portal.proposals.models import (
     Report,
 )
 from portal.proposals.themes import themes as theme_catalogue
-from portal.web import refuse, wants_partial
+from portal.web import parse_id, refuse, wants_partial
 
 S = ProposalState
 
@@ -574,7 +574,7 @@ def comment(proposal_id: int):
     if form.validate_on_submit():
         parent = None
         if form.parent_id.data:
-            parent = db.session.get(Comment, int(form.parent_id.data))
+            parent = db.session.get(Comment, parse_id(form.parent_id.data))
             if parent is None or parent.proposal_id != proposal.id:
                 abort(404)
         if _attempt(lambda: created.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -10,9 +9,17 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, TimeField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from portal.accounts.forms import IntegerInput
-from portal.forms import CleanStringField, CleanTextAreaField, input_required, length, required
+from portal.forms import (
+    CleanStringField,
+    CleanTextAreaField,
+    IntegerInput,
+    MoneyField,
+    input_required,
+    length,
+    required,
+)
 from portal.tables.models import BodyKind, MemberRole, Outcome
+from portal.web import parse_id
 
 ROLE_CHOICES = [
     (MemberRole.MEMBER.value, _l("Componente")),
@@ -85,7 +92,7 @@ class MemberForm(FlaskForm):
 
     @staticmethod
     def as_int(value: str | None) -> int | None:
-        return int(value) if value and value.isdigit() else None
+        return parse_id(value)
 
 
 class MeetingForm(FlaskForm):
@@ -112,8 +119,7 @@ class AgendaItemForm(FlaskForm):
     proposal_id = HiddenField()
 
     def proposal(self) -> int | None:
-        value = (self.proposal_id.data or "").strip()
-        return int(value) if value.isdigit() and len(value) < 10 else None
+        return parse_id((self.proposal_id.data or "").strip())
 
 
 class MoveForm(FlaskForm):
@@ -140,9 +146,6 @@ def _votes(label):
         min=0, max=10000, message=_l("Inserisci un numero tra 0 e 10.000."))])
 
 
-_AMOUNT_RE = re.compile(r"^\d{1,3}(\.\d{3})*(,\d{1,2})?$|^\d{1,12}(,\d{1,2})?$")
-
-
 class ItemForm(FlaskForm):
     discussion = CleanTextAreaField(_l("Discussione"), validators=[Optional(), length(MAX_TEXT)],
                                     description=_l("Si può usare il Markdown."))
@@ -150,9 +153,8 @@ class ItemForm(FlaskForm):
     votes_for = _votes(_l("Voti favorevoli"))
     votes_against = _votes(_l("Voti contrari"))
     votes_abstained = _votes(_l("Astenuti"))
-    amount = CleanStringField(_l("Spesa impegnata in euro (facoltativa)"),
-                              validators=[Optional(), length(20)],
-                              description=_l("Per esempio 12.500,00"))
+    amount = MoneyField(_l("Spesa impegnata in euro (facoltativa)"), validators=[Optional()],
+                        description=_l("Per esempio 12.500,00"))
     funding_source = CleanStringField(_l("Fonte del finanziamento"),
                                       validators=[Optional(), length(200)])
     responsible = CleanStringField(_l("Responsabile della realizzazione"),
@@ -163,15 +165,8 @@ class ItemForm(FlaskForm):
     def validate_outcome(self, field):
         _choice_in(field)
 
-    def validate_amount(self, field):
-        if field.data and not _AMOUNT_RE.match(field.data):
-            raise ValidationError(_l("Inserisci un importo in euro, per esempio 1.250,00."))
-
     def amount_cents(self) -> int | None:
-        if not self.amount.data:
-            return None
-        whole, _sep, part = self.amount.data.replace(".", "").partition(",")
-        return int(whole) * 100 + int((part or "0").ljust(2, "0"))
+        return self.amount.data
 
     def values(self) -> dict:
         return {

@@ -51,7 +51,7 @@ from portal.tables.models import (
     Table,
     TableMember,
 )
-from portal.web import refuse, wants_partial
+from portal.web import id_arg, page_arg, parse_id, parse_int, refuse, wants_partial
 
 TABLE_ROLES = (Role.TABLE_CHAIR, Role.TABLE_SECRETARY, Role.TABLE_MEMBER)
 MANAGERS = (Role.TABLE_CHAIR, Role.TABLE_SECRETARY)
@@ -157,7 +157,8 @@ def table(slug: str):
 @authz.public
 def archive(slug: str):
     table = _table_info_or_404(slug)
-    years, year, meetings = services.archive_year(table, request.args.get("anno", type=int))
+    asked = parse_int(request.args.get("anno"), 1900, 2999)
+    years, year, meetings = services.archive_year(table, asked)
     return render_template("tables/archive.html", table=table, years=years, year=year,
                            meetings=meetings,
                            breadcrumbs=_crumbs(table, (_("Sedute del %(y)d", y=year), None)))
@@ -187,9 +188,11 @@ def _parse_cursor(raw: str | None) -> tuple[date, int] | None:
         return None
     day, _sep, ident = raw.partition("_")
     try:
-        return date.fromisoformat(day), int(ident)
+        day_value = date.fromisoformat(day)
     except ValueError:
         return None
+    id_value = parse_id(ident)
+    return (day_value, id_value) if id_value is not None else None
 
 
 @bp.get("/tavoli/<slug>/calendario.ics")
@@ -283,7 +286,7 @@ def revision(meeting_id: int, number: int):
 
 
 def _revision_arg(meeting: Meeting):
-    number = request.args.get("revisione", type=int) or meeting.minutes_revision
+    number = id_arg("revisione") or meeting.minutes_revision
     rev = services.revision(meeting, number) if number else None
     if rev is None:
         abort(404)
@@ -733,7 +736,7 @@ def minutes_item(meeting_id: int, item_id: int):
     if request.method == "GET":
         form = ItemForm(formdata=None, obj=entry)
         if entry.amount_cents:
-            form.amount.data = f"{entry.amount_cents // 100},{entry.amount_cents % 100:02d}"
+            form.amount.data = entry.amount_cents
         return _item_page(meeting, entry, form)
     form = ItemForm()
     if form.validate_on_submit():
@@ -815,11 +818,10 @@ def _projects_page(comune: Comune | None):
             else url_for("tables.projects"))
     section = request.args.get("sezione")
     if section is not None:
-        page = request.args.get("pagina", "1")
-        if section not in services.PROJECT_SECTIONS or not page.isdigit() or len(page) > 6:
+        if section not in services.PROJECT_SECTIONS:
             abort(404)
         found = services.project_section_page(
-            section, comune.id if comune else None, rete=comune is None, page=int(page),
+            section, comune.id if comune else None, rete=comune is None, page=page_arg(),
             per_page=PROJECTS_PAGE)
         if found is None:
             abort(404)

@@ -9,10 +9,16 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, RadioField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from portal.accounts.forms import IntegerInput
-from portal.forms import CleanStringField, CleanTextAreaField, length, required
+from portal.forms import (
+    CleanStringField,
+    CleanTextAreaField,
+    IntegerInput,
+    MoneyField,
+    length,
+    required,
+)
 from portal.i18n import ROME
-from portal.proposals.forms import EuroField, MultiCheckboxField
+from portal.proposals.forms import MultiCheckboxField
 
 
 class RomeDateTimeField(DateTimeLocalField):
@@ -58,7 +64,7 @@ class RoundForm(FlaskForm):
     threshold = IntegerInput(_l("Soglia di sostegni per la selezione"),
                              validators=[Optional(), NumberRange(1, 1_000_000, _l(
                                  "Un numero tra 1 e 1.000.000."))])
-    budget = EuroField(_l("Budget disponibile in euro"), validators=[Optional()])
+    budget = MoneyField(_l("Budget disponibile in euro"), validators=[Optional()])
     proposals = MultiCheckboxField(_l("Proposte in votazione"), coerce=int)
 
     def validate_closes_at(self, field):

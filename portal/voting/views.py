@@ -18,7 +18,6 @@ from portal import authz
 from portal.accounts.policies import require_confirmed
 from portal.authz import Role
 from portal.core.services import audit
-from portal.core.views import safe_next
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.i18n import money
@@ -28,7 +27,7 @@ from portal.proposals.models import ProposalState
 from portal.voting import bp, hooks, services
 from portal.voting.forms import RoundForm, VoteForm
 from portal.voting.models import Round, RoundEntry, RoundRule, RoundState
-from portal.web import refuse, wants_partial
+from portal.web import id_arg, parse_int, refuse, safe_next, wants_partial
 
 
 def _crumb():
@@ -104,8 +103,8 @@ def register_with_proposals() -> None:
 @bp.get("/votazioni")
 @authz.public
 def index():
-    table_id = request.args.get("tavolo", type=int)
-    table = hooks.table(table_id) if table_id and 0 < table_id < 2**31 else None
+    table_id = id_arg("tavolo")
+    table = hooks.table(table_id) if table_id else None
     rounds = services.rounds_for(table.id if table else None)
     now = utcnow()
     groups = {state: [] for state in RoundState}
@@ -179,7 +178,7 @@ def _round_values(form: RoundForm) -> dict:
 @bp.route("/votazioni/nuova", methods=["GET", "POST"])
 @authz.roles(Role.TABLE_SECRETARY, Role.COMUNE_OFFICER)
 def new():
-    table_id = request.args.get("tavolo", type=int)
+    table_id = id_arg("tavolo")
     if not table_id:
         tables = services.managed_tables(current_user)
         if len(tables) == 1:
@@ -333,8 +332,7 @@ def results(round_id: int):
         flash(_("I risultati saranno pubblicati alla chiusura della votazione."), "info")
         return redirect(url_for("voting.show", round_id=round_.id))
     steps = results.get("steps", [])
-    start = request.args.get("da", type=int) or 1
-    start = start if 1 <= start <= max(1, len(steps)) else 1
+    start = parse_int(request.args.get("da"), 1, max(1, len(steps))) or 1
     shown = steps[start - 1:start - 1 + RESULTS_PAGE]
     return render_template(
         "voting/results.html", round=round_, results=results, RoundRule=RoundRule,
