@@ -36,7 +36,7 @@ from portal.network.models import (
     association_comuni,
 )
 from portal.network.rows import page_columns
-from portal.web import parse_id
+from portal.web import parse_int
 
 __all__ = ["page_columns"]  # (for the catalogue's Comune panel, until it reads plain rows)
 
@@ -358,7 +358,7 @@ def grant_role(granter, email: str, role: str, scope: str) -> RoleAssignment:
         raise NetworkError(_("Non puoi assegnare questo ruolo."), "role")
     role_enum = Role(role)
     scope_type, _sep, raw_id = scope.partition(":")
-    scope_id = parse_id(raw_id)
+    scope_id = parse_int(raw_id, 0)  # the Rete's own scope is number 0
     if scope_id is None:
         raise NetworkError(_("Ambito non valido."), "scope")
     if scope_type != ROLE_SCOPE[role_enum]:
