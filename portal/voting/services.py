@@ -258,27 +258,30 @@ def entries_of(round_: Round, order: str = "votes") -> list[RoundEntry]:
 class RoundFilters:
     """The filters, sort and cursor of a round's list, read from the query string, never
     trusted: `tema` (a theme's slug), `q` (words of the title), `scheda=1` (the proposals in
-    the household's ballot), `ordina` ("sostegni", or "costo" in a budget round), and the
-    cursor `dopo` / `prima` that the previous page handed out."""
+    the household's ballot), `ordina` ("elenco": the round's own order, "sostegni", or
+    "costo" in a budget round), and the cursor `dopo` / `prima` that the previous page
+    handed out. While the round is open its own order comes first: a proposal just voted
+    stays on the page the family voted it from."""
 
-    SORTS = ("sostegni", "costo")
+    SORTS = ("elenco", "sostegni", "costo")
 
-    def __init__(self, args, round_: Round):
+    def __init__(self, args, round_: Round, default: str = "elenco"):
         theme = (args.get("tema") or "").strip()
         self.theme = theme if theme in proposal_themes.all_themes() else None
         text = " ".join(str(args.get("q") or "").split())[:100]
         self.text = text if text.isprintable() else ""
         self.mine = args.get("scheda") == "1"
         sort = args.get("ordina")
-        self.sort = sort if sort in self.SORTS else "sostegni"
-        if round_.rule != RoundRule.BUDGET:
-            self.sort = "sostegni"  # costs are asked only of the budget's proposals
+        self.default = default
+        self.sort = sort if sort in self.SORTS else default
+        if self.sort == "costo" and round_.rule != RoundRule.BUDGET:
+            self.sort = default  # costs are asked only of the budget's proposals
         self.after = _round_cursor(args.get("dopo"))
         self.before = _round_cursor(args.get("prima")) if self.after is None else None
 
     def query_args(self, **extra) -> dict:
         args = {"tema": self.theme, "q": self.text, "scheda": "1" if self.mine else None,
-                "ordina": self.sort if self.sort != "sostegni" else None}
+                "ordina": self.sort if self.sort != self.default else None}
         args.update(extra)
         return {k: v for k, v in args.items() if v not in (None, "")}
 
@@ -320,13 +323,15 @@ def _like_pattern(text: str) -> str:
 def round_page(round_: Round, filters: RoundFilters, household_id: int | None,
                per_page: int = 20) -> RoundPage:
     """One page of the round's proposals (keyset: the cursor is the sort key and proposal id
-    of the row next to it), along the (round, vote_count, proposal) and (round, cost,
-    proposal) indexes. Two statements, whatever the round's size."""
+    of the row next to it), along the round's primary key or its (round, vote_count,
+    proposal) and (round, cost, proposal) indexes. Two statements, whatever its size."""
     if filters.mine and household_id is None:
         return RoundPage([], None, None, 0)
     if filters.sort == "costo":
         # cheapest first; a budget round's proposals all have a cost (_set_entries)
         key, ident, ascending = RoundEntry.cost_cents, RoundEntry.proposal_id, True
+    elif filters.sort == "elenco":
+        key, ident, ascending = RoundEntry.proposal_id, RoundEntry.proposal_id, True
     else:
         key, ident, ascending = RoundEntry.vote_count, RoundEntry.proposal_id, False
     conditions = [RoundEntry.round_id == round_.id]
@@ -363,7 +368,8 @@ def round_page(round_: Round, filters: RoundFilters, household_id: int | None,
         rows.reverse()
 
     def cursor_of(entry: RoundEntry) -> str:
-        value = entry.cost_cents if filters.sort == "costo" else entry.vote_count
+        value = {"costo": entry.cost_cents, "elenco": entry.proposal_id}.get(
+            filters.sort, entry.vote_count)
         return f"{value or 0}_{entry.proposal_id}"
 
     next_cursor = prev_cursor = None

@@ -140,7 +140,8 @@ def show(round_id: int):
                if current_user.is_authenticated else None)
     voter_id = household.id if household and not problem else None
     ballot = services.ballot(round_, voter_id)
-    filters = services.RoundFilters(request.args, round_)
+    filters = services.RoundFilters(request.args, round_,
+                                    default="sostegni" if closed else "elenco")
     page = services.round_page(round_, filters, voter_id, per_page=ROUND_PAGE)
     # What every vote box of the page shares, worked out once for the page.
     box = dict(round=round_, state=state, logged_in=current_user.is_authenticated,
