@@ -152,6 +152,14 @@ class Meeting(db.Model):
     def is_public(self) -> bool:
         return self.status != MeetingStatus.DRAFT
 
+    @property
+    def recorded_afterwards(self) -> bool:
+        """Entered once it had already been held (no convocation was sent)."""
+        return self.convened_at is not None and self.convened_at >= self.starts_at
+
+    def has_started(self, now: datetime) -> bool:
+        return self.starts_at <= now
+
     def __repr__(self) -> str:
         return f"<Meeting {self.id} {self.status} {self.starts_at:%Y-%m-%d}>"
 

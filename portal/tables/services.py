@@ -450,6 +450,8 @@ class MeetingPage:
     minutes_id: int | None
     revision: RevisionRef | None
     items: list[AgendaLine] = field(default_factory=list)
+    #: entered once it had been held (see Meeting.recorded_afterwards)
+    recorded_afterwards: bool = False
 
 
 def meeting_page(meeting_id: int) -> MeetingPage | None:
@@ -458,7 +460,8 @@ def meeting_page(meeting_id: int) -> MeetingPage | None:
     row = db.session.execute(
         select(Meeting.id, Meeting.table_id, Meeting.title, Meeting.starts_at,
                Meeting.ends_at, Meeting.place, Meeting.online_url, Meeting.notes,
-               Meeting.status, Meeting.minutes_revision, Table.name.label("table_name"),
+               Meeting.status, Meeting.minutes_revision, Meeting.convened_at,
+               Table.name.label("table_name"),
                Table.slug.label("table_slug"), Minutes.id.label("minutes_id"),
                MinutesRevision.id.label("revision_id"), MinutesRevision.number,
                MinutesRevision.reason, MinutesRevision.published_at,
@@ -474,7 +477,8 @@ def meeting_page(meeting_id: int) -> MeetingPage | None:
     page = MeetingPage(row.id, row.table_id, row.title, row.starts_at, row.ends_at, row.place,
                        row.online_url, row.notes, row.status, row.minutes_revision,
                        TableRef(row.table_id, row.table_name, row.table_slug), row.minutes_id,
-                       revision_)
+                       revision_, recorded_afterwards=row.convened_at is not None
+                       and row.convened_at >= row.starts_at)
     if revision_ is None:
         page.items = [AgendaLine(*r) for r in db.session.execute(
             select(AgendaItem.position, AgendaItem.title, AgendaItem.proposal_id,
@@ -516,6 +520,9 @@ def update_meeting(actor, meeting: Meeting, data: dict) -> Meeting:
     if meeting.minutes_revision:
         raise TablesError(_("Il verbale della seduta è pubblicato: la seduta non si modifica."))
     _check_meeting_data(data)
+    if meeting.minutes is not None and data["starts_at"] > utcnow():
+        raise TablesError(_("Il verbale è aperto: la seduta non si sposta nel futuro."),
+                          "day")
     meeting.title, meeting.starts_at = data["title"], data["starts_at"]
     for key in ("ends_at", "place", "online_url", "notes"):
         setattr(meeting, key, data.get(key) or None)
@@ -611,28 +618,36 @@ def move_agenda_item(actor, item: AgendaItem, direction: str) -> None:
 
 
 def convene(actor, meeting: Meeting) -> None:
-    """Publish the convocation: proposals go on the agenda; members and authors are told."""
+    """Publish the convocation: proposals go on the agenda; members and authors are told.
+
+    A meeting whose start has passed was already held: it is recorded afterwards (made
+    public, its attendance and minutes to be entered), with no convocation sent, and it says
+    so (`Meeting.recorded_afterwards`)."""
     if meeting.status != MeetingStatus.DRAFT:
         raise TablesError(_("La seduta è già stata convocata o annullata."))
     if not meeting.items:
         raise TablesError(_("L'ordine del giorno è vuoto."))
-    if meeting.starts_at <= utcnow():
-        raise TablesError(_("La seduta deve essere nel futuro per essere convocata."))
+    now = utcnow()
+    held = meeting.has_started(now)
     meeting.status = MeetingStatus.CONVENED
-    meeting.convened_at = utcnow()
+    meeting.convened_at = now
     authors = []
     for item in meeting.items:
         if item.proposal is not None:
             _put_on_agenda(actor, meeting, item.proposal)
             authors.extend(_authors(item.proposal))
-    users = [m.user for m in members(meeting.table)] + authors
-    _notify_convocation(meeting, users)
+    if not held:
+        _notify_convocation(meeting, [m.user for m in members(meeting.table)] + authors)
     link = url_for("tables.meeting", meeting_id=meeting.id)
-    activity("meeting.convened", _("%(table)s: seduta convocata per il %(when)s",
-                                   table=meeting.table.name,
-                                   when=local(meeting.starts_at).strftime("%d/%m/%Y")),
+    when = local(meeting.starts_at).strftime("%d/%m/%Y")
+    activity("meeting.convened",
+             _("%(table)s: registrata la seduta del %(when)s", table=meeting.table.name,
+               when=when) if held else
+             _("%(table)s: seduta convocata per il %(when)s", table=meeting.table.name,
+               when=when),
              link, meeting.table.comune_id)
-    audit("meeting.convened", meeting, {"items": len(meeting.items)}, actor=actor)
+    audit("meeting.convened", meeting, {"items": len(meeting.items),
+                                        "recorded_afterwards": held}, actor=actor)
     log.info("meeting %s convened by %s", meeting.id, getattr(actor, "id", None))
 
 
@@ -755,12 +770,19 @@ def minutes_for(meeting: Meeting, create: bool = False) -> Minutes | None:
     if minutes is None and create:
         if meeting.status != MeetingStatus.CONVENED:
             raise TablesError(_("Il verbale si scrive per una seduta convocata."))
+        _require_started(meeting)
         minutes = Minutes(meeting=meeting, intro="")
         db.session.add(minutes)
         for item in meeting.items:
             minutes.items.append(MinuteItem(agenda_item=item, discussion=""))
         db.session.flush()
     return minutes
+
+
+def _require_started(meeting: Meeting) -> None:
+    """Minutes and decisions belong to a meeting that has taken place (or is under way)."""
+    if not meeting.has_started(utcnow()):
+        raise TablesError(_("Il verbale si apre quando la seduta è iniziata."))
 
 
 def _editable(minutes: Minutes) -> None:
@@ -860,6 +882,7 @@ def add_comment(actor, minutes: Minutes, body: str) -> MinutesComment:
 def approve(actor, minutes: Minutes) -> None:
     if minutes.status != MinutesStatus.DRAFT:
         raise TablesError(_("Il verbale non è una bozza da approvare."))
+    _require_started(minutes.meeting)
     missing = [i.agenda_item.position for i in minutes.items if not i.outcome]
     if missing:
         raise TablesError(_("Manca l'esito dei punti %(p)s.",
@@ -942,6 +965,7 @@ def publish(actor, minutes: Minutes, at: datetime | None = None) -> MinutesRevis
     """
     if minutes.status != MinutesStatus.APPROVED:
         raise TablesError(_("Il verbale va prima approvato dal presidente."))
+    _require_started(minutes.meeting)
     meeting = minutes.meeting
     previous = minutes.current_revision
     number = (previous.number if previous else 0) + 1

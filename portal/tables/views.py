@@ -560,7 +560,10 @@ def convene(meeting_id: int):
         db.session.rollback()
         flash(str(exc), "error")
         return _agenda_page(db.session.get(Meeting, meeting_id), status=422)
-    flash(_("Seduta convocata: componenti e proponenti sono stati avvisati."), "success")
+    if meeting.recorded_afterwards:
+        flash(_("Seduta già svolta registrata: ora inserisci presenze e verbale."), "success")
+    else:
+        flash(_("Seduta convocata: componenti e proponenti sono stati avvisati."), "success")
     return redirect(url_for("tables.meeting", meeting_id=meeting.id), code=303)
 
 

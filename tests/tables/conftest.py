@@ -67,9 +67,20 @@ class Tables:
             _db.session.commit()
         return meeting
 
+    def held(self, meeting):
+        """The meeting takes place: its start moves to an hour ago (minutes open then)."""
+        meeting = _db.session.merge(meeting)
+        if meeting.starts_at > utcnow():
+            meeting.starts_at = utcnow() - timedelta(hours=1)
+            meeting.ends_at = None
+            _db.session.commit()
+        return meeting
+
     def attend(self, t, meeting, present: int):
-        """Mark the first `present` seats present and the others absent."""
+        """The meeting is held: mark the first `present` seats present, the others absent."""
         from portal.tables import services
+
+        self.held(meeting)
 
         seats = services.members(t.table)
         marks = {s.id: ("present" if i < present else "absent", None)
@@ -81,6 +92,8 @@ class Tables:
     def decide(self, t, meeting, outcome="approved", votes=(3, 1, 0), **extra):
         """Draft every item with `outcome`, approve and publish; return the revision."""
         from portal.tables import services
+
+        self.held(meeting)
 
         with self.app.test_request_context():
             minutes = services.minutes_for(meeting, create=True)

@@ -281,3 +281,60 @@ def test_convocation_notifies_members_and_authors(client, db, tables):
         messages = [m for m in outbox(user.email) if m.subject.startswith("Convocazione")]
         assert len(messages) == 1, user.email
         assert "Pedibus per la scuola" in messages[0].body
+
+
+def test_minutes_open_only_once_the_meeting_has_started(client, db, tables):
+    """A meeting that has not started yet has no minutes to write, approve or publish, and a
+    meeting whose minutes are open does not move into the future."""
+    from datetime import timedelta
+
+    from portal.db_setup import utcnow
+
+    t = tables.seated()
+    meeting = tables.meeting(t)
+    login(client, t.secretary.email)
+    response = client.form(f"/sedute/{meeting.id}/verbale", follow_redirects=True)
+    assert "Il verbale si apre quando la seduta è iniziata." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert services.minutes_for(db.session.get(type(meeting), meeting.id)) is None
+    held = tables.held(meeting)
+    with client.application.test_request_context():
+        minutes = services.minutes_for(held, create=True)
+        db.session.commit()
+        held.starts_at = utcnow() + timedelta(days=1)  # as if the date were moved ahead
+        with pytest.raises(services.TablesError, match="iniziata"):
+            services.approve(t.chair, minutes)
+        db.session.rollback()
+        with pytest.raises(services.TablesError, match="futuro"):
+            services.update_meeting(t.chair, held, {
+                "title": held.title, "starts_at": utcnow() + timedelta(days=1),
+                "place": "Sala"})
+        db.session.rollback()
+
+
+def test_a_secretary_records_a_meeting_already_held(client, db, tables):
+    """A meeting held before it was entered: a past date is accepted, it becomes public with
+    no convocation sent, says it was recorded afterwards, and takes attendance and minutes."""
+    from datetime import date, timedelta
+
+    t = tables.seated()
+    login(client, t.secretary.email)
+    day = (date.today() - timedelta(days=10)).isoformat()
+    created = client.form(f"/tavoli/{t.table.slug}/sedute/nuova", {
+        "title": "Seduta di ieri l'altro", "day": day, "start_time": "18:00",
+        "place": "Sala consiliare"})
+    assert created.status_code == 303
+    meeting = db.session.scalars(db.select(services.Meeting)).one()
+    with client.application.test_request_context():
+        services.add_agenda_item(t.secretary, meeting, "Comunicazioni", None)
+        db.session.commit()
+    sent = len(outbox())
+    assert client.form(f"/sedute/{meeting.id}/convoca").status_code == 303
+    assert len(outbox()) == sent  # no convocation for a meeting already held
+    page = client.get(f"/sedute/{meeting.id}").get_data(as_text=True)
+    assert "Seduta registrata dopo essersi svolta" in page
+    db.session.expire_all()
+    tables.attend(t, meeting, present=4)
+    assert client.form(f"/sedute/{meeting.id}/verbale").status_code == 303
+    db.session.expire_all()
+    assert services.minutes_for(db.session.get(services.Meeting, meeting.id)) is not None
