@@ -34,12 +34,15 @@ Fixtures
                     ``live``; a script error, a CSP violation or a missing stylesheet, script,
                     image or font fails the test.
     ``nojs_page``   The same with JavaScript disabled: the pages must work as plain HTML.
-    ``phone_page``  A 375x812 touch viewport, as on a phone.
+    ``phone_page``  A 390x844 touch viewport, as on a phone.
+    ``nojs_phone_page``  The same phone with JavaScript disabled (old phones, data saving).
     ``new_page(**context_args)``  Another page in a fresh context (another user at once).
 
 Helpers (module functions, import them)
     ``visit(page, path, status=200, a11y=True, shot=True)``  go to ``path``, check the HTTP
-                    status, run axe, take a screenshot. Returns the Response.
+                    status, run axe and the layout check, take a screenshot. Returns the Response.
+    ``check_layout(page)``  the page is no wider than the viewport (no sideways scrolling) and
+                    no link or button of the header overlaps another element (axe sees neither).
     ``check_a11y(page)``  run axe-core (WCAG 2.1 A/AA) on the page as it is now, e.g. after an htmx
                     swap: fails on any serious or critical violation, listing them readably.
     ``screenshot(page, name, full_page=True)``  PNG in test-results/e2e/<test>/ (git-ignored).
@@ -86,8 +89,8 @@ from tests.conftest import (
 )
 from tests.conftest import outbox as _outbox
 
-__all__ = ["PASSWORD", "DEMO_PASSWORD", "visit", "check_a11y", "screenshot", "login", "logout",
-           "outbox", "mail_link", "submit", "tick"]
+__all__ = ["PASSWORD", "DEMO_PASSWORD", "PHONE", "visit", "check_a11y", "check_layout",
+           "screenshot", "login", "logout", "outbox", "mail_link", "submit", "tick"]
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,11 +231,20 @@ def nojs_page(new_page) -> Page:
     return new_page(java_script_enabled=False)
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True}
+
+
 @pytest.fixture
 def phone_page(new_page) -> Page:
-    """A page the size of a phone (375 CSS pixels wide), with touch."""
-    return new_page(viewport={"width": 375, "height": 812}, device_scale_factor=2,
-                    is_mobile=True, has_touch=True)
+    """A page the size of a phone (390 CSS pixels wide), with touch."""
+    return new_page(**PHONE)
+
+
+@pytest.fixture
+def nojs_phone_page(new_page) -> Page:
+    """A phone with JavaScript disabled: the menu and the pages must work as plain HTML."""
+    return new_page(**PHONE, java_script_enabled=False)
 
 
 # --------------------------------------------------------------------------- live server
@@ -548,6 +560,83 @@ def check_a11y(page: Page, context: str | None = None) -> list[dict]:
     return violations
 
 
+#: the innermost elements whose box or content reaches past the right edge of the viewport
+#: (outside scrolling boxes, which hold theirs), to say in the failure what is too wide
+_WIDE_ELEMENTS = r"""width => {
+  // A box clips what it holds, except an absolutely placed element (a visually hidden label)
+  // whose containing block is outside it: that one stretches the page from a scrolling table.
+  const clipped = el => {
+    const cb = getComputedStyle(el).position === 'absolute' ? el.offsetParent : null;
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (cb && up !== cb && cb.contains(up)) continue;
+      if (getComputedStyle(up).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  const right = el => {  // a scrolling box keeps its content inside
+    const box = el.getBoundingClientRect();
+    const scrolls = getComputedStyle(el).overflowX !== 'visible';
+    return box.width > 0 ? Math.max(box.right, scrolls ? 0 : box.left + el.scrollWidth) : 0;
+  };
+  const reaches = el => right(el) > width + 1 && !clipped(el);
+  const wide = [...document.body.querySelectorAll('*')]
+    .filter(el => reaches(el) && ![...el.children].some(reaches));
+  return wide.slice(0, 8).map(el => {
+    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+      + [...el.classList].map(c => '.' + c).join('');
+    const text = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 60);
+    return `${name} (to ${Math.round(right(el))}px): ${text}`;
+  });
+}"""
+
+#: Links and buttons of the header drawn over something else: a menu spilling out of its bar
+#: over the page's heading, two buttons on one another. Each visible header control is compared
+#: with every visible element that shows something (text, a control, an icon), leaving out its
+#: own ancestors and descendants.
+_HEADER_OVERLAPS = r"""() => {
+  const shown = el => {
+    const r = el.getBoundingClientRect(), st = getComputedStyle(el);
+    return r.width > 1 && r.height > 1 && st.visibility !== 'hidden' && st.opacity !== '0';
+  };
+  const label = el => el.tagName.toLowerCase() + ' "'
+    + (el.textContent || el.getAttribute('aria-label') || '').replace(/\s+/g, ' ').trim()
+      .slice(0, 40) + '"';
+  const showsSomething = el => /^(A|BUTTON|INPUT|SELECT|TEXTAREA|IMG|svg|H[1-6])$/.test(el.tagName)
+    || [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+  const controls = [...document.querySelectorAll('header a, header button')].filter(shown);
+  const others = [...document.body.querySelectorAll('*')]
+    .filter(el => showsSomething(el) && shown(el));
+  const faults = [];
+  for (const c of controls) {
+    const a = c.getBoundingClientRect();
+    for (const o of others) {
+      if (o === c || o.contains(c) || c.contains(o)) continue;
+      const b = o.getBoundingClientRect();
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 2 && h > 2) faults.push(`${label(c)} overlaps ${label(o)}`);
+    }
+  }
+  return [...new Set(faults)].slice(0, 8);
+}"""
+
+
+def check_layout(page: Page, context: str | None = None) -> None:
+    """Fail when the page scrolls sideways (wider than the viewport) or when a link or button
+    of the header overlaps another element."""
+    where = context or page.url
+    viewport = page.evaluate("document.documentElement.clientWidth")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > viewport:
+        wide = "\n  ".join(page.evaluate(_WIDE_ELEMENTS, viewport))
+        pytest.fail(f"{where} scrolls sideways: {width}px wide in a {viewport}px viewport. "
+                    f"Too wide:\n  {wide}", pytrace=False)
+    overlaps = page.evaluate(_HEADER_OVERLAPS)
+    if overlaps:
+        pytest.fail(f"the header of {where} overlaps itself or the page:\n  "
+                    + "\n  ".join(overlaps), pytrace=False)
+
+
 def visit(page: Page, path: str, status: int = 200, a11y: bool = True,
           shot: bool = True) -> Response:
     """Open `path` (relative to the live server), check its status, run axe, take a screenshot."""
@@ -556,8 +645,9 @@ def visit(page: Page, path: str, status: int = 200, a11y: bool = True,
     assert response.status == status, f"{path}: HTTP {response.status}, expected {status}"
     if a11y:
         check_a11y(page)
-    if shot:
+    if shot:  # before the layout check, so that a page found broken is there to look at
         screenshot(page)
+    check_layout(page)
     return response
 
 

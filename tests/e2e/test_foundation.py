@@ -140,12 +140,11 @@ def test_invalid_registration_shows_errors_accessibly(live, page):
 
 
 def test_home_on_a_phone_has_a_usable_menu(live, phone_page):
-    """At 375px the main navigation is behind a menu button that opens and leads somewhere."""
+    """On a phone the main navigation is behind a menu button that opens and leads somewhere
+    (visit() checks that the page fits the screen)."""
     live.factory.comune("Seveso", "108040")
     page = phone_page
     visit(page, "/")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 375, f"the home page scrolls sideways on a phone ({width}px wide)"
     menu_button = page.get_by_role("button", name="Mostra o nascondi il menu")
     expect(menu_button).to_be_visible()
     comuni_link = page.locator("#main-nav").get_by_role("link", name="Comuni")
@@ -192,3 +191,22 @@ def test_the_accessibility_check_catches_a_violation(live, new_page, javascript)
     }""")
     with pytest.raises(pytest.fail.Exception, match=r"(?s)critical.*label.*#unlabelled"):
         check_a11y(page)
+
+
+def test_phone_menu_without_javascript_is_a_list_of_links(live, nojs_phone_page):
+    """Without JavaScript on a phone the menu is a row of readable links under the brand, not
+    a button that cannot open (visit() checks that nothing in the header overlaps)."""
+    live.factory.comune("Seveso", "108040")
+    page = nojs_phone_page
+    visit(page, "/")
+    expect(page.get_by_role("button", name="Mostra o nascondi il menu")).not_to_be_visible()
+    nav = page.get_by_role("navigation", name="Navigazione principale")
+    for name in ("Home", "Comuni", "Buone pratiche", "Proposte", "Tavoli"):
+        expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(page.locator("header").get_by_role("link", name="Registrati")).to_be_visible()
+    heading = page.get_by_role("heading", level=1).bounding_box()
+    tavoli = nav.get_by_role("link", name="Tavoli").bounding_box()
+    assert tavoli["y"] + tavoli["height"] <= heading["y"], "the menu runs over the heading"
+    with page.expect_navigation():
+        nav.get_by_role("link", name="Comuni").click()
+    expect(page).to_have_url(re.compile(r"/comuni$"))
