@@ -170,6 +170,21 @@ def create_round(user, table, *, title: str, description: str | None, opens_at: 
     return round_
 
 
+#: what a round's opening freezes: the fields of its form that then stay as they are
+FROZEN_FIELDS = ("opens_at", "closes_at", "rule", "max_supports", "threshold", "budget",
+                 "proposals")
+
+
+def describe_round(round_: Round, user, *, title: str, description: str | None) -> Round:
+    """Change the title and description of a round, open or not: they change no vote."""
+    if not can_manage_table(user, round_.table):
+        raise VotingError(_("Non puoi modificare questa votazione."))
+    round_.title = title.strip()
+    round_.description = description or None
+    audit("round.described", round_, {"title": round_.title}, actor=user)
+    return round_
+
+
 def update_round(round_: Round, user, *, title: str, description: str | None,
                  opens_at: datetime, closes_at: datetime, rule: str,
                  max_supports: int | None = None, threshold: int | None = None,

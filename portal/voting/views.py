@@ -220,6 +220,24 @@ def edit(round_id: int):
         form.proposals.data = [e.proposal_id for e in round_.entries]
         form.budget.data = round_.budget_cents
     frozen = services.round_state(round_) != RoundState.SCHEDULED
+    if frozen:
+        # an open round keeps its rule, window and proposals: the form shows them as text,
+        # with the reason, and edits only its title and description
+        if form.is_submitted() and any(request.form.get(name) not in (None, "")
+                                       for name in services.FROZEN_FIELDS):
+            form.form_errors.append(_("La votazione è già aperta: regola, date e proposte non "
+                                      "si possono più cambiare."))
+            audit("round.change_refused", round_, {"rule": request.form.get("rule")})
+            db.session.commit()  # the attempt is on record although the request is refused
+            return _edit_page(round_, form, frozen, 422)
+        for name in services.FROZEN_FIELDS:
+            delattr(form, name)
+        if form.validate_on_submit():
+            services.describe_round(round_, current_user, title=form.title.data,
+                                    description=form.description.data)
+            flash(_("Votazione aggiornata."), "success")
+            return redirect(url_for("voting.show", round_id=round_.id), code=303)
+        return _edit_page(round_, form, frozen, 422 if form.is_submitted() else 200)
     if form.validate_on_submit():
         try:
             services.update_round(round_, current_user, **_round_values(form))
@@ -233,7 +251,10 @@ def edit(round_id: int):
         else:
             flash(_("Votazione aggiornata."), "success")
             return redirect(url_for("voting.show", round_id=round_.id), code=303)
-    status = 422 if form.is_submitted() else 200
+    return _edit_page(round_, form, frozen, 422 if form.is_submitted() else 200)
+
+
+def _edit_page(round_: Round, form: RoundForm, frozen: bool, status: int):
     return render_template("voting/form.html", form=form, table=round_.table, round=round_,
                            frozen=frozen,
                            breadcrumbs=[_crumb(), (round_.title, url_for(

@@ -465,3 +465,20 @@ def test_user_without_household_is_told_why(app, db, client, login_as, setup):
     assert response.status_code == 422
     assert "serve un nucleo familiare" in response.get_data(as_text=True)
     assert _votes(db) == 0
+
+
+def test_an_open_round_shows_its_frozen_fields_read_only(app, db, client, login_as, setup):
+    """The form of an open round shows rule, dates and proposals as text with the reason
+    (no field that the save would refuse), and still renames the round."""
+    round_ = make_round(setup["table"], setup["proposals"], max_supports=2)
+    login_as(Role.TABLE_SECRETARY, setup["table"].id)
+    page = client.get(f"/votazioni/{round_.id}/modifica").get_data(as_text=True)
+    assert "Fissati all&#39;apertura" in page or "Fissati all'apertura" in page
+    for name in ("opens_at", "closes_at", "rule", "max_supports", "proposals"):
+        assert f'name="{name}"' not in page, name
+    assert 'name="title"' in page and setup["proposals"][0].title in page
+    response = client.form(f"/votazioni/{round_.id}/modifica",
+                           {"title": "Votazione di primavera", "description": ""})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert round_.title == "Votazione di primavera" and round_.max_supports == 2
