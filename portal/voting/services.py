@@ -246,6 +246,17 @@ def rounds_for(table_id: int | None = None, limit: int = 100) -> list[Round]:
     return list(db.session.scalars(query))
 
 
+def open_round_without(proposal) -> Round | None:
+    """An open round of the proposal's table that it is not in (it was published after the
+    round opened, or left out): its proposals are fixed, so this one waits for the next."""
+    now = utcnow()
+    return db.session.scalar(
+        select(Round).where(Round.table_id == proposal.table_id, Round.opens_at <= now,
+                            Round.closes_at > now,
+                            ~Round.entries.any(RoundEntry.proposal_id == proposal.id))
+        .order_by(Round.closes_at, Round.id).limit(1))
+
+
 def latest_entry_for(proposal_id: int) -> tuple[Round, RoundEntry] | None:
     """The proposal's most recent round and its entry there, or None."""
     entry = db.session.scalar(

@@ -78,6 +78,10 @@ def ballot_summary(round_: Round, ballot: services.Ballot) -> dict:
 def proposal_panel(proposal):
     """The proposal's latest round on its page (registered with the proposals module): the
     round's link and, while it is open and the proposal can be voted, the vote box."""
+    if proposal.state == ProposalState.PUBLISHED:
+        running = services.open_round_without(proposal)
+        if running is not None:
+            return "voting/_proposal_waiting.html", dict(round=running)
     latest = services.latest_entry_for(proposal.id)
     if latest is None:
         return None

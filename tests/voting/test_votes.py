@@ -482,3 +482,17 @@ def test_an_open_round_shows_its_frozen_fields_read_only(app, db, client, login_
     assert response.status_code == 303
     db.session.expire_all()
     assert round_.title == "Votazione di primavera" and round_.max_supports == 2
+
+
+def test_a_proposal_published_after_the_round_opened_is_told_when_it_is_voted(
+        app, db, client, factory, login_as, setup):
+    """A proposal published while a round of its table is open is not in it: its page says
+    so, and that it will be voted on in the table's next round (no vote box)."""
+    round_ = make_round(setup["table"], setup["proposals"][:2])
+    late = make_proposal(factory, comune=setup["comune"], table=setup["table"],
+                         state=S.PUBLISHED, title="Proposta arrivata dopo")
+    page = client.get(f"/proposte/{late.id}").get_data(as_text=True)
+    assert "potrà essere votata nella prossima votazione del tavolo" in page
+    assert f"/votazioni/{round_.id}" in page
+    inside = client.get(f"/proposte/{setup['proposals'][0].id}").get_data(as_text=True)
+    assert "prossima votazione" not in inside
