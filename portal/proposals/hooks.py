@@ -33,7 +33,7 @@ def practice_from_proposal(value: str) -> dict | None:
     (`/pratiche/nuova?proposta=<id>`): its text, themes and Comune, and a link back."""
     number = parse_id(value)
     proposal = get(number) if number else None
-    if proposal is None or proposal.published_at is None:
+    if proposal is None or proposal.published_at is None or proposal.is_hidden:
         return None
     return {
         "title": proposal.title, "summary": proposal.summary, "body": proposal.body or "",
