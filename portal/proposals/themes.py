@@ -12,6 +12,7 @@ from flask import g, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from portal.caching import remember
 from portal.catalogue.models import Theme
 from portal.extensions import db
 
@@ -36,9 +37,11 @@ def _load() -> tuple[dict[str, object], dict[str, object]]:
         return DEFAULT_THEMES, DEFAULT_THEMES
     found = g.get("proposal_themes")
     if found is None:
-        rows = db.session.execute(select(Theme.slug, Theme.name, Theme.active)
-                                  .order_by(Theme.position, Theme.name)).all()
-        found = (({r.slug: r.name for r in rows if r.active}, {r.slug: r.name for r in rows})
+        # the same for every visitor: read once until the next write
+        rows = remember("proposals.themes", lambda: [tuple(r) for r in db.session.execute(
+            select(Theme.slug, Theme.name, Theme.active).order_by(Theme.position, Theme.name))])
+        found = (({slug: name for slug, name, active in rows if active},
+                  {slug: name for slug, name, _active in rows})
                  if rows else (DEFAULT_THEMES, DEFAULT_THEMES))
         g.proposal_themes = found
     return found

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from portal import authz
 from portal.accounts.policies import require_confirmed
@@ -135,7 +136,8 @@ def _here() -> str:
 def show(round_id: int):
     """The round, its rules, the household's ballot and one page of its proposals (filters,
     sort and a cursor in the query string); htmx asks for the list alone."""
-    round_ = _load(round_id)
+    # the table with the round: its Comune says who votes, its name heads the page
+    round_ = db.get_or_404(Round, round_id, options=[joinedload(Round.table)])
     state = services.round_state(round_)
     closed = state == RoundState.CLOSED
     selected = services.selected_ids(services.results_of(round_)) if closed else set()
@@ -160,7 +162,9 @@ def show(round_id: int):
         return render_template("voting/_round_list.html", **context)
     return render_template(
         "voting/round.html", **context, themes=proposal_themes.themes(),
-        can_manage=services.can_manage_table(current_user, round_.table),
+        # (only a round still to open offers its managers a change)
+        can_manage=(state == RoundState.SCHEDULED
+                    and services.can_manage_table(current_user, round_.table)),
         breadcrumbs=[_crumb(), (round_.title, None)])
 
 
