@@ -430,7 +430,7 @@ def _notify_change(proposal: Proposal, current: ProposalState, target: ProposalS
     with _request_context():
         title = _("La proposta «%(title)s» è ora: %(state)s", title=proposal.title,
                   state=state_label(target))
-        body = title + (f"\n\n{note}" if note else "")
+        body = note or None  # the title says the change; the body only what it adds
         recipients = [u for u in authors(proposal) if actor is None or u.id != actor.id]
         notify(recipients, f"proposal.{target.value}", title, link, body)
         if target in DECISIONS:

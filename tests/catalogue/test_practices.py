@@ -243,7 +243,8 @@ def test_officer_declares_an_adoption(client, db, factory, login_as, practices):
     assert "Giussano" in page and "Due linee in partenza." in page and "In avvio" in page
     assert _practice(db, practice.slug).adoption_count == 1
     comune_page = client.get("/comuni/giussano").get_data(as_text=True)
-    assert "Adottate da altri Comuni della Rete" in comune_page and "Pedibus" in comune_page
+    assert "Adottate da Giussano, nate in altri Comuni della Rete" in comune_page
+    assert "Pedibus" in comune_page
     assert "Pedibus" in client.get("/comuni/seveso").get_data(as_text=True)
 
     # updating the same adoption does not duplicate it; abandoning stops counting it
@@ -556,7 +557,7 @@ def test_comune_page_lists_latest_practices(app, client, db, factory, practices)
     giussano_page = client.get("/comuni/giussano").get_data(as_text=True)
     panel = giussano_page[giussano_page.index('id="practices-title"'):]
     panel = panel[:panel.index("</section>")]
-    adopted = panel[panel.index("Adottate da altri Comuni"):]
+    adopted = panel[panel.index("Adottate da Giussano"):]
     assert re.findall(r"Pratica (\d\d)</a> <span class=\"small\">\(In avvio\)", adopted) == [
         f"{n:02d}" for n in range(10, 0, -1)]
     assert "Ritirata" not in panel and "Nessuna pratica pubblicata." in panel

@@ -120,7 +120,7 @@ def test_secretary_drafts_members_comment_chair_approves_and_publishes(client, d
     assert revision.content_hash in page
     assert "<strong>Paola Presidente</strong>" in page
     assert "<script>x</script>" not in page
-    assert "4 favorevoli, 0 contrari, 1 astenuti" in page
+    assert "4 favorevoli, 0 contrari, 1 astenuto" in page
 
 
 def test_publishing_requires_the_chairs_approval(db, tables, app):
