@@ -32,7 +32,7 @@ from portal.db_setup import utcnow
 from portal.extensions import db, limiter
 from portal.forms import EmptyForm
 from portal.i18n import current_locale
-from portal.network.models import Association
+from portal.network.models import Association, Comune
 from portal.proposals import bp, policies, services
 from portal.proposals.forms import (
     AnswerForm,
@@ -117,6 +117,8 @@ def index():
     labels = context["labels"]
     return render_template(
         "proposals/index.html", rounds=services.round_options(),
+        comuni=db.session.execute(select(Comune.id, Comune.slug, Comune.name)
+                                  .order_by(Comune.name)).all(),
         table_name=table.name if table is not None else None, themes=theme_catalogue(),
         states=[(s, labels[s]) for s in PUBLIC_STATES],
         breadcrumbs=[(_("Proposte"), None)], **context)
