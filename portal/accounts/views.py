@@ -236,7 +236,8 @@ def _household_crumb():
 @authz.login_required
 def dashboard():
     return render_template("accounts/dashboard.html", breadcrumbs=[(_("La mia area"), None)],
-                           form=EmptyForm(), dashboard_panels=dashboard_panels(current_user))
+                           form=EmptyForm(), dashboard_panels=dashboard_panels(current_user),
+                           staff=bool(authz.role_set(current_user)))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -56,6 +56,13 @@ def privacy():
                            breadcrumbs=[(_("Informativa sulla privacy"), None)])
 
 
+@bp.get("/favicon.ico")
+@authz.public
+def favicon():
+    """Browsers ask for /favicon.ico on pages that name no icon (and some on every page)."""
+    return current_app.send_static_file("favicon.svg")
+
+
 @bp.get("/lingua/<code>")
 @authz.public
 def language(code: str):

@@ -134,3 +134,30 @@ def test_every_choice_field_is_drawn_as_a_dropdown(app):
     for name in ("plain", "numbers", "several"):
         assert re.search(rf'<label class="form-label fw-semibold" for="{name}">', html), name
         assert re.search(rf'<select class="form-select" id="{name}"', html), name
+
+
+def test_every_page_has_an_icon(client):
+    """The icon is named in the head, and /favicon.ico (asked by browsers anyway) is there."""
+    assert 'rel="icon"' in client.get("/").get_data(as_text=True)
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
+def test_staff_see_their_work_before_the_household_offer(app, factory):
+    """A moderator without a household opens on the moderation panel; the household offer
+    comes after it. A family without a household still starts from it."""
+    from portal.authz import Role
+
+    comune = factory.comune("Seveso")
+    association = factory.association([comune])
+    moderator = factory.user()
+    factory.grant(moderator, Role.MODERATOR, association.id)
+    browser = app.test_client()
+    login(browser, moderator.email)
+    page = browser.get("/account").get_data(as_text=True)
+    assert page.index("Moderazione delle proposte") < page.index("Crea il nucleo familiare")
+
+    family = app.test_client()
+    login(family, factory.user().email)
+    page = family.get("/account").get_data(as_text=True)
+    assert page.index("Crea il nucleo familiare") < page.index("Il mio account")
