@@ -126,7 +126,10 @@ def export_csv():
     # sent: memory stays bounded whatever the size of the export.
     out = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024, mode="w+b")  # noqa: SIM115
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-    writer = csv.writer(text)
+    # ?formato=excel: what Excel in Italian opens in columns (semicolons, decimal comma);
+    # without it, comma-separated with a decimal point, for programs. Both start with a BOM.
+    office = request.args.get("formato") == "excel"
+    writer = csv.writer(text, delimiter=";" if office else ",")
     text.write("\ufeff")
     writer.writerow(CSV_COLUMNS)
     for chunk in search.iter_all(wanted):
@@ -136,7 +139,8 @@ def export_csv():
                 "; ".join(t.name for t in p.themes), "; ".join(c.name for c in p.comuni),
                 "; ".join(f"{x.name} ({services.kind_label(x.kind)})" for x in p.promoters),
                 p.started_on, p.ended_on, p.beneficiaries, p.beneficiaries_count,
-                f"{p.cost_cents / 100:.2f}" if p.cost_cents is not None else "",
+                (f"{p.cost_cents / 100:.2f}".replace(".", "," if office else ".")
+                 if p.cost_cents is not None else ""),
                 p.funding_sources, p.contacts, p.adoption_count,
                 p.published_at.date().isoformat() if p.published_at else "",
                 url_for("catalogue.detail", slug=p.slug, _external=True))])
@@ -144,7 +148,8 @@ def export_csv():
     text.detach()
     out.seek(0)
     response = send_file(out, mimetype="text/csv", as_attachment=True,
-                         download_name="buone-pratiche.csv", max_age=0)
+                         download_name="buone-pratiche-excel.csv" if office
+                         else "buone-pratiche.csv", max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

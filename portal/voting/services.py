@@ -717,21 +717,27 @@ def _cell(value) -> str:
 RESULTS_CSV_CHUNK = 200
 
 
-def results_csv(round_: Round, results: dict):
+def results_csv(round_: Round, results: dict, office: bool = False):
     """The results as CSV, in the order of the computation (most voted first): an iterator
-    of text chunks, every row of the round, streamed (it reads only `results`, plain data)."""
+    of text chunks, every row of the round, streamed (it reads only `results`, plain data).
+
+    `office`: what Excel in Italian opens in columns (a BOM, semicolons, decimal comma);
+    otherwise comma-separated with a decimal point, for programs."""
     budget = round_.rule == RoundRule.BUDGET
     steps = results["steps"]
 
     def chunks():
         out = io.StringIO()
-        writer = csv.writer(out)
+        if office:
+            out.write("\ufeff")
+        writer = csv.writer(out, delimiter=";" if office else ",")
         writer.writerow(["proposta_id", "titolo", "voti"] + (["costo_euro"] if budget else [])
                         + ["selezionata"])
         for number, step in enumerate(steps, start=1):
             row = [step["proposal"], _cell(step["title"]), step["votes"]]
             if budget:
-                row.append(f"{(step['cost_cents'] or 0) / 100:.2f}")
+                cost = f"{(step['cost_cents'] or 0) / 100:.2f}"
+                row.append(cost.replace(".", ",") if office else cost)
             row.append("sì" if step["selected"] else "no")
             writer.writerow(row)
             if number % RESULTS_CSV_CHUNK == 0:

@@ -377,9 +377,10 @@ def results(round_id: int):
 @authz.public
 def results_csv(round_id: int):
     round_, results = _closed(round_id)
-    return Response(services.results_csv(round_, results), mimetype="text/csv",
-                    headers={"Content-Disposition":
-                             f"attachment; filename=votazione-{round_.id}-risultati.csv"})
+    office = request.args.get("formato") == "excel"
+    name = f"votazione-{round_.id}-risultati{'-excel' if office else ''}.csv"
+    return Response(services.results_csv(round_, results, office), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 @bp.get("/votazioni/<int:round_id>/voti.csv")

@@ -50,6 +50,24 @@ def test_csv_has_the_same_filters_as_the_page(client, practices, factory):
     assert rows[0]["url"].endswith("/pratiche/pedibus-di-seveso")
 
 
+def test_the_page_offers_a_csv_for_excel_and_one_for_programs(client, practices):
+    """The office file opens in columns in Italian Excel: BOM, semicolons, decimal comma;
+    the machine file keeps commas and a decimal point. The page says which is which."""
+    practices.make(title="Pedibus", cost_cents=123450)
+    page = client.get("/pratiche").get_data(as_text=True)
+    assert 'href="/pratiche.csv?formato=excel"' in page and "per Excel" in page
+    assert 'href="/pratiche.csv"' in page and "CSV per programmi" in page
+    office = client.get("/pratiche.csv?formato=excel")
+    assert "excel" in office.headers["Content-Disposition"]
+    body = office.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    row = next(csv.DictReader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
+    assert row["titolo"] == "Pedibus" and row["costo_euro"] == "1234,50"
+    machine = client.get("/pratiche.csv").get_data(as_text=True)
+    row = next(csv.DictReader(io.StringIO(machine.lstrip("\ufeff"))))
+    assert row["costo_euro"] == "1234.50"
+
+
 def test_api_answers_like_the_page(client, practices, factory):
     """/api/v1/pratiche with the page's arguments returns the same practices in the same
     order, the same total and the same facet counts."""
