@@ -150,6 +150,9 @@ def seed_foundation(ctx: SeedContext) -> None:
     _grant(chair, Role.TABLE_CHAIR, Scope.TABLE, ctx.tables["seveso"].id)
     _grant(chair, Role.TABLE_MEMBER, Scope.TABLE, ctx.tables["seveso"].id)
     _grant(admin, Role.TABLE_CHAIR, Scope.TABLE, ctx.tables["rete"].id)
+    # A second Comune's officer: the README's loop ends with another Comune adopting a practice.
+    giussano_officer = _user(ctx, "comune.giussano@example.org", "Gianna Ufficio Giussano")
+    _grant(giussano_officer, Role.COMUNE_OFFICER, Scope.COMUNE, ctx.comuni["giussano"].id)
     facilitator = _user(ctx, "facilitatore@example.org", "Fabio Facilitatore")
     _grant(facilitator, Role.FACILITATOR, Scope.COMUNE, seveso.id)
 

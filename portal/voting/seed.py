@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from portal.extensions import db
 from portal.i18n import ROME
 from portal.voting.models import Round, RoundEntry, RoundRule, Vote
-from portal.voting.services import ensure_results, recount
+from portal.voting.services import ensure_results, refresh_supports
 
 
 def _at_hour(moment: datetime, hour: int) -> datetime:
@@ -38,7 +38,7 @@ def _vote(round_, entries, household, proposal, at) -> None:
 
 def _counted(proposals) -> None:
     """Each proposal's supports: its votes in its latest round, as the ballot keeps them."""
-    recount(p.id for p in proposals)
+    refresh_supports(p.id for p in proposals)
     for p in proposals:
         db.session.expire(p, ["support_count"])
 
@@ -51,9 +51,12 @@ def seed(ctx) -> None:
     others = [h for h in voters if h.id != family.household_id]
 
     # A closed participatory budget: two proposals fit, the third does not.
-    closed = _round(ctx, seveso_table, "Bilancio partecipativo delle famiglie 2025",
+    # Titles name the year the round runs in (the demo's dates follow today's).
+    closed_opens = ctx.now - timedelta(days=104)
+    closed = _round(ctx, seveso_table,
+                    f"Bilancio partecipativo delle famiglie {closed_opens.year}",
                     "15.000 euro del bilancio comunale per i progetti proposti dalle famiglie.",
-                    ctx.now - timedelta(days=104), ctx.now - timedelta(days=90),
+                    closed_opens, ctx.now - timedelta(days=90),
                     RoundRule.BUDGET, budget_cents=15_000_00)
     chosen = [proposals[t] for t in ("Ludoteca del sabato in biblioteca",
                                      "Orto condiviso della scuola di via Redipuglia",
@@ -100,7 +103,8 @@ def seed(ctx) -> None:
     _counted([proposals[title] for title in titles])
 
     # An upcoming round of the inter-municipal table.
-    upcoming = _round(ctx, ctx.tables["rete"], "Proposte intercomunali 2026",
+    upcoming = _round(ctx, ctx.tables["rete"],
+                      f"Proposte intercomunali {(ctx.now + timedelta(days=7)).year}",
                       "Le proposte rivolte al Tavolo intercomunale della Rete.",
                       ctx.now + timedelta(days=7), ctx.now + timedelta(days=28),
                       RoundRule.SUPPORTS, max_supports=2, threshold=20)
