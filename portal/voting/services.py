@@ -409,10 +409,12 @@ def round_page(round_: Round, filters: RoundFilters, household_id: int | None,
 
 
 def round_options(limit: int = 30) -> list[tuple[int, str]]:
-    """(id, title) of the latest rounds, newest first (the proposals list's round filter)."""
-    return [tuple(row) for row in db.session.execute(
-        select(Round.id, Round.title).order_by(Round.closes_at.desc(), Round.id.desc())
-        .limit(limit))]
+    """(id, title) of the latest rounds, newest first (the proposals list's round filter):
+    the same for every visitor, read once until the next write."""
+    return remember(("voting.round_options", limit), lambda: [
+        tuple(row) for row in db.session.execute(
+            select(Round.id, Round.title).order_by(Round.closes_at.desc(), Round.id.desc())
+            .limit(limit))])
 
 
 def round_proposal_ids(round_id: int):

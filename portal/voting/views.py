@@ -356,7 +356,7 @@ RESULTS_PAGE = 50
 def results(round_id: int):
     """The published computation, a page of steps at a time: the cursor is the rank of the
     first step shown (the stored steps never move once the round is closed)."""
-    round_ = _load(round_id)
+    round_ = db.get_or_404(Round, round_id, options=[joinedload(Round.table)])
     results = services.results_of(round_)
     if results is None:
         flash(_("I risultati saranno pubblicati alla chiusura della votazione."), "info")
