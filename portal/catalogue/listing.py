@@ -156,8 +156,7 @@ def facet_view(result: search.Result, args: dict) -> list[dict]:
     chosen_comune = str(result.search.comune or "")
     comune_counts = comune_counts[:15] + [vc for vc in comune_counts[15:]
                                           if vc[0] == chosen_comune]
-    comune_ids = [int(v) for v, _n in comune_counts]
-    comuni = {str(i): r for i, r in search.comune_refs(comune_ids).items()}
+    comuni = {str(i): r for i, r in result.facet_comuni.items()}
     base = url_for("catalogue.index")
     kept = {k: v for k, v in args.items() if k != "pagina" and v not in (None, "")}
     fmt = int_formatter()

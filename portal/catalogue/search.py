@@ -36,13 +36,18 @@ from sqlalchemy import (
     String,
     bindparam,
     case,
+    cast,
     column,
     delete,
     func,
     insert,
+    literal,
     literal_column,
+    null,
     select,
     table,
+    union,
+    union_all,
     update,
 )
 from sqlalchemy.orm import selectinload
@@ -72,6 +77,9 @@ FACET_THEME, FACET_COMUNE, FACET_STATUS, FACET_KIND = "t", "c", "s", "k"
 FACETS = (FACET_THEME, FACET_COMUNE, FACET_STATUS, FACET_KIND)
 #: Comuni counted for the Comune facet (there may be 1,500)
 TOP_COMUNI = 16
+#: PostgreSQL ranks at most this many of the newest matches (see `_ranked`); the deepest page
+#: one can open (50 of 20) is within it
+RANK_POOL = 1000
 SORTS = ("relevance", "newest", "title", "adopted")
 STATUS_VALUES = tuple(s.value for s in PracticeStatus)
 KIND_VALUES = tuple(k.value for k in PromoterKind)
@@ -248,6 +256,8 @@ class Result:
     total: int
     #: facet -> [(value, count)], most frequent first; values as strings (ids too)
     facets: dict[str, list[tuple[str, int]]]
+    #: the Comuni of the Comune facet by id (their names label it)
+    facet_comuni: dict[int, ComuneRef] = field(default_factory=dict)
 
 
 _CARD_COLUMNS = (GoodPractice.id, GoodPractice.slug, GoodPractice.title, GoodPractice.summary,
@@ -275,9 +285,8 @@ def _prefix(search: Search) -> str | None:
     return last if len(last) >= MIN_PREFIX and not any(c.isdigit() for c in last) else None
 
 
-def _pg_hits(search: Search):
-    """PostgreSQL: (id, rank, every) of the published practices holding any of the words."""
-    vector = GoodPractice.search_vector
+def _pg_queries(search: Search):
+    """PostgreSQL: the tsqueries of any of the words and of every word."""
     prefix = _prefix(search)
     queries = []
     for n, word in enumerate(search.words):
@@ -287,12 +296,8 @@ def _pg_hits(search: Search):
             query = query.op("||")(func.to_tsquery(literal_column("'simple'"),
                                                    bindparam("prefix", prefix + ":*")))
         queries.append(query)
-    any_ = reduce(lambda a, b: a.op("||")(b), queries)
-    every = reduce(lambda a, b: a.op("&&")(b), queries)
-    return (select(GoodPractice.id.label("id"),
-                   (-func.ts_rank(vector, any_)).label("rank"),
-                   case((vector.op("@@")(every), 1), else_=0).label("every"))
-            .where(vector.op("@@")(any_)).subquery("hits"))
+    return (reduce(lambda a, b: a.op("||")(b), queries),
+            reduce(lambda a, b: a.op("&&")(b), queries))
 
 
 def _fts_query(search: Search, joiner: str) -> str:
@@ -320,16 +325,27 @@ def _sqlite_hits(search: Search):
             .where(match(bindparam("any", _fts_query(search, "OR")))).subquery("hits"))
 
 
-def _hits(search: Search):
-    return _pg_hits(search) if _postgresql() else _sqlite_hits(search)
+def _match(search: Search):
+    """The condition "holds any of the words" on good_practices (None without text): no
+    ranking, so that counting reads the full-text index only."""
+    if not search.is_text:
+        return None
+    if _postgresql():
+        return GoodPractice.search_vector.op("@@")(_pg_queries(search)[0])
+    fts = table(FTS_TABLE, column("rowid", Integer))
+    return GoodPractice.id.in_(select(fts.c.rowid).where(
+        literal_column(FTS_TABLE).op("MATCH")(bindparam("any", _fts_query(search, "OR")))))
 
 
 # --------------------------------------------------------------------------- the search
 
 
-def _matching(search: Search, hits=None, columns=(GoodPractice.id,)):
-    """SELECT of `columns` of the published practices matching the text and every filter."""
+def _matching(search: Search, hits=None, columns=(GoodPractice.id,), where=None):
+    """SELECT of `columns` of the published practices matching every filter, joined to the
+    ranked `hits` or under the text condition `where` (see `_match`)."""
     query = select(*columns).where(GoodPractice.published_at.is_not(None))
+    if where is not None:
+        query = query.where(where)
     if hits is not None:
         query = query.join(hits, hits.c.id == GoodPractice.id)
     if search.theme is not None:
@@ -348,62 +364,114 @@ def _matching(search: Search, hits=None, columns=(GoodPractice.id,)):
     return query
 
 
-def _count_facets(matching) -> dict[str, list[tuple[str, int]]]:
-    """How many of the `matching` practices carry each theme, Comune (the most frequent),
-    status and promoter kind: one GROUP BY each."""
-    ids = matching
-    n = func.count()
+def _counts(matching) -> tuple[int, dict[str, list[tuple[str, int]]]]:
+    """How many practices match, and how many of them carry each theme, Comune (the most
+    frequent), status and promoter kind: one statement.
+
+    The matching ids are a CTE, which both databases materialise because it is read more
+    than once: the text is matched once for the total and the four GROUP BYs. Every branch
+    of the UNION ALL has the same named columns (facet, value, n); the total is the row of
+    facet "total"."""
+    ids = matching.cte("matching")
+    in_ids = select(ids.c.id)
+    n = func.count().label("n")
     pt, pc = practice_themes.c, practice_comuni.c
-    queries = {
-        FACET_THEME: select(pt.theme_id, n).where(pt.practice_id.in_(ids))
+
+    def branch(facet, value, *, count=n):
+        return select(literal(facet, String).label("facet"),
+                      cast(value, String).label("value"), count)
+
+    top_comuni = (select(pc.comune_id, n).where(pc.practice_id.in_(in_ids))
+                  .group_by(pc.comune_id).order_by(n.desc(), pc.comune_id)
+                  .limit(TOP_COMUNI).subquery("top_comuni"))
+    query = union_all(
+        branch("total", null()).select_from(ids),
+        branch(FACET_THEME, pt.theme_id).where(pt.practice_id.in_(in_ids))
         .group_by(pt.theme_id),
-        FACET_COMUNE: select(pc.comune_id, n).where(pc.practice_id.in_(ids))
-        .group_by(pc.comune_id).order_by(n.desc(), pc.comune_id).limit(TOP_COMUNI),
-        FACET_STATUS: select(GoodPractice.status, n).where(GoodPractice.id.in_(ids))
+        branch(FACET_COMUNE, top_comuni.c.comune_id, count=top_comuni.c.n),
+        branch(FACET_STATUS, GoodPractice.status).where(GoodPractice.id.in_(in_ids))
         .group_by(GoodPractice.status),
-        FACET_KIND: select(Promoter.kind, func.count(Promoter.practice_id.distinct()))
-        .where(Promoter.practice_id.in_(ids)).group_by(Promoter.kind),
-    }
-    counts = {}
-    for facet, query in queries.items():
-        rows = [(str(value), count) for value, count in db.session.execute(query)]
+        branch(FACET_KIND, Promoter.kind,
+               count=func.count(Promoter.practice_id.distinct()).label("n"))
+        .where(Promoter.practice_id.in_(in_ids)).group_by(Promoter.kind),
+    )
+    total = 0
+    facets: dict[str, list[tuple[str, int]]] = {f: [] for f in FACETS}
+    for row in db.session.execute(query):
+        if row.facet == "total":
+            total = row.n
+        else:
+            facets[row.facet].append((row.value, row.n))
+    for rows in facets.values():
         rows.sort(key=lambda vc: (-vc[1], vc[0]))
-        counts[facet] = rows
-    return counts
+    return total, facets
 
 
-def _totals(search: Search) -> tuple[int, dict]:
-    """The number of matching practices and the facet counts of a search without text."""
-    matching = _matching(search)
-    total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
-    return total, _count_facets(matching)
+def _ranked(search: Search):
+    """The practices to order by relevance: (id, rank, every), best first by (-every, rank).
+
+    PostgreSQL: ts_rank reads each candidate's whole tsvector, so a word found in nearly every
+    practice would have every one of them read and ranked for one page. Only a pool is
+    ranked: the newest RANK_POOL practices holding every word and the newest RANK_POOL holding
+    any (both found through the GIN index, ordered by a plain column), at least as many as the
+    page asked reaches. The trade-off: for a very common word, an old practice that would rank
+    high is not shown among the first results (it is still counted, and found by a more
+    precise query or a filter). SQLite's bm25 comes from the FTS index itself: all matches are
+    ranked there."""
+    if not _postgresql():
+        return _sqlite_hits(search)
+    any_, every = _pg_queries(search)
+    vector = GoodPractice.search_vector
+    pool = max(RANK_POOL, search.page * search.per_page)
+
+    def newest(condition):
+        return (_matching(search, where=condition).order_by(
+            GoodPractice.published_at.desc(), GoodPractice.id.desc()).limit(pool))
+
+    candidates = union(newest(vector.op("@@")(every)), newest(vector.op("@@")(any_))) \
+        if len(search.words) > 1 else newest(vector.op("@@")(any_))
+    pooled = candidates.subquery("pool")
+    return (select(GoodPractice.id.label("id"),
+                   (-func.ts_rank(vector, any_)).label("rank"),
+                   case((vector.op("@@")(every), 1), else_=0).label("every"))
+            .join(pooled, pooled.c.id == GoodPractice.id).subquery("hits"))
 
 
-def find(search: Search, with_facets: bool = True) -> Result:
-    """The page of practices a search asks for (as cards), their total and the facet counts.
-
-    Without text, the totals are the same for every visitor until the next write: they are
-    kept in the cache. With text, everything is counted by the database for this search."""
-    if search.has_text_but_no_terms:
-        return Result(search, [], 0, {f: [] for f in FACETS} if with_facets else {})
-    hits = _hits(search) if search.is_text else None
-    matching = _matching(search, hits)
-    if hits is None:
-        key = ("catalogue:totals", *(f"{f}={v}" for f, v in sorted(search.filters.items())))
-        total, facets = remember(key, lambda: _totals(search))
+def _page(search: Search) -> list[Card]:
+    """The cards of the page asked for (themes and Comuni filled)."""
+    if search.sort == "relevance" and search.is_text:
+        hits = _ranked(search)
+        query = (_matching(search, hits, _CARD_COLUMNS)
+                 .order_by(hits.c.every.desc(), hits.c.rank, GoodPractice.id.desc()))
     else:
-        total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
-        facets = _count_facets(matching) if with_facets and total else {f: [] for f in FACETS}
-    if search.sort == "relevance" and hits is not None:
-        order = (hits.c.every.desc(), hits.c.rank, GoodPractice.id.desc())
-    else:
-        order = _ORDER.get(search.sort, _ORDER["newest"])
-    page = _matching(search, hits, _CARD_COLUMNS)
-    rows = db.session.execute(page.order_by(*order).limit(search.per_page)
+        query = (_matching(search, columns=_CARD_COLUMNS, where=_match(search))
+                 .order_by(*_ORDER.get(search.sort, _ORDER["newest"])))
+    rows = db.session.execute(query.limit(search.per_page)
                               .offset((search.page - 1) * search.per_page)).all()
     cards = [Card(*row) for row in rows]
     fill(cards)
-    return Result(search, cards, total, facets if with_facets else {})
+    return cards
+
+
+def _compute(search: Search) -> tuple[list[Card], int, dict, dict[int, ComuneRef]]:
+    total, facets = _counts(_matching(search, where=_match(search)))
+    cards = _page(search) if total else []
+    return cards, total, facets, comune_refs(int(v) for v, _n in facets[FACET_COMUNE])
+
+
+def find(search: Search) -> Result:
+    """The page of practices a search asks for (as cards), their total and the facet counts.
+
+    They are the same for every visitor until the next write: kept in the cache under the
+    search's words (as analysed), filters, sort and page, so that a popular search is counted
+    and ranked once per write for everyone, signed in or not."""
+    if search.has_text_but_no_terms:
+        return Result(search, [], 0, {f: [] for f in FACETS})
+    key = ("catalogue:search", " ".join(search.words),
+           *(f"{f}={v}" for f, v in sorted(search.filters.items())),
+           search.sort, search.page, search.per_page)
+    cards, total, facets, comuni = remember(key, lambda: _compute(search))
+    return Result(search, cards, total, facets, comuni)
 
 
 def all_themes() -> dict[int, ThemeRef]:
@@ -448,8 +516,7 @@ def iter_all(search: Search, chunk: int = 500):
     with themes, Comuni and promoters (open data)."""
     if search.has_text_but_no_terms:
         return
-    hits = _hits(search) if search.is_text else None
-    ids = _matching(search, hits)
+    ids = _matching(search, where=_match(search))
     last = 0
     while True:
         rows = db.session.scalars(
