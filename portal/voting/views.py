@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from portal import authz
 from portal.accounts.policies import require_confirmed
@@ -136,11 +136,15 @@ def _here() -> str:
 def show(round_id: int):
     """The round, its rules, the household's ballot and one page of its proposals (filters,
     sort and a cursor in the query string); htmx asks for the list alone."""
-    # the table with the round: its Comune says who votes, its name heads the page
-    round_ = db.get_or_404(Round, round_id, options=[joinedload(Round.table)])
+    # The table with the round: its Comune says who votes, its name heads the page. The
+    # stored results (every step of the count) stay unread: the entries say which were
+    # selected once they are stored.
+    round_ = db.get_or_404(Round, round_id,
+                           options=[joinedload(Round.table), defer(Round.results)])
     state = services.round_state(round_)
     closed = state == RoundState.CLOSED
-    selected = services.selected_ids(services.results_of(round_)) if closed else set()
+    selected = (services.selected_ids(services.results_of(round_))
+                if closed and round_.results_at is None else set())
     household = _household()
     problem = (services.eligibility_problem(round_, household)
                if current_user.is_authenticated else None)

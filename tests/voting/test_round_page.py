@@ -226,3 +226,20 @@ def test_results_are_paged_and_the_csv_has_every_row(app, db, client, factory, c
     lines = response.get_data(as_text=True).splitlines()
     assert len(lines) == 121 and lines[0].startswith("proposta_id")
     assert services.results_of(round_)["steps"][0]["proposal"] == int(lines[1].split(",")[0])
+
+
+def test_closed_round_shows_the_selected_before_and_after_the_count(app, db, client, factory,
+                                                                    comune):
+    """A closed round's list marks the selected proposals, computed on the spot before
+    `flask voting close` and read from the stored count after it."""
+    round_, proposals = _sized_round(factory, comune, 30, threshold=1)
+    voter = factory.household(user=factory.user(), comune=comune)
+    services.cast_vote(round_.id, proposals[12].id, voter.id, voter.users[0].id)
+    db.session.commit()
+    close(round_)
+    pages = [client.get(f"/votazioni/{round_.id}").get_data(as_text=True)]
+    assert "1 votazioni" in app.test_cli_runner().invoke(args=["voting", "close"]).output
+    pages.append(client.get(f"/votazioni/{round_.id}").get_data(as_text=True))
+    for html in pages:
+        assert html.count("<strong>Selezionata</strong>") == 1
+        assert ids_on(html)[0] == proposals[12].id  # most voted first once closed
