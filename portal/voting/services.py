@@ -876,8 +876,10 @@ def _can_join(round_: Round, proposal: Proposal, now: datetime) -> bool:
 def move_votes(proposal: Proposal, into: Proposal) -> dict:
     """What a merge changes in the rounds: the duplicate leaves the rounds that have not
     opened yet, and `into` takes its place there where the round's manager could have put it
-    (`_can_join`; else the round goes on without the duplicate). Returns what changed, for
-    the proposals' event and the audit log.
+    (`_can_join`; else the round goes on without the duplicate). Each such round is locked
+    and read again first: one that opened since `merge_refusal` looked refuses the merge
+    (the request rolls back; the round keeps the list it opened with). Returns what
+    changed, for the proposals' event and the audit log.
 
     Nothing else moves, by design:
     - a round that has opened is never changed: `merge_refusal` keeps merges away from open
