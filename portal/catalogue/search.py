@@ -77,8 +77,8 @@ FACET_THEME, FACET_COMUNE, FACET_STATUS, FACET_KIND = "t", "c", "s", "k"
 FACETS = (FACET_THEME, FACET_COMUNE, FACET_STATUS, FACET_KIND)
 #: Comuni counted for the Comune facet (there may be 1,500)
 TOP_COMUNI = 16
-#: PostgreSQL ranks at most this many of the newest matches (see `_ranked`); the deepest page
-#: one can open (50 of 20) is within it
+#: PostgreSQL ranks at most this many of the newest matches (see `_relevance_page`); the
+#: deepest page one can open (50 of 20) is within it
 RANK_POOL = 1000
 SORTS = ("relevance", "newest", "title", "adopted")
 STATUS_VALUES = tuple(s.value for s in PracticeStatus)
@@ -368,10 +368,10 @@ def _counts(matching) -> tuple[int, dict[str, list[tuple[str, int]]]]:
     """How many practices match, and how many of them carry each theme, Comune (the most
     frequent), status and promoter kind: one statement.
 
-    The matching ids are a CTE, which both databases materialise because it is read more
-    than once: the text is matched once for the total and the four GROUP BYs. Every branch
-    of the UNION ALL has the same named columns (facet, value, n); the total is the row of
-    facet "total"."""
+    `matching` selects (id, status). It is a CTE, which both databases materialise because
+    it is read more than once: the text is matched once for the total and the four GROUP
+    BYs. Every branch of the UNION ALL has the same named columns (facet, value, n); the
+    total is the row of facet "total"."""
     ids = matching.cte("matching")
     in_ids = select(ids.c.id)
     n = func.count().label("n")
@@ -389,8 +389,7 @@ def _counts(matching) -> tuple[int, dict[str, list[tuple[str, int]]]]:
         branch(FACET_THEME, pt.theme_id).where(pt.practice_id.in_(in_ids))
         .group_by(pt.theme_id),
         branch(FACET_COMUNE, top_comuni.c.comune_id, count=top_comuni.c.n),
-        branch(FACET_STATUS, GoodPractice.status).where(GoodPractice.id.in_(in_ids))
-        .group_by(GoodPractice.status),
+        branch(FACET_STATUS, ids.c.status).group_by(ids.c.status),
         branch(FACET_KIND, Promoter.kind,
                count=func.count(Promoter.practice_id.distinct()).label("n"))
         .where(Promoter.practice_id.in_(in_ids)).group_by(Promoter.kind),
@@ -407,42 +406,41 @@ def _counts(matching) -> tuple[int, dict[str, list[tuple[str, int]]]]:
     return total, facets
 
 
-def _ranked(search: Search):
-    """The practices to order by relevance: (id, rank, every), best first by (-every, rank).
+def _relevance_page(search: Search):
+    """SELECT of the cards of the practices matching a text, best first: those holding every
+    word, then by rank.
 
     PostgreSQL: ts_rank reads each candidate's whole tsvector, so a word found in nearly every
     practice would have every one of them read and ranked for one page. Only a pool is
     ranked: the newest RANK_POOL practices holding every word and the newest RANK_POOL holding
-    any (both found through the GIN index, ordered by a plain column), at least as many as the
-    page asked reaches. The trade-off: for a very common word, an old practice that would rank
-    high is not shown among the first results (it is still counted, and found by a more
-    precise query or a filter). SQLite's bm25 comes from the FTS index itself: all matches are
-    ranked there."""
+    any (found through the GIN index, or a scan when most rows match, and cut by a top-N sort
+    on a plain column), at least as many as the page asked reaches. The trade-off: for a
+    very common word, an old practice that would rank high is not among the first results
+    (it is still counted, and found by a more precise query or a filter). SQLite's bm25 comes
+    from the FTS index itself: all matches are ranked there."""
     if not _postgresql():
-        return _sqlite_hits(search)
+        hits = _sqlite_hits(search)
+        return (_matching(search, hits, _CARD_COLUMNS)
+                .order_by(hits.c.every.desc(), hits.c.rank, GoodPractice.id.desc()))
     any_, every = _pg_queries(search)
     vector = GoodPractice.search_vector
     pool = max(RANK_POOL, search.page * search.per_page)
 
-    def newest(condition):
-        return (_matching(search, where=condition).order_by(
-            GoodPractice.published_at.desc(), GoodPractice.id.desc()).limit(pool))
+    def newest(tsquery):
+        return (_matching(search, where=vector.op("@@")(tsquery))
+                .order_by(GoodPractice.published_at.desc(), GoodPractice.id.desc()).limit(pool))
 
-    candidates = union(newest(vector.op("@@")(every)), newest(vector.op("@@")(any_))) \
-        if len(search.words) > 1 else newest(vector.op("@@")(any_))
+    candidates = union(newest(every), newest(any_)) if len(search.words) > 1 else newest(any_)
     pooled = candidates.subquery("pool")
-    return (select(GoodPractice.id.label("id"),
-                   (-func.ts_rank(vector, any_)).label("rank"),
-                   case((vector.op("@@")(every), 1), else_=0).label("every"))
-            .join(pooled, pooled.c.id == GoodPractice.id).subquery("hits"))
+    return (select(*_CARD_COLUMNS).where(GoodPractice.id.in_(select(pooled.c.id)))
+            .order_by(case((vector.op("@@")(every), 1), else_=0).desc(),
+                      func.ts_rank(vector, any_).desc(), GoodPractice.id.desc()))
 
 
 def _page(search: Search) -> list[Card]:
     """The cards of the page asked for (themes and Comuni filled)."""
     if search.sort == "relevance" and search.is_text:
-        hits = _ranked(search)
-        query = (_matching(search, hits, _CARD_COLUMNS)
-                 .order_by(hits.c.every.desc(), hits.c.rank, GoodPractice.id.desc()))
+        query = _relevance_page(search)
     else:
         query = (_matching(search, columns=_CARD_COLUMNS, where=_match(search))
                  .order_by(*_ORDER.get(search.sort, _ORDER["newest"])))
@@ -454,7 +452,8 @@ def _page(search: Search) -> list[Card]:
 
 
 def _compute(search: Search) -> tuple[list[Card], int, dict, dict[int, ComuneRef]]:
-    total, facets = _counts(_matching(search, where=_match(search)))
+    total, facets = _counts(_matching(search, columns=(GoodPractice.id, GoodPractice.status),
+                                      where=_match(search)))
     cards = _page(search) if total else []
     return cards, total, facets, comune_refs(int(v) for v, _n in facets[FACET_COMUNE])
 

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from portal.catalogue import search
+from tests.conftest import login
 
 
 def titles(html: str) -> list[str]:
@@ -363,3 +364,65 @@ def test_the_same_words_find_the_same_practices_on_every_database(client, practi
         assert set(found) == expected and len(found) == len(expected), q
 
 
+
+
+def _search_statements(app, client, path: str, clear: bool = True) -> list[str]:
+    """The statements that open `path` runs (when nothing is cached yet, unless not `clear`)."""
+    from sqlalchemy import event
+
+    from portal import caching
+    from portal.extensions import db
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    if clear:
+        caching.clear()
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_a_search_costs_the_same_few_statements_however_much_it_finds(app, client, practices,
+                                                                      factory):
+    """Counting the results and every facet matches the text once, whatever the number of
+    themes, Comuni, kinds and pages: a common word is as cheap to count as a rare one."""
+    practices.make(title="Famiglie in rete", themes=["mutuo-aiuto"])
+    few = _search_statements(app, client, "/pratiche?q=famiglia")
+    comuni = [factory.comune() for _ in range(6)]
+    themes = ["mutuo-aiuto", "partecipazione", "scuola-ed-educazione"]
+    for i in range(24):
+        practices.make(title=f"Famiglie insieme {i:02d}", themes=[themes[i % 3]],
+                       comuni=[comuni[i % 6]], status=("attiva", "idea")[i % 2],
+                       promoters=[(f"Associazione {i}", ("association", "comune")[i % 2])])
+    many = _search_statements(app, client, "/pratiche?q=famiglia")
+    second_page = _search_statements(app, client, "/pratiche?q=famiglia&pagina=2")
+    filtered = _search_statements(app, client, "/pratiche?q=famiglia&stato=idea&tema=mutuo-aiuto")
+    assert len(few) == len(many) == len(second_page) == len(filtered)
+    # one statement counts the total and the four facets; one reads the page
+    assert sum("count(" in s.lower() for s in many) == 1
+    # another visitor, signed in, gets the same search without counting or ranking again
+    family = app.test_client()
+    login(family, factory.user().email)
+    _search_statements(app, client, "/pratiche?q=famiglia")
+    kept = _search_statements(app, family, "/pratiche?q=famiglia", clear=False)
+    assert not any("good_practices" in s for s in kept)
+    assert "25 buone pratiche trovate" in family.get("/pratiche?q=famiglia").get_data(
+        as_text=True)
+
+
+def test_a_practice_published_shows_at_once_in_a_search_already_kept(client, practices):
+    """A search is kept for everyone until the next write: a practice published just after
+    is found on the next visit, and counted."""
+    practices.make(title="Ludoteca di quartiere")
+    first = client.get("/pratiche?q=ludoteca").get_data(as_text=True)
+    assert titles(first) == ["Ludoteca di quartiere"] and "1 buona pratica trovata" in first
+    practices.make(title="Ludoteca itinerante")
+    again = client.get("/pratiche?q=ludoteca").get_data(as_text=True)
+    assert sorted(titles(again)) == ["Ludoteca di quartiere", "Ludoteca itinerante"]
+    assert "2 buone pratiche trovate" in again
