@@ -84,6 +84,16 @@ def _close_round(live, round_id):
     live.db.session.commit()
 
 
+def _meeting_day_comes(live, meeting_path):
+    """The evening of the meeting arrives: its start moves to an hour ago (minutes open then)."""
+    from portal.tables.models import Meeting
+
+    meeting_id = int(meeting_path.rsplit("/", 1)[1])
+    live.db.session.execute(update(Meeting).where(Meeting.id == meeting_id).values(
+        starts_at=utcnow() - timedelta(hours=1), ends_at=None))
+    live.db.session.commit()
+
+
 def test_from_proposal_to_adopted_practice(live, page):
     """Published, voted, selected, on the agenda, decided, notified, done, practice, adopted."""
     seveso, giussano, table, proposal, people = _setup(live)
@@ -138,6 +148,7 @@ def test_from_proposal_to_adopted_practice(live, page):
     assert any(m.subject.startswith("Convocazione") for m in outbox("autrice@example.org"))
 
     # 4. The meeting: attendance, the secretary's minutes item by item.
+    _meeting_day_comes(live, meeting_path)
     visit(page, f"{meeting_path}/presenze")
     for select in page.locator("main select").all():
         select.select_option("present")
