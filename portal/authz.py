@@ -165,20 +165,23 @@ def _htmx_page() -> str:
 # --------------------------------------------------------------------------- role queries
 
 
+#: Reads a user's (role, scope_type, scope_id) rows; the network module, which keeps the role
+#: assignments, registers it at start-up (authz sits below every module and imports none).
+_role_loader: Callable[[int], Any] | None = None
+
+
+def register_role_loader(loader: Callable[[int], Any]) -> None:
+    global _role_loader
+    _role_loader = loader
+
+
 def role_set(user) -> frozenset[tuple[str, str, int]]:
     """(role, scope_type, scope_id) triples of a user, loaded once per request."""
-    if not getattr(user, "is_authenticated", False):
+    if not getattr(user, "is_authenticated", False) or _role_loader is None:
         return frozenset()
     cached = getattr(user, "_role_cache", None)
     if cached is None:
-        from portal.extensions import db
-        from portal.network.models import RoleAssignment
-
-        rows = db.session.execute(
-            db.select(RoleAssignment.role, RoleAssignment.scope_type, RoleAssignment.scope_id)
-            .where(RoleAssignment.user_id == user.id)
-        ).all()
-        cached = frozenset((r, s, i) for r, s, i in rows)
+        cached = frozenset((r, s, i) for r, s, i in _role_loader(user.id))
         user._role_cache = cached
     return cached
 

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import development_base_url
+from portal.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +154,6 @@ def init_app(app: Flask) -> None:
         if isinstance(exc, HTTPException):
             return http_error(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        from portal.extensions import db
-
         try:
             db.session.rollback()
         except Exception:  # a broken connection must not hide the original error

@@ -4,11 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from portal.accounts import personal, policies, views  # noqa: E402,F401
+from portal.accounts import personal, policies, services, views  # noqa: E402,F401
 
 
 def init_app(app):
-    from portal.accounts.services import init_login
-
-    init_login(app)
+    services.init_login(app)
     personal.init_app(app)  # the account, sessions, household, invitations

@@ -4,12 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("catalogue", __name__)
 
-from portal.catalogue import personal, policies, views  # noqa: E402,F401
+from portal.catalogue import personal, policies, services, views  # noqa: E402,F401
 
 
 def init_app(app):
-    from portal.catalogue import services
-
     services.register_panels()
     services.listen_for_commits()
     views.init_template_globals(app)

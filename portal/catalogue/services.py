@@ -24,6 +24,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import authz
+from portal.accounts.models import User
 from portal.authz import Role
 from portal.caching import remember
 from portal.catalogue import search
@@ -42,12 +43,20 @@ from portal.catalogue.models import (
     practice_comuni,
     practice_themes,
 )
-from portal.core.services import activity, audit, notify
+from portal.core.services import activity, audit, notify, register_dashboard_panel
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.network.models import Association, Comune
-from portal.network.services import slugify
-from portal.storage import IMAGES, PDF, UploadRejected, check_upload, new_key, storage
+from portal.network.services import register_comune_panel, slugify
+from portal.storage import (
+    IMAGES,
+    PDF,
+    UploadRejected,
+    check_upload,
+    new_key,
+    safe_filename,
+    storage,
+)
 from portal.web import parse_id
 
 log = logging.getLogger(__name__)
@@ -385,7 +394,7 @@ def publish(actor, practice: GoodPractice) -> None:
         activity("practice.published", _("Nuova buona pratica: %(title)s", title=practice.title),
                  link, comune.id)
     audit("catalogue.published", practice, {"title": practice.title}, actor=actor)
-    author = (db.session.get(_user_model(), practice.created_by_id)
+    author = (db.session.get(User, practice.created_by_id)
               if practice.created_by_id else None)
     if author is not None and author.id != actor.id:
         notify([author], "catalogue.published",
@@ -431,11 +440,6 @@ def never_deletable_text() -> str:
     return _("Questa pratica è stata pubblicata: la sua storia delle modifiche è pubblica e "
              "non si può eliminare. Puoi ritirarla dalla pubblicazione.")
 
-
-def _user_model():
-    from portal.accounts.models import User
-
-    return User
 
 
 # --------------------------------------------------------------------------- promoters, results
@@ -527,8 +531,6 @@ def add_file(actor, practice: GoodPractice, stream: BinaryIO, filename: str, kin
 
     A new cover replaces the old one. The content decides the type, never the name.
     """
-    from portal.storage import safe_filename
-
     if kind == FileKind.COVER:
         allowed, limit = IMAGES, COVER_MAX
         size_text = _("L'immagine di copertina può pesare al massimo 2 MB.")
@@ -771,9 +773,6 @@ def _may_draft(user) -> bool:
 
 
 def register_panels() -> None:
-    from portal.core.services import register_dashboard_panel
-    from portal.network.services import register_comune_panel
-
     register_comune_panel(comune_panel)
     register_dashboard_panel("catalogue/_dashboard_panel.html", _may_draft)
 

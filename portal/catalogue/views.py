@@ -53,6 +53,7 @@ from portal.catalogue.models import (
 )
 from portal.extensions import db
 from portal.forms import EmptyForm
+from portal.i18n import money
 from portal.network.models import Association, Comune
 from portal.storage import send_file_safely
 from portal.web import parse_id, refuse, wants_partial
@@ -252,8 +253,6 @@ def _diff(old: dict, new: dict) -> list[dict]:
                 (before or "").splitlines(), (after or "").splitlines(), lineterm="", n=0)
                 if line[:1] in "+-" and not line.startswith(("+++", "---"))][:40]
         elif key == "cost_cents":
-            from portal.i18n import money
-
             entry["before"], entry["after"] = money(before), money(after)
         elif isinstance(after, list) or isinstance(before, list):
             entry["before"] = ", ".join(before or []) or "—"

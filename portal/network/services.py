@@ -517,3 +517,10 @@ def register_comune_panel(provider) -> None:
     (the template reads the context as `panel`)."""
     if provider not in _COMUNE_PANELS:
         _COMUNE_PANELS.append(provider)
+
+
+def role_rows(user_id: int) -> list:
+    """A user's (role, scope_type, scope_id) rows, for portal.authz."""
+    return db.session.execute(
+        select(RoleAssignment.role, RoleAssignment.scope_type, RoleAssignment.scope_id)
+        .where(RoleAssignment.user_id == user_id)).all()

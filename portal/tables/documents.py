@@ -11,38 +11,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import nh3
-from markdown_it import MarkdownIt
-
+from portal.catalogue.services import render_markdown as _render_markdown
 from portal.i18n import money
-
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
-
-ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "blockquote", "code", "pre",
-                "a", "h3", "h4", "h5", "h6", "hr"}
-
-
-def _own_render(text: str) -> str:
-    html = _md.render(text)
-    # Headings inside minutes sit below the page's h2/h3: shift them down to keep the order.
-    for level in (2, 1):
-        html = html.replace(f"<h{level}>", f"<h{level + 2}>").replace(f"</h{level}>",
-                                                                       f"</h{level + 2}>")
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href"}},
-                     url_schemes={"http", "https", "mailto"}, link_rel="nofollow noopener")
-
-
-try:  # one sanitiser for the portal: the catalogue's, when that module is installed
-    from portal.catalogue.services import render_markdown as _shared_render
-except ImportError:  # pragma: no cover - the catalogue is optional
-    _shared_render = _own_render
 
 
 def render_markdown(text: str | None) -> str:
-    """Markdown to safe HTML: raw HTML escaped by the parser, the output cleaned by nh3."""
+    """Markdown to safe HTML, with the one sanitiser of the portal (the catalogue's)."""
     if not text:
         return ""
-    return _shared_render(text)
+    return _render_markdown(text)
 
 
 def canonical_json(content: dict) -> str:
