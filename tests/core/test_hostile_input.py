@@ -5,6 +5,10 @@ values, the query string, the fields of the route's own form (read from the page
 it) and the usual field names — hostile values of each kind, one kind at a time, plainly and
 as htmx, as a visitor and as the coordinator (who passes every role rule). Every answer must be
 2xx-4xx. A route added later joins the walk by itself.
+
+The path values start from real ones, read from the links and forms of the demo's own pages
+(a practice's slug, a meeting's id that has minutes...), so that the hostile values reach the
+view behind a slug and not only its 404.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import re
 
 import pytest
 from flask import Flask
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Rule
+from werkzeug.routing.exceptions import RoutingException
 
 from portal.extensions import db as _db
 from tests.conftest import login
@@ -59,6 +65,7 @@ FORM_NAMES = ["title", "summary", "body", "text", "reason", "message", "note", "
               "year", "kind", "unit", "members-0-year", "members-0-name", "next", "budget",
               "max_supports", "threshold", "rule", "proposal", "user_id", "seat", "url"]
 FIELD_RE = re.compile(r'<(?:input|select|textarea)\b[^>]*\bname="([^"]+)"')
+LINK_RE = re.compile(r'\b(?:href|action|hx-get|hx-post|hx-delete|hx-put)="(/[^"#?]*)')
 SKIP_POST = {"accounts.logout", "accounts.delete_account"}  # they end the walk's session
 
 
@@ -73,10 +80,12 @@ def _path_values(converter) -> list:
     return ["x", "' OR 1=1 --", "x" * 300, "١٢", "²"]
 
 
-def _urls(rule: Rule) -> list[str]:
-    """The rule built with each hostile value in turn for each of its arguments."""
+def _urls(rule: Rule, examples: dict | None = None) -> list[str]:
+    """The rule built with real values (when the site links to it) or the first plain ones,
+    then with each hostile value in turn for each of its arguments."""
     converters = rule._converters
     base = {name: _path_values(conv)[0] for name, conv in converters.items()}
+    base.update((examples or {}).get(rule.rule, {}))
     urls = {rule.build(base, append_unknown=False)[1]}
     for name, conv in converters.items():
         for value in _path_values(conv)[1:]:
@@ -90,6 +99,51 @@ def _routes(app: Flask, method: str) -> list[Rule]:
     return [rule for rule in app.url_map.iter_rules()
             if method in (rule.methods or ()) and rule.endpoint != "static"
             and not rule.endpoint.endswith(".static")]
+
+
+#: the examples found on each database (the demo is the same in every test: same ids, slugs)
+_EXAMPLES: dict[str, dict[str, dict]] = {}
+
+
+def _examples(app: Flask) -> dict[str, dict]:
+    """Real path values of each route pattern, from the links and forms of the pages the
+    coordinator sees, up to three links deep from every route built with plain values."""
+    backend = app.config["SQLALCHEMY_DATABASE_URI"]
+    if backend not in _EXAMPLES:
+        _EXAMPLES[backend] = _crawl(app)
+    return _EXAMPLES[backend]
+
+
+def _crawl(app: Flask) -> dict[str, dict]:
+    client = app.test_client()
+    login(client, "admin@example.org", "demo-rete-2026")
+    adapter = app.url_map.bind("localhost")
+    examples: dict[str, dict] = {}
+    seen: set[str] = set()
+    pages = {url for rule in _routes(app, "GET") for url in _urls(rule)[:1]}
+    for _depth in range(3):
+        found: set[str] = set()
+        for url in sorted(pages - seen):
+            seen.add(url)
+            response = client.get(url)
+            if response.status_code == 200 and response.mimetype == "text/html":
+                found.update(LINK_RE.findall(response.get_data(as_text=True)))
+            response.close()
+        for path in found:
+            for method in ("GET", "POST"):
+                rule, args = _match(adapter, path, method)
+                if args and rule.rule not in examples:
+                    examples[rule.rule] = args
+                    if method == "GET":
+                        pages.add(path)
+    return examples
+
+
+def _match(adapter, path: str, method: str) -> tuple:
+    try:
+        return adapter.match(path, method=method, return_rule=True)
+    except (HTTPException, RoutingException):  # not a route, or not for this method
+        return None, None
 
 
 @pytest.fixture
@@ -108,10 +162,10 @@ def _check(failures: list, who: str, what: str, response) -> None:
         failures.append(f"{who} {what[:200]}: {response.status_code}")
 
 
-def _sweep_get(app, client, who: str) -> list[str]:
+def _sweep_get(app, client, who: str, examples: dict) -> list[str]:
     failures: list[str] = []
     for rule in _routes(app, "GET"):
-        for url in _urls(rule):
+        for url in _urls(rule, examples):
             _check(failures, who, f"GET {url}", client.get(url))
             for kind, value in KINDS.items():
                 query = {name: value for name in QUERY_NAMES}
@@ -126,9 +180,10 @@ def _sweep_get(app, client, who: str) -> list[str]:
 
 
 def test_every_page_survives_hostile_urls(demo, client):
-    failures = _sweep_get(demo, client, "visitor")
+    examples = _examples(demo)
+    failures = _sweep_get(demo, client, "visitor", examples)
     login(client, "admin@example.org", "demo-rete-2026")
-    failures += _sweep_get(demo, client, "coordinator")
+    failures += _sweep_get(demo, client, "coordinator", examples)
     assert not failures, "\n".join(failures)
 
 
@@ -144,6 +199,7 @@ def _fields_of(client, url: str, can_get: bool) -> set[str]:
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
 def test_every_form_survives_hostile_fields(demo, client, htmx):
+    examples = _examples(demo)
     login(client, "admin@example.org", "demo-rete-2026")
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"',
                       client.get("/privacy").get_data(as_text=True)).group(1)
@@ -153,7 +209,7 @@ def test_every_form_survives_hostile_fields(demo, client, htmx):
     for rule in _routes(demo, "POST"):
         if rule.endpoint in SKIP_POST:
             continue
-        for url in _urls(rule):
+        for url in _urls(rule, examples):
             names = set(FORM_NAMES) | _fields_of(client, url, rule.rule in get_rules)
             for kind, value in KINDS.items():
                 data = {name: value for name in names}
