@@ -144,8 +144,8 @@ def render_markdown(text: str) -> str:
 # --------------------------------------------------------------------------- the modules above
 #
 # Voting and tables sit above proposals: proposals imports neither. What a proposal's pages
-# need from them they register here from their init_app (see /work/notes/proposals-hooks.md
-# for what each registers), and what they must hear of travels as a blinker signal.
+# need from them they register here from their init_app (portal/voting/__init__.py and
+# portal/tables/panels.py), and what they must hear of travels as a blinker signal.
 
 signals = Namespace()
 #: Sent by merge() under its locks, before it writes anything: sender = the duplicate,
