@@ -6,7 +6,7 @@ them as they are in plain text (.txt mails). This module chooses the language an
 portal's formats in one place.
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
@@ -91,8 +91,21 @@ def date_filter(value: date | datetime | None, fmt: str = "long") -> str:
     return formatted(value, fmt)
 
 
+def machine_time(value: date | datetime | None) -> str:
+    """A moment as HTML's `<time datetime>` wants it: UTC to the second ("2026-12-07T20:07:12Z";
+    `isoformat()` writes microseconds, which the attribute does not take), a date as it is."""
+    if value is None:
+        return ""
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    if value.tzinfo is None:  # stored times are UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        money=money, datetime=datetime_filter, date=date_filter, number=number
+        money=money, datetime=datetime_filter, date=date_filter, number=number,
+        machine_time=machine_time,
     )
     app.jinja_env.globals["current_locale"] = current_locale

@@ -1,0 +1,65 @@
+"""Valid HTML by construction: htmx through `data-hx-*` attributes and `<time datetime>` values
+in the forms HTML takes. (The pages themselves go through the Nu HTML Checker in
+tests/e2e/test_valid_html.py.)"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portal.i18n import machine_time
+
+ROOT = Path(__file__).resolve().parents[2]
+#: an htmx attribute without the data- prefix (invalid HTML): ` hx-get=`, `"hx-target"`...
+BARE_HTMX = re.compile(r"(?<![\w-])hx-[a-z]")
+#: HTML's global date and time string, to the second, in UTC
+VALID_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+def _sources():
+    for folder, pattern in (("templates", "*.html"), ("templates", "*.xml"),
+                            ("static/js", "*.js")):
+        yield from (ROOT / folder).rglob(pattern)
+
+
+def test_htmx_attributes_carry_the_data_prefix():
+    """`hx-get` is no HTML attribute; htmx reads `data-hx-get` just as well."""
+    bare = [f"{path.relative_to(ROOT)}:{n}: {line.strip()[:120]}"
+            for path in _sources()
+            for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+            if BARE_HTMX.search(line)]
+    assert not bare, "htmx attributes without data-:\n" + "\n".join(bare)
+
+
+def test_time_elements_do_not_print_python_timestamps():
+    """`isoformat()` of a moment writes microseconds (and +00:00 for a naive one is a guess):
+    templates format `<time datetime>` with the machine_time filter."""
+    raw = [f"{path.relative_to(ROOT)}:{n}" for path in _sources()
+           for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+           if re.search(r"datetime=\"\{\{[^}]*isoformat\(\)", line)]
+    assert not raw, "use |machine_time for <time datetime>:\n" + "\n".join(raw)
+
+
+def test_machine_time_examples():
+    assert machine_time(None) == ""
+    assert machine_time(date(2026, 12, 7)) == "2026-12-07"
+    moment = datetime(2026, 12, 7, 20, 7, 12, 123456, tzinfo=UTC)
+    assert machine_time(moment) == "2026-12-07T20:07:12Z"
+    # stored times are UTC, also when a driver gives them back naive
+    assert machine_time(moment.replace(tzinfo=None)) == "2026-12-07T20:07:12Z"
+    rome = timezone(timedelta(hours=1))
+    assert machine_time(datetime(2026, 12, 7, 21, 7, 12, tzinfo=rome)) == "2026-12-07T20:07:12Z"
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=2)), None])))
+def test_machine_time_is_valid_and_the_same_moment(moment):
+    text = machine_time(moment)
+    assert VALID_MOMENT.fullmatch(text), text
+    back = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    assert timedelta(0) <= aware - back < timedelta(seconds=1)
