@@ -344,7 +344,7 @@ def reject(application: SupportApplication, manager, note: str) -> None:
     _tell_household(application, _("La tua domanda di sostegno non è stata accolta"))
 
 
-def pay(application: SupportApplication, manager) -> ledger.FundTransaction:
+def pay(application: SupportApplication, manager, at=None) -> ledger.FundTransaction:
     """Post the grant to the Comune's fund, once: the key is the application's, so a retry
     (a second click, a second manager) returns the first transaction."""
     if application.status in (S.PAID, S.CLOSED) and application.payment_transaction_id:
@@ -356,7 +356,7 @@ def pay(application: SupportApplication, manager) -> ledger.FundTransaction:
             transaction = ledger.post_grant(
                 fund, amount_cents=application.amount_granted_cents,
                 key=application.payment_key, memo="Sostegno a una famiglia",
-                ref=f"application:{application.id}", category="support")
+                ref=f"application:{application.id}", category="support", at=at)
     except ledger.InsufficientFunds as exc:
         audit("fund.payment_refused", application,
               {"amount_cents": application.amount_granted_cents}, actor=manager)
@@ -365,7 +365,7 @@ def pay(application: SupportApplication, manager) -> ledger.FundTransaction:
               "resta approvata e potrai erogarla quando il fondo avrà le risorse. %(detail)s",
               detail=str(exc))) from None
     application.status = S.PAID
-    application.paid_at = utcnow()
+    application.paid_at = at or utcnow()
     application.payment_transaction_id = transaction.id
     db.session.flush()
     audit("fund.application_paid", application,

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal import authz
 from portal.accounts.policies import require_confirmed
 from portal.authz import Role
+from portal.core.services import register_dashboard_panel
 from portal.extensions import db
 from portal.forms import EmptyForm
 from portal.fund import fattore
@@ -468,12 +469,19 @@ def _label(labels):
     return label
 
 
+def _in_panel(user) -> bool:
+    return user.household_id is not None or authz.has_role(user, Role.FUND_MANAGER)
+
+
 def init_app(app: Flask) -> None:
-    """Register the blueprint, the templates' labels, the personal data and the purge."""
+    """Register the blueprint, the templates' labels, the account area's panel, the personal
+    data and the purge."""
     from portal.fund import support_personal
 
     app.register_blueprint(bp)
     support_personal.init_app(app)
+    register_dashboard_panel("fund/support/_dashboard_panel.html", _in_panel)
     app.jinja_env.globals.update(
+        manages_fund_support=lambda: authz.has_role(current_user, Role.FUND_MANAGER),
         application_status_label=_label(STATUS_LABELS), pact_kind_label=_label(PACT_LABELS),
         fattore_scale=lambda value: f"{value:.2f}".replace(".", ","))
