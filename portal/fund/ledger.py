@@ -172,6 +172,11 @@ def transaction_hash(tx: FundTransaction) -> str:
                                  tx.ref, tx.reverses_id, tx.campaign_id))
 
 
+def find_by_key(key: str) -> FundTransaction | None:
+    """The transaction posted under an idempotency key, if any."""
+    return db.session.scalar(select(FundTransaction).where(FundTransaction.key == key))
+
+
 def _by_key(key: str) -> FundTransaction | None:
     return db.session.scalar(select(FundTransaction).where(FundTransaction.key == key)
                              .execution_options(populate_existing=True))
