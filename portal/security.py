@@ -5,7 +5,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
@@ -47,6 +47,9 @@ SECURITY_HEADERS = (
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    # No other site's window keeps a handle on ours (window.opener); the API sets its own CORP.
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
@@ -59,6 +62,35 @@ def _set_headers(response):
     response.vary.add("HX-Request")
     if request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "public, max-age=3600")
+    return response
+
+
+#: Under these paths every answer is JSON, errors included, in the envelope of the API's own
+#: refusals (portal/api): {"error": <code>, "message": <Italian text>}.
+JSON_PATHS = ("/api/",)
+#: The `error` code of each status.
+JSON_ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                    405: "method_not_allowed", 413: "too_large", 422: "unprocessable",
+                    429: "too_many_requests", 500: "server_error"}
+#: what a program reading the API needs to hear (the others say what the pages say)
+JSON_ERROR_TEXT = {
+    400: _l("Richiesta non valida: controlla gli argomenti in /api/v1/openapi.json."),
+    404: _l("Nessun dato a questo indirizzo: gli indirizzi dell'API sono in "
+            "/api/v1/openapi.json."),
+    405: _l("Metodo non consentito: l'API è in sola lettura (GET, HEAD, OPTIONS)."),
+}
+
+
+def wants_json_errors() -> bool:
+    return request.path.startswith(JSON_PATHS)
+
+
+def json_error(code: int, message: str | None = None):
+    """The API's error answer: JSON whatever went wrong, never the HTML page."""
+    known = code if code in JSON_ERROR_CODES else (400 if code < 500 else 500)
+    text = JSON_ERROR_TEXT.get(known) or ERROR_TEXT[known][1]
+    response = jsonify(error=JSON_ERROR_CODES[known], message=message or str(text))
+    response.status_code = code
     return response
 
 
@@ -133,6 +165,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
+        if wants_json_errors():
+            return json_error(400)
         return render_error(400)
 
     @app.errorhandler(HTTPException)
@@ -141,8 +175,16 @@ def init_app(app: Flask) -> None:
             return exc
         if isinstance(exc, SecurityError):
             # A host outside TRUSTED_HOSTS: the page's links cannot be built for it.
+            if wants_json_errors():
+                return json_error(400)
             return app.response_class(str(ERROR_TEXT[400][1]), 400, mimetype="text/plain")
         response = exc.get_response()
+        if wants_json_errors():  # keeps the status's own headers (Allow, Retry-After)
+            body = json_error(exc.code)
+            response.set_data(body.get_data())
+            response.status_code = exc.code
+            response.content_type = body.content_type
+            return response
         body, code = render_error(exc.code)
         response.set_data(body)
         response.status_code = code
@@ -160,4 +202,6 @@ def init_app(app: Flask) -> None:
             log.exception("rollback after the error failed")
         if app.config.get("PROPAGATE_TEST_ERRORS"):
             raise exc
+        if wants_json_errors():
+            return json_error(500)
         return render_error(500)

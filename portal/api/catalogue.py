@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from portal import authz
-from portal.api import bp, openapi
+from portal.api import bp, openapi, params
+from portal.api.params import Query
 from portal.catalogue import search, services
 from portal.catalogue.listing import (
     MAX_PAGE,
@@ -16,32 +17,25 @@ from portal.catalogue.listing import (
     parse_search,
     practice_record,
 )
-from portal.web import parse_int
 
 MAX_PER_PAGE = 100
-ERROR = {"$ref": "#/components/schemas/Error"}
 
 _FILTERS = [
-    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200},
-     "description": "Testo libero su titolo, temi, promotori, sintesi e descrizione (radici "
-                    "italiane, accenti ignorati): trova le pratiche con almeno una delle "
-                    "parole, prima quelle che le hanno tutte."},
-    {"name": "tema", "in": "query", "schema": {"type": "string"},
-     "description": "Slug di un tema, per esempio scuola-ed-educazione."},
-    {"name": "comune", "in": "query", "schema": {"type": "string"},
-     "description": "Slug di un Comune in cui la pratica si svolge, per esempio seveso."},
-    {"name": "stato", "in": "query",
-     "schema": {"type": "string", "enum": list(search.STATUS_VALUES)}},
-    {"name": "promotore", "in": "query",
-     "schema": {"type": "string", "enum": list(search.KIND_VALUES)},
-     "description": "Tipo di promotore."},
-    {"name": "ordina", "in": "query",
-     "schema": {"type": "string", "enum": list(search.SORTS)},
-     "description": "Ordine; predefinito: pertinenza con q, altrimenti le più recenti."},
-    {"name": "pagina", "in": "query",
-     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-    {"name": "per_pagina", "in": "query",
-     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 20}},
+    Query("q", params.text(search.MAX_QUERY_LENGTH),
+          "Testo libero su titolo, temi, promotori, sintesi e descrizione (radici italiane, "
+          "accenti ignorati): trova le pratiche con almeno una delle parole, prima quelle che "
+          "le hanno tutte."),
+    Query("tema", params.enum(lambda: [t.slug for t in search.all_themes().values()]),
+          "Slug di un tema, per esempio scuola-ed-educazione."),
+    Query("comune", params.enum(params.comune_slugs),
+          "Slug di un Comune in cui la pratica si svolge, per esempio seveso."),
+    Query("stato", {"type": "string", "enum": list(search.STATUS_VALUES)}),
+    Query("promotore", {"type": "string", "enum": list(search.KIND_VALUES)},
+          "Tipo di promotore."),
+    Query("ordina", {"type": "string", "enum": list(search.SORTS)},
+          "Ordine; predefinito: pertinenza con q, altrimenti le più recenti."),
+    Query("pagina", params.integer(1, MAX_PAGE)),
+    Query("per_pagina", params.integer(1, MAX_PER_PAGE, default=20)),
 ]
 
 openapi.schema("Practice", {
@@ -107,14 +101,10 @@ def _error(code: int, error: str, message: str):
                             "type": "boolean", "description": "Sempre falso: total conta "
                             "tutte le corrispondenze (campo mantenuto per compatibilità)."}}}]},
                     "facets": {"type": "object"}}}}}},
-        "400": {"description": "Parametri non validi.",
-                "content": {"application/json": {"schema": ERROR}}},
     })
 def practices():
+    per_page = params.read(request.args, _FILTERS)["per_pagina"] or 20
     raw = request.args.get("per_pagina", "")
-    per_page = parse_int(raw, 1, MAX_PER_PAGE) if raw else 20
-    if per_page is None:
-        return _error(400, "bad_request", f"per_pagina deve essere tra 1 e {MAX_PER_PAGE}.")
     try:
         wanted, _chosen = parse_search(request.args, per_page=per_page)
     except BadSearch as exc:
@@ -154,13 +144,12 @@ def _indicator(i) -> dict:
     "/api/v1/pratiche/{practice_id}", "get", summary="Una buona pratica pubblicata",
     tags=["Buone pratiche"],
     parameters=[{"name": "practice_id", "in": "path", "required": True,
-                 "schema": {"type": "integer"}}],
+                 "schema": params.integer()}],
     responses={
         "200": {"description": "La pratica, con promotori, risultati e adozioni.",
                 "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/PracticeDetail"}}}},
-        "404": {"description": "Nessuna pratica pubblicata con questo id.",
-                "content": {"application/json": {"schema": ERROR}}},
+        "404": openapi.NOT_FOUND,
     })
 def practice(practice_id: int):
     # what the practice page shows, read the same way

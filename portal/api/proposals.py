@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from flask import jsonify, request, url_for
+from sqlalchemy import select
 
 from portal import authz
-from portal.api import bp, openapi
+from portal.api import bp, openapi, params
+from portal.api.params import Query
 from portal.extensions import db
 from portal.proposals import services as proposals
 from portal.proposals.models import PUBLIC_STATES
+from portal.proposals.themes import themes as theme_catalogue
+from portal.tables.models import Table
 from portal.voting import services as voting
 from portal.voting.models import Round
 
@@ -57,22 +61,27 @@ openapi.schema("RoundResults", {
     },
 })
 
+#: A keyset cursor of /proposte: "<key>_<id>", the key being the publication time in
+#: microseconds since 1970 (ordina=recenti) or the number of supports (ordina=sostegni).
+PROPOSAL_CURSOR = "^(0|[1-9][0-9]{0,15})_[1-9][0-9]{0,8}$"
+#: No proposal has this many supports: a bigger key in a cursor means "from the top".
+_MAX_COUNT = 2**31 - 1
+
 _FILTERS = [
-    {"name": "comune", "in": "query", "schema": {"type": "string"},
-     "description": "Comune id or name"},
-    {"name": "tavolo", "in": "query", "schema": {"type": "string"},
-     "description": "Table id, 'intercomunale' or 'comunali'"},
-    {"name": "tema", "in": "query", "schema": {"type": "string"}, "description": "Theme slug"},
-    {"name": "stato", "in": "query",
-     "schema": {"type": "string", "enum": [s.value for s in PUBLIC_STATES]}},
-    {"name": "votazione", "in": "query", "schema": {"type": "integer"},
-     "description": "Round id"},
-    {"name": "ordina", "in": "query", "schema": {"type": "string",
-                                                 "enum": ["recenti", "sostegni"]}},
-    {"name": "dopo", "in": "query", "schema": {"type": "string"},
-     "description": "Cursor of the next page"},
-    {"name": "prima", "in": "query", "schema": {"type": "string"},
-     "description": "Cursor of the previous page"},
+    Query("comune", params.enum(params.comune_slugs),
+          "Slug del Comune della proposta, per esempio giussano."),
+    Query("tavolo", params.enum(lambda: ["intercomunale", "comunali", *params.table_slugs()]),
+          "Slug di un tavolo, oppure «intercomunale» (il tavolo della Rete) o «comunali» (i "
+          "tavoli dei Comuni)."),
+    Query("tema", params.enum(lambda: list(theme_catalogue())), "Slug di un tema."),
+    Query("stato", {"type": "string", "enum": [s.value for s in PUBLIC_STATES]}),
+    Query("votazione", params.integer(), "Id di una votazione: le proposte in votazione."),
+    Query("ordina", {"type": "string", "enum": list(proposals.ListFilters.SORTS)},
+          "Ordine: le più recenti (predefinito) o le più sostenute."),
+    params.cursor("dopo", PROPOSAL_CURSOR, "Cursore della pagina successiva: usa il campo "
+                  "`next` della risposta. Opaco; un valore fuori da questa forma è un 400."),
+    params.cursor("prima", PROPOSAL_CURSOR, "Cursore della pagina precedente: usa il campo "
+                  "`prev` della risposta. Opaco; un valore fuori da questa forma è un 400."),
 ]
 
 
@@ -85,9 +94,19 @@ def _error(status: int, code: str, message: str):
 @openapi.path("/api/v1/proposte", "get", summary="Published proposals, newest or most supported",
               parameters=_FILTERS, tags=["proposte"],
               responses={"200": {"description": "A page of proposals", "content": {
-                  "application/json": {"schema": {"$ref": "#/components/schemas/ProposalList"}}}}})
+                  "application/json": {"schema": {"$ref": "#/components/schemas/ProposalList"}}}}},
+              description="Cinquanta proposte a pagina, in ordine di chiave (keyset): i campi "
+                          "`next` e `prev` sono gli indirizzi delle pagine vicine.")
 def proposals_list():
-    filters = proposals.ListFilters(request.args)
+    wanted = params.read(request.args, _FILTERS)
+    tavolo = wanted["tavolo"]
+    if tavolo and tavolo not in proposals.ListFilters.LEVELS:  # a table's slug: its id
+        wanted["tavolo"] = db.session.scalar(select(Table.id).where(Table.slug == tavolo))
+    for name in ("dopo", "prima"):
+        if wanted[name] and wanted.get("ordina") == "sostegni":
+            key, _sep, ident = wanted[name].partition("_")
+            wanted[name] = f"{min(int(key), _MAX_COUNT)}_{ident}"
+    filters = proposals.ListFilters({k: str(v) for k, v in wanted.items() if v is not None})
     filters.resolve()
     page = proposals.search(filters, per_page=50)
     items = [{
@@ -113,7 +132,7 @@ def proposals_list():
               summary="Results of a closed voting round, with the published computation",
               tags=["votazioni"],
               parameters=[{"name": "round_id", "in": "path", "required": True,
-                           "schema": {"type": "integer"}}],
+                           "schema": params.integer()}],
               responses={"200": {"description": "The results", "content": {
                   "application/json": {"schema": {"$ref": "#/components/schemas/RoundResults"}}}},
                   "404": {"description": "No such round, or not closed yet", "content": {

@@ -8,7 +8,8 @@ from flask import jsonify, request, url_for
 from sqlalchemy import func, select, tuple_
 
 from portal import authz
-from portal.api import bp, openapi
+from portal.api import bp, openapi, params
+from portal.api.params import Query
 from portal.extensions import db
 from portal.tables import services
 from portal.tables.models import (
@@ -19,9 +20,19 @@ from portal.tables.models import (
     Table,
     TableMember,
 )
-from portal.web import parse_id
 
 PER_PAGE = 50
+OUTCOMES = ["approved", "approved_amended", "rejected", "postponed"]
+#: A cursor of /delibere: "<day of the decision>_<id>", as the `next` link gives it.
+DECISION_CURSOR = ("^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+                   "_[1-9][0-9]{0,8}$")
+_DECISION_FILTERS = [
+    Query("tavolo", params.enum(params.table_slugs),
+          "Slug del tavolo, per esempio tavolo-seveso."),
+    Query("esito", {"type": "string", "enum": OUTCOMES}),
+    params.cursor("prima", DECISION_CURSOR, "Cursore della pagina successiva: usa il campo "
+                  "`next` della risposta. Opaco; un valore fuori da questa forma è un 400."),
+]
 _DECISION_COLUMNS = (
     Decision.id, Table.slug, Decision.meeting_id, Decision.revision_number, Decision.position,
     Decision.title, Decision.outcome, Decision.votes_for, Decision.votes_against,
@@ -47,8 +58,7 @@ openapi.schema("Delibera", {
         "id": {"type": "integer"}, "tavolo": {"type": "string"},
         "seduta": {"type": "integer"}, "revisione": {"type": "integer"},
         "punto": {"type": "integer"}, "oggetto": {"type": "string"},
-        "esito": {"type": "string",
-                  "enum": ["approved", "approved_amended", "rejected", "postponed"]},
+        "esito": {"type": "string", "enum": OUTCOMES},
         "voti": {"type": ["object", "null"], "properties": {
             "favorevoli": {"type": "integer"}, "contrari": {"type": "integer"},
             "astenuti": {"type": "integer"}}},
@@ -78,6 +88,17 @@ openapi.schema("Seduta", {
         "url": {"type": "string"}, "pdf": {"type": ["string", "null"]},
     },
 })
+
+
+def _position_of(cursor: str) -> tuple[date, int]:
+    """The (day, id) a cursor names. The grammar's days run to 31 in every month: "2026-02-30"
+    lies after every decision of 28 February and before any of 1 March."""
+    day, _sep, ident = cursor.partition("_")
+    year, month, number = (int(part) for part in day.split("-"))
+    try:
+        return date(year, month, number), int(ident)
+    except ValueError:  # a day past the month's end; December has 31
+        return date(year, month + 1, 1), 0
 
 
 def _decision(d, table_slug: str, url: str) -> dict:
@@ -130,7 +151,7 @@ def api_tables():
 @authz.public
 @openapi.path("/api/v1/sedute/{id}", "get", summary="Una seduta, con il verbale in vigore",
               parameters=[{"name": "id", "in": "path", "required": True,
-                           "schema": {"type": "integer"}}],
+                           "schema": params.integer()}],
               responses={"200": {"description": "La seduta", "content": {"application/json": {
                   "schema": {"$ref": "#/components/schemas/Seduta"}}}},
                   "404": {"description": "Seduta inesistente o non ancora convocata",
@@ -182,48 +203,24 @@ def api_meeting(meeting_id: int):
 @authz.public
 @openapi.path("/api/v1/delibere", "get", summary="Le delibere dei tavoli (revisione in vigore)",
               description="Dalla più recente; paginazione a cursore con `prima`.",
-              parameters=[
-                  {"name": "tavolo", "in": "query", "schema": {"type": "string"},
-                   "description": "Slug del tavolo, per esempio tavolo-seveso."},
-                  {"name": "esito", "in": "query", "schema": {
-                      "type": "string",
-                      "enum": ["approved", "approved_amended", "rejected", "postponed"]}},
-                  {"name": "prima", "in": "query", "schema": {"type": "string"},
-                   "description": "Cursore della pagina successiva (campo `next`)."}],
+              parameters=_DECISION_FILTERS,
               responses={"200": {"description": "Una pagina di delibere", "content": {
                   "application/json": {"schema": {"type": "object", "properties": {
                       "data": {"type": "array",
                                "items": {"$ref": "#/components/schemas/Delibera"}},
-                      "next": {"type": ["string", "null"]}}}}}},
-                  "400": {"description": "Parametri non validi", "content": {
-                      "application/json": {
-                          "schema": {"$ref": "#/components/schemas/Error"}}}}})
+                      "next": {"type": ["string", "null"]}}}}}}})
 def api_decisions():
+    wanted = params.read(request.args, _DECISION_FILTERS)
     query = (select(*_DECISION_COLUMNS)
              .join(Minutes, Minutes.current_revision_id == Decision.revision_id)
              .join(Table, Table.id == Decision.table_id))
-    slug = request.args.get("tavolo")
-    if slug:
-        table = services.table_info(slug[:200])
-        if table is None:
-            return jsonify({"error": "bad_request", "message": "Tavolo sconosciuto."}), 400
-        query = query.where(Decision.table_id == table.id)
-    outcome = request.args.get("esito")
-    if outcome:
-        if outcome not in ("approved", "approved_amended", "rejected", "postponed"):
-            return jsonify({"error": "bad_request", "message": "Esito non valido."}), 400
-        query = query.where(Decision.outcome == outcome)
-    cursor = request.args.get("prima")
-    if cursor:
-        day, _sep, ident = cursor.partition("_")
-        try:
-            day_value, id_value = date.fromisoformat(day), parse_id(ident)
-        except ValueError:
-            id_value = None
-        if id_value is None:
-            return jsonify({"error": "bad_request", "message": "Cursore non valido."}), 400
+    if wanted["tavolo"]:
+        query = query.where(Table.slug == wanted["tavolo"])
+    if wanted["esito"]:
+        query = query.where(Decision.outcome == wanted["esito"])
+    if wanted["prima"]:
         query = query.where(tuple_(Decision.decided_on, Decision.id)
-                            < tuple_(day_value, id_value))
+                            < tuple_(*_position_of(wanted["prima"])))
     rows = db.session.execute(query.order_by(Decision.decided_on.desc(), Decision.id.desc())
                               .limit(PER_PAGE + 1)).all()
     next_url = None

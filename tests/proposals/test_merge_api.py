@@ -85,4 +85,7 @@ def test_api_lists_public_proposals_with_keyset_links(app, db, client, factory):
     assert len(second["items"]) == 5 and second["next"] is None
     titles = {i["title"] for i in data["items"] + second["items"]}
     assert len(titles) == 55 and "Bozza" not in titles
-    assert client.get("/api/v1/proposte?comune=abc&dopo=zzz").status_code == 200
+    # an unknown Comune or a cursor the API never handed out is refused, not ignored
+    for bad in ("comune=abc", "dopo=zzz"):
+        response = client.get(f"/api/v1/proposte?{bad}")
+        assert response.status_code == 400 and response.get_json()["error"] == "bad_request"
