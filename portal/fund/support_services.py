@@ -267,6 +267,13 @@ def queue(comune_ids, statuses=OPEN, limit: int = 200) -> list[SupportApplicatio
                   SupportApplication.indicator_cents, SupportApplication.id).limit(limit)))
 
 
+def lock(application: SupportApplication) -> None:
+    """Read the application again under a row lock (PostgreSQL; SQLite serialises writers):
+    two managers acting at once are served one after the other, the second seeing the
+    first's decision."""
+    db.session.refresh(application, with_for_update=True)
+
+
 def _expect(application: SupportApplication, *statuses) -> None:
     if application.status not in statuses:
         raise SupportError(_("La domanda non è più in uno stato che permette questa azione."))
@@ -291,6 +298,7 @@ def approve(application: SupportApplication, manager, *, amount_cents: int | Non
     the Comune's threshold a second, different manager confirms. On full approval the pact
     is agreed and the payment posted (PaymentRefused leaves the application approved, unpaid).
     Returns the payment's transaction, if posted."""
+    lock(application)
     _expect(application, S.SUBMITTED, S.UNDER_REVIEW)
     if any(a.manager_id == manager.id for a in application.approvals):
         raise SupportError(_("Hai già approvato questa domanda: serve l'approvazione di un "
@@ -347,6 +355,7 @@ def reject(application: SupportApplication, manager, note: str) -> None:
 def pay(application: SupportApplication, manager, at=None) -> ledger.FundTransaction:
     """Post the grant to the Comune's fund, once: the key is the application's, so a retry
     (a second click, a second manager) returns the first transaction."""
+    lock(application)
     if application.status in (S.PAID, S.CLOSED) and application.payment_transaction_id:
         return db.session.get(ledger.FundTransaction, application.payment_transaction_id)
     _expect(application, S.APPROVED)

@@ -335,7 +335,7 @@ def pay(application_id: int):
     try:
         services.pay(item, current_user)
     except services.PaymentRefused as exc:
-        # the refusal is written to the audit log: keep it, the application is unchanged
+        # nothing changed: the application stays approved, unpaid
         flash(str(exc), "danger")
         return _application_page(item, 422)
     except services.SupportError as exc:
