@@ -19,6 +19,10 @@ from portal.forms import (
 EMAIL_MESSAGE = _l("Inserisci un indirizzo e-mail valido, per esempio nome@esempio.it.")
 
 
+def _id_or_none(value):
+    return None if value in ("", None) else int(value)
+
+
 def email_field(label=None):
     return CleanStringField(
         label or _l("Indirizzo e-mail"),
@@ -91,8 +95,9 @@ class HouseholdForm(FlaskForm):
         _l("Nome del nucleo familiare"), validators=[required(), length(120, 2)],
         description=_l("Per esempio \"Famiglia Rossi\"."),
     )
-    # validate_comune_id says it better than WTForms' generic "not a valid choice"
-    comune_id = SelectField(_l("Comune di residenza"), coerce=int, validate_choice=False,
+    # validate_comune_id says it better than WTForms' generic "not a valid choice"; the
+    # placeholder's value is empty, as HTML wants of a required select's first option
+    comune_id = SelectField(_l("Comune di residenza"), coerce=_id_or_none, validate_choice=False,
                             validators=[required(_l("Scegli il Comune di residenza."))])
     birth_year = IntegerInput(_l("Il tuo anno di nascita"), validators=_birth_year_validators())
 

@@ -334,7 +334,7 @@ def delete_account():
 
 def _comune_choices():
     rows = db.session.execute(db.select(Comune.id, Comune.name).order_by(Comune.name)).all()
-    return [(0, _("— scegli —"))] + [(r.id, r.name) for r in rows]
+    return [("", _("— scegli —"))] + [(r.id, r.name) for r in rows]
 
 
 @bp.get("/famiglia")

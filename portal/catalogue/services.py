@@ -128,11 +128,33 @@ ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "h3", "h4", "h
 _HEADING = re.compile(r"<(/?)h([1-6])>")
 
 
+def outline(html: str, top: int = 3, deepest: int = 5) -> str:
+    """Headings renumbered so that the body's outline continues the page's (its sections are
+    h2): the highest headings written become h3 and no level is skipped, whatever the author
+    wrote ("## A" then "#### B" are h3 then h4)."""
+    shown: list[tuple[int, int]] = []  # (level written, level shown) of the open sections
+    current = top
+
+    def renumber(match: re.Match) -> str:
+        nonlocal current
+        if match.group(1):  # a closing tag closes the heading just opened
+            return f"</h{current}>"
+        written = int(match.group(2))
+        while shown and shown[-1][0] > written:
+            shown.pop()
+        if shown and shown[-1][0] == written:
+            current = shown.pop()[1]
+        else:
+            current = min(shown[-1][1] + 1, deepest) if shown else top
+        shown.append((written, current))
+        return f"<h{current}>"
+
+    return _HEADING.sub(renumber, html)
+
+
 def render_markdown(text: str) -> str:
-    """Markdown to sanitised HTML; headings start at h3 so that the page's outline holds."""
-    rendered = _md.render(text or "")
-    rendered = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(max(int(m.group(2)) + 2, 3), 5)}>",
-                            rendered)
+    """Markdown to sanitised HTML, its headings in the page's outline (see outline)."""
+    rendered = outline(_md.render(text or ""))
     return nh3.clean(rendered, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
                      url_schemes={"http", "https", "mailto"},
                      link_rel="nofollow noopener noreferrer")

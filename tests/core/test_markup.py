@@ -1,6 +1,6 @@
-"""Valid HTML by construction: htmx through `data-hx-*` attributes and `<time datetime>` values
-in the forms HTML takes. (The pages themselves go through the Nu HTML Checker in
-tests/e2e/test_valid_html.py.)"""
+"""Valid HTML by construction: htmx through `data-hx-*` attributes, `<time datetime>` values in
+the forms HTML takes, no two CSRF fields with one id, headings in order inside what authors
+write. (The pages themselves go through the Nu HTML Checker in tests/e2e/test_valid_html.py.)"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.catalogue.services import outline, render_markdown
 from portal.i18n import machine_time
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,15 @@ def test_htmx_attributes_carry_the_data_prefix():
             for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
             if BARE_HTMX.search(line)]
     assert not bare, "htmx attributes without data-:\n" + "\n".join(bare)
+
+
+def test_csrf_fields_carry_no_id():
+    """WTForms gives every CSRF field id="csrf_token": two forms on a page would share it.
+    Templates render the hidden field with id=False (it needs no label)."""
+    with_id = [f"{path.relative_to(ROOT)}:{n}" for path in _sources()
+               for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+               if re.search(r"\.csrf_token *(\}\}|\((?![^)]*id=False))", line)]
+    assert not with_id, "render {{ form.csrf_token(id=False) }}:\n" + "\n".join(with_id)
 
 
 def test_time_elements_do_not_print_python_timestamps():
@@ -63,3 +73,21 @@ def test_machine_time_is_valid_and_the_same_moment(moment):
     back = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     assert timedelta(0) <= aware - back < timedelta(seconds=1)
+
+
+def test_a_practice_body_continues_the_page_outline():
+    """What an author writes as "## A" then "#### B" sits under the page's h2 sections as
+    h3 then h4: the body starts at h3 and never skips a level."""
+    body = render_markdown("## Come funziona\n\ntesto\n\n#### Chi\n\n# Costi\n\n### Voci")
+    assert re.findall(r"<h(\d)>", body) == ["3", "4", "3", "4"]
+
+
+@given(st.lists(st.integers(1, 6), max_size=12))
+def test_outline_never_skips_a_level(levels):
+    html = "".join(f"<h{n}>t</h{n}><p>x</p>" for n in levels)
+    shown = [int(n) for n in re.findall(r"<h(\d)>", outline(html))]
+    assert len(shown) == len(levels) and len(re.findall(r"</h(\d)>", outline(html))) == len(levels)
+    previous = 2  # the page's section heading
+    for level in shown:
+        assert 3 <= level <= 5 and level <= previous + 1
+        previous = level
