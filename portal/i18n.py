@@ -45,8 +45,10 @@ def current_locale() -> str:
 MOMENT_FORMATS = {"short": "dd/MM/y, HH:mm", "medium": "d MMM y, HH:mm",
                   "long": "d MMMM y, HH:mm", "full": "EEEE d MMMM y, HH:mm"}
 #: A short date keeps its four-digit year ("09/02/2026", as Italian offices write it; Babel's
-#: own is "09/02/26").
-DATE_FORMATS = {"short": "dd/MM/y"}
+#: own is "09/02/26"). The others put the day first in every language, as the moments above
+#: do: English would otherwise read "December 7, 2026" beside "7 December 2026, 20:00".
+DATE_FORMATS = {"short": "dd/MM/y", "medium": "d MMM y", "long": "d MMMM y",
+                "full": "EEEE d MMMM y"}
 
 
 def formatted(value: date | datetime, fmt: str, locale: str | None = None) -> str:
@@ -86,8 +88,8 @@ def date_filter(value: date | datetime | None, fmt: str = "long") -> str:
     """A date; a moment is shown as its day in Rome."""
     if value is None:
         return ""
-    if isinstance(value, datetime) and fmt == "long":
-        fmt = "d MMMM y"
+    if isinstance(value, datetime) and fmt in DATE_FORMATS:
+        fmt = DATE_FORMATS[fmt]
     return formatted(value, fmt)
 
 

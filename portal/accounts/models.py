@@ -103,6 +103,10 @@ class Household(db.Model):
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the officer's reason when the residence could not be verified
     review_note: Mapped[str | None] = mapped_column(String(500))
+    #: the address the household declares in its Comune, for the officer's check against the
+    #: anagrafe (street and house number; null for households created before it was asked)
+    street: Mapped[str | None] = mapped_column(String(120))
+    house_number: Mapped[str | None] = mapped_column(String(12))
     #: set when the last member deleted their account; counted votes stay, anonymised
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -124,6 +128,11 @@ class Household(db.Model):
     @property
     def is_verified(self) -> bool:
         return self.status == HouseholdStatus.VERIFIED
+
+    @property
+    def address(self) -> str | None:
+        """The declared address as written on an envelope ("Via Roma 12")."""
+        return " ".join(p for p in (self.street, self.house_number) if p) or None
 
     def __repr__(self) -> str:
         return f"<Household {self.id} {self.name!r}>"

@@ -191,7 +191,7 @@ def facet_view(result: search.Result, args: dict) -> list[dict]:
     return [
         {"title": titles["tema"], "arg": "tema", "options": options(
             counts.get(search.FACET_THEME, []), "tema",
-            {v: (t.name, t.slug) for v, t in themes.items()})},
+            {v: (t.label, t.slug) for v, t in themes.items()})},
         {"title": titles["comune"], "arg": "comune", "options": options(
             comune_counts, "comune", {v: (c.name, c.slug) for v, c in comuni.items()},
             limit=15)},

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
+from flask_babel import gettext
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -85,8 +86,19 @@ class Theme(db.Model):
     #: retired themes stay on old practices but are no longer offered
     active: Mapped[bool] = mapped_column(default=True, server_default="1")
 
+    @property
+    def label(self) -> str:
+        return theme_name(self.name)
+
     def __repr__(self) -> str:
         return f"<Theme {self.slug}>"
+
+
+def theme_name(name: str) -> str:
+    """A theme's name in the reader's language. The name is stored in Italian; the Rete's
+    starting themes are msgids (portal.proposals.themes marks them), so they are shown
+    translated, and a theme a coordinator added later reads as they wrote it."""
+    return gettext(name)
 
 
 practice_themes = Table(

@@ -62,6 +62,7 @@ from portal.catalogue.models import (
     Theme,
     practice_comuni,
     practice_themes,
+    theme_name,
 )
 from portal.extensions import db
 from portal.network.models import Comune
@@ -204,6 +205,10 @@ class ThemeRef:
     slug: str
     name: str
 
+    @property
+    def label(self) -> str:
+        return theme_name(self.name)
+
 
 @dataclass(frozen=True)
 class ComuneRef:
@@ -242,7 +247,7 @@ class Card:
 
     @property
     def themes_text(self) -> str:
-        return ", ".join(t.name for t in self.themes)
+        return ", ".join(t.label for t in self.themes)
 
     @property
     def comuni_text(self) -> str:

@@ -44,6 +44,7 @@ from portal.catalogue.models import (
     practice_themes,
 )
 from portal.core.services import activity, audit, notify, register_dashboard_panel
+from portal.core.texts import text
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.network.models import Association, Comune
@@ -413,7 +414,7 @@ def publish(actor, practice: GoodPractice) -> None:
     search.index(practice)
     link = url_for("catalogue.detail", slug=practice.slug)
     for comune in practice.comuni[:3]:
-        activity("practice.published", _("Nuova buona pratica: %(title)s", title=practice.title),
+        activity("practice.published", text("practice.published", title=practice.title),
                  link, comune.id)
     audit("catalogue.published", practice, {"title": practice.title}, actor=actor)
     author = (db.session.get(User, practice.created_by_id)
@@ -665,8 +666,8 @@ def declare_adoption(actor, practice: GoodPractice, comune: Comune, status: str,
     refresh_adoption_count(practice)
     link = url_for("catalogue.detail", slug=practice.slug)
     if created:
-        activity("practice.adopted", _("%(comune)s adotta «%(title)s»", comune=comune.name,
-                                       title=practice.title), link, comune.id)
+        activity("practice.adopted", text("practice.adopted", comune=comune.name,
+                                          title=practice.title), link, comune.id)
     audit("catalogue.adoption", adoption, {"comune": comune.name, "status": status}, actor=actor)
     return adoption
 

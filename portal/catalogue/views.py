@@ -286,10 +286,10 @@ def file(slug: str, file_id: int):
 
 def _practice_form(practice: GoodPractice | None = None, data: dict | None = None) -> PracticeForm:
     form = PracticeForm(obj=practice, data=data)
-    form.themes.choices = [(t.id, t.name) for t in services.themes()]
+    form.themes.choices = [(t.id, t.label) for t in services.themes()]
     if practice is not None:
         active = {t.id for t in services.themes()}
-        form.themes.choices += [(t.id, t.name) for t in practice.themes if t.id not in active]
+        form.themes.choices += [(t.id, t.label) for t in practice.themes if t.id not in active]
     form.comuni.choices = [(c.id, c.name) for c in db.session.scalars(
         select(Comune).order_by(Comune.name))]
     owners = services.owner_choices(current_user)

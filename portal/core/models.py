@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.core.texts import render
 from portal.db_setup import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -66,7 +67,12 @@ class Activity(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: e.g. comune.joined, proposal.published, decision.published, practice.published
     kind: Mapped[str] = mapped_column(String(40))
+    #: the text in Italian, as written when the event happened (shown when `message` is null)
     title: Mapped[str] = mapped_column(String(300))
+    #: the key of the text in portal.core.texts.MESSAGES, shown in the reader's language
+    message: Mapped[str | None] = mapped_column(String(60))
+    #: the values of `message` (names and titles as people wrote them, ISO dates)
+    params: Mapped[dict | None] = mapped_column(JSON)
     #: a path inside the portal, built with url_for when the event happened
     link: Mapped[str] = mapped_column(String(300))
     comune_id: Mapped[int | None] = mapped_column(ForeignKey("comuni.id", ondelete="CASCADE"))
@@ -75,6 +81,11 @@ class Activity(db.Model):
         Index("ix_activity_at", "at"),
         Index("ix_activity_comune_at", "comune_id", "at"),
     )
+
+    @property
+    def text(self) -> str:
+        """The event in the reader's language (older events: as they were written)."""
+        return render(self.message, self.params, self.title)
 
     def __repr__(self) -> str:
         return f"<Activity {self.kind} {self.title!r}>"

@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import update
 
 from portal.core.models import Activity, AuditLog, Notification, OutboxMessage
+from portal.core.texts import Text
 from portal.db_setup import utcnow
 from portal.extensions import db
 
@@ -51,11 +52,19 @@ def purge_audit_ips(days: int | None = None) -> int:
     return result.rowcount or 0
 
 
-def activity(kind: str, title: str, link: str, comune_id: int | None = None,
+def activity(kind: str, title: str | Text, link: str, comune_id: int | None = None,
              at: datetime | None = None) -> Activity:
-    """Add a public event to the activity stream; `at` is when it happened (default: now)."""
-    event = Activity(kind=kind, title=title[:300], link=link, comune_id=comune_id,
-                     at=at or utcnow())
+    """Add a public event to the activity stream; `at` is when it happened (default: now).
+
+    `title` is a `Text` (portal.core.texts.text), shown in each reader's language; a plain
+    string is shown as it is.
+    """
+    if isinstance(title, Text):
+        message, params, title = title.key, title.params, title.italian()
+    else:
+        message = params = None
+    event = Activity(kind=kind, title=title[:300], message=message, params=params, link=link,
+                     comune_id=comune_id, at=at or utcnow())
     db.session.add(event)
     return event
 

@@ -7,6 +7,7 @@ bp = Blueprint("network", __name__)
 from portal import authz  # noqa: E402
 from portal.core.services import register_home_context  # noqa: E402
 from portal.network import personal, policies, views  # noqa: E402,F401
+from portal.network.istat import province_name  # noqa: E402
 from portal.network.services import network_summary, role_rows  # noqa: E402
 
 
@@ -18,3 +19,4 @@ def init_app(app: Flask) -> None:
     authz.register_role_loader(role_rows)  # every permission check reads the roles here
     register_home_context(_home_context)  # the home page shows the Rete's figures
     personal.init_app(app)  # roles, applications decided
+    app.jinja_env.filters["province"] = province_name

@@ -23,6 +23,7 @@ from portal.authz import NETWORK_ID, ROLE_SCOPE, Role, Scope
 from portal.caching import remember
 from portal.core.models import Activity
 from portal.core.services import activity, audit, send_mail
+from portal.core.texts import render, text
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.i18n import ROME
@@ -267,7 +268,7 @@ def decide_application(coordinator, application: JoinApplication, approve: bool,
                                application.province, application.population, rome_today())
         application.comune_id = comune.id
         application.status = JoinStatus.APPROVED
-        activity("comune.joined", _("%(name)s entra nella Rete", name=comune.name),
+        activity("comune.joined", text("comune.joined", name=comune.name),
                  url_for("network.comune", slug=comune.slug), comune.id)
     else:
         application.status = JoinStatus.REJECTED
@@ -494,10 +495,12 @@ def comune_page(slug: str) -> ComunePage | None:
         select(Association.name)
         .join(association_comuni, association_comuni.c.association_id == Association.id)
         .where(association_comuni.c.comune_id == comune.id).order_by(Association.name)))
-    events = [EventLine(r.title, r.link, r.at) for r in db.session.execute(
-        select(Activity.title, Activity.link, Activity.at)
+    recent = db.session.execute(
+        select(Activity.title, Activity.message, Activity.params, Activity.link, Activity.at)
         .where(Activity.comune_id == comune.id)
-        .order_by(Activity.at.desc(), Activity.id.desc()).limit(COMUNE_EVENTS))]
+        .order_by(Activity.at.desc(), Activity.id.desc()).limit(COMUNE_EVENTS))
+    # told in the reader's language (older events: as they were written)
+    events = [EventLine(render(r.message, r.params, r.title), r.link, r.at) for r in recent]
     return ComunePage(comune=comune, households=row.households or 0,
                       associations=associations, events=events, panels=comune_panels(comune))
 

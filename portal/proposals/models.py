@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
+from portal.core.texts import render
 from portal.db_setup import UTCDateTime, utcnow
 from portal.extensions import db
 
@@ -277,8 +278,13 @@ class ProposalEvent(db.Model):
     )
     #: the table (secretary, chair) on whose behalf the actor acted, when relevant
     table_id: Mapped[int | None] = mapped_column(ForeignKey("tables.id", ondelete="SET NULL"))
-    #: the moderator's message, the reason of a refusal or of hiding, a decision's reference
+    #: the moderator's message, the reason of a refusal or of hiding, a decision's reference;
+    #: for a note the portal wrote, its Italian text (shown when `message` is null)
     note: Mapped[str | None] = mapped_column(Text)
+    #: a note the portal wrote: its key in portal.core.texts.MESSAGES, shown in the reader's
+    #: language, and its values
+    message: Mapped[str | None] = mapped_column(String(60))
+    params: Mapped[dict | None] = mapped_column(db.JSON)
     #: e.g. the comment hidden, the proposal merged into, the round that selected it
     details: Mapped[dict | None] = mapped_column(db.JSON)
 
@@ -288,6 +294,11 @@ class ProposalEvent(db.Model):
     table = relationship("Table")
 
     __table_args__ = (Index("ix_proposal_events_proposal", "proposal_id", "id"),)
+
+    @property
+    def note_text(self) -> str | None:
+        """The note in the reader's language when the portal wrote it, else as written."""
+        return render(self.message, self.params, self.note) if self.message else self.note
 
     def __repr__(self) -> str:
         return f"<ProposalEvent {self.proposal_id} {self.kind} {self.from_state}->{self.to_state}>"

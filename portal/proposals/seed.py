@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from flask import url_for
 
-from portal.core.models import Activity
+from portal.core.services import activity
+from portal.core.texts import text as portal_text
 from portal.extensions import db
 from portal.proposals.models import (
     Comment,
@@ -319,7 +320,9 @@ def _seed(ctx) -> None:
                                   else admin.id)
                 event.table_id = table.id
             elif step == S.SELECTED:
-                event.note = "Selezionata dalla votazione del tavolo."
+                selected = portal_text("history.selected_by_table")
+                event.note, event.message, event.params = (selected.italian(), selected.key,
+                                                           selected.params)
             else:
                 event.actor_id = author.id
             db.session.add(event)
@@ -333,10 +336,10 @@ def _seed(ctx) -> None:
     db.session.flush()
     for proposal in by_title.values():
         if proposal.published_at is not None:
-            db.session.add(Activity(
-                kind="proposal.published", title=f"Nuova proposta: {proposal.title}",
-                link=url_for("proposals.detail", proposal_id=proposal.id),
-                comune_id=proposal.comune_id, at=proposal.published_at))
+            activity("proposal.published",
+                     portal_text("proposal.published", title=proposal.title),
+                     url_for("proposals.detail", proposal_id=proposal.id),
+                     proposal.comune_id, at=proposal.published_at)
 
     merged = by_title["Scambio di giocattoli tra famiglie"]
     merged.merged_into_id = by_title["Banco del riuso di abbigliamento per bambini"].id

@@ -44,6 +44,7 @@ from portal.accounts.models import Household, HouseholdStatus, User
 from portal.accounts.services import find_user_by_email
 from portal.authz import Role, Scope
 from portal.core.services import activity, audit, notify
+from portal.core.texts import Text, text
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.network.models import Association, Comune, RoleAssignment, association_comuni
@@ -362,14 +363,19 @@ class _request_context:
             self._ctx.__exit__(*exc)
 
 
-def transition(proposal: Proposal, to_state: str, actor, note: str | None = None, *,
+def transition(proposal: Proposal, to_state: str, actor, note: str | Text | None = None, *,
                authorized: bool = False, details: dict | None = None,
                quiet: bool = False) -> ProposalEvent:
     """Move `proposal` to `to_state`; log, audit and notify. See the module docstring.
 
-    `details` is stored on the event (e.g. the round that selected it, the meeting);
-    `quiet` skips notifications (demo data).
+    `note` is what a person wrote, or a `Text` the portal writes (portal.core.texts), shown
+    in each reader's language; `details` is stored on the event (e.g. the round that selected
+    it, the meeting); `quiet` skips notifications (demo data).
     """
+    message = params = None
+    notice = note  # the notice is written in the request's language, as its title
+    if isinstance(note, Text):
+        message, params, note, notice = note.key, note.params, note.italian(), str(note)
     try:
         target = ProposalState(to_state)
         current = ProposalState(proposal.state)
@@ -404,7 +410,8 @@ def transition(proposal: Proposal, to_state: str, actor, note: str | None = None
     event = ProposalEvent(proposal=proposal, at=now, kind=EventKind.STATE,
                           from_state=current, to_state=target,
                           actor_id=getattr(actor, "id", None), association_id=association_id,
-                          table_id=table_id, note=note, details=details)
+                          table_id=table_id, note=note, message=message, params=params,
+                          details=details)
     db.session.add(event)
     audit(f"proposal.{target.value}", proposal,
           {"from": current.value, "note": note, **(details or {})}, actor=actor)
@@ -413,15 +420,12 @@ def transition(proposal: Proposal, to_state: str, actor, note: str | None = None
              getattr(actor, "id", None))
 
     link = _link(proposal)
-    if target == S.PUBLISHED:
-        activity("proposal.published", _("Nuova proposta: %(title)s", title=proposal.title),
+    if target in (S.PUBLISHED, S.APPROVED, S.IMPLEMENTED):
+        activity(f"proposal.{target.value}", text(f"proposal.{target.value}",
+                                                  title=proposal.title),
                  link, proposal.comune_id)
-    elif target in (S.APPROVED, S.IMPLEMENTED):
-        label = (_("Proposta approvata: %(title)s", title=proposal.title) if target == S.APPROVED
-                 else _("Proposta realizzata: %(title)s", title=proposal.title))
-        activity(f"proposal.{target.value}", label, link, proposal.comune_id)
     if not quiet:
-        _notify_change(proposal, current, target, actor, note, link)
+        _notify_change(proposal, current, target, actor, (notice or "").strip() or None, link)
     return event
 
 

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.caching import remember
-from portal.catalogue.models import Theme
+from portal.catalogue.models import Theme, theme_name
 from portal.extensions import db
 
 #: slug -> label: the catalogue's starting list (same names, same slugs)
@@ -40,8 +40,9 @@ def _load() -> tuple[dict[str, object], dict[str, object]]:
         # the same for every visitor: read once until the next write
         rows = remember("proposals.themes", lambda: [tuple(r) for r in db.session.execute(
             select(Theme.slug, Theme.name, Theme.active).order_by(Theme.position, Theme.name))])
-        found = (({slug: name for slug, name, active in rows if active},
-                  {slug: name for slug, name, _active in rows})
+        # names in the reader's language (g lasts one request, so one language)
+        found = (({slug: theme_name(name) for slug, name, active in rows if active},
+                  {slug: theme_name(name) for slug, name, _active in rows})
                  if rows else (DEFAULT_THEMES, DEFAULT_THEMES))
         g.proposal_themes = found
     return found

@@ -14,6 +14,7 @@ from flask import current_app
 from portal.accounts.models import User
 from portal.catalogue import services as catalogue
 from portal.catalogue.models import GoodPractice
+from portal.core.texts import text
 from portal.extensions import db
 from portal.i18n import ROME
 from portal.proposals.models import Proposal
@@ -226,8 +227,8 @@ def _project(ctx, proposal, decision, status: str, progress: int) -> Project:
     db.session.add(project)
     db.session.flush()
     if proposal.state == S.APPROVED:
-        transition(proposal, S.IN_PROGRESS, None, "In realizzazione.", authorized=True,
-                   quiet=True)
+        transition(proposal, S.IN_PROGRESS, None, text("history.in_progress_short"),
+                   authorized=True, quiet=True)
     steps = [p for p in (25, 50, 80) if p <= progress] + ([progress] if progress not in
                                                          (25, 50, 80, 0) else [])
     if status == ProjectStatus.IMPLEMENTED:

@@ -17,6 +17,7 @@ from portal.accounts.models import User
 from portal.authz import Role, Scope
 from portal.caching import remember
 from portal.core.services import activity, audit, notify
+from portal.core.texts import Text, text
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.i18n import ROME
@@ -639,12 +640,9 @@ def convene(actor, meeting: Meeting) -> None:
     if not held:
         _notify_convocation(meeting, [m.user for m in members(meeting.table)] + authors)
     link = url_for("tables.meeting", meeting_id=meeting.id)
-    when = local(meeting.starts_at).strftime("%d/%m/%Y")
     activity("meeting.convened",
-             _("%(table)s: registrata la seduta del %(when)s", table=meeting.table.name,
-               when=when) if held else
-             _("%(table)s: seduta convocata per il %(when)s", table=meeting.table.name,
-               when=when),
+             text("meeting.recorded" if held else "meeting.convened",
+                  table=meeting.table.name, when=local(meeting.starts_at).date()),
              link, meeting.table.comune_id)
     audit("meeting.convened", meeting, {"items": len(meeting.items),
                                         "recorded_afterwards": held}, actor=actor)
@@ -662,11 +660,11 @@ def _supporters(proposal) -> list:
 def _put_on_agenda(actor, meeting: Meeting, proposal) -> None:
     if proposal.state == ProposalState.SELECTED:
         _transition(proposal, ProposalState.ON_AGENDA, actor,
-                    _("All'ordine del giorno della seduta del %(when)s",
-                      when=local(meeting.starts_at).strftime("%d/%m/%Y")))
+                    text("history.on_agenda", when=local(meeting.starts_at).date()))
 
 
-def _transition(proposal, state, actor, note: str | None, details: dict | None = None) -> None:
+def _transition(proposal, state, actor, note: str | Text | None,
+                details: dict | None = None) -> None:
     proposals.transition(proposal, state, actor, note, authorized=True, details=details)
 
 
@@ -1005,14 +1003,12 @@ def publish(actor, minutes: Minutes, at: datetime | None = None) -> MinutesRevis
             close_loop(actor, decision)
     link = url_for("tables.meeting", meeting_id=meeting.id)
     if number == 1:
-        activity("minutes.published", _("%(table)s: pubblicato il verbale della seduta del "
-                                        "%(day)s", table=meeting.table.name,
-                                        day=content["meeting"]["local_date"]),
+        activity("minutes.published", text("minutes.published", table=meeting.table.name,
+                                           day=local(meeting.starts_at).date()),
                  link, meeting.table.comune_id, at=now)
     else:
-        activity("minutes.corrected", _("%(table)s: verbale del %(day)s corretto (revisione "
-                                        "%(n)d)", table=meeting.table.name,
-                                        day=content["meeting"]["local_date"], n=number),
+        activity("minutes.corrected", text("minutes.corrected", table=meeting.table.name,
+                                           day=local(meeting.starts_at).date(), n=number),
                  link, meeting.table.comune_id, at=now)
     audit("minutes.published", revision, {"meeting": meeting.id, "number": number,
                                           "hash": revision.content_hash}, actor=actor)
@@ -1026,12 +1022,11 @@ def close_loop(actor, decision: Decision) -> None:
     proposal = decision.proposal
     if proposal is None or proposal.state != ProposalState.ON_AGENDA:
         return  # already moved by an earlier revision, or decided elsewhere
-    day = decision.decided_on.strftime("%d/%m/%Y")
+    day = decision.decided_on
     details = {"meeting": decision.meeting_id, "decision": decision.id}
     if decision.outcome in APPROVING_OUTCOMES:
         _transition(proposal, ProposalState.APPROVED, actor,
-                    _("Approvata dal %(table)s nella seduta del %(day)s.",
-                      table=decision.table.name, day=day), details)
+                    text("history.approved", table=decision.table.name, day=day), details)
         project = Project(proposal_id=proposal.id, decision_id=decision.id,
                           table_id=decision.table_id, comune_id=decision.table.comune_id,
                           title=proposal.title, responsible=decision.responsible or "-",
@@ -1040,15 +1035,13 @@ def close_loop(actor, decision: Decision) -> None:
         db.session.add(project)
         db.session.flush()
         _transition(proposal, ProposalState.IN_PROGRESS, actor,
-                    _("In realizzazione. Responsabile: %(who)s; scadenza: %(when)s.",
-                      who=decision.responsible or "-",
-                      when=decision.deadline.strftime("%d/%m/%Y") if decision.deadline else "-"),
+                    text("history.in_progress", who=decision.responsible or "-",
+                         when=decision.deadline or "-"),
                     {**details, "project": project.id})
     elif decision.outcome == Outcome.REJECTED:
         _transition(proposal, ProposalState.NOT_APPROVED, actor,
-                    _("Non approvata dal %(table)s nella seduta del %(day)s. Motivazione: "
-                      "%(why)s", table=decision.table.name, day=day,
-                      why=decision.motivation or "-"), details)
+                    text("history.not_approved", table=decision.table.name, day=day,
+                         why=decision.motivation or "-"), details)
     else:
         notify([*_authors(proposal), *_supporters(proposal)], "proposal.postponed",
                _("La decisione sulla proposta «%(t)s» è rinviata", t=proposal.title),

@@ -35,6 +35,7 @@ from portal.accounts.models import Household, HouseholdStatus
 from portal.authz import Role
 from portal.caching import remember
 from portal.core.services import audit
+from portal.core.texts import text
 from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.i18n import datetime_filter
@@ -696,8 +697,7 @@ def ensure_results(round_: Round, quiet: bool = False) -> bool:
         entry = next(e for e in entries if e.proposal_id == step["proposal"])
         if step["selected"] and entry.proposal.state == ProposalState.PUBLISHED:
             proposals.transition(entry.proposal, ProposalState.SELECTED, None, authorized=True,
-                                 note=_("Selezionata dalla votazione «%(title)s».",
-                                        title=round_.title),
+                                 note=text("history.selected", title=round_.title),
                                  details={"round": round_.id, "votes": step["votes"]},
                                  quiet=quiet)
     audit("round.results", round_, {"ballots": results["ballots"],

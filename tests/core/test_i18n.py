@@ -45,8 +45,13 @@ def test_moments_are_shown_to_the_minute(italian):
 
 
 def test_english_formats_when_english_is_chosen(italian):
+    """One style of date per language: a day and a moment read day first, as the moments do."""
     with force_locale("en"):
-        assert date_filter(date(2015, 11, 12)) == "November 12, 2015"
+        assert date_filter(date(2015, 11, 12)) == "12 November 2015"
+        assert date_filter(datetime(2015, 11, 12, 12, tzinfo=UTC)) == "12 November 2015"
+        assert datetime_filter(datetime(2015, 11, 12, 12, tzinfo=UTC), "long") == (
+            "12 November 2015, 13:00")
+        assert date_filter(date(2015, 11, 12), "medium") == "12 Nov 2015"
         assert money(123456) == "1,234.56 €"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -160,6 +161,80 @@ def test_0014_drops_the_ballot_function_and_its_downgrade_brings_it_back(empty_d
             run("upgrade")
             assert function_body() is None
             assert schema_differences(_db.engine) == []
+        finally:
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def _json(value):
+    """A JSON column read by plain SQL: a dict on PostgreSQL, its text on SQLite."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_0020_gives_old_rows_the_key_of_the_portals_sentence(empty_database):
+    """Events and history lines stored as Italian sentences get their message key and values
+    (dates back to ISO), so that they too are shown in the reader's language; what is not one
+    of the portal's sentences stays text only."""
+    app = make_app(empty_database)
+    runner = app.test_cli_runner()
+
+    def run(*args):
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 0, (args, result.output, result.exception)
+
+    with app.app_context():
+        try:
+            run("upgrade", "0019")
+            with _db.engine.begin() as conn:
+                conn.execute(text(
+                    "INSERT INTO comuni (id, name, slug, istat_code, province, joined_on) "
+                    "VALUES (1, 'Meda', 'meda', '108031', 'Monza e della Brianza', "
+                    "'2015-11-12')"))
+                conn.execute(text("INSERT INTO tables (id, comune_id, name, slug) "
+                                  "VALUES (1, 1, 'Tavolo di Meda', 'meda')"))
+                conn.execute(text(
+                    "INSERT INTO proposals (id, comune_id, table_id, title, summary, body, "
+                    "body_html, state, created_at, updated_at, state_changed_at, listed, "
+                    "comment_count) VALUES (1, 1, 1, 'Pedibus', 'A piedi', '', '', "
+                    "'in_progress', '2026-01-01', '2026-01-01', '2026-01-01', :listed, 0)"),
+                    {"listed": True})
+                for i, (kind, title) in enumerate((
+                        ("comune.joined", "Meda entra nella Rete"),
+                        ("minutes.corrected",
+                         "Tavolo di Meda: verbale del 07/12/2026 corretto (revisione 2)"),
+                        ("practice.adopted", "Meda adotta «Pedibus»"),
+                        ("comune.joined", "Meda joins the Network")), start=1):
+                    conn.execute(text(
+                        "INSERT INTO activity (id, at, kind, title, link, comune_id) "
+                        "VALUES (:id, '2026-12-07', :kind, :title, '/', 1)"),
+                        {"id": i, "kind": kind, "title": title})
+                for i, (state, note) in enumerate((
+                        ("selected", "Selezionata dalla votazione «Bilancio 2026»."),
+                        ("in_progress", "In realizzazione. Responsabile: Ufficio; scadenza: -."),
+                        ("approved", "Approvata all'unanimità, con entusiasmo.")), start=1):
+                    conn.execute(text(
+                        "INSERT INTO proposal_events (id, proposal_id, at, kind, to_state, note)"
+                        " VALUES (:id, 1, '2026-12-07', 'state', :state, :note)"),
+                        {"id": i, "state": state, "note": note})
+            run("upgrade")
+            with _db.engine.connect() as conn:
+                rows = conn.execute(text("SELECT message, params FROM activity ORDER BY id"))
+                assert [(m, _json(p)) for m, p in rows] == [
+                    ("comune.joined", {"name": "Meda"}),
+                    ("minutes.corrected", {"table": "Tavolo di Meda", "day": "2026-12-07",
+                                           "n": 2}),
+                    ("practice.adopted", {"comune": "Meda", "title": "Pedibus"}),
+                    (None, None)]
+                rows = conn.execute(text(
+                    "SELECT message, params FROM proposal_events ORDER BY id"))
+                assert [(m, _json(p)) for m, p in rows] == [
+                    ("history.selected", {"title": "Bilancio 2026"}),
+                    ("history.in_progress", {"who": "Ufficio", "when": "-"}),
+                    (None, None)]
+            run("downgrade", "0019")
+            with _db.engine.connect() as conn:
+                assert "message" not in {c["name"] for c in inspect(conn).get_columns("activity")}
+                assert conn.execute(text("SELECT count(*) FROM activity")).scalar() == 4
         finally:
             _db.session.remove()
             _db.engine.dispose()
