@@ -2,8 +2,8 @@
 
 Registered with the core's registry (portal/core/personal.py). A household is shared: while
 another member keeps an account it stays as it is (it is their data too); when the last one
-leaves, its name, members and invitations go and the row stays anonymised, because counted
-votes point to it.
+leaves, its name, declared address, members and invitations go and the row stays anonymised,
+because counted votes point to it.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def _export_household(user: User) -> dict[str, Any]:
     if household is not None:
         data["household"] = {
             "id": household.id, "name": household.name, "comune": household.comune.name,
+            "street": household.street, "house_number": household.house_number,
             "status": household.status, "created_at": household.created_at,
             "verified_at": household.verified_at, "review_note": household.review_note,
             "members": [{"first_name": m.first_name, "kind": m.kind,

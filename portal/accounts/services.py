@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from datetime import timedelta
 from functools import cache
@@ -381,13 +382,37 @@ def confirm_email_change(token: str) -> User:
 # --------------------------------------------------------------------------- households
 
 
+#: a street: letters first ("Via Roma", "P.za dell'Addolorata", "Corso Vittorio Emanuele II")
+STREET_RE = re.compile(r"[^\W\d_][\w .,'’/()-]*")
+#: a house number: "12", "12/A", "12 bis", "5-7", or "snc" (senza numero civico)
+HOUSE_NUMBER_RE = re.compile(r"[0-9]{1,5}( ?[/-]? ?[A-Za-z0-9]{1,3})?|s\.?n\.?c\.?", re.IGNORECASE)
+
+
+def clean_address(street: str | None, house_number: str | None) -> tuple[str, str]:
+    """The declared address, trimmed; AccountError naming the field when it is not one."""
+    street = " ".join((street or "").split())
+    house_number = " ".join((house_number or "").split())
+    if not 3 <= len(street) <= 120 or not STREET_RE.fullmatch(street):
+        raise AccountError(_("Indica la via o la piazza, per esempio \"Via Roma\"."), "street")
+    if len(house_number) > 12 or not HOUSE_NUMBER_RE.fullmatch(house_number):
+        raise AccountError(_("Indica il numero civico, per esempio \"12\" o \"12/A\" "
+                             "(\"snc\" se non c'è)."), "house_number")
+    return street, house_number
+
+
 def create_household(user: User, name: str, comune_id: int, birth_year: int,
-                     first_name: str | None = None) -> Household:
+                     first_name: str | None = None, *, street: str | None = None,
+                     house_number: str | None = None) -> Household:
+    """A household of `user` waiting for its Comune's check; the address is what the officer
+    checks against the anagrafe (asked of every household the form creates)."""
     if user.household_id is not None:
         raise AccountError(_("Fai già parte di un nucleo familiare."))
     if not user.can_take_part:
         raise AccountError(_("Conferma prima il tuo indirizzo e-mail."))
-    household = Household(name=name.strip(), comune_id=comune_id)
+    if street is not None or house_number is not None:
+        street, house_number = clean_address(street, house_number)
+    household = Household(name=name.strip(), comune_id=comune_id, street=street,
+                          house_number=house_number)
     household.members.append(
         HouseholdMember(kind="adult", birth_year=birth_year, first_name=first_name or user.name)
     )
@@ -479,6 +504,7 @@ def leave_household(user: User) -> None:
 def _anonymise_household(household: Household) -> None:
     """Keep the row (counted votes point to it) but drop every personal detail."""
     household.name = _("Nucleo rimosso")
+    household.street = household.house_number = None
     household.members.clear()
     household.anonymised_at = utcnow()
     db.session.execute(
@@ -512,14 +538,13 @@ def review_household(officer: User, household: Household, approve: bool, note: s
     household.review_note = (note or "").strip() or None
     audit("household.verified" if approve else "household.rejected", household,
           {"note": household.review_note})
+    # the body says only what the title does not
     if approve:
         title = _("Residenza verificata: il nucleo \"%(name)s\" può votare", name=household.name)
-        body = _("La residenza del nucleo \"%(name)s\" è stata verificata dal Comune: ora "
-                 "potete votare e richiedere la Family Card.", name=household.name)
+        body = _("Ora potete votare e richiedere la Family Card.")
     else:
         title = _("Residenza non verificata per il nucleo \"%(name)s\"", name=household.name)
-        body = _("Il Comune non ha potuto verificare la residenza del nucleo \"%(name)s\". "
-                 "Motivo: %(note)s", name=household.name, note=household.review_note)
+        body = _("Motivo indicato dal Comune: %(note)s", note=household.review_note)
     notify(household.users, "household.verified" if approve else "household.rejected", title,
            link=url_for("accounts.household"), body=body)
 

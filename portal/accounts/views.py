@@ -363,10 +363,14 @@ def create_household():
     if form.validate_on_submit():
         try:
             services.create_household(current_user, form.name.data, form.comune_id.data,
-                                      form.birth_year.data)
+                                      form.birth_year.data, street=form.street.data,
+                                      house_number=form.house_number.data)
         except services.AccountError as exc:
-            form.form_errors.append(str(exc))
-            db.session.rollback()
+            if exc.field:
+                refuse(form, exc)  # rolls back
+            else:
+                form.form_errors.append(str(exc))
+                db.session.rollback()
             return _invalid("accounts/household_new.html", form=form, breadcrumbs=crumbs)
         flash(_("Nucleo creato. Aggiungi gli altri componenti; il Comune verificherà la "
                 "residenza."), "success")

@@ -9,7 +9,9 @@ from tests.conftest import PASSWORD, login, page_text
 
 def test_export_is_a_json_download_of_everything_about_me(client, factory, db):
     user = factory.user("laura@example.org", name="Laura Mauri")
-    factory.household(user=user, name="Famiglia Mauri", members=3)
+    household = factory.household(user=user, name="Famiglia Mauri", members=3)
+    household.street, household.house_number = "Via Cavour", "7/B"
+    db.session.commit()
     login(client, user.email)
     response = client.get("/account/dati.json")
     assert response.status_code == 200
@@ -21,6 +23,8 @@ def test_export_is_a_json_download_of_everything_about_me(client, factory, db):
     assert data["account"]["name"] == "Laura Mauri"
     assert data["household"]["name"] == "Famiglia Mauri"
     assert len(data["household"]["members"]) == 3
+    assert (data["household"]["street"], data["household"]["house_number"]) == ("Via Cavour",
+                                                                               "7/B")
     assert len(data["sessions"]) == 1
 
 
@@ -41,6 +45,8 @@ def test_deleted_account_is_anonymised_and_cannot_log_in(app, client, factory, d
     """Name and address go; the last member leaving anonymises the household; login fails."""
     user = factory.user("paolo@example.org", name="Paolo Crippa")
     household = factory.household(user=user, name="Famiglia Crippa")
+    household.street, household.house_number = "Via Cavour", "7/B"
+    db.session.commit()
     login(client, user.email)
     response = client.form("/account/elimina", {"password": PASSWORD, "confirm": "y"})
     assert response.status_code == 303
@@ -53,6 +59,7 @@ def test_deleted_account_is_anonymised_and_cannot_log_in(app, client, factory, d
     assert "paolo" not in gone.email and "Crippa" not in gone.name
     household = db.session.get(Household, household.id)
     assert household.anonymised_at is not None and "Crippa" not in household.name
+    assert household.street is None and household.house_number is None
     assert household.members == []
     assert db.session.scalar(db.select(AuditLog.id).where(AuditLog.action == "user.deleted"))
 

@@ -21,7 +21,8 @@ def invitation_link(page) -> str:
 
 
 def create(client, comune, **changes):
-    data = {"name": "Famiglia Riva", "comune_id": comune.id, "birth_year": 1984}
+    data = {"name": "Famiglia Riva", "comune_id": comune.id, "street": "Via Roma",
+            "house_number": "12", "birth_year": 1984}
     data.update(changes)
     return client.form("/famiglia/nuova", data)
 
@@ -46,6 +47,15 @@ def test_creating_a_household_needs_a_confirmed_address(client, factory, db, com
     ({"birth_year": "99999999999999999999"}, f"Indica un anno tra {THIS_YEAR - 120} e"),
     ({"birth_year": 1800}, f"Indica un anno tra {THIS_YEAR - 120} e {THIS_YEAR}."),
     ({"birth_year": ""}, "Il tuo anno di nascita: Campo obbligatorio."),
+    ({"street": ""}, "Via o piazza di residenza: Campo obbligatorio."),
+    ({"street": "  "}, "Via o piazza di residenza: Campo obbligatorio."),
+    ({"street": "x" * 500}, "Deve avere tra 3 e 120 caratteri."),
+    ({"street": "12345"}, 'Indica la via o la piazza, per esempio "Via Roma".'),
+    ({"street": "Via <b>Roma</b>"}, 'Indica la via o la piazza, per esempio "Via Roma".'),
+    ({"house_number": ""}, "Numero civico: Campo obbligatorio."),
+    ({"house_number": "dodici"}, 'Indica il numero civico, per esempio "12" o "12/A"'),
+    ({"house_number": "١٢"}, 'Indica il numero civico, per esempio "12" o "12/A"'),
+    ({"house_number": "1" * 13}, "Numero civico: Può avere al massimo 12 caratteri."),
 ])
 def test_household_form_explains_every_bad_input(client, login_as, db, comune, changes, message):
     login_as()
@@ -68,6 +78,8 @@ def test_create_household_then_it_waits_for_verification(client, login_as, db, c
     household = db.session.get(User, user.id).household
     assert household.status == HouseholdStatus.PENDING
     assert [(m.kind, m.birth_year) for m in household.members] == [("adult", 1984)]
+    assert (household.street, household.house_number) == ("Via Roma", "12")
+    assert "Via Roma 12" in page
 
     # One user, one household: a second one cannot be created.
     assert client.get("/famiglia/nuova").headers["Location"] == "/famiglia"

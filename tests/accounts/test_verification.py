@@ -34,6 +34,43 @@ def test_officer_sees_only_the_pending_households_of_their_comune(client, login_
     assert "Famiglia Gia Verificata" not in text
 
 
+def test_the_queue_shows_what_the_anagrafe_is_checked_for(app, client, login_as, factory, db,
+                                                         places):
+    """The officer reads the address the household declared when it was created and each
+    member's name and year of birth; another Comune's officer does not see them."""
+    seveso, giussano = places
+    user = factory.user(name="Giulia Brambilla")
+    family_client = app.test_client()
+    login(family_client, user.email)
+    response = family_client.form("/famiglia/nuova", {
+        "name": "Famiglia Brambilla", "comune_id": seveso.id, "street": "Via  Cavour ",
+        "house_number": "7/B", "birth_year": 1986})
+    assert response.status_code == 303
+    family_client.form("/famiglia/componenti", {"first_name": "Tommaso", "kind": "child",
+                                                "birth_year": 2016})
+    family_client.form("/famiglia/componenti", {"kind": "child", "birth_year": 2019})
+
+    login_as(Role.COMUNE_OFFICER, seveso.id)
+    text = page_text(client.get("/comune/verifiche"))
+    assert "Indirizzo dichiarato: Via Cavour 7/B, Seveso" in text
+    assert "3 componenti:" in text
+    for line in ("Giulia Brambilla, nato/a nel 1986 (adulto)",
+                 "Tommaso, nato/a nel 2016 (figlio minore)",
+                 "nome non indicato, nato/a nel 2019 (figlio minore)"):
+        assert line in text, line
+
+    other = app.test_client()
+    login(other, factory.grant(factory.user(), Role.COMUNE_OFFICER, giussano.id).email)
+    assert "Via Cavour" not in page_text(other.get("/comune/verifiche"))
+
+
+def test_a_household_from_before_the_address_says_it_has_none(client, login_as, places, family):
+    login_as(Role.COMUNE_OFFICER, places[0].id)
+    text = page_text(client.get("/comune/verifiche"))
+    assert "Indirizzo dichiarato: non indicato (nucleo creato prima che fosse chiesto)" in text
+    assert "2 componenti:" in text
+
+
 def test_coordinator_sees_every_comune(client, login_as, factory, places, family):
     factory.household(comune=places[1], verified=False, name="Famiglia Meroni")
     login_as(Role.COORDINATOR)
@@ -60,7 +97,9 @@ def test_verifying_records_who_and_when_and_tells_the_family(app, client, login_
     [note] = db.session.scalars(db.select(Notification).where(Notification.user_id == user.id))
     assert note.kind == "household.verified" and "Famiglia Brambilla" in note.title
     [mail] = outbox(user.email)
-    assert "ora potete votare" in mail.body
+    # the subject names the household; the body says only what it adds
+    assert "Famiglia Brambilla" in mail.subject
+    assert mail.body.startswith("Ora potete votare") and "Famiglia Brambilla" not in mail.body
 
     family_client = app.test_client()
     login(family_client, user.email)

@@ -54,6 +54,8 @@ def create_household(page: Page, name: str, comune: str) -> None:
     visit(page, "/famiglia/nuova")
     page.get_by_label("Nome del nucleo familiare").fill(name)
     page.get_by_label("Comune di residenza").select_option(label=comune)
+    page.get_by_label("Via o piazza di residenza").fill("Via Roma")
+    page.get_by_label("Numero civico").fill("12/A")
     page.get_by_label("Il tuo anno di nascita").fill("1986")
     submit(page, "Crea il nucleo")
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
@@ -76,6 +78,8 @@ def test_family_joins_and_the_comune_verifies_it(live, page, new_page, seveso):
     visit(officer, "/comune/verifiche")
     row = officer.locator("#queue li").filter(has_text="Famiglia Brambilla")
     expect(row).to_contain_text("giulia.brambilla@example.org")
+    expect(row).to_contain_text("Via Roma 12/A, Seveso")  # what the anagrafe is checked for
+    expect(row).to_contain_text("Giulia Brambilla, nato/a nel 1986")
     tick(row.get_by_label("Residenza verificata", exact=True))
     queue_url = officer.url
     with officer.expect_response(
