@@ -41,7 +41,8 @@ def _setup(live):
     return seveso
 
 
-def test_family_applies_two_managers_approve_payment_is_public_and_anonymous(live, page):
+def test_family_applies_two_managers_approve_payment_is_public_and_anonymous(live, page,
+                                                                            phone_page):
     seveso = _setup(live)
 
     # 1. The family computes its Fattore Famiglia on the public page (htmx swaps the result).
@@ -107,6 +108,13 @@ def test_family_applies_two_managers_approve_payment_is_public_and_anonymous(liv
     assert "Brambilla" not in content and "laboratorio" not in content
     csv = page.request.get(f"/fondo/{seveso.slug}/movimenti.csv").text()
     assert "Brambilla" not in csv and "affitto" not in csv
+
+    # 6. On the phone, the family follows its application and its pact.
+    login(phone_page, "brambilla@example.org")
+    visit(phone_page, "/fondo/domande")
+    visit(phone_page, application_path)
+    expect(phone_page.locator("main")).to_contain_text("Patto Gener-Attivo")
+    expect(phone_page.locator("main")).to_contain_text("400,00 €")
 
 
 def test_the_calculator_works_without_javascript_on_a_phone(live, nojs_phone_page):
