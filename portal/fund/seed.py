@@ -75,14 +75,15 @@ def _year_of_movements(ctx, fund, slug: str, scale: int) -> None:
                                      at=at)
 
 
-def _campaign(ctx, fund, comune) -> None:
+def _campaign(ctx) -> None:
+    """A campaign for the first approved project, in Seveso if it has one."""
     proposal = db.session.scalar(
-        select(Proposal).where(Proposal.comune_id == comune.id,
-                               Proposal.state.in_([s.value for s in
+        select(Proposal).where(Proposal.state.in_([s.value for s in
                                                    fund_services.CAMPAIGN_STATES]))
-        .order_by(Proposal.id).limit(1))
+        .order_by(Proposal.comune_id != ctx.comuni["seveso"].id, Proposal.id).limit(1))
     if proposal is None:
         return
+    fund = ledger.fund_for(proposal.comune_id)
     opened = ctx.now - timedelta(days=60)
     campaign = FundCampaign(fund_id=fund.id, proposal_id=proposal.id,
                             title=f"Raccolta fondi: {proposal.title}"[:160],
@@ -109,13 +110,13 @@ def seed(ctx) -> None:
         fund = ledger.fund_for(comune.id)
         _year_of_movements(ctx, fund, slug, 1 + index % 3)
         if slug == "seveso":
-            _campaign(ctx, fund, comune)
             grant = ledger.post_grant(fund, amount_cents=10_000, key="demo:seveso:error",
                                       memo="Contributo al doposcuola", category="project",
                                       at=ctx.now - timedelta(days=20))
             ledger.reverse(grant, key="demo:seveso:error:storno",
                            memo="Importo registrato due volte: stornato",
                            at=ctx.now - timedelta(days=19))
+    _campaign(ctx)
     rete = ledger.fund_for(None)
     _year_of_movements(ctx, rete, "rete", 2)
     officer = ctx.users.get("comune.giussano@example.org")

@@ -265,8 +265,17 @@ def _managed_places() -> list[services.Place]:
     return services.managed_places(current_user)
 
 
+def _comune_panel(comune) -> tuple[str, dict]:
+    """The fund's figures on the Comune's page."""
+    fund = find_fund(comune.id)
+    return "fund/_comune_panel.html", {"slug": comune.slug,
+                                       "summary": services.summary(fund, today=_today())}
+
+
 def init_app(app) -> None:
     from portal.core.services import register_dashboard_panel
+    from portal.network.services import register_comune_panel
 
     register_dashboard_panel("fund/_dashboard_panel.html", _manages_a_fund)
+    register_comune_panel(_comune_panel)
     app.jinja_env.globals["fund_managed_places"] = _managed_places
