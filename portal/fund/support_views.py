@@ -3,7 +3,17 @@ applications, the fund managers' queue, decisions and pacts, and the Comune's ru
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -105,6 +115,13 @@ def _put_error(form, exc, field: str) -> None:
     form[name].errors = [*form[name].errors, str(exc)]
 
 
+def _fund_crumb() -> tuple:
+    """The breadcrumb to the fund's public pages (the ledger's), when they are installed."""
+    if "fund.index" in current_app.view_functions:
+        return (_("Fondo solidale"), url_for("fund.index"))
+    return (_("Fondo solidale"), url_for("fund_support.calculator"))
+
+
 # --------------------------------------------------------------------------- public calculator
 
 
@@ -142,7 +159,7 @@ def calculator():
                                                      fattore.MAX_MEMBERS),
         comuni=db.session.execute(select(Comune.slug, Comune.name).order_by(Comune.name)).all(),
         weights=services.weights_of(profile), step_labels=STEP_LABELS,
-        breadcrumbs=[(_("Fondo solidale"), None), (_("Fattore Famiglia"), None)])
+        breadcrumbs=[_fund_crumb(), (_("Fattore Famiglia"), None)])
     template = ("fund/support/_calculator.html" if wants_partial()
                 else "fund/support/calculator.html")
     response = render_template(template, **context)
@@ -159,7 +176,7 @@ def my_applications():
     applications = services.household_applications(household.id) if household else []
     return render_template("fund/support/my_applications.html", applications=applications,
                            why_not=services.may_apply(current_user),
-                           breadcrumbs=[(_("Fondo solidale"), None),
+                           breadcrumbs=[_fund_crumb(),
                                         (_("Le mie domande di sostegno"), None)])
 
 
@@ -256,7 +273,7 @@ def queue():
     return render_template(
         "fund/support/queue.html", applications=services.queue(comune_ids, statuses),
         closed=closed, comuni=comuni,
-        breadcrumbs=[(_("Fondo solidale"), None), (_("Domande di sostegno"), None)])
+        breadcrumbs=[_fund_crumb(), (_("Domande di sostegno"), None)])
 
 
 @bp.post("/domande/<int:application_id>/esame")
