@@ -368,3 +368,32 @@ def test_the_family_exports_and_deleting_the_last_account_erases_its_data(client
     assert item.household_id is None and item.applicant_id is None
     assert item.reason is None and item.members is None and item.status == "rejected"
     assert item.amount_requested_cents == 40_000
+
+
+def test_two_managers_approving_at_once_pay_once(app, client, db, place):
+    """On PostgreSQL two managers pressing Approva together are served one after the other:
+    one approval, one payment, the other told the application has moved on; never a 500."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises whole writes")
+    from concurrent.futures import ThreadPoolExecutor
+
+    app_id = _apply(client, place)
+    clients = []
+    for manager in place["managers"]:
+        other = app.test_client()
+        _login(other, manager.email)
+        clients.append((other, other.csrf()))
+
+    def press(pair):
+        other, token = pair
+        return other.post(f"/fondo/domande/{app_id}/approva",
+                          data={**PACT, "csrf_token": token}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(press, clients))
+    assert codes == [303, 422]
+    db.session.expire_all()
+    assert _count(db, ApplicationApproval) == 1
+    assert db.session.scalar(select(func.count()).select_from(FundTransaction).where(
+        FundTransaction.ref == f"application:{app_id}")) == 1
+    assert ledger.check() == []
