@@ -80,6 +80,7 @@ def test_family_joins_and_the_comune_verifies_it(live, page, new_page, seveso):
     expect(row).to_contain_text("giulia.brambilla@example.org")
     expect(row).to_contain_text("Via Roma 12/A, Seveso")  # what the anagrafe is checked for
     expect(row).to_contain_text("Giulia Brambilla, nato/a nel 1986")
+    screenshot(officer, "queue")
     tick(row.get_by_label("Residenza verificata", exact=True))
     queue_url = officer.url
     with officer.expect_response(
