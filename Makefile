@@ -20,7 +20,7 @@ run: setup db
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed static/vendor/.installed translations
+setup: $(VENV)/.installed static/vendor/.installed static/build/manifest.json translations
 
 # Python packages: reinstalled only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -36,13 +36,32 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 static/vendor/.installed: node_modules/.package-lock.json
 	rm -rf static/vendor
-	mkdir -p static/vendor/htmx static/vendor/bootstrap-italia static/vendor/axe-core
+	mkdir -p static/vendor/htmx static/vendor/bootstrap-italia/fonts static/vendor/axe-core
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
-	cp -r node_modules/bootstrap-italia/dist/css node_modules/bootstrap-italia/dist/js \
-	      node_modules/bootstrap-italia/dist/svg node_modules/bootstrap-italia/dist/fonts \
-	      static/vendor/bootstrap-italia/
+	cp -r node_modules/bootstrap-italia/dist/svg static/vendor/bootstrap-italia/
+	# the fonts the stylesheet declares (css/portal.css), as woff2, with their licences
+	for font in Titillium_Web Lora; do \
+	    mkdir -p static/vendor/bootstrap-italia/fonts/$$font && \
+	    cp node_modules/bootstrap-italia/dist/fonts/$$font/*.woff2 node_modules/bootstrap-italia/dist/fonts/$$font/*.txt \
+	       static/vendor/bootstrap-italia/fonts/$$font/ || exit 1; \
+	done
 	cp node_modules/axe-core/axe.min.js static/vendor/axe-core/
 	touch $@
+
+# The stylesheet: Bootstrap Italia's Sass sources, only the components the pages use, and our
+# own CSS (static/scss/portal.scss), compiled into static/build (not committed).
+static/build/portal.css: $(wildcard static/scss/*.scss static/css/*.css) node_modules/.package-lock.json
+	mkdir -p static/build
+	node_modules/.bin/sass --load-path=node_modules --no-source-map --style=compressed \
+	    --silence-deprecation=import --quiet-deps static/scss/portal.scss $@
+
+# Every static file copied under a name that holds its content's hash, gzip and brotli copies,
+# and the manifest url_for reads (portal/assets.py): served with a long cache lifetime.
+# The icons the templates name are cut out of Bootstrap Italia's sprite first (build/icons.svg).
+static/build/manifest.json: static/build/portal.css static/vendor/.installed $(VENV)/.installed \
+		$(wildcard static/css/*.css static/js/*.js static/*.svg templates/*.html templates/*/*.html) \
+		portal/assets.py
+	$(BIN)/python -m portal.assets static templates
 
 # Compiled translations (build output, not committed).
 TRANSLATIONS_PO := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
@@ -79,4 +98,4 @@ bench: setup
 	$(BIN)/python -m bench.run --db $(BENCH_DB) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache
+	rm -rf $(VENV) node_modules static/vendor static/build .pytest_cache

@@ -115,8 +115,9 @@ def test_my_proposals_show_each_state_as_a_styled_label(app, db, client, factory
     assert sorted(states) == [("draft", "Bozza"), ("published", "Pubblicata")]
     css = "".join(client.get(href).get_data(as_text=True)
                   for href in re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
-                  if href.startswith("/static/css/"))
-    assert re.search(r"\.state-badge \{[^}]*background: #[0-9a-f]{6};[^}]*color: #", css)
+                  if href.startswith("/static/"))
+    # the stylesheet may be the compiled, minified one (static/scss)
+    assert re.search(r"\.state-badge ?\{[^}]*background: ?#[0-9a-f]{6};[^}]*color: ?#", css)
     assert ".state-published" in css
 
 
