@@ -70,20 +70,25 @@ openapi.schema("Movimento", {
 })
 
 
-def _fund_record(place: services.Place, detail: bool) -> dict:
-    fund = find_fund(place.comune_id)
-    summary = services.summary(fund)
+def _fund_record(place: services.Place, detail: bool, fund=None,
+                 totals: tuple[int, int, int] | None = None) -> dict:
+    """A fund's record; the list gives the fund and its totals, one fund reads them."""
+    summary = None
+    if totals is None:
+        fund = find_fund(place.comune_id)
+        summary = services.summary(fund)
+        totals = (summary.available_cents, summary.income_cents, summary.expense_cents)
     record = {
         "slug": place.slug, "nome": place.name,
         "comune": place.comune.slug if place.comune is not None else None,
         "attivo": fund is not None,
-        "disponibile_centesimi": summary.available_cents,
-        "entrate_centesimi": summary.income_cents, "uscite_centesimi": summary.expense_cents,
+        "disponibile_centesimi": totals[0],
+        "entrate_centesimi": totals[1], "uscite_centesimi": totals[2],
         "url": url_for("fund.index") if place.comune is None
         else url_for("fund.fund_page", slug=place.slug),
         "api": url_for("api.api_fund", slug=place.slug),
     }
-    if detail:
+    if detail and summary is not None:
         record.update({
             "entrate": dict(summary.income), "uscite": dict(summary.expense),
             "mesi": [{"mese": m["month"].strftime("%Y-%m"), "entrate_centesimi": m["in"],
@@ -104,16 +109,18 @@ def _fund_record(place: services.Place, detail: bool) -> dict:
 @bp.get("/fondi")
 @authz.public
 @openapi.path("/api/v1/fondi", "get", summary="I fondi solidali", tags=["fondi"],
-              description="Il fondo della Rete e quello di ogni Comune, con disponibilità, "
-                          "entrate e uscite totali.",
+              description="Il fondo della Rete e quello di ogni Comune che lo usa, con "
+                          "disponibilità, entrate e uscite totali.",
               responses={"200": {"description": "Elenco dei fondi", "content": {
                   "application/json": {"schema": {"type": "object", "properties": {
                       "data": {"type": "array",
                                "items": {"$ref": "#/components/schemas/Fondo"}}}}}}}})
 def api_funds():
-    places = [services.place_for(services.RETE)] + [
-        place for place, _fund, _balance in services.funds_overview()]
-    return jsonify({"data": [_fund_record(p, detail=False) for p in places]})
+    funds, _total = services.funds_overview(1, 10_000)
+    totals = services.totals_by_fund()
+    return jsonify({"data": [_fund_record(services.place_for(services.RETE), detail=False)] + [
+        _fund_record(place, detail=False, fund=fund, totals=totals.get(fund.id, (0, 0, 0)))
+        for place, fund, _balance in funds]})
 
 
 def _place_or_404(slug: str):

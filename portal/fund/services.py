@@ -364,12 +364,27 @@ def public_rows(fund: Fund) -> Callable[[int], Iterator[tuple]]:
     return read
 
 
-def funds_overview() -> list[tuple[Place, Fund | None, int]]:
-    """Every Comune of the Rete with its fund (if used) and available balance, by name."""
+def funds_overview(page: int = 1, per_page: int = 50
+                   ) -> tuple[list[tuple[Place, Fund, int]], int]:
+    """The Comuni whose fund is in use, by name, a page at a time, with the available
+    balance; and how many there are."""
+    total = db.session.scalar(select(func.count(Fund.id)).where(Fund.comune_id.is_not(None)))
     rows = db.session.execute(
         select(Comune, Fund, FundAccount.balance_cents)
-        .outerjoin(Fund, Fund.comune_id == Comune.id)
-        .outerjoin(FundAccount, (FundAccount.fund_id == Fund.id)
-                   & (FundAccount.kind == "available"))
-        .order_by(Comune.name)).all()
-    return [(Place(c.slug, c.name, c), f, balance or 0) for c, f, balance in rows]
+        .join(Fund, Fund.comune_id == Comune.id)
+        .join(FundAccount, (FundAccount.fund_id == Fund.id)
+              & (FundAccount.kind == "available"))
+        .order_by(Comune.name, Comune.id).offset((page - 1) * per_page).limit(per_page)).all()
+    return [(Place(c.slug, c.name, c), f, balance) for c, f, balance in rows], total
+
+
+def totals_by_fund() -> dict[int, tuple[int, int, int]]:
+    """Every fund's (available, money in, money out) from its accounts, in one query."""
+    totals: dict[int, list[int]] = {}
+    for fund_id, kind, balance in db.session.execute(
+            select(FundAccount.fund_id, FundAccount.kind, func.sum(FundAccount.balance_cents))
+            .group_by(FundAccount.fund_id, FundAccount.kind)):
+        row = totals.setdefault(fund_id, [0, 0, 0])
+        index = {"available": 0, "income": 1, "expense": 2}[kind]
+        row[index] = int(balance) * (-1 if kind == "income" else 1)
+    return {k: tuple(v) for k, v in totals.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from types import SimpleNamespace
 
 from flask import (
     Response,
@@ -32,9 +33,10 @@ from portal.fund import bp, forms, services
 from portal.fund.ledger import IdempotencyConflict, LedgerError, find_fund, fund_for
 from portal.fund.models import FundCampaign, FundTransaction
 from portal.i18n import machine_time
-from portal.web import id_arg, refuse
+from portal.web import id_arg, page_arg, refuse
 
 PAGE = 25
+FUNDS_PAGE = 50
 
 
 def _place_or_404(slug: str) -> services.Place:
@@ -60,8 +62,15 @@ def _public_context(place: services.Place) -> dict:
 @authz.public
 def index():
     """The Rete's fund and every Comune's."""
+    page = page_arg()
+    funds, total = services.funds_overview(page, FUNDS_PAGE)
+    if page > 1 and not funds:
+        abort(404)
+    pages = SimpleNamespace(
+        prev_url=url_for("fund.index", pagina=page - 1) if page > 1 else None,
+        next_url=url_for("fund.index", pagina=page + 1) if page * FUNDS_PAGE < total else None)
     context = _public_context(services.place_for(services.RETE))
-    return render_template("fund/index.html", funds=services.funds_overview(), **context)
+    return render_template("fund/index.html", funds=funds, total=total, pages=pages, **context)
 
 
 @bp.get("/fondo/<slug>")

@@ -63,10 +63,15 @@ def test_public_page_shows_balance_totals_and_hides_small_counts_and_names(clien
     assert "meno di 3" not in page_text(client.get(f"/fondo/{seveso.slug}"))
 
 
-def test_index_lists_funds_and_the_rete(client, db, seveso):
+def test_index_lists_funds_in_use_and_the_rete(client, db, factory, seveso):
+    assert "Nessun Comune ha ancora movimenti" in page_text(client.get("/fondo"))
+    post_contribution(fund_for(seveso.id), source="card", amount_cents=4_200, key="c")
+    db.session.commit()
     response = client.get("/fondo")
     assert response.status_code == 200
-    assert "Seveso" in page_text(response)
+    assert "Seveso 42,00 €" in page_text(response)
+    assert client.get("/fondo?pagina=2").status_code == 404
+    assert client.get("/fondo?pagina=abc").status_code == 404
     assert client.get("/fondo/rete").status_code == 301
     assert client.get("/fondo/nessuno").status_code == 404
     assert client.get("/fondo/nessuno/movimenti.csv").status_code == 404
