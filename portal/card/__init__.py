@@ -1,12 +1,17 @@
-"""Family Card: merchants, offers, purchases (merchants only, so far)."""
+"""Family Card: the household's card and Family Pay, the merchants of the circuit, their
+offers and the purchases at the till, whose share feeds the fund (through its ledger)."""
 
-from flask import Flask
+from flask import Blueprint, Flask
 from sqlalchemy import select
 
 from portal.authz import Scope
 from portal.card.models import Merchant
 from portal.extensions import db
 from portal.network.services import register_scope
+
+bp = Blueprint("card", __name__)
+
+from portal.card import personal, views  # noqa: E402,F401
 
 
 def merchant_scopes(comune_ids: set[int] | None) -> list[tuple[int, str]]:
@@ -19,3 +24,4 @@ def merchant_scopes(comune_ids: set[int] | None) -> list[tuple[int, str]]:
 
 def init_app(app: Flask) -> None:
     register_scope(Scope.MERCHANT.value, merchant_scopes)
+    personal.init_app(app)
