@@ -236,3 +236,13 @@ def test_a_movement_of_another_fund_is_404(client, db, factory, seveso, manager)
     tx = post_contribution(other, source="card", amount_cents=500, key="c")
     db.session.commit()
     assert client.get(f"/fondo/{seveso.slug}/gestione/movimenti/{tx.id}").status_code == 404
+
+
+def test_a_manager_finds_the_fund_on_the_dashboard_and_the_comune_page(client, db, seveso,
+                                                                        manager):
+    text = page_text(client.get("/account"))
+    assert "Fondi solidali che gestisco" in text and "Fondo di Seveso" in text
+    post_contribution(fund_for(seveso.id), source="card", amount_cents=1_000, key="c")
+    db.session.commit()
+    comune_page = page_text(client.get(f"/comuni/{seveso.slug}"))
+    assert "Il fondo solidale" in comune_page and "Disponibile: 10,00 €" in comune_page
