@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.core.services import audit, notify
 from portal.db_setup import utcnow
@@ -263,6 +264,8 @@ def queue(comune_ids, statuses=OPEN, limit: int = 200) -> list[SupportApplicatio
     return list(db.session.scalars(
         select(SupportApplication).where(SupportApplication.comune_id.in_(sorted(comune_ids)),
                                          SupportApplication.status.in_(list(statuses)))
+        .options(joinedload(SupportApplication.comune),
+                 selectinload(SupportApplication.approvals))
         .order_by(SupportApplication.indicator_cents.is_(None),
                   SupportApplication.indicator_cents, SupportApplication.id).limit(limit)))
 
