@@ -126,3 +126,14 @@ def test_rows_beyond_the_fifteenth_are_ignored(client, seveso):
                                              "age_99999": "5", "isee": "10.000"})
     assert response.status_code == 200
     assert "10.000,00 €" in page_text(response)
+
+
+def test_the_page_reads_in_english(client, seveso):
+    from portal.i18n import LANG_COOKIE
+
+    client.set_cookie(LANG_COOKIE, "en")
+    response = client.get(URL, query_string={**FAMILY, "comune": seveso.slug})
+    text = page_text(response)
+    assert response.status_code == 200
+    assert "(income + 20% of assets) ÷ scale" in text
+    assert "Compute your Fattore Famiglia" in text and "Your fee" in text
