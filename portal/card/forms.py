@@ -5,10 +5,17 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField
-from wtforms.validators import Email
+from wtforms.validators import Email, NumberRange
 
 from portal.card.services import CATEGORIES
-from portal.forms import CleanStringField, CleanTextAreaField, MoneyField, input_required, length
+from portal.forms import (
+    CleanStringField,
+    CleanTextAreaField,
+    IntegerInput,
+    MoneyField,
+    input_required,
+    length,
+)
 
 
 class RequestForm(FlaskForm):
@@ -52,3 +59,21 @@ class DecisionForm(FlaskForm):
     decision = SelectField(_l("Decisione"), choices=[("approve", _l("Approva")),
                                                      ("refuse", _l("Rifiuta"))])
     note = CleanStringField(_l("Nota per la famiglia"), validators=[length(500)])
+
+
+class RuleForm(FlaskForm):
+    min_children = IntegerInput(_l("Figli richiesti, almeno"), validators=[
+        input_required(_l("Indica quanti figli servono.")),
+        NumberRange(0, 20, message=_l("Indica un numero da 0 a 20."))])
+    child_max_age = IntegerInput(_l("Età massima dei figli"), validators=[
+        input_required(_l("Indica l'età massima.")),
+        NumberRange(0, 40, message=_l("Indica un'età da 0 a 40 anni."))])
+    isee_ceiling = MoneyField(_l("Limite ISEE (vuoto: nessuno)"), max_cents=10_000_000_00,
+                              description=_l("In euro; le richieste sotto il limite le decide "
+                                             "l'ufficio."))
+
+
+class CardStatusForm(FlaskForm):
+    status = SelectField(_l("Nuovo stato"), choices=[("active", _l("Attiva")),
+                                                     ("suspended", _l("Sospesa")),
+                                                     ("revoked", _l("Revocata"))])

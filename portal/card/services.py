@@ -230,6 +230,22 @@ def rule_for(comune_id: int) -> CardRule:
                             isee_ceiling_cents=None)
 
 
+def set_rule(officer, comune_id: int, *, min_children: int, child_max_age: int,
+             isee_ceiling_cents: int | None) -> CardRule:
+    if isee_ceiling_cents is not None and isee_ceiling_cents <= 0:
+        raise CardError(_("Il limite ISEE deve essere maggiore di zero."), "isee_ceiling")
+    rule = db.session.scalar(select(CardRule).where(CardRule.comune_id == comune_id))
+    if rule is None:
+        rule = CardRule(comune_id=comune_id)
+        db.session.add(rule)
+    rule.min_children, rule.child_max_age = min_children, child_max_age
+    rule.isee_ceiling_cents = isee_ceiling_cents
+    db.session.flush()
+    audit("card.rule", rule, {"min_children": min_children, "child_max_age": child_max_age,
+                              "isee_ceiling_cents": isee_ceiling_cents}, actor=officer)
+    return rule
+
+
 def young_members(household: Household, max_age: int, year: int) -> int:
     """Children whose age this year is at most `max_age` (under 26: at most 25)."""
     return sum(1 for m in household.members

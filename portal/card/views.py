@@ -265,10 +265,7 @@ def apply():
 @bp.get("/family-card/ufficio")
 @authz.roles(Role.COMUNE_OFFICER)
 def queue():
-    comuni = _officer_comuni()
-    return render_template("card/queue.html", requests=services.pending_requests(comuni),
-                           merchants=services.pending_merchants(comuni),
-                           form=forms.DecisionForm(), euro=services.ledger.euro)
+    return _queue_page()
 
 
 @bp.post("/family-card/richieste/<int:request_id>/decisione")
@@ -288,10 +285,7 @@ def decide_request(request_id: int):
         else:
             flash(_("Decisione registrata."), "success")
             return redirect(url_for("card.queue"), 303)
-    comuni = _officer_comuni()
-    return render_template("card/queue.html", requests=services.pending_requests(comuni),
-                           merchants=services.pending_merchants(comuni), form=form,
-                           failed=request_id, euro=services.ledger.euro), 422
+    return _queue_page(422, form=form)
 
 
 @bp.post("/esercenti/<int:merchant_id>/decisione")
@@ -310,10 +304,79 @@ def decide_merchant(merchant_id: int):
         else:
             flash(_("Decisione registrata."), "success")
             return redirect(url_for("card.queue"), 303)
+    return _queue_page(422, form=form)
+
+
+def _queue_page(status: int = 200, **forms_):
     comuni = _officer_comuni()
+    ids = sorted(comuni) if comuni is not None else []
+    places = db.session.execute(select(Comune.id, Comune.name).where(Comune.id.in_(ids))
+                                .order_by(Comune.name)).all()
+    rule_forms = forms_.pop("rule_forms", {})
+    for comune_id, _name in places:
+        if comune_id not in rule_forms:
+            rule = services.rule_for(comune_id)
+            form = forms.RuleForm(formdata=None, min_children=rule.min_children,
+                                  child_max_age=rule.child_max_age,
+                                  isee_ceiling=rule.isee_ceiling_cents)
+            rule_forms[comune_id] = form
+    forms_.setdefault("form", forms.DecisionForm(formdata=None))
     return render_template("card/queue.html", requests=services.pending_requests(comuni),
-                           merchants=services.pending_merchants(comuni), form=form,
-                           euro=services.ledger.euro), 422
+                           merchants=services.pending_merchants(comuni), places=places,
+                           rule_forms=rule_forms, euro=services.ledger.euro, **forms_), status
+
+
+@bp.post("/family-card/ufficio/regola/<int:comune_id>")
+@authz.roles(Role.COMUNE_OFFICER)
+def set_rule(comune_id: int):
+    authz.require("card.decide", comune_id)
+    if db.session.get(Comune, comune_id) is None:
+        abort(404)
+    form = forms.RuleForm()
+    if form.validate():
+        try:
+            services.set_rule(current_user, comune_id, min_children=form.min_children.data,
+                              child_max_age=form.child_max_age.data,
+                              isee_ceiling_cents=form.isee_ceiling.data)
+        except services.CardError as exc:
+            refuse(form, exc, "isee_ceiling")
+        else:
+            flash(_("Regola della Family Card salvata."), "success")
+            return redirect(url_for("card.queue"), 303)
+    return _queue_page(422, rule_forms={comune_id: form})
+
+
+@bp.get("/family-card/ufficio/carta")
+@authz.roles(Role.COMUNE_OFFICER)
+def find_card():
+    card = services.find_card(request.args.get("numero", ""))
+    if card is None or not authz.can("card.decide", card.comune_id):
+        return render_template("card/officer_card.html", card=None), 404
+    return render_template("card/officer_card.html", card=card,
+                           status=services.effective_status(card),
+                           form=forms.CardStatusForm(formdata=None, status=card.status),
+                           number=services.format_number(card.number))
+
+
+@bp.post("/family-card/carte/<int:card_id>/stato")
+@authz.roles(Role.COMUNE_OFFICER)
+def card_status(card_id: int):
+    card = db.session.get(Card, card_id)
+    if card is None:
+        abort(404)
+    authz.require("card.decide", card.comune_id)
+    form = forms.CardStatusForm()
+    if form.validate():
+        try:
+            services.set_card_status(current_user, card, form.status.data)
+        except services.CardError as exc:
+            refuse(form, exc, "status")
+        else:
+            flash(_("Stato della carta aggiornato."), "success")
+            return redirect(url_for("card.find_card", numero=card.number), 303)
+    return render_template("card/officer_card.html", card=card, form=form,
+                           status=services.effective_status(card),
+                           number=services.format_number(card.number)), 422
 
 
 # --------------------------------------------------------------------------- the till

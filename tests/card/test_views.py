@@ -184,3 +184,31 @@ def test_household_statement_is_the_familys_own(app, db, client, factory, cards)
     cards.card(user=other)
     login(client, other.email)
     assert "F-1" not in client.get("/family-pay/estratto").get_data(as_text=True)
+
+
+def test_officer_sets_the_rule_and_suspends_a_card(app, db, client, login_as, factory, cards):
+    comune = factory.comune()
+    card = cards.card(comune=comune)
+    login_as(Role.COMUNE_OFFICER, comune.id)
+    page = client.get("/family-card/ufficio").get_data(as_text=True)
+    assert "Regola della carta" in page
+    bad = client.form(f"/family-card/ufficio/regola/{comune.id}",
+                      {"min_children": "x", "child_max_age": "25"})
+    assert bad.status_code == 422 and "numero intero" in bad.get_data(as_text=True)
+    assert client.form(f"/family-card/ufficio/regola/{comune.id}",
+                       {"min_children": "3", "child_max_age": "25",
+                        "isee_ceiling": "30.000"}).status_code == 303
+    rule = services.rule_for(comune.id)
+    assert (rule.min_children, rule.isee_ceiling_cents) == (3, 3_000_000)
+    assert client.get(f"/family-card/ufficio/carta?numero={card.number}").status_code == 200
+    assert client.form(f"/family-card/carte/{card.id}/stato",
+                       {"status": "suspended"}).status_code == 303
+    db.session.expire_all()
+    assert not services.check_card(card.number).valid
+    other = factory.comune()
+    stranger = cards.card(comune=other)
+    assert client.get(f"/family-card/ufficio/carta?numero={stranger.number}").status_code == 404
+    assert client.form(f"/family-card/carte/{stranger.id}/stato",
+                       {"status": "revoked"}).status_code == 403
+    assert client.form(f"/family-card/ufficio/regola/{other.id}",
+                       {"min_children": "1", "child_max_age": "25"}).status_code == 403
