@@ -90,6 +90,27 @@ def _birth_year_validators():
     ]
 
 
+def street_field():
+    # services.clean_address checks what a street and a number are
+    return CleanStringField(
+        _l("Via o piazza di residenza"), validators=[required(), length(120, 3)],
+        description=_l("Per esempio \"Via Roma\". Lo vede solo l'ufficio anagrafe del tuo "
+                       "Comune, per verificare la residenza."))
+
+
+def house_number_field():
+    return CleanStringField(
+        _l("Numero civico"), validators=[required(), length(12)],
+        description=_l("Per esempio \"12\" o \"12/A\"; \"snc\" se non c'è."))
+
+
+class AddressForm(FlaskForm):
+    """The residence a household declares, for the Comune's check against the anagrafe."""
+
+    street = street_field()
+    house_number = house_number_field()
+
+
 class HouseholdForm(FlaskForm):
     name = CleanStringField(
         _l("Nome del nucleo familiare"), validators=[required(), length(120, 2)],
@@ -99,14 +120,8 @@ class HouseholdForm(FlaskForm):
     # placeholder's value is empty, as HTML wants of a required select's first option
     comune_id = SelectField(_l("Comune di residenza"), coerce=_id_or_none, validate_choice=False,
                             validators=[required(_l("Scegli il Comune di residenza."))])
-    # the declared residence: services.clean_address checks what a street and a number are
-    street = CleanStringField(
-        _l("Via o piazza di residenza"), validators=[required(), length(120, 3)],
-        description=_l("Per esempio \"Via Roma\". Lo vede solo l'ufficio anagrafe del tuo "
-                       "Comune, per verificare la residenza."))
-    house_number = CleanStringField(
-        _l("Numero civico"), validators=[required(), length(12)],
-        description=_l("Per esempio \"12\" o \"12/A\"; \"snc\" se non c'è."))
+    street = street_field()
+    house_number = house_number_field()
     birth_year = IntegerInput(_l("Il tuo anno di nascita"), validators=_birth_year_validators())
 
     def validate_comune_id(self, field):

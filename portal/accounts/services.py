@@ -423,6 +423,20 @@ def create_household(user: User, name: str, comune_id: int, birth_year: int,
     return household
 
 
+def declare_address(household: Household, street: str, house_number: str) -> None:
+    """Record the address a household declares (one created before it was asked, or one the
+    Comune could not verify: it goes back to the officer's queue). A verified residence
+    stays as the Comune checked it."""
+    if household.is_verified:
+        raise AccountError(_("La residenza è già verificata: per un nuovo indirizzo rivolgiti "
+                             "all'anagrafe del tuo Comune."), "street")
+    household.street, household.house_number = clean_address(street, house_number)
+    if household.status == HouseholdStatus.REJECTED:
+        household.status = HouseholdStatus.PENDING
+    db.session.flush()
+    audit("household.address", household)
+
+
 def add_member(household: Household, kind: str, birth_year: int, first_name: str | None,
                disability: bool) -> HouseholdMember:
     if len(household.members) >= 20:

@@ -19,6 +19,7 @@ from flask_login import current_user, login_user, logout_user
 from portal import authz
 from portal.accounts import bp, policies, services
 from portal.accounts.forms import (
+    AddressForm,
     ChangeEmailForm,
     ChangePasswordForm,
     DeleteAccountForm,
@@ -347,9 +348,28 @@ def household():
         "accounts/household.html",
         household=household,
         member_form=MemberForm(),
+        address_form=AddressForm(obj=household),
         form=EmptyForm(),
         breadcrumbs=[_account_crumb(), (_("Il mio nucleo familiare"), None)],
     )
+
+
+@bp.post("/famiglia/indirizzo")
+@authz.login_required
+def household_address():
+    household = _own_household()
+    form = AddressForm()
+    if form.validate_on_submit():
+        try:
+            services.declare_address(household, form.street.data, form.house_number.data)
+        except services.AccountError as exc:
+            refuse(form, exc)
+        else:
+            flash(_("Indirizzo registrato: il Comune verificherà la residenza."), "success")
+            return redirect(url_for("accounts.household"), code=303)
+    return _invalid("accounts/household.html", household=household, member_form=MemberForm(),
+                    address_form=form, form=EmptyForm(),
+                    breadcrumbs=[_account_crumb(), (_("Il mio nucleo familiare"), None)])
 
 
 @bp.route("/famiglia/nuova", methods=["GET", "POST"])
@@ -392,7 +412,8 @@ def _members(household: Household, member_form: MemberForm | None = None,
              status: int = 200, notice: str | None = None, error: str | None = None):
     """The members section: the partial for htmx, else the whole household page."""
     context = dict(household=household, member_form=member_form or MemberForm(formdata=None),
-                   form=EmptyForm(), notice=notice, error=error)
+                   address_form=AddressForm(formdata=None, obj=household), form=EmptyForm(),
+                   notice=notice, error=error)
     if wants_partial():
         return _render("accounts/_members.html", status, **context)
     return _render("accounts/household.html", status,

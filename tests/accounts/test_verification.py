@@ -162,3 +162,44 @@ def test_people_without_the_role_cannot_see_the_queue(client, login_as, places, 
 def test_unknown_household_is_404(client, login_as, places):
     login_as(Role.COMUNE_OFFICER, places[0].id)
     assert client.form("/comune/verifiche/999999", {"decision": "verify"}).status_code == 404
+
+
+def test_a_household_declares_or_corrects_its_address_until_it_is_verified(
+        app, client, login_as, factory, db, places, family):
+    """A household created before the address was asked declares it; one the Comune could not
+    verify corrects it and goes back to the queue; a verified residence stays as checked."""
+    user, household = family
+    login(client, user.email)
+    assert "Registra l'indirizzo" in page_text(client.get("/famiglia"))
+    response = client.form("/famiglia/indirizzo", {"street": "Via Cavour", "house_number": "x"})
+    assert response.status_code == 422
+    assert 'Indica il numero civico, per esempio "12" o "12/A"' in page_text(response)
+    db.session.expire_all()
+    assert db.session.get(Household, household.id).street is None
+
+    household = db.session.get(Household, household.id)
+    household.status = HouseholdStatus.REJECTED
+    household.review_note = "Numero civico inesistente."
+    db.session.commit()
+    response = client.form("/famiglia/indirizzo", {"street": "Via Cavour", "house_number": "7"})
+    assert response.status_code == 303
+    assert "Indirizzo registrato" in page_text(client.get("/famiglia"))
+    db.session.expire_all()
+    household = db.session.get(Household, household.id)
+    assert (household.street, household.house_number, household.status) == (
+        "Via Cavour", "7", HouseholdStatus.PENDING)
+
+    household.status = HouseholdStatus.VERIFIED
+    db.session.commit()
+    assert "Registra l'indirizzo" not in page_text(client.get("/famiglia"))
+    response = client.form("/famiglia/indirizzo", {"street": "Via Roma", "house_number": "1"})
+    assert response.status_code == 422
+    assert "La residenza è già verificata" in page_text(response)
+    db.session.expire_all()
+    assert db.session.get(Household, household.id).street == "Via Cavour"
+
+
+def test_only_a_member_declares_the_address(client, login_as, family):
+    login_as()  # no household
+    assert client.form("/famiglia/indirizzo", {"street": "Via Roma",
+                                               "house_number": "1"}).status_code == 404
