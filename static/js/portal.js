@@ -1,6 +1,22 @@
-// Own front-end code: htmx wiring. Pages work without it.
+// Own front-end code: the phone's menu button and htmx wiring. Pages work without it.
 (function () {
   "use strict";
+  // The menu button (shown on a phone, static/scss/_menu.scss) opens and closes the menu;
+  // Escape closes it and gives the focus back to the button.
+  var toggler = document.querySelector(".custom-navbar-toggler[aria-controls]");
+  var menu = toggler && document.getElementById(toggler.getAttribute("aria-controls"));
+  function setOpen(open) {
+    menu.classList.toggle("is-open", open);
+    toggler.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  if (menu) {
+    toggler.addEventListener("click", function () {
+      setOpen(toggler.getAttribute("aria-expanded") !== "true");
+    });
+    menu.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { setOpen(false); toggler.focus(); }
+    });
+  }
   if (!window.htmx) { return; }
   var meta = document.querySelector('meta[name="csrf-token"]');
   // Every htmx request carries the CSRF token as a header.
