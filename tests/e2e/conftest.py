@@ -58,6 +58,7 @@ Without /usr/bin/chromium they are skipped (failed when CI=true).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -71,6 +72,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, Response, expect
 from sqlalchemy import inspect, text
 
@@ -102,12 +104,16 @@ TIMEOUT_MS = 10_000
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture parameter
 def pytest_collection_modifyitems(config, items):
-    """Mark every test under tests/e2e as e2e, so that `-m 'not e2e'` never starts a browser."""
+    """Mark every test under tests/e2e as e2e, so that `-m 'not e2e'` never starts a browser;
+    the HTML check, which reads the pages every other test saved, runs last."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+    last = [item for item in items if item.fspath.basename == VALID_HTML_TEST]
+    items[:] = [item for item in items if item not in last] + last
 
 
 @pytest.hookimpl(wrapper=True)
@@ -182,6 +188,8 @@ class _Watch:
         self.errors.append(f"console error on {where}: {message.text}")
 
     def _response(self, response):
+        if response.request.resource_type == "document":
+            _keep_html(response)
         if response.status >= 400 and response.request.resource_type in self.STATIC_TYPES:
             self.errors.append(f"{response.request.resource_type} {response.url}: "
                                f"HTTP {response.status}")
@@ -191,6 +199,33 @@ class _Watch:
         aborted = "ERR_ABORTED" in (request.failure or "")
         if request.resource_type in self.STATIC_TYPES and not aborted:
             self.errors.append(f"{request.resource_type} {request.url}: {request.failure}")
+
+
+#: Every distinct HTML page the browser received in this run (its URL, the file holding it, in
+#: pytest's temporary folder of this run): tests/e2e/test_valid_html.py, run last, gives them
+#: all to the Nu HTML Checker at once.
+HTML_PAGES: list[tuple[str, Path]] = []
+VALID_HTML_TEST = "test_valid_html.py"
+#: what changes between two loads of one page (CSRF tokens) is left out when comparing pages
+_VOLATILE = re.compile(r'(?:name="csrf_token"[^>]*value|name="csrf-token" content)="[^"]*"')
+_html_seen: set[str] = set()
+
+
+def _keep_html(response) -> None:
+    """Save the HTML of a page as the server sent it (not redirects, not downloads)."""
+    if 300 <= response.status < 400 or "text/html" not in response.headers.get("content-type", ""):
+        return
+    try:
+        body = response.text()
+    except PlaywrightError:  # the browser moved on and dropped the body
+        return
+    key = hashlib.sha256(_VOLATILE.sub("", body).encode()).hexdigest()
+    if key in _html_seen or _state.get("html") is None:
+        return
+    _html_seen.add(key)
+    path = _state["html"] / f"{len(HTML_PAGES) + 1:04d}.html"
+    path.write_text(body, encoding="utf-8")
+    HTML_PAGES.append((response.url, path))
 
 
 @pytest.fixture
@@ -446,6 +481,12 @@ def live(live_server, request):
     if "Traceback" in new_output:
         pytest.fail(f"the server logged an error during the test:\n{new_output[-6000:]}",
                     pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _html_folder(tmp_path_factory):
+    """Where the pages received are kept for the HTML check (one folder per pytest run)."""
+    _state["html"] = tmp_path_factory.mktemp("html")
 
 
 @pytest.fixture(autouse=True)
