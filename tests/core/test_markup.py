@@ -91,3 +91,25 @@ def test_outline_never_skips_a_level(levels):
     for level in shown:
         assert 3 <= level <= 5 and level <= previous + 1
         previous = level
+
+
+def test_a_select_is_required_only_against_an_empty_first_option(app):
+    """HTML refuses `required` on a select whose first option is a real value (it always has
+    one); with a placeholder first, `required` stays and the browser asks for a choice."""
+    from flask import render_template_string
+    from wtforms import Form, SelectField
+    from wtforms.validators import DataRequired
+
+    class Choice(Form):
+        plain = SelectField(choices=[("member", "Componente"), ("chair", "Presidente")],
+                            validators=[DataRequired()])
+        placeholder = SelectField(choices=[("", "— scegli —"), ("1", "Seveso")],
+                                  validators=[DataRequired()])
+
+    form = Choice()
+    with app.test_request_context():
+        html = render_template_string('{% from "_macros/forms.html" import field %}'
+                                      "{{ field(f.plain) }}{{ field(f.placeholder) }}", f=form)
+    plain, placeholder = (re.search(rf'<select[^>]*id="{name}"[^>]*>', html).group(0)
+                          for name in ("plain", "placeholder"))
+    assert "required" not in plain and "required" in placeholder
