@@ -362,7 +362,9 @@ def _supplier_page(supplier: GafSupplier, group: GafGroup, status: int = 200,
                    supplier_form=None, product_form=None):
     return render_template(
         "gaf/supplier.html", supplier=supplier, group=group,
-        supplier_form=supplier_form or forms.SupplierForm(formdata=None, obj=supplier),
+        # prefixed: the product form on the same page has its own "name"
+        supplier_form=supplier_form or forms.SupplierForm(formdata=None, obj=supplier,
+                                                          prefix="fornitore"),
         product_form=product_form or forms.ProductForm(formdata=None)), status
 
 
@@ -377,7 +379,7 @@ def _managed_supplier(supplier_id: int) -> tuple[GafSupplier, GafGroup]:
 @authz.login_required
 def supplier(supplier_id: int):
     supplier, group = _managed_supplier(supplier_id)
-    form = forms.SupplierForm()
+    form = forms.SupplierForm(prefix="fornitore")
     if not form.is_submitted():
         return _supplier_page(supplier, group)
     if not form.validate():

@@ -208,5 +208,11 @@ def test_coordinator_forms_refuse_bad_input(client, db, g):
     assert client.form(f"/gaf/prodotti/{product.id}", {**good, "price": "3"}).status_code == 303
     db.session.refresh(product)
     assert product.price_cents == 300
-    response = client.form(f"/gaf/fornitori/{supplier.id}", {"name": "", "patto": "x"})
-    assert response.status_code == 422
+    response = client.form(f"/gaf/fornitori/{supplier.id}", {"fornitore-name": "",
+                                                             "fornitore-patto": "x"})
+    assert response.status_code == 422 and "nome del fornitore" in page_text(response)
+    response = client.form(f"/gaf/fornitori/{supplier.id}", {
+        "fornitore-name": "Sfuso Brianza", "fornitore-patto": "Ricariche sfuse a rendere."})
+    assert response.status_code == 303
+    db.session.refresh(supplier)
+    assert supplier.name == "Sfuso Brianza" and not supplier.active
