@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path, PurePosixPath
 
@@ -104,7 +103,6 @@ def icons(static: Path, templates: Path) -> list[str]:
 def build(static: Path) -> dict[str, str]:
     """Write the fingerprinted copies, their gzip/brotli versions and the manifest."""
     out = static / IMMUTABLE
-    shutil.rmtree(out, ignore_errors=True)
     files = sorted(
         p.relative_to(static).as_posix() for p in static.rglob("*")
         if p.is_file()
@@ -120,11 +118,22 @@ def build(static: Path) -> dict[str, str]:
             content = _rewrite_css(rel, content.decode("utf-8"), manifest).encode("utf-8")
         manifest[rel] = _fingerprinted(rel, content)
         target = static / manifest[rel]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        if not target.exists():  # the name is the content: a copy there is this one
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".tmp")
+            partial.write_bytes(content)
+            partial.replace(target)
+    # Copies of older contents go; a running server never sees a current file missing.
+    current = {static / name for name in manifest.values()}
     compressor = Compressor(quiet=True)
     for path in sorted(out.rglob("*")):
-        if path.is_file() and compressor.should_compress(path.name):
+        if not path.is_file():
+            continue
+        original = path.with_suffix("") if path.suffix in (".gz", ".br") else path
+        if original not in current:
+            path.unlink()
+        elif path is original and compressor.should_compress(path.name) and not all(
+                path.with_name(path.name + ext).exists() for ext in (".gz", ".br")):
             for _ in compressor.compress(str(path)):
                 pass
     partial = static / f"{MANIFEST}.tmp"
