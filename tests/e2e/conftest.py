@@ -180,10 +180,10 @@ class _Watch:
         if message.type != "error":
             return
         where = message.location.get("url") or ""
-        # Bootstrap Italia's bundle sets inline styles, which our CSP blocks (harmlessly).
-        # HTTP statuses are checked by the tests (a 422 page is an answer, not a fault) and
-        # failed static files by _response.
-        if "/static/vendor/" in where or message.text.startswith("Failed to load resource"):
+        # Every console error fails the test, a CSP violation by a library included. HTTP
+        # statuses are checked by the tests (a 422 page is an answer, not a fault) and failed
+        # static files by _response.
+        if message.text.startswith("Failed to load resource"):
             return
         self.errors.append(f"console error on {where}: {message.text}")
 
