@@ -24,8 +24,8 @@ from portal.seed import seed_all
 
 #: generated cases per operation and generation mode: with the coverage phase's own cases
 #: (every boundary and invalid value of each argument) a few thousand in all per database
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "300"))
-#: cases sent, by operation (what the run covered, shown at the end)
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "200"))
+#: cases sent in this session, by operation and method (both databases add up)
 SENT: Counter[str] = Counter()
 
 
@@ -63,7 +63,7 @@ def test_the_api_keeps_its_contract(case):
 
 
 def test_cases_were_sent(api_schema, request):
-    """Every operation of the document was exercised (the count goes to the report)."""
+    """Every operation of the document was exercised; the count is printed with -rA."""
     if not SENT:
         pytest.skip("the contract test did not run in this session")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -72,4 +72,4 @@ def test_cases_were_sent(api_schema, request):
                             + ", ".join(f"{k}: {v}" for k, v in sorted(SENT.items())))
     operations = {f"{op.method.upper()} {op.path}"
                   for op in (result.ok() for result in api_schema.get_all_operations())}
-    assert operations <= {key.split(" ", 1)[0] + " " + key.split(" ", 1)[1] for key in SENT}
+    assert operations <= set(SENT)
