@@ -20,7 +20,9 @@ MODULES = (
     "proposals",
     "voting",
     "tables",
+    "fund",
     "card",
+    "gaf",
     "api",
 )
 
@@ -49,12 +51,14 @@ def create_app(config: dict | None = None) -> Flask:
             "(or FLASK_DEBUG=1 for local development)."
         )
 
-    from portal import authz, caching, db_setup, i18n, models, security
+    from portal import assets, authz, caching, db_setup, i18n, models, security
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     models.import_all()
     db.init_app(app)
     db_setup.init_app(app)
+    # Right after db_setup: compression runs after every other after_request hook but the commit.
+    assets.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     # Authorization runs before CSRF so that an anonymous POST is sent to log in first.
     authz.init_app(app)

@@ -16,6 +16,7 @@ from portal.accounts.services import hash_password
 from portal.authz import NETWORK_ID, Role, Scope
 from portal.card.models import Merchant
 from portal.core.services import activity
+from portal.core.texts import text
 from portal.extensions import db
 from portal.network import istat
 from portal.network.models import Association, Comune, RoleAssignment
@@ -71,7 +72,14 @@ class SeedContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-SEED_MODULES = ("catalogue", "proposals", "voting", "tables")
+#: the streets of the demo households' declared addresses (taken in turn, not at random, so
+#: that the random sequence of the rest of the demo stays the same)
+STREETS = ["Via Roma", "Via Giuseppe Garibaldi", "Via Alessandro Manzoni", "Piazza della Chiesa",
+           "Via Vittorio Veneto", "Corso Milano", "Via dei Mille", "Via XXV Aprile"]
+#: `name` seeds through portal/<name>/seed.py; a dotted name ending in "_seed" names the
+#: module itself (the fund's support applications seed after its ledger)
+SEED_MODULES = ("catalogue", "proposals", "voting", "tables", "fund", "fund.support_seed",
+                "card", "gaf")
 
 
 def _user(ctx: SeedContext, email: str, name: str) -> User:
@@ -91,7 +99,9 @@ def _household(ctx: SeedContext, comune: Comune, surname: str, verified: bool,
                officer: User | None, adults: int, children: int) -> Household:
     rng = ctx.rng
     created = ctx.now - timedelta(days=rng.randint(20, 700))
-    household = Household(name=f"Famiglia {surname}", comune=comune, created_at=created)
+    n = len(ctx.households)
+    household = Household(name=f"Famiglia {surname}", comune=comune, created_at=created,
+                          street=STREETS[n % len(STREETS)], house_number=str(3 + 7 * n % 90))
     if verified:
         household.status = HouseholdStatus.VERIFIED
         household.verified_at = created + timedelta(days=rng.randint(1, 10))
@@ -185,18 +195,19 @@ def seed_foundation(ctx: SeedContext) -> None:
             user.household = hh
     db.session.flush()
     for slug, comune in ctx.comuni.items():
-        activity("comune.joined", f"{comune.name} entra nella Rete", f"/comuni/{slug}", comune.id
-                 ).at = datetime(2015, 11, 12, 17, 0, tzinfo=UTC)
+        activity("comune.joined", text("comune.joined", name=comune.name), f"/comuni/{slug}",
+                 comune.id).at = datetime(2015, 11, 12, 17, 0, tzinfo=UTC)
 
 
 def seed_all(seed: int = 2026) -> SeedContext:
     ctx = SeedContext(rng=random.Random(seed), password_hash=hash_password(DEMO_PASSWORD))
     seed_foundation(ctx)
     for name in SEED_MODULES:
+        path = f"portal.{name}" if name.endswith("_seed") else f"portal.{name}.seed"
         try:
-            module = importlib.import_module(f"portal.{name}.seed")
+            module = importlib.import_module(path)
         except ModuleNotFoundError as exc:
-            if exc.name is None or not f"portal.{name}.seed".startswith(exc.name):
+            if exc.name is None or not path.startswith(exc.name):
                 raise
             continue
         module.seed(ctx)

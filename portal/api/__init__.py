@@ -39,4 +39,4 @@ def init_app(app: Flask) -> None:
     app.after_request(_open_to_every_origin)
 
 
-from portal.api import catalogue, openapi, proposals, tables  # noqa: E402,F401
+from portal.api import card, catalogue, fund, gaf, openapi, proposals, tables  # noqa: E402,F401

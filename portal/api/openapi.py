@@ -62,8 +62,10 @@ NOT_FOUND = {"description": "Nessun elemento pubblicato con questo id.",
              "content": {"application/json": {"schema": ERROR}}}
 
 DESCRIPTION = """Dati pubblici del portale: buone pratiche, proposte, votazioni, tavoli, sedute e
-delibere. Licenza CC BY 4.0. Lettura libera da qualunque sito (CORS: `Access-Control-Allow-Origin:
-*`, senza credenziali), metodi GET, HEAD e OPTIONS.
+delibere, conti dei fondi solidali, esercizi convenzionati con la Family Card, gruppi di
+acquisto familiare con fornitori e prodotti. Licenza CC BY 4.0.
+Lettura libera da qualunque sito (CORS: `Access-Control-Allow-Origin: *`, senza credenziali),
+metodi GET, HEAD e OPTIONS.
 
 Ogni risposta è JSON, anche gli errori, sempre nella forma `{"error": codice, "message": testo}`.
 Un argomento con un valore che l'API non conosce è rifiutato con 400 e un messaggio, mai ignorato.
