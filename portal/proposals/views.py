@@ -155,7 +155,8 @@ def _detail_context(proposal: Proposal, **forms):
     threads, cards = (_comment_section(proposal.id, is_moderator) if proposal.is_public
                       else ([], {}))
     context = dict(
-        proposal=proposal, events=services.history(proposal.id), threads=threads, cards=cards,
+        proposal=proposal, load_history=lambda: services.history(proposal.id),
+        threads=threads, cards=cards,
         is_author=is_author, is_moderator=is_moderator,
         breadcrumbs=[_crumb(), (services.shown_title(proposal), None)],
     )
