@@ -10,8 +10,10 @@
   (eviction, a restarted Redis) the next one is new too, never a number already used. Tables
   that no public page shows (login sessions, mail outbox, notifications, audit log) do not
   move it. Writes made outside the ORM session call `mark_changed()`.
-- `remember(key, compute)` keeps a value that is the same for everyone (a fragment, a count, a
-  list of themes) until the next write or its timeout.
+- `remember(key, compute)` keeps a value that is the same for everyone (a count, a list of
+  themes) until the next write or its timeout; `fragment()` does the same for a piece of a
+  template (`{% call fragment("name", vary...) %}…{% endcall %}`), so that a signed-in page
+  renders only what is its own: the header's account links, a form's CSRF token, a ballot.
 - Whole pages: a GET of a public endpoint by a visitor without a session cookie is answered
   from the cache when the same page (scheme, host, path, query, language, htmx headers) was
   rendered since the last write; signed-in visitors, answers that set a cookie or touch the
@@ -37,6 +39,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
+from markupsafe import Markup
 from redis.exceptions import RedisError
 from sqlalchemy import event
 
@@ -174,6 +177,20 @@ def remember(key: str | tuple, compute: Callable[[], T], timeout: int | None = N
     return value
 
 
+def fragment(name: str, *vary: object, caller: Callable[[], Markup]) -> Markup:
+    """A piece of a page kept like `remember()`, in the visitor's language, for the Jinja
+    `{% call %}` block around it: `{% call fragment("footer") %}…{% endcall %}`.
+
+    The block must show the same thing to everyone who shares `name` and `vary`: nothing
+    about the visitor (their name, roles, a CSRF token, flashed messages) and nothing from the
+    request that `vary` does not name (the path, the query). What it shows from the database
+    is read inside the block (pass loaders, not rows), so that a kept fragment costs no query.
+    """
+    # caller() is Jinja's rendering, escaped and marked safe; it is kept as it is (pickled
+    # with its type), so a kept fragment is never escaped twice.
+    return remember(("fragment", name, str(get_locale() or ""), *vary), caller)
+
+
 # --------------------------------------------------------------------------- pages
 
 
@@ -261,6 +278,7 @@ def init_app(app: Flask) -> None:
         event.listen(scoped, "after_commit", _after_commit)
         event.listen(scoped, "after_rollback", _after_rollback)
         scoped._rete_cache_events = True
+    app.jinja_env.globals["fragment"] = fragment
     app.before_request(_serve_cached_page)
     app.after_request(_store_page)
 

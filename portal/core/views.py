@@ -18,7 +18,9 @@ from portal.web import safe_next
 @bp.get("/")
 @authz.public
 def home():
-    return render_template("core/home.html", events=latest_events(), **home_context())
+    # loaders, not rows: the page's body is a fragment kept for everyone (see the template)
+    return render_template("core/home.html", latest_events=latest_events,
+                           home_context=home_context)
 
 
 #: Events on the home page.

@@ -104,24 +104,43 @@ def _comment_page(template: str, comment: Comment, form, title: str):
 @authz.public
 def index():
     filters = services.ListFilters(request.args)
+    if wants_partial():
+        return render_template("proposals/_results.html", **_list_context(filters))
+    # The body is a fragment kept for everyone who asks the same list (see the template):
+    # what it shows is loaded only when it is rendered.
+    return render_template(
+        "proposals/index.html", breadcrumbs=[(_("Proposte"), None)],
+        list_key=repr(sorted(filters.query_args(dopo=filters.after, prima=filters.before)
+                             .items())),
+        load=lambda: _index_context(filters))
+
+
+#: Above this many Comuni the list's Comune filter is a text field: a select of hundreds of
+#: names weighs more than the page it filters.
+COMUNE_SELECT_MAX = 60
+
+
+def _list_context(filters: services.ListFilters) -> dict:
     filters.resolve()
     page = services.search(filters)
     page.next_url = (url_for("proposals.index", **filters.query_args(dopo=page.next_cursor))
                      if page.next_cursor else None)
     page.prev_url = (url_for("proposals.index", **filters.query_args(prima=page.prev_cursor))
                      if page.prev_cursor else None)
-    context = dict(page=page, filters=filters, labels=services.state_labels())
-    if wants_partial():
-        return render_template("proposals/_results.html", **context)
+    return dict(page=page, filters=filters, labels=services.state_labels())
+
+
+def _index_context(filters: services.ListFilters) -> dict:
+    context = _list_context(filters)
     table = services.table_named(filters.table) if filters.table else None
     labels = context["labels"]
-    return render_template(
-        "proposals/index.html", rounds=services.round_options(),
-        comuni=db.session.execute(select(Comune.id, Comune.slug, Comune.name)
-                                  .order_by(Comune.name)).all(),
+    comuni = db.session.execute(select(Comune.id, Comune.slug, Comune.name)
+                                .order_by(Comune.name).limit(COMUNE_SELECT_MAX + 1)).all()
+    return dict(
+        context, rounds=services.round_options(),
+        comuni=comuni if len(comuni) <= COMUNE_SELECT_MAX else None,
         table_name=table.name if table is not None else None, themes=theme_catalogue(),
-        states=[(s, labels[s]) for s in PUBLIC_STATES],
-        breadcrumbs=[(_("Proposte"), None)], **context)
+        states=[(s, labels[s]) for s in PUBLIC_STATES])
 
 
 # --------------------------------------------------------------------------- one proposal
@@ -136,7 +155,8 @@ def _detail_context(proposal: Proposal, **forms):
     threads, cards = (_comment_section(proposal.id, is_moderator) if proposal.is_public
                       else ([], {}))
     context = dict(
-        proposal=proposal, events=services.history(proposal.id), threads=threads, cards=cards,
+        proposal=proposal, load_history=lambda: services.history(proposal.id),
+        threads=threads, cards=cards,
         is_author=is_author, is_moderator=is_moderator,
         breadcrumbs=[_crumb(), (services.shown_title(proposal), None)],
     )

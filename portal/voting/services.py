@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import delete, exists, func, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from portal import authz
 from portal.accounts.models import Household, HouseholdStatus
@@ -494,6 +494,14 @@ class VoteOutcome:
     changed: bool
     #: the proposal's votes in the round afterwards
     vote_count: int
+    #: what the change was checked against, as read under the lock, and the household's
+    #: ballot afterwards: the vote box answered to htmx shows them without reading them again
+    #: (the session's identity map does not keep rows nobody refers to)
+    round: Round | None = None
+    entry: RoundEntry | None = None
+    proposal: Proposal | None = None
+    household: Household | None = None
+    ballot: Ballot | None = None
 
 
 def _lock_ballot(round_id: int, proposal_id: int, household_id: int | None
@@ -516,7 +524,8 @@ def _lock_ballot(round_id: int, proposal_id: int, household_id: int | None
         select(Proposal).where(Proposal.id == proposal_id)
         .with_for_update(read=True, key_share=True)
         .execution_options(populate_existing=True)).one_or_none()
-    round_ = db.session.get(Round, round_id)
+    # (with its table: eligibility_problem() reads the table's Comune)
+    round_ = db.session.get(Round, round_id, options=[joinedload(Round.table)])
     if round_ is None or proposal is None:
         raise RoundNotFound(_("Votazione non trovata."))
     entry = db.session.get(RoundEntry, (round_id, proposal_id), populate_existing=True)
@@ -571,8 +580,9 @@ def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id
     if proposal.state != ProposalState.PUBLISHED or proposal.hidden_at is not None:
         raise VotingError(_("Questa proposta non si può più votare."))
     ballot_ = ballot(round_, household.id)
+    read = dict(round=round_, entry=entry, proposal=proposal, household=household)
     if ballot_.has(proposal_id):
-        return VoteOutcome(False, entry.vote_count)
+        return VoteOutcome(False, entry.vote_count, ballot=ballot_, **read)
     refusal = _refusal(round_, entry, ballot_)
     if refusal:
         raise VotingError(refusal)
@@ -580,13 +590,15 @@ def cast_vote(round_id: int, proposal_id: int, household_id: int | None, user_id
         round_id=round_id, household_id=household.id, proposal_id=proposal_id,
         user_id=user_id, created_at=now))).first()
     if inserted is None:  # the unique constraint had the last word: already voted
-        return VoteOutcome(False, entry.vote_count)
-    return VoteOutcome(True, _move_counters(round_id, proposal_id, +1))
+        return VoteOutcome(False, entry.vote_count, **read)
+    after = Ballot(ballot_.proposal_ids | {proposal_id}, ballot_.used_supports + 1,
+                   ballot_.used_cents + (entry.cost_cents or 0))
+    return VoteOutcome(True, _move_counters(round_id, proposal_id, +1), ballot=after, **read)
 
 
 def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> VoteOutcome:
     """Remove the household's vote while the round is open; repeating it changes nothing."""
-    round_, entry, _proposal, household = _lock_ballot(round_id, proposal_id, household_id)
+    round_, entry, proposal, household = _lock_ballot(round_id, proposal_id, household_id)
     if entry is None:
         raise VotingError(_("Questa proposta non partecipa alla votazione."))
     if not round_.is_open(utcnow()):
@@ -594,9 +606,10 @@ def withdraw_vote(round_id: int, proposal_id: int, household_id: int | None) -> 
     removed = db.session.execute(
         delete(Vote).where(Vote.round_id == round_id, Vote.proposal_id == proposal_id,
                            Vote.household_id == household.id).returning(Vote.id)).first()
+    read = dict(round=round_, entry=entry, proposal=proposal, household=household)
     if removed is None:
-        return VoteOutcome(False, entry.vote_count)
-    return VoteOutcome(True, _move_counters(round_id, proposal_id, -1))
+        return VoteOutcome(False, entry.vote_count, **read)
+    return VoteOutcome(True, _move_counters(round_id, proposal_id, -1), **read)
 
 
 # --------------------------------------------------------------------------- results

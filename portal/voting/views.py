@@ -47,11 +47,12 @@ def _household():
 
 def vote_context(round_: Round, proposal_id: int, entry: RoundEntry | None = None,
                  ballot: services.Ballot | None = None, error: str | None = None,
-                 form: VoteForm | None = None) -> dict:
+                 form: VoteForm | None = None, household=None) -> dict:
     """What the vote box of one proposal in one round (voting/_vote.html) needs."""
     if entry is None:
         entry = db.session.get(RoundEntry, (round_.id, proposal_id))
-    household = _household()
+    if household is None:
+        household = _household()
     problem = None
     if current_user.is_authenticated:
         problem = services.eligibility_problem(round_, household)
@@ -291,7 +292,7 @@ def _ballot_change(round_id: int, proposal_id: int, change, done: str):
     """Run a vote or a withdrawal for the signed-in user's household and answer it: the
     vote box (htmx, 422 with the reason when refused), or a redirect with a message."""
     form = VoteForm()
-    error = None
+    error = outcome = None
     try:
         outcome = change(round_id, proposal_id, current_user.household_id)
     except services.RoundNotFound:
@@ -301,8 +302,14 @@ def _ballot_change(round_id: int, proposal_id: int, change, done: str):
         error = str(exc)
     next_url = _next_url(form)
     if wants_partial():
-        round_ = _load(round_id)
-        context = vote_context(round_, proposal_id, error=error, form=form)
+        if outcome is not None:  # what the change read under its lock is still current
+            round_ = outcome.round
+            context = vote_context(round_, proposal_id, entry=outcome.entry,
+                                   ballot=outcome.ballot, form=form,
+                                   household=outcome.household)
+        else:
+            round_ = _load(round_id)
+            context = vote_context(round_, proposal_id, error=error, form=form)
         if context["entry"] is None:  # not in the round: there is no box to show
             abort(404)
         return render_template("voting/_vote.html", v=context, oob=True, next_url=next_url,

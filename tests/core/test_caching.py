@@ -229,3 +229,42 @@ def test_a_redis_that_does_not_answer_still_serves_fresh_pages(app, fresh_app, c
     _write(lonely, "Paperopoli")
     assert "Paperopoli" in _text(lonely)
     assert "Paperopoli" in _text(lonely, "/")
+
+
+# --------------------------------------------------------------------------- fragments
+
+
+def test_a_signed_in_page_reuses_the_shared_parts_and_keeps_its_own(cached, db):
+    """What is the same for everyone (the home page's body, the menu, the footer) is rendered
+    once until the next write, for signed-in visitors too; what is theirs (the CSRF token of
+    their session, the account links) is not shared."""
+    app = cached()
+    with app.app_context():
+        factory = Factory(app)
+        emails = [factory.user().email for _ in range(2)]
+        _db.session.remove()
+    _write(app, "Paperopoli")
+    first, second = _client(app), _client(app)
+    login(first, emails[0])
+    login(second, emails[1])
+    assert "Paperopoli" in first.get("/").get_data(as_text=True)
+    _unseen_rename(app, "Paperopoli", "Topolinia")
+    page = second.get("/").get_data(as_text=True)
+    assert "Paperopoli" in page and "Topolinia" not in page  # the body was kept...
+    assert first.csrf() != second.csrf()  # ...but each page carries its own session's token
+    assert "La mia area" in page and "Registrati" not in page
+    assert second.form("/esci").status_code in (302, 303)  # and that token works
+    assert "Registrati" in _client(app).get("/").get_data(as_text=True)
+    _write(app, "Paperinia")  # a committed write: the next page is fresh
+    page = first.get("/").get_data(as_text=True)
+    assert "Topolinia" in page and "Paperinia" in page
+
+
+def test_a_fragment_is_kept_per_language(cached, db):
+    app = cached()
+    italian, english = _client(app), _client(app)
+    english.set_cookie("lang", "en")
+    assert "Dichiarazione di accessibilità" in italian.get("/").get_data(as_text=True)
+    page = english.get("/").get_data(as_text=True)
+    assert "Dichiarazione di accessibilità" not in page and "Accessibility statement" in page
+    assert "Le proposte delle famiglie" not in page  # the home page's body, in English too

@@ -530,3 +530,24 @@ def test_comune_filter_by_name_and_table_level(app, db, client, factory):
     data = client.get("/api/v1/proposte?comune=giussano&tavolo=intercomunale").get_json()
     assert [i["title"] for i in data["items"]] == ["Per la Rete"]
     assert data["items"][0]["themes"] == ["scuola-ed-educazione"]
+
+
+def test_a_large_rete_types_the_comune_instead_of_choosing_it(app, db, client, factory,
+                                                              monkeypatch):
+    """With more Comuni than a list can usefully show, the filter is a text field: the typed
+    name finds the Comune, an unknown one says so, and the page stays light."""
+    from portal.proposals import views
+
+    monkeypatch.setattr(views, "COMUNE_SELECT_MAX", 2)
+    giussano = factory.comune("Giussano")
+    factory.comune("Seregno")
+    factory.comune("Meda")
+    make_proposal(factory, comune=giussano, state=S.PUBLISHED, title="Locale di Giussano")
+    make_proposal(factory, state=S.PUBLISHED, title="Altrove")
+    html = client.get("/proposte?comune=giussano").get_data(as_text=True)
+    assert _titles(html) == ["Locale di Giussano"]
+    assert '<select class="form-select" id="f-comune"' not in html
+    assert 'name="comune" value="Giussano"' in html
+    html = client.get("/proposte?comune=Atlantide").get_data(as_text=True)
+    assert _titles(html) == [] and "Nessun Comune della Rete con questo nome" in html
+    assert 'value="Atlantide"' in html
