@@ -16,7 +16,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -46,9 +45,9 @@ from portal.db_setup import utcnow
 from portal.extensions import db
 from portal.fund import ledger
 from portal.fund.models import FundTransaction
+from portal.i18n import ROME
 from portal.network.models import RoleAssignment
 
-ROME = ZoneInfo("Europe/Rome")
 VALID_YEARS = 2
 #: a card can be renewed from this many days before it expires
 RENEW_WINDOW_DAYS = 60

@@ -20,7 +20,6 @@ import hashlib
 import json
 import re
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select, text, update
@@ -37,8 +36,8 @@ from portal.fund.models import (
     FundMonthly,
     FundTransaction,
 )
+from portal.i18n import ROME
 
-ROME = ZoneInfo("Europe/Rome")
 #: sources and categories are short identifiers, so that modules can add their own
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 KEY_MAX, MEMO_MAX, REF_MAX = 120, 300, 120
