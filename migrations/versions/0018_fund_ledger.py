@@ -1,4 +1,4 @@
-"""fund: the ledger of the fondi solidali (owned by the ledger engineer)
+"""fund: the ledger of the fondi solidali
 
 Funds (one per Comune, one for the Rete), their accounts, transactions and entries, the
 monthly totals and campaign totals the ledger keeps, and the names of donors. Transactions and

@@ -1,4 +1,4 @@
-"""card: Family Card, merchants' offers, purchases, operators (owned by the card engineer)
+"""card: Family Card, merchants' offers, purchases, operators
 
 A Comune's eligibility rule (`card_rules`), one card per household (`cards`, unique
 household), the households' requests (`card_requests`), the merchants' offers

@@ -1,4 +1,4 @@
-"""gaf: purchasing groups, suppliers, products, order rounds (owned by the GAF engineer)
+"""gaf: purchasing groups, suppliers, products, order rounds
 
 Groups of a Comune with their member households, suppliers with their products, order rounds
 and each household's order (one per round, unique) with one line per product (unique), so
