@@ -4,10 +4,11 @@ field, the one money field, the empty form."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from portal.web import is_local_url
@@ -147,3 +148,27 @@ def local_url(_form, field) -> None:
     if field.data and not is_local_url(field.data):
         raise ValidationError(_l("Indica un indirizzo interno al portale, che inizi con /, "
                                  "per esempio /proposte/12."))
+
+
+class ItalianDateField(DateField):
+    """A date with an Italian message when it is not one, and within this century's span (a
+    year typed with too many digits is a mistake, not a date to store)."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(_l("Inserisci una data valida (gg/mm/aaaa).")) from exc
+        if self.data is not None and not date(2000, 1, 1) <= self.data <= date(2100, 12, 31):
+            self.data = None
+            raise ValueError(_l("Inserisci una data tra il 2000 e il 2100."))
+
+
+class ItalianTimeField(TimeField):
+    """A time of day, with an Italian message when it is not one."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(_l("Inserisci un orario valido (hh:mm).")) from exc

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from portal.forms import (
     CleanStringField,
     CleanTextAreaField,
     IntegerInput,
+    ItalianDateField,
     MoneyField,
     input_required,
     length,
@@ -137,17 +136,6 @@ class ApplicationForm(MembersMixin, FlaskForm):
 
 _add_member_fields(CalculatorForm)
 _add_member_fields(ApplicationForm)
-
-
-class ItalianDateField(DateField):
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_l("Inserisci una data valida (gg/mm/aaaa).")) from exc
-        if self.data is not None and not date(2000, 1, 1) <= self.data <= date(2100, 12, 31):
-            self.data = None
-            raise ValueError(_l("Inserisci una data tra il 2000 e il 2100."))
 
 
 def _choice_in(_form, field) -> None:

@@ -3,42 +3,23 @@ suppliers and products, the delivery tick. Italian messages; amounts in euro →
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, TimeField
+from wtforms import BooleanField, HiddenField
 from wtforms.validators import NumberRange, ValidationError
 
 from portal.forms import (
     CleanStringField,
     CleanTextAreaField,
     IntegerInput,
+    ItalianDateField,
+    ItalianTimeField,
     MoneyField,
     input_required,
     length,
     required,
 )
 from portal.gaf.services import COMMITMENT_MAX, QUANTITY_MAX
-
-
-class _Date(DateField):
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_l("Inserisci una data valida.")) from exc
-        if self.data is not None and not date(2000, 1, 1) <= self.data <= date(2100, 12, 31):
-            self.data = None
-            raise ValueError(_l("Inserisci una data tra il 2000 e il 2100."))
-
-
-class _Time(TimeField):
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_l("Inserisci un orario valido (hh:mm).")) from exc
 
 
 def _commitment(label):
@@ -66,11 +47,11 @@ class QuantityForm(FlaskForm):
 
 
 class RoundForm(FlaskForm):
-    closes_on = _Date(_l("Giorno di chiusura degli ordini"),
+    closes_on = ItalianDateField(_l("Giorno di chiusura degli ordini"),
                       validators=[input_required(_l("Indica il giorno di chiusura."))])
-    closes_time = _Time(_l("Ora di chiusura"),
+    closes_time = ItalianTimeField(_l("Ora di chiusura"),
                         validators=[input_required(_l("Indica l'ora di chiusura."))])
-    delivery_on = _Date(_l("Giorno di consegna"),
+    delivery_on = ItalianDateField(_l("Giorno di consegna"),
                         validators=[input_required(_l("Indica il giorno di consegna."))])
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField, TimeField
+from wtforms import HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from portal.forms import (
     CleanStringField,
     CleanTextAreaField,
     IntegerInput,
+    ItalianDateField,
+    ItalianTimeField,
     MoneyField,
     input_required,
     length,
@@ -39,25 +39,6 @@ OUTCOME_CHOICES = [
     (Outcome.POSTPONED.value, _l("Rinviata")),
 ]
 MAX_TEXT = 20000
-
-
-class ItalianDateField(DateField):
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_l("Inserisci una data valida (gg/mm/aaaa).")) from exc
-        if self.data is not None and not date(2000, 1, 1) <= self.data <= date(2100, 12, 31):
-            self.data = None
-            raise ValueError(_l("Inserisci una data tra il 2000 e il 2100."))
-
-
-class ItalianTimeField(TimeField):
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_l("Inserisci un orario valido (hh:mm).")) from exc
 
 
 def _choice_in(field) -> None:
