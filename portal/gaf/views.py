@@ -45,20 +45,13 @@ def state_label(state: str) -> str:
             }.get(state, state)
 
 
-def _get_or_404(model, object_id: int):
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
-
-
 def _round_and_group(round_id: int) -> tuple[GafRound, GafGroup]:
-    round_ = _get_or_404(GafRound, round_id)
+    round_ = db.get_or_404(GafRound, round_id)
     return round_, db.session.get(GafGroup, round_.group_id)
 
 
 def _managed_group(group_id: int) -> GafGroup:
-    group = _get_or_404(GafGroup, group_id)
+    group = db.get_or_404(GafGroup, group_id)
     authz.require("gaf.manage", group)
     return group
 
@@ -107,13 +100,13 @@ def _group_page(group: GafGroup, status: int = 200, join_form=None, commitment_f
 @bp.get("/gaf/<int:group_id>")
 @authz.public
 def group(group_id: int):
-    return _group_page(_get_or_404(GafGroup, group_id))
+    return _group_page(db.get_or_404(GafGroup, group_id))
 
 
 @bp.post("/gaf/<int:group_id>/aderisci")
 @authz.login_required
 def join(group_id: int):
-    group = _get_or_404(GafGroup, group_id)
+    group = db.get_or_404(GafGroup, group_id)
     authz.require("gaf.join", group)
     form = forms.JoinForm()
     if not form.validate():
@@ -130,7 +123,7 @@ def join(group_id: int):
 @bp.post("/gaf/<int:group_id>/impegno")
 @authz.login_required
 def commitment(group_id: int):
-    group = _get_or_404(GafGroup, group_id)
+    group = db.get_or_404(GafGroup, group_id)
     authz.require("gaf.order", group)
     form = forms.CommitmentForm()
     if not form.validate():
@@ -148,7 +141,7 @@ def commitment(group_id: int):
 @bp.post("/gaf/<int:group_id>/lascia")
 @authz.login_required
 def leave(group_id: int):
-    group = _get_or_404(GafGroup, group_id)
+    group = db.get_or_404(GafGroup, group_id)
     authz.require("gaf.order", group)
     form = EmptyForm()
     if not form.validate():
@@ -191,7 +184,7 @@ def order(round_id: int):
 def set_quantity(round_id: int, product_id: int):
     round_, group = _round_and_group(round_id)
     authz.require("gaf.order", group)
-    product = _get_or_404(GafProduct, product_id)
+    product = db.get_or_404(GafProduct, product_id)
     form = forms.QuantityForm()
     error = None
     if not form.validate():
@@ -330,7 +323,7 @@ def _euro(cents: int) -> str:
 def tick(round_id: int, order_id: int):
     round_, group = _round_and_group(round_id)
     authz.require("gaf.manage", group)
-    order_ = _get_or_404(GafOrder, order_id)
+    order_ = db.get_or_404(GafOrder, order_id)
     form = forms.TickForm()
     if not form.validate():
         abort(422)
@@ -369,7 +362,7 @@ def _supplier_page(supplier: GafSupplier, group: GafGroup, status: int = 200,
 
 
 def _managed_supplier(supplier_id: int) -> tuple[GafSupplier, GafGroup]:
-    supplier = _get_or_404(GafSupplier, supplier_id)
+    supplier = db.get_or_404(GafSupplier, supplier_id)
     group = db.session.get(GafGroup, supplier.group_id)
     authz.require("gaf.manage", group)
     return supplier, group
@@ -416,7 +409,7 @@ def new_product(supplier_id: int):
 @bp.route("/gaf/prodotti/<int:product_id>", methods=["GET", "POST"])
 @authz.login_required
 def product(product_id: int):
-    product = _get_or_404(GafProduct, product_id)
+    product = db.get_or_404(GafProduct, product_id)
     supplier, group = _managed_supplier(product.supplier_id)
     form = forms.ProductForm()
     if form.is_submitted():
