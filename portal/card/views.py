@@ -271,9 +271,7 @@ def queue():
 @bp.post("/family-card/richieste/<int:request_id>/decisione")
 @authz.roles(Role.COMUNE_OFFICER)
 def decide_request(request_id: int):
-    card_request = db.session.get(CardRequest, request_id)
-    if card_request is None:
-        abort(404)
+    card_request = db.get_or_404(CardRequest, request_id)
     authz.require("card.decide", card_request.comune_id)
     form = forms.DecisionForm()
     if form.validate():
@@ -291,9 +289,7 @@ def decide_request(request_id: int):
 @bp.post("/esercenti/<int:merchant_id>/decisione")
 @authz.roles(Role.COMUNE_OFFICER)
 def decide_merchant(merchant_id: int):
-    merchant = db.session.get(Merchant, merchant_id)
-    if merchant is None:
-        abort(404)
+    merchant = db.get_or_404(Merchant, merchant_id)
     authz.require("card.decide", merchant.comune_id)
     form = forms.DecisionForm()
     if form.validate():
@@ -361,9 +357,7 @@ def find_card():
 @bp.post("/family-card/carte/<int:card_id>/stato")
 @authz.roles(Role.COMUNE_OFFICER)
 def card_status(card_id: int):
-    card = db.session.get(Card, card_id)
-    if card is None:
-        abort(404)
+    card = db.get_or_404(Card, card_id)
     authz.require("card.decide", card.comune_id)
     form = forms.CardStatusForm()
     if form.validate():
@@ -392,9 +386,7 @@ def _operator() -> str:
 
 
 def _till_merchant(merchant_id: int) -> Merchant:
-    merchant = db.session.get(Merchant, merchant_id)
-    if merchant is None:
-        abort(404)
+    merchant = db.get_or_404(Merchant, merchant_id)
     authz.require("card.operate", merchant)
     return merchant
 
